@@ -1,0 +1,24 @@
+"""keras-entropy: entropy-based guidance of deep neural networks for Keras 3.
+
+Penalties that keep (or remove) differential entropy in dense and
+convolutional layers, computed from their weights alone (Meni, White, Mayo,
+Pilkiewicz), a softmax-entropy clustering loss and a KL sparsity penalty.
+The formulas live in `keras_entropy.ops`; see MATH.md for the specification.
+"""
+
+from keras_entropy import ops
+from keras_entropy.layers import EntropyConv2D, EntropyDense
+from keras_entropy.losses import SoftmaxEntropyLoss
+from keras_entropy.regularizers import ConvEntropy, DenseEntropy, KLSparsity
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ConvEntropy",
+    "DenseEntropy",
+    "EntropyConv2D",
+    "EntropyDense",
+    "KLSparsity",
+    "SoftmaxEntropyLoss",
+    "ops",
+]

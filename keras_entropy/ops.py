@@ -1,0 +1,224 @@
+"""The formulas of MATH.md as pure functions over `keras.ops`.
+
+Nothing here touches Keras layers, variables or serialization: every
+function takes tensors (or arrays) and returns tensors, so each formula can be
+tested on its own against the specification and runs unchanged on the
+TensorFlow, JAX and PyTorch backends.
+
+All computations happen in float32, whatever the input dtype (float16 and
+bfloat16 kernels of mixed-precision models are cast up first): slogdet and
+Cholesky are not defined in half precision, and the penalties' bounds
+(number of factors / epsilon) are far outside float16's range.
+
+Sign conventions (MATH.md section 3): an *entropy change* is
+`H(output) - H(input)`; a *penalty* is what is added to the loss, `-dH` in
+the exact form, so that a positive strength `lam` penalises entropy loss.
+"""
+
+import math
+
+from keras import ops
+
+#: Default epsilon of the stabilized surrogate `1 / (|x| + epsilon)`.
+#:
+#: Typical factors are 1e-2..1 (Glorot-initialised dense and conv kernels);
+#: epsilon = 1e-3 stays an order of magnitude below them, so the surrogate
+#: keeps the steep shape of `-log|x|` over the range that matters, while the
+#: value per factor is bounded by 1e3 and the gradient per factor by 1e6,
+#: both comfortably finite in float32.
+DEFAULT_EPSILON = 1e-3
+
+_FLOAT32_EPS = 1.1920929e-07
+
+
+def _as_float32(x):
+    x = ops.convert_to_tensor(x)
+    if x.dtype != "float32":
+        x = ops.cast(x, "float32")
+    return x
+
+
+def square_part(kernel):
+    """Upper-left `k x k` block of a dense kernel, `k = min(n_in, n_out)`.
+
+    MATH.md section 1: padding this block with an identity block gives an
+    invertible square matrix whose determinant is `det S`.
+    """
+    n_in, n_out = kernel.shape
+    k = min(n_in, n_out)
+    return kernel[:k, :k]
+
+
+def dense_entropy_change(kernel):
+    """Entropy change through a dense layer: `log|det S|` (MATH.md section 1).
+
+    Args:
+        kernel: a `(n_in, n_out)` Dense kernel.
+
+    Returns:
+        A float32 scalar. `-inf` for a singular square part.
+
+    Computed with `slogdet`: for a 784x260 Glorot-initialised kernel the value
+    is about -220, so `det S` itself underflows to 0 in float32.
+    """
+    s = square_part(_as_float32(kernel))
+    _, logabsdet = ops.slogdet(s)
+    return logabsdet
+
+
+def dense_entropy_factors(kernel, epsilon=DEFAULT_EPSILON):
+    """The `k` factors of `|det S|` used by the stabilized dense penalty.
+
+    The factors are the `|r_jj|` of the QR factorisation `S = QR` (MATH.md
+    section 4 allows them in place of the singular values: their product is
+    `|det S|` too). They are computed as the diagonal of the Cholesky factor of
+    the Gram matrix `S^T S + delta I`, which is mathematically the same `R`
+    and costs a third of a Householder QR and a fraction of an SVD (see
+    `benchmarks/overhead.py`).
+
+    The jitter `delta = epsilon**2 + k * float32_eps * ||S^T S||_F` keeps the
+    Cholesky factorisation defined (and its gradient finite) for rank-deficient
+    and all-zero kernels, where the Gram matrix is singular and its float32
+    rounding can make it slightly indefinite. It floors each factor smoothly
+    at `sqrt(delta)`; for a 784x260 Glorot kernel this moves the smallest
+    factor by under 10% and the others by much less.
+
+    Factor `j` belongs to column `j` of `S` (output unit `j` when
+    `n_out <= n_in`): it is the part of that column orthogonal to the columns
+    before it.
+
+    Returns:
+        A float32 vector of shape `(k,)`, every entry >= `sqrt(delta)` > 0.
+    """
+    s = square_part(_as_float32(kernel))
+    k = s.shape[0]
+    gram = ops.matmul(ops.transpose(s), s)
+    delta = epsilon**2 + k * _FLOAT32_EPS * ops.sqrt(ops.sum(ops.square(gram)))
+    chol = ops.cholesky(gram + delta * ops.eye(k, dtype="float32"))
+    return ops.diagonal(chol)
+
+
+def conv_entropy_change(kernel, output_positions=1):
+    """Entropy change of each single-channel filter of a Conv2D kernel.
+
+    MATH.md section 2: `dH_filter = N_out * log|c11|` with `c11 = K[0, 0, i, o]`
+    in Keras layout `(p, q, c_in, c_out)`.
+
+    Args:
+        kernel: a rank-4 Conv2D kernel.
+        output_positions: `N_out`, the number of output positions (height x
+            width of the layer's output). The default 1 gives the per-filter
+            `log|c11|` that the paper plots.
+
+    Returns:
+        A float32 array of shape `(c_in, c_out)`; its sum is the layer's
+        `dH_conv`.
+    """
+    c11 = _as_float32(kernel)[0, 0, :, :]
+    return ops.multiply(ops.cast(output_positions, "float32"), ops.log(ops.abs(c11)))
+
+
+def entropy_surrogate(x, epsilon=DEFAULT_EPSILON):
+    """The stabilized surrogate of `-log|x|`: `s_eps(x) = 1 / (|x| + eps)`.
+
+    MATH.md section 4: finite (at most `1/eps`) with a bounded gradient (at
+    most `1/eps**2`), steeper than `-log|x|` near 0.
+    """
+    return 1.0 / (ops.abs(_as_float32(x)) + epsilon)
+
+
+def dense_entropy_penalty(kernel, lam=1.0, stabilized=True, epsilon=DEFAULT_EPSILON):
+    """Penalty of a dense kernel: `lam * (-dH_dense)` or its stabilized form.
+
+    Exact (MATH.md section 3): `-lam * log|det S|`; with a per-factor `lam` of
+    shape `(k,)`, `-sum_j lam_j log r_j` over the factors of
+    `dense_entropy_factors`.
+
+    Stabilized (section 4): `sum_j lam_j / (r_j + eps)` over the same factors.
+
+    Returns:
+        A float32 scalar.
+    """
+    lam = _as_float32(lam)
+    if stabilized:
+        return ops.sum(lam * entropy_surrogate(dense_entropy_factors(kernel, epsilon), epsilon))
+    if len(lam.shape) == 0:
+        return -lam * dense_entropy_change(kernel)
+    return -ops.sum(lam * ops.log(dense_entropy_factors(kernel, 0.0)))
+
+
+def conv_entropy_penalty(
+    kernel, lam=1.0, output_positions=1, stabilized=True, epsilon=DEFAULT_EPSILON
+):
+    """Penalty of a Conv2D kernel, summed over its `c_in * c_out` filters.
+
+    Exact: `-N_out * sum_{i,o} lam_{i,o} log|K[0, 0, i, o]|`.
+    Stabilized: `N_out * sum_{i,o} lam_{i,o} / (|K[0, 0, i, o]| + eps)`.
+
+    `lam` is a scalar or broadcasts against `(c_in, c_out)`: shape `(c_out,)`
+    gives one strength per filter, `(c_in, c_out)` one per channel of each
+    filter (the `lambda_{l,c}` of the paper's eq. 45).
+
+    Returns:
+        A float32 scalar.
+    """
+    lam = _as_float32(lam)
+    n_out = ops.cast(output_positions, "float32")
+    c11 = _as_float32(kernel)[0, 0, :, :]
+    if stabilized:
+        per_filter = entropy_surrogate(c11, epsilon)
+    else:
+        per_filter = -ops.log(ops.abs(c11))
+    return n_out * ops.sum(lam * per_filter)
+
+
+def kl_sparsity_penalty(activations, rho=0.05, beta=1.0, delta=1e-6):
+    """KL sparsity penalty of sigmoid activations (MATH.md section 7).
+
+    `rho_hat_j` is the batch mean of unit `j` (all axes but the last are
+    averaged), clipped into `(delta, 1 - delta)` so that dead or saturated
+    units give finite values and gradients:
+
+        P = beta * sum_j [rho log(rho / rho_hat_j)
+                          + (1 - rho) log((1 - rho) / (1 - rho_hat_j))]
+
+    Returns:
+        A float32 scalar.
+    """
+    a = _as_float32(activations)
+    axes = tuple(range(len(a.shape) - 1))
+    rho_hat = ops.clip(ops.mean(a, axis=axes), delta, 1.0 - delta)
+    kl = rho * ops.log(rho / rho_hat) + (1.0 - rho) * ops.log((1.0 - rho) / (1.0 - rho_hat))
+    return beta * ops.sum(kl)
+
+
+def softmax_entropy(x, beta=1.0, axis=-1):
+    """Entropy `H(q)` of `q = softmax(-beta x)` along `axis` (MATH.md section 5).
+
+    `log q` comes from log-sum-exp, so inputs of magnitude 1e4 stay finite.
+    """
+    logits = -beta * _as_float32(x)
+    log_q = logits - ops.logsumexp(logits, axis=axis, keepdims=True)
+    return -ops.sum(ops.exp(log_q) * log_q, axis=axis)
+
+
+def softmax_entropy_clustering_loss(x, beta=1.0, balance=1.0):
+    """Unsupervised clustering loss of seed 000 (MATH.md section 5).
+
+    `L = mean_batch H(q) + balance * (log N - H(<q>))` where `q` is the
+    softmax of `-beta x` over the last axis (`N` units) and `<q>` the batch
+    mean distribution. The second term is the KL divergence of `<q>` from the
+    uniform distribution; it keeps the network from putting every input in one
+    cluster.
+
+    Returns:
+        A float32 scalar.
+    """
+    logits = -beta * _as_float32(x)
+    log_q = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
+    q = ops.exp(log_q)
+    mean_entropy = ops.mean(-ops.sum(q * log_q, axis=-1))
+    n = q.shape[-1]
+    q_bar = ops.mean(ops.reshape(q, (-1, n)), axis=0)
+    marginal_entropy = -ops.sum(q_bar * ops.log(ops.maximum(q_bar, 1e-30)))
+    return mean_entropy + balance * (math.log(n) - marginal_entropy)

@@ -1,0 +1,139 @@
+"""Argument checks shared by the public classes.
+
+Each helper raises `TypeError` (wrong kind of value) or `ValueError` (right
+kind, wrong value) with a message that names the argument and the value
+received, as Keras's own `validate_float_arg` does.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+
+def _received(name, value):
+    return f"Received: {name}={value!r}"
+
+
+def validate_epsilon(value, name="epsilon"):
+    """A finite float > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Argument `{name}` must be a float. {_received(name, value)}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"Argument `{name}` must be a finite float > 0. {_received(name, value)}"
+        )
+    return value
+
+
+def validate_positive(value, name):
+    """A finite float > 0 (e.g. `beta`)."""
+    return validate_epsilon(value, name)
+
+
+def validate_non_negative(value, name):
+    """A finite float >= 0 (e.g. `balance`)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Argument `{name}` must be a float. {_received(name, value)}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"Argument `{name}` must be a finite float >= 0. {_received(name, value)}"
+        )
+    return value
+
+
+def validate_open_unit_interval(value, name):
+    """A float strictly between 0 and 1 (e.g. the target sparsity `rho`)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Argument `{name}` must be a float. {_received(name, value)}")
+    value = float(value)
+    if not 0.0 < value < 1.0:
+        raise ValueError(
+            f"Argument `{name}` must be in the open interval (0, 1). "
+            f"{_received(name, value)}"
+        )
+    return value
+
+
+def validate_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Argument `{name}` must be True or False. {_received(name, value)}")
+    return bool(value)
+
+
+def validate_lam(value, name="lam"):
+    """A finite strength: a number or an array of numbers (any sign).
+
+    A negative strength is valid (entropy suppression, MATH.md section 3).
+    Returns a float or a float32 numpy array.
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"Argument `{name}` must be a number or an array of numbers. "
+                        f"{_received(name, value)}")
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"Argument `{name}` must be finite. {_received(name, value)}")
+        return value
+    try:
+        array = np.asarray(value)
+    except Exception:  # noqa: BLE001 - any failure means "not array-like"
+        array = None
+    if array is None or array.dtype.kind not in "iuf" or array.size == 0:
+        raise TypeError(f"Argument `{name}` must be a number or an array of numbers. "
+                        f"{_received(name, value)}")
+    array = array.astype("float32")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"Argument `{name}` must be finite everywhere. "
+                         f"{_received(name, value)}")
+    if array.ndim == 0:
+        return float(array)
+    return array
+
+
+def validate_output_shape(value, name="output_shape"):
+    """None or a pair of positive ints (height, width)."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
+    ):
+        raise TypeError(f"Argument `{name}` must be None or a pair of ints "
+                        f"(height, width). {_received(name, value)}")
+    if min(value) <= 0:
+        raise ValueError(f"Argument `{name}` must hold positive sizes. {_received(name, value)}")
+    return (int(value[0]), int(value[1]))
+
+
+def check_kernel_rank(kernel, rank, owner, hint):
+    """Raise if `kernel` does not have `rank` dimensions."""
+    shape = tuple(kernel.shape)
+    if len(shape) != rank:
+        raise ValueError(
+            f"{owner} expects a rank-{rank} kernel ({hint}). "
+            f"Received: kernel with shape={shape}"
+        )
+    return shape
+
+
+def check_lam_fits(lam, allowed_shape, owner, what):
+    """Raise if a per-filter `lam` array does not broadcast to `allowed_shape`."""
+    if isinstance(lam, float):
+        return
+    try:
+        fits = np.broadcast_shapes(lam.shape, allowed_shape) == tuple(allowed_shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{owner}: argument `lam` must be a scalar or an array that broadcasts "
+            f"to {tuple(allowed_shape)} ({what}). Received: lam with shape={lam.shape}"
+        )
+
+
+def serialize_lam(lam):
+    return lam if isinstance(lam, float) else lam.tolist()

@@ -1,0 +1,38 @@
+"""Shared test setup: quiet logs, fixed seeds, the backend under test."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+SHARED_MNIST = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data", "mnist"
+)
+
+
+@pytest.fixture(autouse=True)
+def _reset_keras_state():
+    """Each test starts with float32 policy, a fresh session and fixed seeds."""
+    keras.config.set_dtype_policy("float32")
+    keras.utils.set_random_seed(1234)
+    yield
+    keras.config.set_dtype_policy("float32")
+    keras.backend.clear_session()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def backend():
+    return keras.backend.backend()
+
+
+def to_numpy(x):
+    """A backend tensor (or a Keras variable) as a numpy array."""
+    return np.asarray(keras.ops.convert_to_numpy(x))
