@@ -1,0 +1,518 @@
+"""Grids of training runs that survive interrupts, recorded in a JSON Lines file.
+
+A sweep is a list of configurations (dicts of JSON values: lambda, latent
+width, depth, filters, placement, data set, ...) times a number of
+replications, each with its own seed. Every finished run is appended at once
+to a results file, one complete JSON record per line, written with
+`flush` + `fsync`. A run's key is a hash of its configuration and seed, so
+running the same sweep again skips every run already in the file; a run
+killed at any moment (even while its line is being written) is simply run
+again, and no run is ever recorded twice.
+
+The record format (`RECORD_FORMAT`), one JSON object per line::
+
+    {"format": 1, "key": "...", "config": {...}, "seed": 3, "replication": 1,
+     "history": {"loss": [...], "val_loss": [...], "val_mse": [...], ...},
+     "epochs_trained": 23,
+     "monitor": "val_loss",            # the monitor that defines the run's stop
+     "stopping": {"val_loss": {"epoch": 12, "best_epoch": 5, "stopped": true},
+                  "val_mse": {"epoch": 23, "best_epoch": 16, "stopped": true}},
+     "metrics": {"val_mse": 0.0102, ...},   # at the monitor's stopping epoch
+     "wall_time_s": 41.3, "backend": "tensorflow", "devices": ["CPU:0"],
+     "finished_at": "2025-01-01T12:00:00+00:00"}
+
+`ResultsFile.append` accepts any record with at least `key`, `config` and
+`seed` (see `make_record`), so other producers (e.g. a KerasTuner export)
+can write into the same file.
+
+Stopping epochs: `early_stopping_epoch` replays Keras's `EarlyStopping`
+rule on a sequence of values, and `MultiMonitorStopping` applies it to
+several monitors at once during training. Keras's `val_loss` includes the
+entropy penalty, so "stopped on val_loss" can mean that the penalty settled
+while the reconstruction still improves. Training until *every* monitor has
+stopped (`stop_when="all"`) records each monitor's stopping epoch from one
+trajectory: epochs `1..e` of a run do not depend on whether it continues
+after `e`, so the stopping epoch and metrics at `e` are exactly those of a
+run that `EarlyStopping(monitor=m)` would have ended at `e`.
+
+Epochs are counted from 1: a stopping epoch of 12 means the rule fired at
+the end of the 12th epoch (Keras prints "Epoch 12: early stopping").
+"""
+
+import datetime
+import hashlib
+import itertools
+import json
+import math
+import numbers
+import os
+import time
+
+import keras
+
+#: Version of the record format written by `make_record`.
+RECORD_FORMAT = 1
+
+
+# --------------------------------------------------------------------------
+# Keys and records
+
+
+def _canonical(value):
+    """`value` with tuples as lists and numpy scalars as Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if hasattr(value, "tolist"):
+        return _canonical(value.tolist())
+    raise TypeError(f"Value {value!r} of type {type(value).__name__} is not JSON-serializable.")
+
+
+def run_key(config, seed):
+    """The key of a run: a hash of its configuration and seed.
+
+    Key order in `config` does not matter; `1` and `1.0` differ.
+    """
+    if not isinstance(config, dict):
+        raise TypeError(f"Argument `config` must be a dict. Received: config={config!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"Argument `seed` must be an int. Received: seed={seed!r}")
+    text = json.dumps({"config": _canonical(config), "seed": int(seed)}, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def make_record(config, seed, *, history=None, metrics=None, wall_time_s=None, **extra):
+    """A results record: `key`, `config`, `seed`, ... ready for `ResultsFile.append`.
+
+    Non-finite floats become `null` (strict JSON). `extra` entries (e.g.
+    `stopping`, `epochs_trained`) are stored as given.
+    """
+    record = {
+        "format": RECORD_FORMAT,
+        "key": run_key(config, seed),
+        "config": config,
+        "seed": int(seed),
+        "history": history or {},
+        "metrics": metrics or {},
+        "wall_time_s": wall_time_s,
+        "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    record.update(extra)
+    return _canonical(record)
+
+
+class ResultsFile:
+    """A JSON Lines results file: one complete record per line.
+
+    Reading ignores lines that are not complete JSON objects with a `key`
+    (the torn last line of a killed writer) and keeps the first record of a
+    key. Appending first cuts such a torn tail off, then writes the new line
+    with `flush` and `os.fsync`, so a record is either wholly on disk or not
+    at all.
+
+    Args:
+        path: the file (created with its folder on first append).
+    """
+
+    def __init__(self, path):
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"Argument `path` must be a path. Received: path={path!r}")
+        self.path = os.fspath(path)
+
+    def records(self):
+        """The complete records, in file order, one per key."""
+        if not os.path.exists(self.path):
+            return []
+        seen, records = set(), []
+        with open(self.path, "rb") as f:
+            for line in f:
+                if not line.endswith(b"\n"):
+                    break  # torn last line
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(record, dict) or "key" not in record or record["key"] in seen:
+                    continue
+                seen.add(record["key"])
+                records.append(record)
+        return records
+
+    def keys(self):
+        return {record["key"] for record in self.records()}
+
+    def __len__(self):
+        return len(self.records())
+
+    def append(self, record):
+        """Append one record (a dict with `key`, `config` and `seed`)."""
+        if not isinstance(record, dict) or not {"key", "config", "seed"} <= set(record):
+            raise ValueError(
+                "Argument `record` must be a dict with `key`, `config` and `seed` "
+                f"(see make_record). Received: record={record!r}"
+            )
+        line = json.dumps(_canonical(record), sort_keys=True, allow_nan=False) + "\n"
+        folder = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(folder, exist_ok=True)
+        with open(self.path, "a+b") as f:
+            self._cut_torn_tail(f)
+            f.write(line.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+
+    @staticmethod
+    def _cut_torn_tail(f):
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        if size == 0:
+            return
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return
+        # A killed writer left an incomplete line: drop it.
+        f.seek(0)
+        data = f.read()
+        f.truncate(data.rfind(b"\n") + 1)
+        f.seek(0, os.SEEK_END)
+
+
+# --------------------------------------------------------------------------
+# Grids
+
+
+def expand_grid(axes, fixed=None):
+    """All combinations of the values in `axes`, as a list of config dicts.
+
+    Example: `expand_grid({"lam": [0, 0.1], "latent_dim": [20, 60]},
+    fixed={"dataset": "mnist"})` gives four configs; the last axis varies
+    fastest.
+
+    Args:
+        axes: dict of name -> non-empty list of values.
+        fixed: dict of name -> value shared by every config.
+    """
+    if not isinstance(axes, dict) or not axes:
+        raise ValueError(f"Argument `axes` must be a non-empty dict of lists. Received: axes={axes!r}")
+    for name, values in axes.items():
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ValueError(
+                f"Axis {name!r} of argument `axes` must be a non-empty list. Received: {values!r}"
+            )
+    fixed = dict(fixed or {})
+    overlap = set(fixed) & set(axes)
+    if overlap:
+        raise ValueError(f"Names {sorted(overlap)} are both in `axes` and in `fixed`.")
+    names = list(axes)
+    return [
+        {**fixed, **dict(zip(names, combination))}
+        for combination in itertools.product(*(axes[n] for n in names))
+    ]
+
+
+def plan_runs(configs, replications, seed=0):
+    """The runs of a sweep: each config once per replication.
+
+    Runs are ordered replication by replication (every config of replication
+    0, then of replication 1, ...), so a sweep stopped early has the same
+    number of replications in every cell, give or take one.
+
+    Replication `r` (0-based) uses seed `seed + r`: seeds are distinct across
+    replications and shared across configs (paired comparisons).
+
+    Returns:
+        A list of dicts `{"config", "seed", "replication", "key"}`.
+    """
+    if not isinstance(configs, (list, tuple)) or not configs:
+        raise ValueError(f"Argument `configs` must be a non-empty list. Received: configs={configs!r}")
+    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
+        raise ValueError(
+            f"Argument `replications` must be an int >= 1. Received: replications={replications!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"Argument `seed` must be an int. Received: seed={seed!r}")
+    runs = []
+    for r in range(replications):
+        for config in configs:
+            runs.append({"config": config, "seed": seed + r, "replication": r,
+                         "key": run_key(config, seed + r)})
+    keys = [run["key"] for run in runs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("Argument `configs` contains duplicate configurations.")
+    return runs
+
+
+def run_sweep(train_fn, configs, replications, results, *, seed=0, progress=True, log=print):
+    """Run every (config, replication) not yet in `results`, appending each at once.
+
+    Args:
+        train_fn: `train_fn(config, seed) -> dict` with any of `history`,
+            `metrics` and extra record fields (e.g. `stopping`,
+            `epochs_trained`); it should seed its own randomness from `seed`.
+        configs: list of config dicts (see `expand_grid`).
+        replications: runs per config, with seeds `seed .. seed + replications - 1`.
+        results: a `ResultsFile` or a path.
+        seed: the first seed.
+        progress: show a tqdm progress bar over runs.
+        log: function for one-line messages (None: silent).
+
+    Returns:
+        dict with `total`, `skipped` (already in the file) and `ran`.
+    """
+    if not callable(train_fn):
+        raise TypeError(f"Argument `train_fn` must be callable. Received: train_fn={train_fn!r}")
+    if not isinstance(results, ResultsFile):
+        results = ResultsFile(results)
+    runs = plan_runs(configs, replications, seed)
+    done = results.keys()
+    todo = [run for run in runs if run["key"] not in done]
+    skipped = len(runs) - len(todo)
+    if log is not None:
+        log(f"sweep: {len(runs)} runs, {skipped} already in {results.path}, {len(todo)} to run")
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(runs), initial=skipped, desc="runs", unit="run")
+    info = runtime_info()
+    try:
+        for run in todo:
+            if bar is not None:
+                bar.set_postfix_str(_short(run["config"]) + f" seed={run['seed']}")
+            start = time.perf_counter()
+            outcome = dict(train_fn(run["config"], run["seed"]) or {})
+            wall = time.perf_counter() - start
+            record = make_record(
+                run["config"],
+                run["seed"],
+                history=outcome.pop("history", None),
+                metrics=outcome.pop("metrics", None),
+                wall_time_s=round(wall, 3),
+                replication=run["replication"],
+                **{**info, **outcome},
+            )
+            results.append(record)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return {"total": len(runs), "skipped": skipped, "ran": len(todo)}
+
+
+def _short(config):
+    return " ".join(f"{k}={v}" for k, v in config.items() if isinstance(v, (int, float)))
+
+
+def runtime_info():
+    """The Keras backend and the devices it trains on, e.g. for records and logs.
+
+    Returns:
+        dict with `backend` (e.g. "tensorflow") and `devices` (e.g.
+        ["CPU:0"] or ["GPU:0"]); each backend uses a GPU it sees
+        automatically.
+    """
+    backend = keras.backend.backend()
+    devices = []
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_logical_devices("GPU")
+            devices = [d.name.replace("/device:", "") for d in gpus] or ["CPU:0"]
+        elif backend == "jax":
+            import jax
+
+            devices = [f"{d.platform.upper()}:{d.id}" for d in jax.devices()]
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                devices = [f"GPU:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+            else:
+                devices = ["CPU:0"]
+    except Exception as error:  # pragma: no cover - exotic installations
+        devices = [f"unknown ({type(error).__name__})"]
+    return {"backend": backend, "devices": devices}
+
+
+# --------------------------------------------------------------------------
+# Stopping
+
+
+def _is_improvement(value, best, min_delta, mode):
+    if best is None:
+        return True
+    if mode == "min":
+        return value + min_delta < best
+    return value - min_delta > best
+
+
+def early_stopping_epoch(values, patience, min_delta=0.0, mode="min"):
+    """Replay Keras's `EarlyStopping` rule on a sequence of epoch values.
+
+    Same rule as `keras.callbacks.EarlyStopping(monitor, patience,
+    min_delta, mode)` without baseline or warm-up: an epoch improves on the
+    best so far by more than `min_delta`, or adds one to a wait counter;
+    training stops at the end of the first epoch (after the first) where the
+    counter reaches `patience`.
+
+    Args:
+        values: the monitored value after each epoch.
+        patience: int >= 0.
+        min_delta: float >= 0.
+        mode: "min" or "max".
+
+    Returns:
+        `(stopping_epoch, best_epoch)`, both counted from 1;
+        `stopping_epoch` is None when the rule did not fire within `values`.
+    """
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        raise ValueError(f"Argument `patience` must be an int >= 0. Received: patience={patience!r}")
+    if not isinstance(min_delta, numbers.Real) or min_delta < 0:
+        raise ValueError(f"Argument `min_delta` must be a float >= 0. Received: min_delta={min_delta!r}")
+    if mode not in ("min", "max"):
+        raise ValueError(f"Argument `mode` must be 'min' or 'max'. Received: mode={mode!r}")
+    best, best_epoch, wait = None, None, 0
+    for epoch, value in enumerate(values):
+        value = float("nan") if value is None else float(value)
+        wait += 1
+        if _is_improvement(value, best, abs(min_delta), mode):
+            best, best_epoch, wait = value, epoch + 1, 0
+            continue
+        if wait >= patience and epoch > 0:
+            return epoch + 1, best_epoch
+    return None, best_epoch
+
+
+class MultiMonitorStopping(keras.callbacks.Callback):
+    """Early stopping that tracks several monitors and records each one's stop.
+
+    Each monitor follows `early_stopping_epoch` (Keras's `EarlyStopping`
+    rule). Training ends when the monitors named by `stop_when` have all
+    stopped: `"first"` (the first monitor alone, like a plain
+    `EarlyStopping(monitor=monitors[0])`) or `"all"` (every monitor, so each
+    stopping epoch is observed on the same trajectory).
+
+    After training, `stopping` maps each monitor to `{"epoch", "best_epoch",
+    "stopped"}`; a monitor that had not stopped when training ended (e.g.
+    at `epochs`) gets `epoch` = the number of epochs trained and
+    `stopped: False` (a censored value).
+
+    Args:
+        monitors: names of logged values, e.g. `["val_loss", "val_mse"]`.
+        patience: epochs without improvement before a monitor stops.
+        min_delta: minimum change that counts as improvement.
+        stop_when: "first" or "all".
+    """
+
+    def __init__(self, monitors=("val_loss",), patience=7, min_delta=0.0, stop_when="all"):
+        super().__init__()
+        if isinstance(monitors, str):
+            monitors = [monitors]
+        if not isinstance(monitors, (list, tuple)) or not monitors or not all(
+            isinstance(m, str) for m in monitors
+        ):
+            raise ValueError(
+                f"Argument `monitors` must be a non-empty list of names. Received: monitors={monitors!r}"
+            )
+        if stop_when not in ("first", "all"):
+            raise ValueError(f"Argument `stop_when` must be 'first' or 'all'. Received: stop_when={stop_when!r}")
+        early_stopping_epoch([], patience, min_delta)  # validates both
+        self.monitors = list(monitors)
+        self.patience = patience
+        self.min_delta = min_delta
+        self.stop_when = stop_when
+        self.values = {m: [] for m in self.monitors}
+
+    def on_train_begin(self, logs=None):
+        self.values = {m: [] for m in self.monitors}
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        for monitor in self.monitors:
+            if monitor not in logs:
+                raise KeyError(
+                    f"Monitor {monitor!r} is not logged; available: {sorted(logs)}."
+                )
+            self.values[monitor].append(float(logs[monitor]))
+        watched = self.monitors[:1] if self.stop_when == "first" else self.monitors
+        if all(self._replay(m)[0] is not None for m in watched):
+            self.model.stop_training = True
+
+    def _replay(self, monitor):
+        return early_stopping_epoch(self.values[monitor], self.patience, self.min_delta)
+
+    @property
+    def stopping(self):
+        result = {}
+        for monitor in self.monitors:
+            epoch, best = self._replay(monitor)
+            result[monitor] = {
+                "epoch": epoch if epoch is not None else len(self.values[monitor]),
+                "best_epoch": best,
+                "stopped": epoch is not None,
+            }
+        return result
+
+
+def fit_run(
+    model,
+    x,
+    y,
+    validation_data,
+    *,
+    monitors=("val_loss",),
+    patience=7,
+    min_delta=0.0,
+    stop_when="all",
+    max_epochs=200,
+    batch_size=128,
+    verbose="auto",
+):
+    """Fit `model` with `MultiMonitorStopping` and return a sweep record's fields.
+
+    The first monitor is the run's own: its stopping epoch is the record's
+    `stopping_epoch` and `metrics` holds every logged value at that epoch
+    (what a plain `EarlyStopping(monitor=monitors[0])` run would end with,
+    without restoring the best weights), plus `best_<name>` (the best value
+    of each monitor within those epochs).
+
+    Returns:
+        dict with `history`, `epochs_trained`, `monitor`, `stopping`,
+        `stopping_epoch` and `metrics`.
+    """
+    if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
+        raise ValueError(f"Argument `max_epochs` must be an int >= 1. Received: max_epochs={max_epochs!r}")
+    stopper = MultiMonitorStopping(monitors, patience, min_delta, stop_when)
+    history = model.fit(
+        x,
+        y,
+        validation_data=validation_data,
+        epochs=max_epochs,
+        batch_size=batch_size,
+        callbacks=[stopper],
+        verbose=verbose,
+    ).history
+    history = {name: [float(v) for v in values] for name, values in history.items()}
+    stopping = stopper.stopping
+    primary = stopper.monitors[0]
+    epoch = stopping[primary]["epoch"]
+    metrics = {name: values[epoch - 1] for name, values in history.items()}
+    for monitor in stopper.monitors:
+        metrics[f"best_{monitor}"] = min(history[monitor][:epoch])
+    return {
+        "history": history,
+        "epochs_trained": len(history[primary]),
+        "monitor": primary,
+        "stopping": stopping,
+        "stopping_epoch": epoch,
+        "metrics": metrics,
+    }

@@ -1,0 +1,162 @@
+"""keras_entropy.reports on synthetic results, and examples/dense_autoencoder.py --quick."""
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+
+from keras_entropy import reports, stats, sweeps
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def synthetic_results(path, rng):
+    """Runs whose MSE and stopping epochs follow a known pattern."""
+    results = sweeps.ResultsFile(path)
+    truth = {}
+    for width in (20, 60):
+        for lam, mse, stop in ((0.0, 0.003, 40), (0.01, 0.003, 30), (1.0, 0.010, 9)):
+            for seed in range(5):
+                m = mse * (1 + 0.02 * rng.standard_normal())
+                s = stop + int(rng.integers(-1, 2))
+                epochs = s + 3
+                history = {"val_mse": [1.0] * (s - 1) + [m] + [m * 0.9] * 3,
+                           "val_loss": [1.0] * (s - 1) + [m + lam] + [m + lam] * 3}
+                stopping = {"val_loss": {"epoch": s, "best_epoch": s - 7, "stopped": True},
+                            "val_mse": {"epoch": epochs, "best_epoch": epochs, "stopped": lam != 0.01}}
+                results.append(sweeps.make_record(
+                    {"latent_dim": width, "lam": lam, "dataset": "synthetic"}, seed, history=history,
+                    metrics={"val_mse": m}, wall_time_s=1.0, stopping=stopping, epochs_trained=epochs,
+                    backend="tensorflow", devices=["CPU:0"]))
+                truth.setdefault((width, lam), []).append((m, s))
+    return truth
+
+
+def test_results_frame_reads_metrics_at_each_stopping_epoch(tmp_path, rng):
+    path = tmp_path / "results.jsonl"
+    truth = synthetic_results(path, rng)
+    frame = reports.results_frame(path)
+    assert len(frame) == 30
+    row = frame[(frame.latent_dim == 20) & (frame.lam == 1.0) & (frame.seed == 2)].iloc[0]
+    m, s = truth[(20, 1.0)][2]
+    assert row["stop_val_loss"] == s and row["val_mse@val_loss"] == pytest.approx(m)
+    assert row["val_mse@val_mse"] == pytest.approx(m * 0.9) and row["stop_val_mse"] == s + 3
+    assert not frame[frame.lam == 0.01]["stopped_val_mse"].any()
+    keys = list(frame.key[:4])
+    assert len(reports.results_frame(path, keys=keys)) == 4
+
+
+def test_write_report_numbers_tables_and_plots(tmp_path, rng):
+    path = tmp_path / "results.jsonl"
+    truth = synthetic_results(path, rng)
+    out = tmp_path / "report"
+    summary = reports.write_report(path, out, title="Synthetic", note="made up", command="python x.py")
+    for name in ("val_mse_vs_latent_dim.png", "stopping_epoch_vs_latent_dim.png",
+                 "significance_latent_dim_20.png", "significance_latent_dim_60.png", "summary.md"):
+        assert str(out / name) in summary.files
+        data = (out / name).read_bytes()
+        assert len(data) > 1000
+        if name.endswith(".png"):
+            assert data.startswith(PNG)
+    text = (out / "summary.md").read_text()
+    assert text == summary.markdown and summary.table in text
+    assert "> **Note:** made up" in text and "python x.py" in text
+    # The main table holds the mean and CI of each cell.
+    mse, stop = zip(*truth[(60, 1.0)])
+    mean, low, high = stats.t_confidence_interval(mse)
+    row = [line for line in summary.table.splitlines() if line.startswith("| 60 | 1 |")][0]
+    assert reports._fmt(mean) in row and reports._fmt(low) in row and reports._fmt(high) in row
+    assert reports._fmt(float(np.mean(stop)), 3) in row
+    censored_row = [line for line in summary.table.splitlines() if line.startswith("| 20 | 0.01 |")][0]
+    assert censored_row.split("|")[-3].strip() == "5"
+    # Pairwise table: lambda = 1 has higher MSE and stops earlier than lambda = 0.
+    assert "| 1 | + | + |   |" in text  # MSE row of lambda = 1 vs 0, 0.01
+    assert "| 1 | - | - |   |" in text  # stopping-epoch row of lambda = 1
+    # One-tailed tests against lambda = 0: stopping epoch improves with stars, MSE does not.
+    test_rows = [line for line in text.splitlines() if line.startswith("| 20 | 1 | stop epoch (val_loss)")]
+    assert test_rows and test_rows[0].rstrip(" |").endswith("***")
+    mse_rows = [line for line in text.splitlines() if line.startswith("| 20 | 1 | val_mse @ stop")]
+    assert mse_rows and not mse_rows[0].rstrip(" |").endswith("*")
+
+
+def test_write_report_errors(tmp_path):
+    with pytest.raises(ValueError, match="No runs"):
+        reports.write_report(tmp_path / "none.jsonl", tmp_path)
+    path = tmp_path / "r.jsonl"
+    sweeps.ResultsFile(path).append(sweeps.make_record({"lam": 0.0}, 0, stopping={}))
+    with pytest.raises(ValueError, match="latent_dim"):
+        reports.write_report(path, tmp_path)
+
+
+def load_example():
+    spec = importlib.util.spec_from_file_location(
+        "dense_autoencoder_example", os.path.join(ROOT, "examples", "dense_autoencoder.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def no_tfds_copy(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    folder = tmp_path / "tfds_home"
+    folder.mkdir()
+    monkeypatch.setattr(tfds.core.constants, "DATA_DIR", str(folder))
+
+
+def test_dense_autoencoder_quick_on_embedded_data(tmp_path, no_tfds_copy, capsys):
+    example = load_example()
+    out = tmp_path / "out"
+    argv = ["--quick", "--latent-dims", "4", "8", "--lams", "0", "0.5", "--replications", "2",
+            "--max-epochs", "3", "--patience", "1", "--train-size", "256", "--val-size", "64",
+            "--verbose", "0", "--out", str(out)]
+    assert example.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "backend: " in printed and "devices: " in printed
+    assert "embedded MNIST subset" in printed and "NOTE:" in printed
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 8 and len({r["key"] for r in records}) == 8
+    cells = sorted((r["config"]["latent_dim"], r["config"]["lam"], r["seed"]) for r in records)
+    assert cells == sorted((w, lam, s) for w in (4, 8) for lam in (0.0, 0.5) for s in (0, 1))
+    for r in records:
+        c, h = r["config"], r["history"]
+        assert c["data_source"] == "embedded" and c["train_size"] == 256 and c["val_size"] == 64
+        assert c["patience"] == 1 and c["max_epochs"] == 3 and c["monitor"] == "val_loss"
+        assert 1 <= r["epochs_trained"] <= 3 and all(len(v) == r["epochs_trained"] for v in h.values())
+        assert set(r["stopping"]) == {"val_loss", "val_mse"}
+        assert r["metrics"]["val_mse"] == h["val_mse"][r["stopping_epoch"] - 1]
+        assert all(0 < v < 1 for v in h["val_mse"])
+        if c["lam"] > 0:
+            assert all(vl > vm for vl, vm in zip(h["val_loss"], h["val_mse"]))
+        else:
+            assert h["val_loss"] == pytest.approx(h["val_mse"], rel=1e-5)
+    summary = (out / "summary.md").read_text()
+    assert "embedded MNIST subset" in summary and summary.count("| 8 | 0.5 | 2 |") == 1
+    assert summary.strip().splitlines()[0] == "# Dense autoencoder on mnist (embedded subset, --quick)"
+    for png in ("val_mse_vs_latent_dim.png", "stopping_epoch_vs_latent_dim.png", "significance_latent_dim_4.png"):
+        assert (out / png).read_bytes().startswith(PNG)
+    assert "| latent_dim | lam | n |" in printed  # ends with the report's table
+    # Same command again: nothing re-trained, nothing duplicated; --report-only rewrites the report.
+    before = (out / "results.jsonl").read_bytes()
+    assert example.main(argv) == 0
+    assert (out / "results.jsonl").read_bytes() == before
+    (out / "summary.md").unlink()
+    assert example.main(argv + ["--report-only"]) == 0
+    rewritten = (out / "summary.md").read_text()
+    assert "--report-only" in rewritten
+    assert rewritten.replace(" --report-only", "") == summary
+
+
+def test_dense_autoencoder_full_mode_never_substitutes(tmp_path, no_tfds_copy):
+    from keras_entropy.datasets import DatasetNotFoundError
+
+    example = load_example()
+    with pytest.raises(DatasetNotFoundError, match="mnist"):
+        example.main(["--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
+    with pytest.raises(DatasetNotFoundError, match="tfds_home"):
+        example.main(["--no-download", "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o" / "results.jsonl").exists()

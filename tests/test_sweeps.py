@@ -1,0 +1,243 @@
+"""keras_entropy.sweeps: keys, results file, resume, SIGKILL, early stopping."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from keras_entropy import experiments, sweeps
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_run_key_is_stable_and_distinguishes_config_and_seed():
+    key = sweeps.run_key({"lam": 0.1, "latent_dim": 20}, 3)
+    assert key == sweeps.run_key({"latent_dim": 20, "lam": 0.1}, 3)
+    assert key == sweeps.run_key({"latent_dim": np.int64(20), "lam": np.float64(0.1)}, 3)
+    assert key != sweeps.run_key({"lam": 0.1, "latent_dim": 20}, 4)
+    assert key != sweeps.run_key({"lam": 0.2, "latent_dim": 20}, 3)
+    with pytest.raises(TypeError, match="config="):
+        sweeps.run_key([1], 0)
+    with pytest.raises(TypeError, match="seed=1.5"):
+        sweeps.run_key({}, 1.5)
+
+
+def test_expand_grid_and_plan_runs():
+    configs = sweeps.expand_grid({"latent_dim": [20, 60, 100], "lam": [0.0, 0.1]}, fixed={"dataset": "mnist"})
+    assert len(configs) == 6 and configs[1] == {"dataset": "mnist", "latent_dim": 20, "lam": 0.1}
+    runs = sweeps.plan_runs(configs, 3, seed=10)
+    assert len(runs) == 18 and len({r["key"] for r in runs}) == 18
+    assert [r["seed"] for r in runs[:7]] == [10] * 6 + [11]  # replication by replication
+    for config in configs:
+        seeds = sorted(r["seed"] for r in runs if r["config"] == config)
+        assert seeds == [10, 11, 12]
+    with pytest.raises(ValueError, match="replications=0"):
+        sweeps.plan_runs(configs, 0)
+    with pytest.raises(ValueError, match="duplicate"):
+        sweeps.plan_runs(configs + configs[:1], 1)
+    with pytest.raises(ValueError, match="Axis 'lam'"):
+        sweeps.expand_grid({"lam": []})
+    with pytest.raises(ValueError, match="both in"):
+        sweeps.expand_grid({"lam": [0]}, fixed={"lam": 1})
+
+
+def test_results_file_roundtrip_torn_line_and_duplicates(tmp_path):
+    path = tmp_path / "sub" / "results.jsonl"
+    results = sweeps.ResultsFile(path)
+    assert results.records() == [] and len(results) == 0
+    first = sweeps.make_record({"lam": 0.0}, 0, history={"val_loss": [1.0, float("nan")]}, metrics={"x": 1})
+    results.append(first)
+    assert results.records()[0]["history"]["val_loss"] == [1.0, None]  # strict JSON
+    # A killed writer leaves half a line; it is ignored, then cut off by the next append.
+    with open(path, "ab") as f:
+        f.write(b'{"key": "torn", "config": {"lam"')
+    assert [r["key"] for r in results.records()] == [first["key"]]
+    second = sweeps.make_record({"lam": 0.1}, 0)
+    results.append(second)
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 2 and all(json.loads(line)["key"] in {first["key"], second["key"]} for line in lines)
+    # A duplicated key (e.g. two writers) is read once; garbage lines are skipped.
+    with open(path, "ab") as f:
+        f.write((json.dumps(first) + "\n").encode() + b"not json\n[1, 2]\n")
+    assert [r["key"] for r in results.records()] == [first["key"], second["key"]]
+    with pytest.raises(ValueError, match="key"):
+        results.append({"config": {}})
+
+
+def test_run_sweep_appends_each_run_and_skips_finished(tmp_path):
+    calls = []
+
+    def train(config, seed):
+        calls.append((config["lam"], seed))
+        return {"history": {"val_loss": [1.0, 0.5]}, "metrics": {"val_mse": config["lam"] + seed},
+                "epochs_trained": 2}
+
+    configs = sweeps.expand_grid({"lam": [0.0, 0.1]})
+    path = tmp_path / "results.jsonl"
+    summary = sweeps.run_sweep(train, configs, 2, path, progress=False, log=None)
+    assert summary == {"total": 4, "skipped": 0, "ran": 4} and len(calls) == 4
+    records = sweeps.ResultsFile(path).records()
+    assert [(r["config"]["lam"], r["seed"]) for r in records] == calls
+    for record in records:
+        assert record["metrics"]["val_mse"] == record["config"]["lam"] + record["seed"]
+        assert record["epochs_trained"] == 2 and record["wall_time_s"] >= 0
+        assert record["backend"] == keras.backend.backend() and record["devices"]
+        assert record["format"] == sweeps.RECORD_FORMAT and record["replication"] in (0, 1)
+    summary = sweeps.run_sweep(train, configs, 3, path, progress=False, log=None)
+    assert summary == {"total": 6, "skipped": 4, "ran": 2} and len(calls) == 6
+    assert len(sweeps.ResultsFile(path)) == 6
+
+
+SWEEP_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, time
+    from keras_entropy import sweeps
+
+    calls_path, results_path = sys.argv[1], sys.argv[2]
+
+    def train(config, seed):
+        with open(calls_path, "a") as f:
+            f.write(f"{config['lam']} {seed}\\n")
+        time.sleep(0.25)
+        return {"history": {"val_loss": [1.0, 0.5, 0.4]}, "metrics": {"val_mse": 0.1 * seed},
+                "epochs_trained": 3, "stopping": {"val_loss": {"epoch": 3, "best_epoch": 3, "stopped": False}}}
+
+    configs = sweeps.expand_grid({"lam": [0.0, 0.01, 0.1]})
+    sweeps.run_sweep(train, configs, 4, results_path, progress=False, log=None)
+    """
+)
+
+
+def _wait_for(condition, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sigkill_mid_sweep_then_resume_records_every_run_once(tmp_path):
+    script = tmp_path / "sweep.py"
+    script.write_text(SWEEP_SCRIPT)
+    calls, results = tmp_path / "calls.txt", tmp_path / "results.jsonl"
+    cmd = [sys.executable, str(script), str(calls), str(results)]
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # Kill it while a run is in flight: two records written, a third run started.
+        def in_flight():
+            n_calls = len(calls.read_text().splitlines()) if calls.exists() else 0
+            return len(sweeps.ResultsFile(results)) >= 2 and n_calls > len(sweeps.ResultsFile(results))
+        assert _wait_for(in_flight, timeout=90), "the sweep did not start in time"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    done_before = len(sweeps.ResultsFile(results))
+    assert 2 <= done_before < 12
+    subprocess.run(cmd, env=env, timeout=120, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    lines = [line for line in results.read_bytes().split(b"\n") if line]
+    records = [json.loads(line) for line in lines]  # every line is complete JSON
+    keys = [r["key"] for r in records]
+    expected = {r["key"] for r in sweeps.plan_runs(sweeps.expand_grid({"lam": [0.0, 0.01, 0.1]}), 4)}
+    assert len(keys) == 12 and set(keys) == expected  # each configured run exactly once
+    for record in records:
+        assert record["history"]["val_loss"] == [1.0, 0.5, 0.4] and record["epochs_trained"] == 3
+        assert record["metrics"]["val_mse"] == pytest.approx(0.1 * record["seed"])
+        assert record["key"] == sweeps.run_key(record["config"], record["seed"])
+    # Only the run in flight was lost and run again.
+    n_calls = len(calls.read_text().splitlines())
+    assert 12 <= n_calls <= 13
+
+
+class _Model:
+    stop_training = False
+
+
+@pytest.mark.parametrize(
+    "values, patience, min_delta",
+    [
+        ([5, 4, 3, 3, 3, 3, 2, 2, 2], 2, 0.0),
+        ([5, 4, 3, 3.0, 2.99, 2.98, 2.97, 2.96], 3, 0.05),
+        ([1, 2, 3, 4, 5, 6], 0, 0.0),
+        ([1, 2, 3, 4, 5, 6], 4, 0.0),
+        ([3, float("nan"), 2, 2.5, 2.6, 2.7, 1.0], 3, 0.0),
+        ([9, 8, 7, 6, 5], 1, 0.0),
+    ],
+)
+def test_early_stopping_replay_matches_keras(values, patience, min_delta):
+    callback = keras.callbacks.EarlyStopping(monitor="m", patience=patience, min_delta=min_delta, mode="min")
+    model = _Model()
+    callback.set_model(model)
+    callback.on_train_begin()
+    keras_stop = None
+    for epoch, value in enumerate(values):
+        callback.on_epoch_end(epoch, {"m": value})
+        if model.stop_training:
+            keras_stop = epoch + 1
+            break
+    stop, best = sweeps.early_stopping_epoch(values, patience, min_delta)
+    assert stop == keras_stop
+    if keras_stop is not None:
+        assert best == callback.best_epoch + 1
+
+
+def test_early_stopping_validation():
+    with pytest.raises(ValueError, match="patience=-1"):
+        sweeps.early_stopping_epoch([1.0], -1)
+    with pytest.raises(ValueError, match="mode='up'"):
+        sweeps.early_stopping_epoch([1.0], 1, mode="up")
+    with pytest.raises(ValueError, match="stop_when='never'"):
+        sweeps.MultiMonitorStopping(["val_loss"], stop_when="never")
+
+
+def test_dense_autoencoder_run_records_both_monitors(rng):
+    x = rng.random((64, 16)).astype("float32")
+    config = {"latent_dim": 6, "lam": 0.05, "patience": 1, "max_epochs": 6, "batch_size": 16}
+    out = experiments.dense_autoencoder_run(config, 3, (x, x[:32]), verbose=0)
+    history = out["history"]
+    assert {"loss", "mse", "val_loss", "val_mse"} <= set(history)
+    n = out["epochs_trained"]
+    assert all(len(v) == n for v in history.values())
+    # val_loss = val_mse + the entropy penalty (> 0 for lam > 0).
+    assert all(vl > vm for vl, vm in zip(history["val_loss"], history["val_mse"]))
+    for monitor in ("val_loss", "val_mse"):
+        stop = out["stopping"][monitor]
+        replay, best = sweeps.early_stopping_epoch(history[monitor], 1)
+        assert stop["stopped"] == (replay is not None)
+        assert stop["epoch"] == (replay if replay is not None else n) and stop["best_epoch"] == best
+    # stop_when="all": training ran until both monitors stopped or hit the cap.
+    assert n == 6 or n == max(s["epoch"] for s in out["stopping"].values())
+    assert out["monitor"] == "val_loss" and out["stopping_epoch"] == out["stopping"]["val_loss"]["epoch"]
+    assert out["metrics"]["val_mse"] == history["val_mse"][out["stopping_epoch"] - 1]
+    baseline = experiments.dense_autoencoder_run({**config, "lam": 0.0}, 3, (x, x[:32]), verbose=0)
+    assert baseline["history"]["val_loss"] == pytest.approx(baseline["history"]["val_mse"], rel=1e-5)
+    with pytest.raises(ValueError, match="monitor='loss'"):
+        experiments.dense_autoencoder_run({**config, "monitor": "loss"}, 0, (x, x), verbose=0)
+
+
+def test_multi_monitor_stopping_first_stops_on_the_first_monitor():
+    stopper = sweeps.MultiMonitorStopping(["a", "b"], patience=1, stop_when="first")
+    stopper.set_model(_Model())
+    stopper.on_train_begin()
+    for epoch, (a, b) in enumerate([(3, 3), (4, 2), (5, 1)]):
+        stopper.on_epoch_end(epoch, {"a": a, "b": b})
+        if stopper.model.stop_training:
+            break
+    assert epoch == 1
+    assert stopper.stopping == {"a": {"epoch": 2, "best_epoch": 1, "stopped": True},
+                                "b": {"epoch": 2, "best_epoch": 2, "stopped": False}}
+    assert not math.isnan(stopper.values["b"][-1])
