@@ -36,3 +36,33 @@ def backend():
 def to_numpy(x):
     """A backend tensor (or a Keras variable) as a numpy array."""
     return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def value_and_grad(fn, x):
+    """`fn(x)` and its gradient with respect to `x`, on the active backend.
+
+    Tests only: the package itself never needs a backend's autodiff.
+    """
+    name = keras.backend.backend()
+    x = np.asarray(x, dtype="float32")
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            value = fn(xt)
+        return to_numpy(value), to_numpy(tape.gradient(value, xt))
+    if name == "jax":
+        import jax
+
+        value, grad = jax.value_and_grad(lambda t: fn(t))(jax.numpy.asarray(x))
+        return np.asarray(value), np.asarray(grad)
+    if name == "torch":
+        import torch
+
+        xt = torch.tensor(x, requires_grad=True)
+        value = fn(xt)
+        (grad,) = torch.autograd.grad(value, xt)
+        return value.detach().cpu().numpy(), grad.detach().cpu().numpy()
+    raise RuntimeError(f"unsupported backend {name}")

@@ -1,0 +1,222 @@
+"""The formulas of keras_entropy.ops against MATH.md, with numpy oracles."""
+
+import numpy as np
+import pytest
+from conftest import to_numpy, value_and_grad
+
+from keras_entropy import ops as E
+
+
+def glorot(rng, shape):
+    fan_in, fan_out = shape[0], shape[1]
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype("float32")
+
+
+# --- MATH.md section 1: dense ------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(784, 20), (20, 784), (64, 64)])
+def test_dense_exact_penalty_equals_minus_slogdet(rng, shape):
+    kernel = glorot(rng, shape)
+    k = min(shape)
+    _, logabsdet = np.linalg.slogdet(kernel[:k, :k].astype("float64"))
+    change = to_numpy(E.dense_entropy_change(kernel))
+    penalty = to_numpy(E.dense_entropy_penalty(kernel, 1.0, stabilized=False))
+    np.testing.assert_allclose(change, logabsdet, rtol=1e-4)
+    np.testing.assert_allclose(penalty, -logabsdet, rtol=1e-4)
+
+
+def test_dense_exact_form_does_not_underflow_on_glorot_784x260(rng):
+    kernel = glorot(rng, (784, 260))
+    assert np.linalg.det(kernel[:260, :260]) == 0.0  # det underflows in float32
+    _, expected = np.linalg.slogdet(kernel[:260, :260].astype("float64"))
+    assert expected < -150
+    value, grad = value_and_grad(lambda k: E.dense_entropy_penalty(k, 1.0, False), kernel)
+    np.testing.assert_allclose(value, -expected, rtol=1e-4)
+    assert np.all(np.isfinite(grad))
+
+
+def test_dense_factors_are_qr_diagonal_of_jittered_square_part(rng):
+    kernel = glorot(rng, (100, 40))
+    s = kernel[:40, :40].astype("float64")
+    delta = float(to_numpy(E.factor_jitter(to_numpy(s.T @ s).astype("float32"))))
+    stacked = np.concatenate([s, np.sqrt(delta) * np.eye(40)])
+    r_jittered = np.abs(np.diag(np.linalg.qr(stacked, mode="r")))
+    r_plain = np.abs(np.diag(np.linalg.qr(s, mode="r")))
+    factors = to_numpy(E.dense_entropy_factors(kernel))
+    np.testing.assert_allclose(factors, r_jittered, rtol=1e-3)
+    np.testing.assert_allclose(factors, r_plain, rtol=1e-2)
+    # Their product is |det S|: the log-sum matches slogdet.
+    np.testing.assert_allclose(
+        np.sum(np.log(factors)), to_numpy(E.dense_entropy_change(kernel)), rtol=1e-3
+    )
+
+
+# --- MATH.md section 2: convolution as a matrix ---------------------------------
+
+
+def conv_matrix(filt, height, width, stride):
+    """Matrix of a single-channel 'valid' cross-correlation on a flattened image."""
+    p, q = filt.shape
+    rows, leading = [], []
+    for i in range(0, height - p + 1, stride):
+        for j in range(0, width - q + 1, stride):
+            row = np.zeros(height * width)
+            for a in range(p):
+                for b in range(q):
+                    row[(i + a) * width + (j + b)] = filt[a, b]
+            rows.append(row)
+            leading.append(i * width + j)
+    return np.array(rows), leading
+
+
+def squared_up(matrix, leading, size):
+    """The paper's squaring-up: identity rows for inputs that lead no output."""
+    square = np.eye(size)
+    for row, lead in zip(matrix, leading):
+        square[lead] = row
+    return square
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_entropy_change_equals_logdet_of_squared_up_conv_matrix(rng, stride):
+    height, width, p, q = 9, 8, 3, 2
+    filt = rng.normal(size=(p, q))
+    matrix, leading = conv_matrix(filt, height, width, stride)
+    n_out = len(leading)
+    assert n_out == ((height - p) // stride + 1) * ((width - q) // stride + 1)
+    square = squared_up(matrix, leading, height * width)
+    assert np.allclose(square, np.triu(square))  # triangular, c11 on the diagonal
+    _, logdet = np.linalg.slogdet(square)
+    kernel = filt.reshape(p, q, 1, 1).astype("float32")
+    change = to_numpy(E.conv_entropy_change(kernel, output_positions=n_out))
+    assert change.shape == (1, 1)
+    np.testing.assert_allclose(change.sum(), logdet, rtol=1e-4)
+
+
+def test_conv_entropy_change_multichannel(rng):
+    kernel = rng.normal(size=(3, 3, 4, 5)).astype("float32")
+    change = to_numpy(E.conv_entropy_change(kernel, output_positions=30 * 30))
+    np.testing.assert_allclose(change, 900 * np.log(np.abs(kernel[0, 0])), rtol=1e-5)
+    exact = to_numpy(E.conv_entropy_penalty(kernel, 1.0, 900, stabilized=False))
+    np.testing.assert_allclose(exact, -900 * np.sum(np.log(np.abs(kernel[0, 0]))), rtol=1e-4)
+
+
+def test_conv_penalty_per_filter_lam(rng):
+    kernel = rng.normal(size=(3, 3, 2, 3)).astype("float32")
+    lam = np.array([0.0, 1.0, -2.0], "float32")
+    got = to_numpy(E.conv_entropy_penalty(kernel, lam, 4, stabilized=True, epsilon=1e-3))
+    want = 4 * np.sum(lam / (np.abs(kernel[0, 0]) + 1e-3))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+# --- MATH.md section 4: the stabilized surrogate -------------------------------
+
+
+def stabilized_kernels(rng):
+    glorot_kernel = glorot(rng, (784, 260))
+    low_rank = (rng.normal(size=(784, 100)) @ rng.normal(size=(100, 260)) * 0.01).astype("float32")
+    return {
+        "glorot": glorot_kernel,
+        "rank_deficient": low_rank,
+        "zero": np.zeros((784, 260), "float32"),
+    }
+
+
+@pytest.mark.parametrize("name", ["glorot", "rank_deficient", "zero"])
+def test_stabilized_dense_penalty_finite_bounded_with_gradient(rng, name):
+    kernel = stabilized_kernels(rng)[name]
+    eps = 1e-3
+    value, grad = value_and_grad(lambda k: E.dense_entropy_penalty(k, 1.0, True, eps), kernel)
+    assert np.isfinite(value) and np.all(np.isfinite(grad))
+    assert 0 < value <= 260 / eps
+    if name != "zero":
+        assert np.abs(grad).max() > 0
+
+
+def test_stabilized_dense_penalty_on_rank_one_and_huge_kernels(rng):
+    rank_one = np.outer(rng.normal(size=300), rng.normal(size=200)).astype("float32")
+    for kernel in (rank_one, 1e3 * glorot(rng, (300, 200)), 1e-8 * glorot(rng, (300, 200))):
+        value, grad = value_and_grad(lambda k: E.dense_entropy_penalty(k), kernel)
+        assert np.isfinite(value) and np.all(np.isfinite(grad))
+        assert 0 < value <= 200 / E.DEFAULT_EPSILON
+
+
+def test_stabilized_conv_penalty_finite_for_zero_filters(rng):
+    kernel = np.zeros((3, 3, 3, 8), "float32")
+    value, grad = value_and_grad(lambda k: E.conv_entropy_penalty(k, 1.0, 10), kernel)
+    np.testing.assert_allclose(value, 10 * 24 / E.DEFAULT_EPSILON, rtol=1e-5)
+    assert np.all(np.isfinite(grad))
+
+
+def test_surrogate_matches_formula():
+    x = np.array([-2.0, -1e-9, 0.0, 0.5, 3.0], "float32")
+    np.testing.assert_allclose(to_numpy(E.entropy_surrogate(x, 0.1)), 1 / (np.abs(x) + 0.1), rtol=1e-6)
+
+
+# --- MATH.md section 5: softmax entropy -----------------------------------------
+
+
+def np_softmax_entropy(x, beta):
+    z = -beta * x.astype("float64")
+    z = z - z.max(axis=-1, keepdims=True)
+    q = np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
+    return -(q * np.log(q)).sum(axis=-1), q
+
+
+def test_softmax_entropy_loss_balance_zero_is_mean_entropy(rng):
+    x = rng.normal(size=(16, 10)).astype("float32")
+    h, _ = np_softmax_entropy(x, 2.0)
+    got = to_numpy(E.softmax_entropy_clustering_loss(x, beta=2.0, balance=0.0))
+    np.testing.assert_allclose(got, h.mean(), rtol=1e-5)
+
+
+def test_softmax_entropy_loss_balance_term_is_kl_from_uniform(rng):
+    x = rng.normal(size=(16, 10)).astype("float32")
+    h, q = np_softmax_entropy(x, 1.0)
+    q_bar = q.mean(axis=0)
+    want = h.mean() + 0.5 * (np.log(10) + np.sum(q_bar * np.log(q_bar)))
+    got = to_numpy(E.softmax_entropy_clustering_loss(x, beta=1.0, balance=0.5))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("beta", [0.5, 1.0, 3.0])
+def test_softmax_entropy_gradient_matches_seed_000_eq_10(rng, beta):
+    x = rng.normal(size=(4, 7)).astype("float32")
+    _, grad = value_and_grad(lambda t: E.softmax_entropy_clustering_loss(t, beta, 0.0), x)
+    _, q = np_softmax_entropy(x, beta)
+    eq10 = beta**2 * q * ((x * q).sum(axis=-1, keepdims=True) - x)
+    np.testing.assert_allclose(grad, eq10 / len(x), rtol=1e-4, atol=1e-7)
+
+
+def test_softmax_entropy_finite_for_huge_inputs(rng):
+    x = (1e4 * rng.normal(size=(8, 10))).astype("float32")
+    for balance in (0.0, 1.0):
+        value, grad = value_and_grad(
+            lambda t: E.softmax_entropy_clustering_loss(t, 1.0, balance), x
+        )
+        assert np.isfinite(value) and np.all(np.isfinite(grad))
+
+
+# --- MATH.md section 7: KL sparsity -------------------------------------------
+
+
+def test_kl_sparsity_value_and_gradient(rng):
+    a = rng.uniform(0.01, 0.99, size=(32, 12)).astype("float32")
+    rho, beta = 0.05, 3.0
+    value, grad = value_and_grad(lambda t: E.kl_sparsity_penalty(t, rho, beta), a)
+    rho_hat = a.astype("float64").mean(axis=0)
+    want = beta * np.sum(
+        rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
+    )
+    np.testing.assert_allclose(value, want, rtol=1e-4)
+    d_rho_hat = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
+    np.testing.assert_allclose(grad, np.broadcast_to(d_rho_hat / len(a), a.shape), rtol=1e-4)
+
+
+def test_kl_sparsity_finite_for_dead_and_saturated_units():
+    a = np.concatenate([np.zeros((8, 3)), np.ones((8, 3))], axis=1).astype("float32")
+    value, grad = value_and_grad(lambda t: E.kl_sparsity_penalty(t, 0.05, 1.0), a)
+    assert np.isfinite(value) and value > 0
+    assert np.all(np.isfinite(grad))
