@@ -1,0 +1,210 @@
+"""`EntropyMonitor`: watch the entropy change of layers while a model trains."""
+
+import numbers
+import os
+
+import keras
+import numpy as np
+
+from keras_entropy.placement import select_layers
+from keras_entropy.profile import STATISTICS, _output_spatial_shape, layer_entropy
+
+
+class EntropyMonitor(keras.callbacks.Callback):
+    """Records each monitored layer's entropy change during training.
+
+    For each monitored `Conv2D` layer the recorded value is (MATH.md section 2)
+
+        dH_conv = N_out * sum_{i,o} log|K[0, 0, i, o]|
+
+    with `N_out` the layer's output height x width, and for each `Dense` layer
+    (section 1) `dH_dense = log|det K[:k, :k]|`. With `statistic="mean"` (or
+    `"median"`, `"min"`, `"max"`) the value is instead that statistic of the
+    per-filter `log|K[0, 0, i, o]|`, the quantity of the paper's box plots.
+
+    At the end of every epoch the values are added to the epoch logs under
+    `"{prefix}/{layer name}"`, so they land in `History.history` (and in any
+    callback that reads the logs after this one). With `every_n_batches=N`
+    they are also recorded every `N` training batches into `batch_history`
+    (a dict from key to a list of `(step, value)`, `step` counting batches
+    from the start of training). With `log_dir`, every record is also written
+    to TensorBoard: a scalar per layer and, with `histograms=True`, a
+    histogram of the per-filter values under `"{prefix}_filters/{layer name}"`
+    (step = epoch for epoch records, batch step for batch records, which go
+    to the tags `"{prefix}_batch/..."`). TensorBoard writing uses
+    `tf.summary`, as `keras.callbacks.TensorBoard` does, on every backend; it
+    needs the `tensorflow` and `tensorboard` packages.
+
+    Example:
+
+    >>> monitor = keras_entropy.EntropyMonitor(log_dir="logs/entropy")
+    >>> history = model.fit(x, y, epochs=5, callbacks=[monitor])
+    >>> history.history["entropy/conv2d"]        # one value per epoch
+
+    Args:
+        layers: which layers: None (every Dense and Conv2D layer), a
+            placement strategy (`"first"`, `"first_two"`, `"all"`,
+            `"pre_skip"`, `"pre_concat"`), or a list of layer names / profile
+            indices (see `keras_entropy.select_layers`).
+        every_n_batches: None (epoch records only) or an int >= 1.
+        log_dir: a directory for TensorBoard event files, or None.
+        histograms: also write histograms of the per-filter values (only
+            with `log_dir`).
+        statistic: `"total"` (the layer's `dH`, default) or a statistic of
+            its per-filter values (`"mean"`, `"median"`, `"min"`, `"max"`).
+        prefix: the first part of the keys and tags.
+    """
+
+    def __init__(
+        self,
+        layers=None,
+        every_n_batches=None,
+        log_dir=None,
+        histograms=True,
+        statistic="total",
+        prefix="entropy",
+    ):
+        super().__init__()
+        if layers is not None and not isinstance(layers, (str, list, tuple)):
+            raise TypeError(
+                "Argument `layers` must be None, a strategy name or a list of layer names / "
+                f"indices. Received: layers={layers!r}"
+            )
+        if isinstance(layers, str) and layers == "empirical":
+            raise ValueError(
+                "EntropyMonitor does not take the 'empirical' strategy (it needs a reference "
+                "profile): select the layers with keras_entropy.select_layers and pass their "
+                f"names. Received: layers={layers!r}"
+            )
+        if every_n_batches is not None and (
+            isinstance(every_n_batches, bool)
+            or not isinstance(every_n_batches, numbers.Integral)
+            or every_n_batches < 1
+        ):
+            raise ValueError(
+                "Argument `every_n_batches` must be None or an int >= 1. "
+                f"Received: every_n_batches={every_n_batches!r}"
+            )
+        if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
+            raise TypeError(
+                f"Argument `log_dir` must be a path or None. Received: log_dir={log_dir!r}"
+            )
+        if not isinstance(histograms, (bool, np.bool_)):
+            raise TypeError(
+                f"Argument `histograms` must be True or False. Received: histograms={histograms!r}"
+            )
+        if statistic not in STATISTICS:
+            raise ValueError(
+                f"Argument `statistic` must be one of {STATISTICS}. Received: statistic={statistic!r}"
+            )
+        if not isinstance(prefix, str) or not prefix:
+            raise ValueError(
+                f"Argument `prefix` must be a non-empty string. Received: prefix={prefix!r}"
+            )
+        self.layers = list(layers) if isinstance(layers, (list, tuple)) else layers
+        self.every_n_batches = None if every_n_batches is None else int(every_n_batches)
+        self.log_dir = None if log_dir is None else os.fspath(log_dir)
+        self.histograms = bool(histograms)
+        self.statistic = statistic
+        self.prefix = prefix
+        self.batch_history = {}
+        self._monitored = None
+        self._writer = None
+        self._step = 0
+
+    def get_config(self):
+        return {
+            "layers": self.layers,
+            "every_n_batches": self.every_n_batches,
+            "log_dir": self.log_dir,
+            "histograms": self.histograms,
+            "statistic": self.statistic,
+            "prefix": self.prefix,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # -- what is monitored -------------------------------------------------
+
+    def _resolve(self):
+        model = self.model
+        where = "all" if self.layers is None else self.layers
+        layers = select_layers(model, where)
+        self._monitored = [
+            (layer, _output_spatial_shape(layer) if isinstance(layer, keras.layers.Conv2D)
+             else None)
+            for layer in layers
+        ]
+
+    def measure(self):
+        """`{key: (value, per_filter_values)}` for the monitored layers, now."""
+        if self._monitored is None:
+            self._resolve()
+        _ = self.model  # on JAX, syncs the training state into the variables
+        results = {}
+        for layer, hw in self._monitored:
+            entry = layer_entropy(layer, output_shape=hw)
+            results[f"{self.prefix}/{layer.name}"] = (entry.statistic(self.statistic), entry)
+        return results
+
+    # -- TensorBoard -------------------------------------------------------
+
+    def _summary_writer(self):
+        if self._writer is None:
+            try:
+                import tensorflow as tf  # noqa: PLC0415 - TensorBoard is optional
+            except ImportError as exc:
+                raise ImportError(
+                    "EntropyMonitor(log_dir=...) writes TensorBoard events with tf.summary and "
+                    "needs the tensorflow and tensorboard packages."
+                ) from exc
+            self._tf = tf
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        return self._writer
+
+    def _write(self, results, step, scalar_prefix):
+        writer = self._summary_writer()
+        tf = self._tf
+        with writer.as_default():
+            for key, (value, entry) in results.items():
+                name = key.split("/", 1)[1]
+                tf.summary.scalar(f"{scalar_prefix}/{name}", float(value), step=step)
+                if self.histograms:
+                    values = entry.values[np.isfinite(entry.values)]
+                    if values.size:
+                        tf.summary.histogram(f"{scalar_prefix}_filters/{name}", values, step=step)
+        writer.flush()
+
+    # -- callback hooks ------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        self._resolve()
+        self._step = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self.every_n_batches is None or self._step % self.every_n_batches:
+            return
+        results = self.measure()
+        for key, (value, _) in results.items():
+            self.batch_history.setdefault(key, []).append((self._step, float(value)))
+        if self.log_dir is not None:
+            self._write(results, self._step, f"{self.prefix}_batch")
+
+    def on_epoch_end(self, epoch, logs=None):
+        results = self.measure()
+        if logs is not None:
+            for key, (value, _) in results.items():
+                logs[key] = float(value)
+        if self.log_dir is not None:
+            self._write(results, epoch, self.prefix)
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+__all__ = ["EntropyMonitor"]

@@ -1,0 +1,239 @@
+"""entropy_profile, its conversions, and plot_profiles."""
+
+import csv
+import io
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+from conftest import to_numpy
+
+import keras_entropy
+from keras_entropy import ops as E
+
+
+def small_cnn():
+    """A functional CNN with a nested Sequential block and a Dense head."""
+    inputs = keras.Input((12, 10, 2))
+    x = keras.layers.Conv2D(4, 3, name="c1")(inputs)                    # 10 x 8
+    block = keras.Sequential(
+        [keras.layers.Conv2D(5, 3, strides=2, padding="same", name="c2"),  # 5 x 4
+         keras.layers.ReLU(),
+         keras.layers.Conv2D(6, (2, 3), name="c3")],                      # 4 x 2
+        name="block",
+    )
+    x = block(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(7, name="d1")(x)
+    outputs = keras.layers.Dense(3, name="d2")(x)
+    return keras.Model(inputs, outputs, name="small")
+
+
+def test_profile_forward_order_kinds_and_nesting():
+    profile = keras_entropy.entropy_profile(small_cnn())
+    assert [e.name for e in profile] == ["c1", "c2", "c3", "d1", "d2"]
+    assert [e.path for e in profile] == ["c1", "block/c2", "block/c3", "d1", "d2"]
+    assert [e.kind for e in profile] == ["conv"] * 3 + ["dense"] * 2
+    assert [e.index for e in profile] == list(range(5))
+    assert [e.output_positions for e in profile] == [80, 20, 8, 7, 3]
+    assert [e.kernel_shape for e in profile] == [
+        (3, 3, 2, 4), (3, 3, 4, 5), (2, 3, 5, 6), (48, 7), (7, 3)]
+    assert profile["block/c3"] is profile[2] and profile["c3"] is profile[2]
+
+
+def test_profile_values_equal_core_math():
+    model = small_cnn()
+    profile = keras_entropy.entropy_profile(model)
+    for entry in profile:
+        layer = model.get_layer(entry.name) if entry.name[0] == "d" else None
+        if entry.kind == "conv":
+            layer = model.get_layer("c1") if entry.name == "c1" else \
+                model.get_layer("block").get_layer(entry.name)
+            expected = to_numpy(E.conv_entropy_change(layer.kernel)).reshape(-1)
+            np.testing.assert_array_equal(entry.values, expected)
+            total = to_numpy(E.conv_entropy_change(layer.kernel, entry.output_positions)).sum()
+            np.testing.assert_allclose(entry.total, total, rtol=1e-5)
+        else:
+            expected = float(to_numpy(E.dense_entropy_change(layer.kernel)))
+            assert entry.values.tolist() == [pytest.approx(expected)]
+            assert entry.total == pytest.approx(expected)
+
+
+def test_profile_of_subclassed_model_without_symbolic_graph():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = keras.layers.Conv2D(3, 3, strides=2, name="conv")
+            self.head = keras.layers.Dense(2, name="head")
+
+        def call(self, x):
+            x = self.conv(x)
+            return self.head(keras.ops.mean(x, axis=(1, 2)))
+
+    net = Net()
+    net(np.zeros((1, 9, 11, 1), "float32"))
+    profile = keras_entropy.entropy_profile(net)
+    assert [e.name for e in profile] == ["conv", "head"]
+    assert profile[0].output_positions == 4 * 5
+
+
+def test_profile_unknown_spatial_size_gives_nan_total():
+    inputs = keras.Input((None, None, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="c")(inputs))
+    entry = keras_entropy.entropy_profile(model)[0]
+    assert entry.output_positions is None and math.isnan(entry.total)
+    assert entry.values.shape == (2,)
+
+
+def test_profile_kinds_filter_and_argument_errors():
+    model = small_cnn()
+    assert [e.kind for e in keras_entropy.entropy_profile(model, kinds="dense")] == ["dense"] * 2
+    with pytest.raises(ValueError, match="kinds"):
+        keras_entropy.entropy_profile(model, kinds=("conv", "lstm"))
+    with pytest.raises(TypeError, match="model"):
+        keras_entropy.entropy_profile("model.keras")
+    unbuilt = keras.Sequential([keras.layers.Dense(3)])
+    with pytest.raises(ValueError, match="not built"):
+        keras_entropy.entropy_profile(unbuilt)
+    with pytest.raises(TypeError, match="label"):
+        keras_entropy.EntropyProfile([], label=3)
+
+
+@pytest.fixture(scope="module")
+def vgg16():
+    return keras.applications.VGG16(weights=None, input_shape=(224, 224, 3))
+
+
+def test_vgg16_profile_matches_paper_layout_and_core_math(vgg16):
+    profile = keras_entropy.entropy_profile(vgg16)
+    assert [e.kind for e in profile] == ["conv"] * 13 + ["dense"] * 3
+    expected_names = [layer.name for layer in vgg16.layers
+                      if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    assert profile.names == expected_names
+    assert profile.names[:2] == ["block1_conv1", "block1_conv2"]
+    for entry in profile:
+        layer = vgg16.get_layer(entry.name)
+        out = layer.output.shape
+        if entry.kind == "conv":
+            assert entry.output_positions == out[1] * out[2]
+            expected = to_numpy(E.conv_entropy_change(layer.kernel)).reshape(-1)
+            np.testing.assert_array_equal(entry.values, expected)
+        else:
+            assert entry.output_positions == out[-1]
+    assert [profile[i].output_positions for i in (0, 2, 4, 7, 10)] == [
+        224 * 224, 112 * 112, 56 * 56, 28 * 28, 14 * 14]
+    head = vgg16.get_layer("predictions")
+    assert profile["predictions"].total == pytest.approx(
+        float(to_numpy(E.dense_entropy_change(head.kernel))), rel=1e-5)
+    assert all(math.isfinite(e.total) for e in profile)
+
+
+def test_records_dataframe_csv_json_round_trip(tmp_path):
+    profile = keras_entropy.entropy_profile(small_cnn(), label="init")
+    records = profile.to_records()
+    assert [r["name"] for r in records] == profile.names
+    assert records[0]["kernel_shape"] == "3x3x2x4"
+    assert records[0]["mean"] == pytest.approx(float(np.mean(profile[0].values)))
+    assert records[0]["n_values"] == 8
+
+    df = profile.to_dataframe()
+    assert list(df["name"]) == profile.names and len(df.columns) == 12
+    long = profile.to_dataframe(per="value")
+    assert len(long) == sum(e.values.size for e in profile)
+
+    path = tmp_path / "p.csv"
+    profile.to_csv(path)
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    assert [r["name"] for r in rows] == profile.names
+    assert float(rows[3]["total"]) == pytest.approx(profile[3].total, rel=1e-6)
+
+    text = profile.to_json()
+    assert json.loads(text)["label"] == "init"
+    back = keras_entropy.EntropyProfile.from_json(text)
+    profile.to_json(tmp_path / "p.json")
+    back_file = keras_entropy.EntropyProfile.from_json(str(tmp_path / "p.json"))
+    for a, b, c in zip(profile, back, back_file):
+        assert (a.name, a.path, a.kind, a.kernel_shape, a.output_positions) == \
+            (b.name, b.path, b.kind, b.kernel_shape, b.output_positions)
+        np.testing.assert_array_equal(a.values, b.values)
+        np.testing.assert_array_equal(a.values, c.values)
+    with pytest.raises(ValueError, match="per"):
+        profile.to_records(per="filter")
+
+
+def test_top_ranks_by_statistic():
+    profile = keras_entropy.entropy_profile(small_cnn())
+    means = {e.name: float(np.mean(e.values)) for e in profile}
+    expected = sorted(means, key=means.get, reverse=True)[:2]
+    assert [e.name for e in profile.top(2)] == expected
+    with pytest.raises(ValueError, match="statistic"):
+        profile[0].statistic("mode")
+
+
+def _two_profiles():
+    model = small_cnn()
+    init = keras_entropy.entropy_profile(model, label="initialised")
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            layer.kernel.assign(layer.kernel * 3.0)
+    model.get_layer("c1").kernel.assign(model.get_layer("c1").kernel * 0.1)
+    trained = keras_entropy.entropy_profile(model, label="trained")
+    return trained, init
+
+
+def test_plot_two_profiles_one_box_per_layer(tmp_path):
+    trained, init = _two_profiles()
+    path = tmp_path / "profiles.png"
+    fig = keras_entropy.plot_profiles([trained, init], path=str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    axes = fig.get_axes()
+    assert len(axes) == 2
+    assert [ax.get_title() for ax in axes] == ["trained", "initialised"]
+    for ax, profile in zip(axes, (trained, init)):
+        boxes = [p for p in ax.patches if type(p).__name__ == "PathPatch"]
+        assert len(boxes) == len(profile) == 5
+    assert axes[0].get_ylim() == axes[1].get_ylim()  # shared y axis
+    # The first layer was scaled by 0.1: its median moved down by log(10).
+    low = min(np.min(e.values) for p in (trained, init) for e in p)
+    assert axes[0].get_ylim()[0] <= low
+
+
+def test_plot_pdf_names_and_argument_errors(tmp_path):
+    trained, init = _two_profiles()
+    path = tmp_path / "profiles.pdf"
+    fig = keras_entropy.plot_profiles(trained, path=str(path), tick_labels="name", title="t")
+    assert path.read_bytes()[:4] == b"%PDF"
+    assert [t.get_text() for t in fig.get_axes()[0].get_xticklabels()] == trained.names
+    with pytest.raises(TypeError, match="profiles"):
+        keras_entropy.plot_profiles([])
+    with pytest.raises(ValueError, match="tick_labels"):
+        keras_entropy.plot_profiles(trained, tick_labels="both")
+    with pytest.raises(ValueError, match="labels"):
+        keras_entropy.plot_profiles([trained, init], labels=["only one"])
+
+
+def test_package_works_without_pandas_and_matplotlib():
+    """pandas and matplotlib are optional: with both made unimportable the
+    package imports, profiles, writes CSV, and only the functions that need
+    them raise ImportError."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.modules['pandas'] = None; sys.modules['matplotlib'] = None\n"
+        "import keras, keras_entropy\n"
+        "m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])\n"
+        "p = keras_entropy.entropy_profile(m)\n"
+        "print(len(p.to_csv().splitlines()))\n"
+        "for f in (p.to_dataframe, lambda: keras_entropy.plot_profiles(p)):\n"
+        "    try:\n"
+        "        f()\n"
+        "    except ImportError as e:\n"
+        "        print('ImportError', 'keras-entropy[plot]' in str(e))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["2", "ImportError", "True", "ImportError", "True"]
