@@ -160,3 +160,15 @@ def test_dense_autoencoder_full_mode_never_substitutes(tmp_path, no_tfds_copy):
     with pytest.raises(DatasetNotFoundError, match="tfds_home"):
         example.main(["--no-download", "--out", str(tmp_path / "o")])
     assert not (tmp_path / "o" / "results.jsonl").exists()
+
+
+def test_dense_autoencoder_mixed_precision(tmp_path, no_tfds_copy, capsys):
+    example = load_example()
+    out = tmp_path / "mp"
+    assert example.main(["--quick", "--mixed-precision", "--latent-dims", "4", "--lams", "0.1",
+                         "--replications", "1", "--max-epochs", "2", "--train-size", "128",
+                         "--val-size", "32", "--verbose", "0", "--out", str(out)]) == 0
+    assert "dtype policy: mixed_float16" in capsys.readouterr().out
+    (record,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert record["config"]["dtype_policy"] == "mixed_float16"
+    assert all(np.isfinite(v) and v > 0 for v in record["history"]["val_loss"] + record["history"]["val_mse"])
