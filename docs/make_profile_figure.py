@@ -31,7 +31,7 @@ layers += [keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activat
 model = keras.Sequential(layers)
 
 init = keras_entropy.entropy_profile(model, kinds="conv", label="initialised")
-model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", ["accuracy"])
+model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
 model.fit(x, y, batch_size=64, epochs=8, verbose=2)
 trained = keras_entropy.entropy_profile(model, kinds="conv", label="trained (MNIST subset, 8 epochs)")
 out = os.path.join(os.path.dirname(__file__), "images", "profile_trained_vs_init.png")

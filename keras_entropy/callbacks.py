@@ -111,6 +111,11 @@ class EntropyMonitor(keras.callbacks.Callback):
         self._monitored = None
         self._writer = None
         self._step = 0
+        if self.every_n_batches is not None:
+            # Only then is there a batch hook: overriding `on_train_batch_end`
+            # makes Keras convert every batch's logs synchronously (no async
+            # dispatch on JAX and PyTorch), which costs time per batch.
+            self.on_train_batch_end = self._record_batch
 
     def get_config(self):
         return {
@@ -183,7 +188,7 @@ class EntropyMonitor(keras.callbacks.Callback):
         self._resolve()
         self._step = 0
 
-    def on_train_batch_end(self, batch, logs=None):
+    def _record_batch(self, batch, logs=None):
         self._step += 1
         if self.every_n_batches is None or self._step % self.every_n_batches:
             return
