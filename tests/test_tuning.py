@@ -1,0 +1,454 @@
+"""KerasTuner integration: hypermodel, the three tuner classes, export, distributed search."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+
+from conftest import to_numpy
+from keras_entropy import experiments, ops, reports, sweeps, tuning
+from keras_entropy.regularizers import ConvEntropy, DenseEntropy
+from keras_entropy.tuning_cluster import CHIEF_ID, LoopbackCluster, free_port
+from keras_entropy.tuning_cluster import main as cluster_main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SEARCH_SCRIPT = os.path.join(ROOT, "tests", "tuning_cluster_search.py")
+
+# ---------------------------------------------------------------------------
+# A tiny model with two convolutions and two dense layers.
+
+CONV_OUTPUT_POSITIONS = [6 * 6, 4 * 4]  # 8x8 input, two valid 3x3 convolutions
+
+
+def tiny_cnn():
+    model = keras.Sequential([
+        keras.Input((8, 8, 1)),
+        keras.layers.Conv2D(3, 3, name="conv_a"),
+        keras.layers.Conv2D(2, 3, name="conv_b"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(4, activation="relu", name="dense_a"),
+        keras.layers.Dense(1, activation="sigmoid", name="dense_b"),
+    ])
+    model.compile("adam", "binary_crossentropy",
+                  metrics=["accuracy", keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")])
+    return model
+
+
+SPACES = {
+    "conv": tuning.EntropySearch(lam=tuning.log_uniform(1e-3, 1.0), placement=["first", "all"],
+                                 stabilized=[True, False]),
+    "dense": tuning.EntropySearch(lam=[0.0, 0.01, 0.1], placement=["first", "all"]),
+}
+
+
+def expected_penalties(model, values):
+    """The penalty terms a trial's values imply, computed without place_penalties."""
+    expected = []
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    denses = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    if values.get("conv_entropy"):
+        layers = convs[:1] if values["conv_placement"] == "first" else convs
+        for layer, n_out in zip(layers, CONV_OUTPUT_POSITIONS):
+            expected.append(float(to_numpy(ops.conv_entropy_penalty(
+                layer.kernel, values["conv_lam"], n_out, values["conv_stabilized"]))))
+    if values.get("dense_lam", 0.0) != 0:
+        layers = denses[:1] if values["dense_placement"] == "first" else denses
+        for layer in layers:
+            expected.append(float(to_numpy(ops.dense_entropy_penalty(
+                layer.kernel, values["dense_lam"], True))))
+    return sorted(expected)
+
+
+class RecordingHyperModel(tuning.EntropyHyperModel):
+    """Records, for each trial, its values and the penalties of the model it built."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen = []
+
+    def fit(self, hp, model, *args, **kwargs):
+        losses = sorted(float(to_numpy(v)) for v in model.losses)
+        regularizers = {layer.name: getattr(layer, "kernel_regularizer", None) for layer in model.layers
+                        if isinstance(getattr(layer, "kernel_regularizer", None), (ConvEntropy, DenseEntropy))}
+        self.seen.append({
+            "values": dict(hp.values),
+            "losses": losses,
+            "expected": expected_penalties(model, hp.values),
+            "regularizers": regularizers,
+        })
+        return super().fit(hp, model, *args, **kwargs)
+
+
+def data(n=32):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 8, 8, 1)).astype("float32")
+    y = (x[:, :4, :4, 0].mean(axis=(1, 2)) > 0).astype("float32")[:, None]
+    return x, y
+
+
+@pytest.mark.parametrize("tuner_class, objective", [
+    ("RandomSearch", "val_accuracy"),
+    ("BayesianOptimization", "val_loss"),
+    ("Hyperband", "val_iou"),
+])
+def test_every_tuner_class_puts_the_trials_choice_into_the_model(tmp_path, tuner_class, objective):
+    hypermodel = RecordingHyperModel(tiny_cnn, seeds=0, **SPACES)
+    options = {
+        "RandomSearch": {"max_trials": 3, "seed": 1},
+        "BayesianOptimization": {"max_trials": 3, "num_initial_points": 2, "seed": 1},
+        "Hyperband": {"max_epochs": 2, "factor": 2, "hyperband_iterations": 1, "seed": 1},
+    }[tuner_class]
+    tuner = getattr(keras_tuner, tuner_class)(
+        hypermodel, objective=tuning.objective(objective), directory=str(tmp_path),
+        project_name=tuner_class, **options)
+    x, y = data()
+    tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=16, verbose=0)
+
+    trials = list(tuner.oracle.trials.values())
+    assert len(trials) >= 3
+    assert all(t.status == "COMPLETED" for t in trials)
+    assert len(hypermodel.seen) == len(trials)
+    for seen in hypermodel.seen:
+        values = seen["values"]
+        assert len(seen["losses"]) == len(seen["expected"])
+        np.testing.assert_allclose(seen["losses"], seen["expected"], rtol=1e-5)
+        for name, regularizer in seen["regularizers"].items():
+            kind = "conv" if isinstance(regularizer, ConvEntropy) else "dense"
+            assert regularizer.lam == pytest.approx(values[f"{kind}_lam"])
+            if kind == "conv":
+                assert regularizer.stabilized == values["conv_stabilized"]
+    # The exported records carry the same choices, with lam = 0 for a switched-off kind.
+    records = tuning.trial_records(tuner)
+    assert len(records) == len(trials)
+    by_id = {t.trial_id: t for t in trials}
+    for record in records:
+        values = by_id[record["tuner"]["trial_id"]].hyperparameters.values
+        assert record["config"]["conv_lam"] == pytest.approx(values["conv_lam"] if values["conv_entropy"] else 0.0)
+        assert record["config"]["dense_lam"] == values["dense_lam"]
+        assert record["monitor"] == objective
+        assert record["history"][objective]
+    best_values, best_score, name = tuning.best_trial_summary(tuner)
+    assert name == objective
+    scores = [t.score for t in trials]
+    assert best_score == (max(scores) if objective != "val_loss" else min(scores))
+
+
+def test_build_places_exactly_the_chosen_penalties():
+    hypermodel = tuning.EntropyHyperModel(tiny_cnn, **SPACES)
+    cases = [
+        ({"conv_entropy": False, "dense_lam": 0.0}, 0),
+        ({"conv_entropy": True, "conv_lam": 0.5, "conv_placement": "all", "conv_stabilized": False,
+          "dense_lam": 0.0}, 2),
+        ({"conv_entropy": True, "conv_lam": 0.02, "conv_placement": "first",
+          "conv_stabilized": True, "dense_lam": 0.1, "dense_placement": "all"}, 3),
+    ]
+    for values, count in cases:
+        hp = keras_tuner.HyperParameters()
+        hypermodel.build(hp)  # declares the space
+        hp.values.update(values)
+        model = hypermodel.build(hp)
+        assert len(model.losses) == count
+        np.testing.assert_allclose(sorted(float(to_numpy(v)) for v in model.losses),
+                                   expected_penalties(model, values), rtol=1e-5)
+
+
+def test_search_space_names_and_conditions():
+    hp = keras_tuner.HyperParameters()
+    tuning.EntropyHyperModel(tiny_cnn, seeds=[0, 1, 2], **SPACES).build(hp)
+    names = {p.name for p in hp.space}
+    assert names == {"seed", "conv_entropy", "conv_lam", "conv_placement", "conv_stabilized",
+                     "dense_lam", "dense_placement"}
+    dense_placement = [p for p in hp.space if p.name == "dense_placement"][0]
+    assert dense_placement.conditions[0].values == [0.01, 0.1]  # not for the baseline 0
+    paper = keras_tuner.HyperParameters()
+    tuning.EntropySearch().declare(paper, "dense")
+    assert [p for p in paper.space if p.name == "dense_lam"][0].values == list(tuning.PAPER_LAMS)
+    assert 0.0 in tuning.PAPER_LAMS
+    assert tuning.hp_names("conv")["lam"] == "conv_lam"
+
+
+def test_placement_by_layer_names():
+    space = tuning.EntropySearch(lam=0.1, placement={"second": ["dense_b"], "both": [0, 1]})
+    hypermodel = tuning.EntropyHyperModel(tiny_cnn, dense=space)
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    hp.values["dense_placement"] = "second"
+    model = hypermodel.build(hp)
+    assert [l.name for l in model.layers if getattr(l, "kernel_regularizer", None) is not None] == ["dense_b"]
+
+
+def test_export_gives_the_same_records_and_tables_as_a_sweep(tmp_path):
+    rng = np.random.default_rng(0)
+    x_train = rng.uniform(size=(64, 12)).astype("float32")
+    x_val = rng.uniform(size=(32, 12)).astype("float32")
+    fixed = {"experiment": "dense_autoencoder", "latent_dim": 3, "patience": 1, "max_epochs": 3,
+             "batch_size": 16, "learning_rate": 1e-3, "monitor": "val_loss", "stop_when": "all"}
+    lams = [0.0, 0.1]
+    seeds = [0, 1]
+
+    sweep_file = tmp_path / "sweep.jsonl"
+    configs = sweeps.expand_grid({"lam": lams}, fixed=fixed)
+    sweeps.run_sweep(lambda config, seed: experiments.dense_autoencoder_run(
+        config, seed, (x_train, x_val), verbose=0), configs, len(seeds), sweep_file,
+        seed=seeds[0], progress=False, log=None)
+
+    def autoencoder():
+        model = experiments.dense_autoencoder(12, fixed["latent_dim"])
+        model.compile(keras.optimizers.Adam(fixed["learning_rate"]), "mse",
+                      metrics=[keras.metrics.MeanSquaredError(name="mse")])
+        return model
+
+    hypermodel = tuning.EntropyHyperModel(
+        autoencoder, dense=tuning.EntropySearch(lam=lams, placement="first"), seeds=seeds)
+    tuner = keras_tuner.GridSearch(hypermodel, objective="val_loss", directory=str(tmp_path),
+                                   project_name="grid")
+    monitors = list(experiments.DENSE_AUTOENCODER_MONITORS)
+    tuner.search(x_train, x_train, validation_data=(x_val, x_val), epochs=fixed["max_epochs"],
+                 batch_size=fixed["batch_size"], verbose=0,
+                 callbacks=[sweeps.MultiMonitorStopping(monitors, fixed["patience"])])
+    tuned_file = tmp_path / "tuned.jsonl"
+    out = tuning.export_trials(tuner, tuned_file, rename={"dense_lam": "lam"}, fixed=fixed,
+                               monitors=monitors, patience=fixed["patience"])
+    assert out["exported"] == 4
+    assert tuning.export_trials(tuner, tuned_file, rename={"dense_lam": "lam"}, fixed=fixed,
+                                monitors=monitors, patience=fixed["patience"])["exported"] == 0
+
+    swept = {r["key"]: r for r in sweeps.ResultsFile(sweep_file).records()}
+    tuned = {r["key"]: r for r in sweeps.ResultsFile(tuned_file).records()}
+    assert set(swept) == set(tuned)  # same configs and seeds
+    for key, record in swept.items():
+        for field in ("config", "seed", "replication", "monitor", "stopping", "stopping_epoch",
+                      "epochs_trained", "backend", "devices"):
+            assert tuned[key][field] == record[field], field
+        for name, values in record["history"].items():
+            np.testing.assert_allclose(tuned[key]["history"][name], values, rtol=1e-6)
+
+    summaries = [reports.write_report(path, tmp_path / name, x="latent_dim", group="lam",
+                                      metric="val_mse", monitors=monitors, title="t")
+                 for name, path in (("r_sweep", sweep_file), ("r_tuned", tuned_file))]
+
+    def drop_wall_time(table):  # the one column that differs: wall seconds per run
+        return [line.rstrip("|").rsplit("|", 1)[0] for line in table.split("\n")]
+
+    assert drop_wall_time(summaries[0].table) == drop_wall_time(summaries[1].table)
+    assert summaries[0].markdown.replace(summaries[0].table, "") == \
+        summaries[1].markdown.replace(summaries[1].table, "")
+    assert "n/a" not in summaries[1].table.split("\n")[2]  # two replications: real intervals
+
+
+def test_export_from_a_project_directory_and_without_histories(tmp_path):
+    # A plain build function (no EntropyHyperModel): no histories in the trial folders.
+    x, y = np.ones((8, 4), "float32"), np.ones((8, 3), "float32")
+    tuner = keras_tuner.RandomSearch(
+        _dense_model, objective="val_loss", max_trials=2, seed=0,
+        directory=str(tmp_path), project_name="plain2")
+    tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0)
+    records = tuning.trial_records(os.path.join(str(tmp_path), "plain2"), monitors=["val_loss"])
+    assert len(records) == 2
+    assert all(r["history"] == {} and "val_loss" in r["metrics"] for r in records)
+    with pytest.raises(ValueError, match="monitors"):
+        tuning.trial_records(os.path.join(str(tmp_path), "plain2"))
+
+
+def _dense_model(hp):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3),
+                              keras.layers.Dense(3, use_bias=hp.Boolean("bias"))])
+    model.compile("sgd", "mse")
+    return model
+
+
+def test_argument_validation():
+    with pytest.raises(ValueError, match="lam"):
+        tuning.EntropySearch(lam="grid")
+    with pytest.raises(TypeError, match="lam"):
+        tuning.EntropySearch(lam=None)
+    with pytest.raises(ValueError, match="placement"):
+        tuning.EntropySearch(placement="everywhere")
+    with pytest.raises(ValueError, match="placement"):
+        tuning.EntropySearch(placement=["first", "middle"])
+    with pytest.raises(ValueError, match="stabilized"):
+        tuning.EntropySearch(stabilized=[True, True])
+    with pytest.raises(TypeError, match="stabilized"):
+        tuning.EntropySearch(stabilized="yes")
+    with pytest.raises(ValueError, match="low"):
+        tuning.log_uniform(1.0, 0.1)
+    with pytest.raises(ValueError, match="low"):
+        tuning.log_uniform(0.0, 1.0)
+    with pytest.raises(TypeError, match="build"):
+        tuning.EntropyHyperModel(3)
+    with pytest.raises(TypeError, match="conv"):
+        tuning.EntropyHyperModel(tiny_cnn, conv=0.1)
+    with pytest.raises(ValueError, match="seeds"):
+        tuning.EntropyHyperModel(tiny_cnn, seeds=[1, 1])
+    with pytest.raises(TypeError, match="seeds"):
+        tuning.EntropyHyperModel(tiny_cnn, seeds="0")
+    with pytest.raises(ValueError, match="direction"):
+        tuning.objective("val_something")
+    assert tuning.objective("val_iou").direction == "max"
+    assert tuning.objective("val_mse").direction == "min"
+    with pytest.raises(ValueError, match="heartbeat_interval"):
+        tuning.run_search(object(), trial_timeout=1.0, heartbeat_interval=2.0)
+    with pytest.raises(ValueError, match="kind"):
+        tuning.hp_names("lstm")
+    with pytest.raises(ValueError, match="workers"):
+        LoopbackCluster(["python"], workers=0)
+    with pytest.raises(TypeError, match="command"):
+        LoopbackCluster("python x.py")
+    with pytest.raises(ValueError, match="placement 'pre_skip'|selects no"):
+        hypermodel = tuning.EntropyHyperModel(
+            tiny_cnn, conv=tuning.EntropySearch(lam=0.1, placement="pre_skip"))
+        hypermodel.build(keras_tuner.HyperParameters())
+
+
+def test_keras_entropy_import_does_not_import_keras_tuner():
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
+    code = "import sys, keras_entropy; print('keras_tuner' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_cluster_command_line_checks():
+    with pytest.raises(SystemExit):
+        cluster_main(["--workers", "2"])  # no command
+    with pytest.raises(SystemExit):
+        cluster_main(["--workers", "0", "--", "python", "-c", "pass"])
+    port = free_port()
+    assert 0 < port < 65536
+
+
+# ---------------------------------------------------------------------------
+# Distributed search: a chief and two workers on 127.0.0.1, as processes.
+
+
+def _cluster(tmp_path, trials, sleep, timeout, heartbeat):
+    env = {
+        "KERAS_BACKEND": "jax",  # the lightest backend to start (see the handoff notes)
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "SEARCH_DIR": str(tmp_path / "search"),
+        "SEARCH_RUN_LOG": str(tmp_path / "runs.jsonl"),
+        "SEARCH_TRIALS": str(trials),
+        "SEARCH_SLEEP": str(sleep),
+        "SEARCH_TIMEOUT": str(timeout),
+        "SEARCH_HEARTBEAT": str(heartbeat),
+    }
+    return LoopbackCluster([sys.executable, SEARCH_SCRIPT], workers=2, env=env,
+                           log_dir=str(tmp_path / "logs"), echo=False, cwd=ROOT)
+
+
+def _run_log(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def _chief_line(cluster, prefix):
+    lines = [line for line in cluster.log(CHIEF_ID).splitlines() if line.startswith(prefix)]
+    assert lines, cluster.log(CHIEF_ID)[-3000:]
+    return lines[-1][len(prefix):]
+
+
+def _project_trials(tmp_path):
+    project = tmp_path / "search" / "search"
+    return {json.loads(p.read_text())["trial_id"]: json.loads(p.read_text())
+            for p in project.glob("trial_*/trial.json")}
+
+
+def test_chief_and_two_workers_run_every_trial_exactly_once(tmp_path):
+    cluster = _cluster(tmp_path, trials=4, sleep=0.0, timeout=600, heartbeat=2)
+    try:
+        cluster.start()
+        codes = cluster.wait(timeout=400, grace=60)
+        assert codes == {"chief": 0, "tuner0": 0, "tuner1": 0}, cluster.log(CHIEF_ID)[-3000:]
+    finally:
+        cluster.close()
+    assert not cluster.running()
+    runs = _run_log(tmp_path)
+    starts = [r["trial_id"] for r in runs if r["event"] == "start"]
+    ends = [r["trial_id"] for r in runs if r["event"] == "end"]
+    assert sorted(starts) == sorted(ends) == ["0", "1", "2", "3"]  # each exactly once
+    trials = _project_trials(tmp_path)
+    assert sorted(trials) == ["0", "1", "2", "3"]
+    assert all(t["status"] == "COMPLETED" for t in trials.values())
+    best = json.loads(_chief_line(cluster, "BEST "))
+    assert best["objective"] == "val_loss"
+    assert best["score"] == min(t["score"] for t in trials.values())
+    assert _chief_line(cluster, "EXPORTED ").strip() == "4"
+    assert json.loads(_chief_line(cluster, "REISSUED ")) == []
+
+
+def test_a_killed_worker_does_not_lose_the_search(tmp_path):
+    trials = 5
+    cluster = _cluster(tmp_path, trials=trials, sleep=1.5, timeout=6, heartbeat=0.5)
+    try:
+        cluster.start()
+        deadline = time.monotonic() + 400
+        victim = None
+        while victim is None:  # the first worker seen running a trial is killed
+            assert time.monotonic() < deadline, "no worker started a trial"
+            assert cluster.processes[CHIEF_ID].poll() is None, cluster.log(CHIEF_ID)[-3000:]
+            runs = _run_log(tmp_path)
+            if runs and runs[0]["event"] == "start":
+                victim, killed_trial = runs[0]["tuner_id"], runs[0]["trial_id"]
+            time.sleep(0.1)
+        cluster.kill(victim)
+        survivor = "tuner1" if victim == "tuner0" else "tuner0"
+        codes = cluster.wait(timeout=400, grace=60)
+        assert codes[CHIEF_ID] == 0, cluster.log(CHIEF_ID)[-3000:]
+        assert codes[survivor] == 0, cluster.log(survivor)[-3000:]
+        assert codes[victim] != 0
+    finally:
+        cluster.close()
+    assert not cluster.running()
+    runs = _run_log(tmp_path)
+    ends = [r for r in runs if r["event"] == "end"]
+    assert not any(r["tuner_id"] == victim and r["trial_id"] == killed_trial for r in ends)
+    assert any(r["tuner_id"] == survivor and r["trial_id"] == killed_trial for r in ends)
+    expected = [str(i) for i in range(trials)]
+    assert sorted({r["trial_id"] for r in ends}) == expected  # every trial finished
+    project = _project_trials(tmp_path)
+    assert sorted(project) == expected
+    assert all(t["status"] == "COMPLETED" for t in project.values())
+    assert killed_trial in json.loads(_chief_line(cluster, "REISSUED "))
+    best = json.loads(_chief_line(cluster, "BEST "))
+    assert best["score"] == min(t["score"] for t in project.values())
+
+
+# ---------------------------------------------------------------------------
+# The example script.
+
+
+def _example():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tune_lambda", os.path.join(ROOT, "examples", "tune_lambda.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_example_help_and_quick_autoencoder_search(tmp_path, capsys):
+    example = _example()
+    with pytest.raises(SystemExit) as exit_info:
+        example.main(["--help"])
+    assert exit_info.value.code == 0
+    assert "--data-dir" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        example.main(["--lam-range", "1", "0.1"])
+    code = example.main(["--model", "autoencoder", "--quick", "--max-trials", "2", "--epochs", "1",
+                         "--train-size", "128", "--val-size", "64", "--latent-dim", "8",
+                         "--batch-size", "64", "--out", str(tmp_path / "out")])
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-2].startswith("best trial hyperparameters:")
+    assert lines[-1].startswith("best trial score: val_loss = ")
+    records = sweeps.ResultsFile(tmp_path / "out" / "results.jsonl").records()
+    assert len(records) == 2 and all(r["config"]["model"] == "autoencoder" for r in records)
