@@ -29,6 +29,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_entropy as ke  # noqa: E402
+from keras_entropy import datasets  # noqa: E402
+from keras_entropy.experiments import flatten_images  # noqa: E402
 
 TARGETS = {"cnn": 1.02, "autoencoder": 1.15}
 
@@ -89,8 +91,7 @@ def data(family, batch_size, steps):
     if family == "cnn":
         rng = np.random.default_rng(0)
         return rng.uniform(size=(n, 32, 32, 3)).astype("float32"), rng.integers(0, 10, n)
-    with np.load(ke.datasets_path("mnist_subset.npz")) as archive:
-        x = archive["x_train"].reshape(-1, 784).astype("float32") / 255.0
+    x = flatten_images(datasets.load_embedded_mnist().x_train)
     x = np.resize(x, (n, 784))
     return x, x
 

@@ -20,31 +20,19 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_entropy as ke  # noqa: E402
+from keras_entropy import datasets  # noqa: E402
+from keras_entropy.experiments import dense_autoencoder, flatten_images  # noqa: E402
 
 
-def load_embedded_mnist():
-    with np.load(ke.datasets_path("mnist_subset.npz")) as data:
-        x_train = data["x_train"].reshape(-1, 784).astype("float32") / 255.0
-        x_test = data["x_test"].reshape(-1, 784).astype("float32") / 255.0
-    return x_train, x_test
-
-
-def autoencoder(latent, lam):
-    regularizer = ke.DenseEntropy(lam) if lam else None
-    model = keras.Sequential(
-        [
-            keras.Input((784,)),
-            keras.layers.Dense(latent, activation="sigmoid", kernel_regularizer=regularizer),
-            keras.layers.Dense(784, activation="sigmoid"),
-        ]
-    )
-    model.compile(optimizer="adam", loss="mse", metrics=[keras.metrics.MeanSquaredError("mse")])
-    return model
+def load_data():
+    data = datasets.load_embedded_mnist()
+    return flatten_images(data.x_train), flatten_images(data.x_test)
 
 
 def train(latent, lam, epochs, patience, seed, x_train, x_test):
     keras.utils.set_random_seed(seed)
-    model = autoencoder(latent, lam)
+    model = dense_autoencoder(784, latent, lam)
+    model.compile(optimizer="adam", loss="mse", metrics=[keras.metrics.MeanSquaredError("mse")])
     stop = keras.callbacks.EarlyStopping(monitor="val_mse", patience=patience,
                                          restore_best_weights=True)
     start = time.perf_counter()
@@ -77,7 +65,7 @@ def main():
 
     print(f"keras {keras.__version__}, backend {keras.backend.backend()}; "
           f"data: MNIST subset embedded in keras_entropy (6,000 train / 1,000 test)")
-    x_train, x_test = load_embedded_mnist()
+    x_train, x_test = load_data()
     results = [
         train(args.latent, lam, args.epochs, args.patience, args.seed, x_train, x_test)
         for lam in (0.0, args.lam)

@@ -19,10 +19,26 @@ import xml.etree.ElementTree as ET
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
+def parse_args(argv):
+    """`--backends NAME [NAME ...]` (backend names only); the rest goes to pytest."""
+    backends, rest, argv = [], [], list(argv)
+    while argv:
+        arg = argv.pop(0)
+        if arg == "--backends":
+            while argv and argv[0] in BACKENDS:
+                backends.append(argv.pop(0))
+            if not backends:
+                raise SystemExit(f"--backends needs one or more of {', '.join(BACKENDS)}")
+        elif arg in ("-h", "--help"):
+            print(__doc__)
+            raise SystemExit(0)
+        else:
+            rest.append(arg)
+    return argparse.Namespace(backends=backends or list(BACKENDS)), rest
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
-    args, pytest_args = parser.parse_known_args(argv)
+    args, pytest_args = parse_args(sys.argv[1:] if argv is None else argv)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     totals = {"passed": 0, "failed": 0, "skipped": 0}
     worst = 0

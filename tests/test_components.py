@@ -8,7 +8,9 @@ import pytest
 from conftest import to_numpy
 
 import keras_entropy as ke
+from keras_entropy import datasets
 from keras_entropy import ops as E
+from keras_entropy.experiments import flatten_images
 
 # --- values inside models --------------------------------------------------
 
@@ -91,8 +93,7 @@ def test_kl_sparsity_term_in_model_losses_is_exactly_p(rng):
 def test_softmax_entropy_loss_object_and_unsupervised_fit_on_real_digits():
     """An unsupervised fit on real MNIST digits lowers the mean entropy and
     keeps the batch-mean distribution near uniform."""
-    with np.load(ke.datasets_path("mnist_subset.npz")) as data:
-        x = data["x_train"][:2048].reshape(-1, 784).astype("float32") / 255.0
+    x = flatten_images(datasets.load_embedded_mnist().x_train[:2048])
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10)])
     loss = ke.SoftmaxEntropyLoss(beta=1.0, balance=1.0)
