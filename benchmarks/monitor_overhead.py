@@ -26,6 +26,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_entropy  # noqa: E402
+from keras_entropy import datasets  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -71,12 +72,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    data = np.load(keras_entropy.datasets_path("mnist_subset.npz")
-                   if hasattr(keras_entropy, "datasets_path")
-                   else os.path.join(os.path.dirname(keras_entropy.__file__), "data",
-                                     "mnist_subset.npz"))
-    x = (data["x_train"][..., None] / 255.0).astype("float32")
-    y = data["y_train"].astype("int32")
+    data = datasets.load_embedded_mnist()
+    x = (data.x_train[..., None] / 255.0).astype("float32")
+    y = data.y_train.astype("int32")
     without, with_monitor = [], []
     for r in range(args.rounds):
         order = (False, True) if r % 2 == 0 else (True, False)
