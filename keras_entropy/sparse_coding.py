@@ -1,0 +1,234 @@
+"""Ng's sparse autoencoder with the KL sparsity penalty (seed 003; MATH.md section 7).
+
+One sigmoid hidden layer with `KLSparsity(rho, beta)` as its activity
+regularizer, a sigmoid reconstruction layer, and Ng's objective
+
+    J = 1/2 * mean_batch ||x - x_hat||^2 + (lambda/2) * sum W^2 + beta * sum_j KL(rho || rho_hat_j)
+
+(`half_squared_error` is the first term: half the per-example squared error
+summed over pixels, so that `beta` weighs the penalty against it as in Ng's
+notes; `lambda` is an L2 weight decay on both kernels). The learned features
+are the encoder's weight columns, shown as image tiles by `feature_grid`.
+
+Pieces of `examples/sparse_autoencoder.py`: `sparse_autoencoder`,
+`sparse_autoencoder_run(config, seed, data)` for
+`keras_entropy.sweeps.run_sweep`, `hidden_activations`, `feature_grid` and
+`save_feature_grid`.
+"""
+
+import math
+
+import keras
+import numpy as np
+
+from keras_entropy import validation
+from keras_entropy.regularizers import KLSparsity
+
+#: Paper-like settings (Ng's CS294A notes / the UFLDL MNIST exercise: 196
+#: hidden units for 28x28 digits, rho 0.05 here, beta 3, lambda 3e-3).
+SPARSE_AUTOENCODER_PAPER = {
+    "hidden_units": 196,
+    "rho": 0.05,
+    "betas": [0.0, 3.0],
+    "weight_decay": 3e-3,
+    "epochs": 50,
+    "batch_size": 256,
+    "learning_rate": 1e-3,
+    "replications": 3,
+}
+
+
+@keras.saving.register_keras_serializable(package="keras_entropy")
+def half_squared_error(y_true, y_pred):
+    """`0.5 * sum_features (y_true - y_pred)^2` per example (Ng's reconstruction term)."""
+    y_true = keras.ops.cast(y_true, "float32")
+    y_pred = keras.ops.cast(y_pred, "float32")
+    return 0.5 * keras.ops.sum(keras.ops.square(y_true - y_pred), axis=-1)
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"Argument `{name}` must be a positive int. Received: {name}={value!r}")
+    return int(value)
+
+
+def sparse_autoencoder(input_dim=784, hidden_units=196, rho=0.05, beta=3.0, weight_decay=3e-3):
+    """Ng's sparse autoencoder: sigmoid hidden layer with `KLSparsity(rho, beta)`.
+
+    Args:
+        input_dim: number of input features (784 for MNIST).
+        hidden_units: number of sigmoid hidden units.
+        rho: target mean activation, in (0, 1).
+        beta: strength of the KL sparsity penalty, >= 0 (0: no penalty).
+        weight_decay: `lambda` of the L2 term `(lambda / 2) * sum W^2` on
+            both kernels, >= 0.
+
+    Returns:
+        An uncompiled `keras.Sequential` with layers `encoder` and `decoder`.
+    """
+    input_dim = _positive_int(input_dim, "input_dim")
+    hidden_units = _positive_int(hidden_units, "hidden_units")
+    rho = validation.validate_open_unit_interval(rho, "rho")
+    beta = validation.validate_non_negative(beta, "beta")
+    weight_decay = validation.validate_non_negative(weight_decay, "weight_decay")
+    decay = keras.regularizers.L2(weight_decay / 2.0) if weight_decay > 0 else None
+    sparsity = KLSparsity(rho=rho, beta=beta) if beta > 0 else None
+    return keras.Sequential(
+        [
+            keras.Input((input_dim,)),
+            keras.layers.Dense(hidden_units, activation="sigmoid", kernel_regularizer=decay,
+                               activity_regularizer=sparsity, name="encoder"),
+            keras.layers.Dense(input_dim, activation="sigmoid", kernel_regularizer=decay,
+                               dtype="float32", name="decoder"),
+        ],
+        name=f"sparse_autoencoder_{hidden_units}",
+    )
+
+
+def hidden_activations(model, x, batch_size=1024):
+    """Sigmoid activations of the `encoder` layer for inputs `x`, `(N, hidden_units)`."""
+    encoder = model.get_layer("encoder")
+    kernel = np.asarray(keras.ops.convert_to_numpy(encoder.kernel), dtype="float64")
+    bias = np.asarray(keras.ops.convert_to_numpy(encoder.bias), dtype="float64")
+    out = []
+    for start in range(0, len(x), batch_size):
+        z = np.asarray(x[start:start + batch_size], dtype="float64") @ kernel + bias
+        out.append(1.0 / (1.0 + np.exp(-z)))
+    return np.concatenate(out) if out else np.zeros((0, kernel.shape[1]))
+
+
+def feature_grid(weights, tile_shape=(28, 28), columns=None, padding=1, normalize=True):
+    """Tile the columns of an encoder kernel as images in one grayscale grid.
+
+    Args:
+        weights: `(prod(tile_shape), units)` kernel; column `j` is the
+            input pattern that drives hidden unit `j` most (up to scale).
+        tile_shape: `(height, width)` of a tile.
+        columns: tiles per row (default: `ceil(sqrt(units))`).
+        padding: pixels between tiles (filled with the background 0).
+        normalize: rescale every tile to [0, 1] on its own (min-max).
+
+    Returns:
+        float32 array of shape `(rows * (h + padding) - padding,
+        columns * (w + padding) - padding)` with values in [0, 1] when
+        `normalize` is True.
+    """
+    weights = np.asarray(weights, dtype="float64")
+    if weights.ndim != 2:
+        raise ValueError(f"Argument `weights` must be a 2-D kernel. Received: weights of shape {weights.shape}")
+    if (not isinstance(tile_shape, (tuple, list)) or len(tile_shape) != 2
+            or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in tile_shape)):
+        raise ValueError(f"Argument `tile_shape` must be two positive ints. Received: tile_shape={tile_shape!r}")
+    h, w = tile_shape
+    if weights.shape[0] != h * w:
+        raise ValueError(
+            f"Argument `tile_shape` {tuple(tile_shape)} needs {h * w} weight rows. "
+            f"Received: weights of shape {weights.shape}"
+        )
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"Argument `padding` must be an int >= 0. Received: padding={padding!r}")
+    units = weights.shape[1]
+    if units == 0:
+        raise ValueError("Argument `weights` must have at least one column.")
+    if columns is None:
+        columns = int(math.ceil(math.sqrt(units)))
+    columns = _positive_int(columns, "columns")
+    rows = int(math.ceil(units / columns))
+    grid = np.zeros((rows * (h + padding) - padding, columns * (w + padding) - padding), dtype="float32")
+    for j in range(units):
+        tile = weights[:, j].reshape(h, w)
+        if normalize:
+            low, high = tile.min(), tile.max()
+            tile = (tile - low) / (high - low) if high > low else np.zeros_like(tile)
+        r, c = divmod(j, columns)
+        grid[r * (h + padding): r * (h + padding) + h, c * (w + padding): c * (w + padding) + w] = tile
+    return grid
+
+
+def save_feature_grid(weights, path, tile_shape=(28, 28), columns=None, title=None):
+    """Write `feature_grid(weights, ...)` as an image (e.g. PNG); returns the grid."""
+    from matplotlib.figure import Figure
+
+    grid = feature_grid(weights, tile_shape, columns)
+    height, width = grid.shape
+    scale = 6.0 / max(height, width)
+    fig = Figure(figsize=(max(width * scale, 2.0), max(height * scale, 2.0) + (0.4 if title else 0.0)),
+                 layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.savefig(path, dpi=150)
+    return grid
+
+
+def sparse_autoencoder_run(config, seed, data, features_path=None, verbose=0):
+    """Train one sparse autoencoder of a sweep; returns the record's fields.
+
+    Args:
+        config: dict with `beta` and optionally `hidden_units`, `rho`,
+            `weight_decay`, `epochs`, `batch_size`, `learning_rate`.
+        seed: seeds weights and shuffling.
+        data: `(x_train, x_val)` float32 `(N, 784)` arrays in [0, 1].
+        features_path: when given, the learned features (encoder kernel
+            columns as 28x28 tiles) are saved there as an image.
+
+    Returns:
+        dict with `history` and `metrics`: `val_mse` (mean squared error per
+        pixel on `x_val`), `mean_activation` (mean over units of
+        `rho_hat_j` on `x_val`), `median_unit_activation`,
+        `frac_units_near_rho` (units with `rho_hat_j` within a factor 2 of
+        `rho`) and `kl_to_rho` (the unweighted KL sum on `x_val`).
+    """
+    if not isinstance(config, dict):
+        raise TypeError(f"Argument `config` must be a dict. Received: config={config!r}")
+    x_train, x_val = data
+    settings = {**SPARSE_AUTOENCODER_PAPER, **config}
+    if "beta" not in config:
+        raise ValueError(f"Config must have `beta`. Received: config={config!r}")
+    rho = float(settings["rho"])
+    keras.utils.set_random_seed(int(seed))
+    model = sparse_autoencoder(x_train.shape[1], int(settings["hidden_units"]), rho,
+                               float(settings["beta"]), float(settings["weight_decay"]))
+    model.compile(
+        optimizer=keras.optimizers.Adam(float(settings["learning_rate"])),
+        loss=half_squared_error,
+        metrics=[keras.metrics.MeanSquaredError(name="mse")],
+    )
+    history = model.fit(
+        x_train, x_train, validation_data=(x_val, x_val), epochs=int(settings["epochs"]),
+        batch_size=int(settings["batch_size"]), shuffle=True, verbose=verbose,
+    ).history
+    history = {name: [float(v) for v in values] for name, values in history.items()}
+    reconstruction = np.asarray(model.predict(x_val, batch_size=1024, verbose=0), dtype="float64")
+    val_mse = float(np.mean((reconstruction - x_val) ** 2))
+    rho_hat = hidden_activations(model, x_val).mean(axis=0)
+    clipped = np.clip(rho_hat, 1e-6, 1 - 1e-6)
+    kl = rho * np.log(rho / clipped) + (1 - rho) * np.log((1 - rho) / (1 - clipped))
+    metrics = {
+        "val_mse": val_mse,
+        "mean_activation": float(rho_hat.mean()),
+        "median_unit_activation": float(np.median(rho_hat)),
+        "frac_units_near_rho": float(np.mean((rho_hat > rho / 2) & (rho_hat < 2 * rho))),
+        "kl_to_rho": float(kl.sum()),
+    }
+    if features_path is not None:
+        kernel = np.asarray(keras.ops.convert_to_numpy(model.get_layer("encoder").kernel))
+        side = int(round(math.sqrt(kernel.shape[0])))
+        tile = (side, side) if side * side == kernel.shape[0] else (1, kernel.shape[0])
+        save_feature_grid(kernel, features_path, tile_shape=tile,
+                          title=f"encoder features, beta={settings['beta']}, rho={rho}")
+    keras.backend.clear_session()
+    return {"history": history, "metrics": metrics}
+
+
+__all__ = [
+    "SPARSE_AUTOENCODER_PAPER",
+    "feature_grid",
+    "half_squared_error",
+    "hidden_activations",
+    "save_feature_grid",
+    "sparse_autoencoder",
+    "sparse_autoencoder_run",
+]

@@ -1,0 +1,105 @@
+"""examples/entropy_profiles.py (--quick) and keras_entropy.profile_figures."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_entropy import EntropyProfile, entropy_profile, profile_figures
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_builders_have_the_papers_layer_structure():
+    vgg = profile_figures.compact_vgg16((32, 32, 3), 10, width=0.0625)
+    kinds = [e.kind for e in entropy_profile(vgg)]
+    assert kinds == ["conv"] * 13 + ["dense"] * 3
+    resnet = profile_figures.compact_resnet((32, 32, 3), 10, width=0.0625, blocks=(1, 1, 1, 1))
+    # conv1 + per stage (projection + 3 convs) + the classifier.
+    assert len(entropy_profile(resnet)) == 1 + 4 * 4 + 1
+    unet = profile_figures.unet((32, 32, 3), 1, filters=4, depth=3)
+    assert len(entropy_profile(unet)) == 5 * 3 + 3
+    assert unet.output_shape == (None, 32, 32, 1)
+
+
+def test_builders_validate():
+    with pytest.raises(ValueError, match="input_shape"):
+        profile_figures.unet((30, 30, 3), depth=2)
+    with pytest.raises(ValueError, match="name"):
+        profile_figures.build_model("alexnet", 32)
+    with pytest.raises(ValueError, match="width"):
+        profile_figures.compact_vgg16(width=0)
+    with pytest.raises(ValueError, match="weights"):
+        profile_figures.build_model("unet", 32, weights="x.h5")
+
+
+def test_find_imagenet_weights(tmp_path):
+    assert profile_figures.find_imagenet_weights("vgg16", cache_dir=str(tmp_path)) is None
+    path = tmp_path / profile_figures.IMAGENET_WEIGHT_FILES["resnet50"]
+    path.write_bytes(b"")
+    assert profile_figures.find_imagenet_weights("resnet50", cache_dir=str(tmp_path)) == str(path)
+    assert profile_figures.find_imagenet_weights("resnet50", path=str(tmp_path)) == str(path)
+    assert profile_figures.find_imagenet_weights("unet", cache_dir=str(tmp_path)) is None
+    with pytest.raises(FileNotFoundError):
+        profile_figures.find_imagenet_weights("vgg16", path=str(tmp_path / "missing.h5"))
+
+
+def test_segmentation_arrays_from_mnist():
+    from keras_entropy import datasets
+
+    data = datasets.load_embedded_mnist()
+    x, masks = profile_figures.segmentation_arrays(data, 32, max_examples=5)
+    assert x.shape == (5, 32, 32, 3) and x.dtype == np.uint8 and masks.shape == (5, 32, 32, 1)
+    assert set(np.unique(masks)) == {0.0, 1.0}
+    np.testing.assert_array_equal(masks[:, 2:30, 2:30, 0], (data.x_train[:5] > 127).astype("float32"))
+
+
+def test_quick_run_writes_profiles_figures_and_summary(tmp_path, backend):
+    out = tmp_path / "run"
+    env = dict(os.environ, KERAS_BACKEND=backend, KERAS_HOME=str(tmp_path / "keras_home"))
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "entropy_profiles.py"), "--quick", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, env=env, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"backend: {backend}" in proc.stdout and "embedded MNIST subset" in proc.stdout
+
+    records = {json.loads(line)["config"]["model"]: json.loads(line)
+               for line in (out / "results.jsonl").read_text().splitlines()}
+    assert sorted(records) == ["resnet50", "unet", "vgg16"]
+    expected_layers = {"vgg16": 16, "resnet50": 18, "unet": 18}
+    import matplotlib.image
+
+    summary = (out / "summary.md").read_text()
+    assert "embedded MNIST subset" in summary
+    for name, record in records.items():
+        m = record["metrics"]
+        assert record["config"]["compact"] is True and record["config"]["input_size"] == 32
+        assert m["n_layers"] == expected_layers[name]
+        # One box per layer in each of the two panels (trained | initialised).
+        assert m["boxes_per_panel"] == [expected_layers[name]] * 2
+        assert 0.0 <= m["accuracy"] <= 1.0 and np.isfinite(m["loss"])
+        trained = EntropyProfile.from_json(str(out / f"profile_{name}_trained.json"))
+        initialised = EntropyProfile.from_json(str(out / f"profile_{name}_initialised.json"))
+        assert len(trained) == len(initialised) == expected_layers[name]
+        assert trained.names == initialised.names
+        np.testing.assert_allclose([e.statistic("mean") for e in trained], m["layer_means_trained"], rtol=1e-6)
+        # Training changed the weights (so the two profiles differ) but kept the architecture.
+        assert any(not np.allclose(a.values, b.values) for a, b in zip(trained, initialised))
+        with open(out / f"profile_{name}_initialised.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert len(rows) == expected_layers[name] and rows[0]["kind"] == "conv"
+        image = matplotlib.image.imread(out / f"profile_{name}.png")
+        assert image.shape[1] > image.shape[0] > 300  # two panels side by side
+        assert f"![{name}](profile_{name}.png)" in summary
+        section = summary.split(f"({profile_figures.FIGURES[name]})")[1].split("\n## ")[0]
+        table = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith(("| layer", "| ---"))]
+        assert len(table) == expected_layers[name]
+        first = [c.strip() for c in table[0].split("|")[1:-1]]
+        assert float(first[4]) == pytest.approx(m["layer_means_trained"][0], abs=1e-3)
+        assert float(first[5]) == pytest.approx(m["layer_means_initialised"][0], abs=1e-3)
