@@ -359,3 +359,12 @@ def test_accuracy_grid_and_table3_from_records():
     assert "| MSE | - | 0 | 0 | 20 | 9276.82 | 0.8300 | 0.6700 |" in md3
     assert "| MSE + Entropy | 3,7,11,15 | 0.0001 | 0 | 24 | 13202.78 | 0.8336 | 0.6823 |" in md3
     assert not math.isnan(rows[1]["iou"])
+
+
+def test_tune_lambda_cnn_builder_uses_the_library_cnn():
+    build = load_example("tune_lambda").cnn_builder((28, 28, 1), 2, 4, classes=10)
+    model = build()
+    reference = classification.small_cnn((28, 28, 1), 2, 4, 10)
+    assert [layer.name for layer in model.layers] == [layer.name for layer in reference.layers]
+    assert [tuple(w.shape) for w in model.weights] == [tuple(w.shape) for w in reference.weights]
+    assert isinstance(model.optimizer, keras.optimizers.Adam) and model.losses == []
