@@ -34,7 +34,7 @@ import os
 import sys
 
 QUICK = {"input_size": 32, "epochs": 1, "batch_size": 32, "train_size": 128, "learning_rate": 1e-3,
-         "resnet_blocks": [1, 1, 1, 1], "unet_width": 0.125, "unet_depth": 3}
+         "resnet_blocks": [1, 1, 1, 1], "unet_filters": 8, "unet_depth": 3}
 
 
 def parse_args(argv=None):
@@ -148,8 +148,10 @@ def main(argv=None):
             })
             if args.quick and name == "resnet50":
                 config["blocks"] = QUICK["resnet_blocks"]
+            if name == "unet":
+                config["unet_builder"] = profile_figures.unet_builder()[0]
             if args.quick and name == "unet":
-                config.update({"width": QUICK["unet_width"], "unet_depth": QUICK["unet_depth"]})
+                config.update({"unet_filters": QUICK["unet_filters"], "unet_depth": QUICK["unet_depth"]})
             data = load(dataset, size)
             config["data_source"] = "embedded" if data.is_embedded else data.source
             if name == "unet":
@@ -184,7 +186,7 @@ def main(argv=None):
         lines += [
             f"## {kind}{name} ({profile_figures.FIGURES[name]})",
             "",
-            f"Trained: {record['metrics']['trained_source']}"
+            f"Builder: `{record['metrics']['builder']}`. Trained: {record['metrics']['trained_source']}"
             + (f" on {config['dataset']}, final loss {record['metrics']['loss']:.4f}, "
                f"accuracy {record['metrics']['accuracy']:.4f}" if "loss" in record["metrics"] else "")
             + f"; input {config['input_size']}x{config['input_size']}; {len(trained)} layers.",

@@ -22,11 +22,11 @@ import sys
 QUICK = {
     "train_size": 2000,
     "val_size": 500,
-    "epochs": 15,
+    "epochs": 10,
     "replications": 1,
     "hidden_units": 64,
-    "batch_size": 64,
-    "learning_rate": 3e-3,
+    "batch_size": 100,
+    "learning_rate": 5e-3,
 }
 
 

@@ -151,8 +151,11 @@ def pca(x, n_components, fit_on=None):
     x = _matrix(x)
     fit = x if fit_on is None else _matrix(fit_on, "fit_on")
     mean = fit.mean(axis=0)
-    _, _, vt = np.linalg.svd(fit - mean, full_matrices=False)
-    components = vt[:n_components]
+    centred = fit - mean
+    # Eigenvectors of the (D, D) scatter matrix: cheaper than an SVD of (N, D) when N >> D.
+    eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred)
+    order = np.argsort(eigenvalues)[::-1][:n_components]
+    components = eigenvectors[:, order].T
     return (x - mean) @ components.T, (mean, components)
 
 

@@ -10,9 +10,10 @@ architecture at initialisation. This module holds the pieces of
   `~/.keras/models` / `$KERAS_HOME/models`); nothing is downloaded;
 - `build_model(name, ...)`: `keras.applications.VGG16` / `ResNet50` at full
   size, or compact versions with the same layer structure (`compact_vgg16`,
-  `compact_resnet`) for quick CPU runs, and a U-Net (`unet`, the
-  Ronneberger et al. layout with upsampling + 2x2 convolutions, so every
-  convolution is a `Conv2D` that the profile covers);
+  `compact_resnet`) for quick CPU runs, and a U-Net: the segmentation
+  experiment's `keras_entropy.segmentation.unet` when that module exists,
+  else this module's `unet` (the Ronneberger et al. layout with upsampling +
+  2x2 convolutions, so every convolution is a `Conv2D` the profile covers);
 - `classification_arrays` / `segmentation_arrays`: data sets of
   `keras_entropy.datasets` as model inputs (MNIST is padded to 32x32 and, for
   segmentation, given foreground masks `pixel > 127`);
@@ -231,24 +232,46 @@ def unet(input_shape=(256, 256, 3), classes=1, filters=64, depth=4):
     return keras.Model(inputs, outputs, name="unet")
 
 
+def unet_builder():
+    """The U-Net builder used for Figure 9: `(origin, function)`.
+
+    `keras_entropy.segmentation.unet` (the paper's segmentation experiment,
+    Conv2DTranspose up-convolutions) when that module is installed, otherwise
+    this module's `unet`. Either is called as `fn(input_shape, filters, depth)`.
+    Note that the entropy profile covers `Conv2D` and `Dense` layers only, so
+    the transposed convolutions of `segmentation.unet` are not in its profile.
+    """
+    try:
+        from keras_entropy import segmentation
+    except ImportError:
+        segmentation = None
+    if segmentation is not None and callable(getattr(segmentation, "unet", None)):
+        return "keras_entropy.segmentation.unet", (
+            lambda shape, filters, depth: segmentation.unet(shape, base_filters=filters, depth=depth))
+    return "keras_entropy.profile_figures.unet", (lambda shape, filters, depth: unet(shape, 1, filters, depth))
+
+
 def build_model(name, input_size, classes=10, compact=False, weights=None, width=None, blocks=None,
-                unet_depth=4):
+                unet_filters=None, unet_depth=4):
     """The network of one profile figure.
 
     Args:
         name: `"vgg16"`, `"resnet50"` or `"unet"`.
         input_size: side of the square RGB input.
-        classes: classifier outputs (1000 with ImageNet weights); U-Net: 1
-            map is used whatever this says.
+        classes: classifier outputs (1000 with ImageNet weights); U-Net: one
+            sigmoid map whatever this says.
         compact: VGG16/ResNet50: the compact builders (quick runs) instead of
             `keras.applications`.
         weights: a weights file for `keras.applications` (ImageNet, needs
             `input_size=224`, `classes=1000`), or None for random weights.
-        width: filter multiplier of the compact builders and of the U-Net
-            (U-Net: first-level filters `64 * width`); None: 1/8 for VGG16,
-            1/16 for ResNet, 1 for the U-Net.
+        width: filter multiplier of the compact builders; None: 1/8 for
+            VGG16, 1/16 for ResNet.
         blocks: ResNet blocks per stage for the compact builder.
+        unet_filters: U-Net first-level filters (None: 16 with
+            `segmentation.unet`, 64 with this module's `unet`).
         unet_depth: U-Net poolings.
+
+    The U-Net comes from `unet_builder()`.
     """
     _check_name(name)
     input_size = _positive_int(input_size, "input_size")
@@ -257,7 +280,10 @@ def build_model(name, input_size, classes=10, compact=False, weights=None, width
         raise ValueError(f"Argument `weights` needs a full-size VGG16 or ResNet50. Received: weights={weights!r} "
                          f"for name={name!r}, compact={compact}")
     if name == "unet":
-        return unet(shape, 1, _width(64, width if width is not None else 1.0), unet_depth)
+        origin, builder = unet_builder()
+        if unet_filters is None:
+            unet_filters = 16 if origin.endswith("segmentation.unet") else 64
+        return builder(shape, _positive_int(unet_filters, "unet_filters"), _positive_int(unet_depth, "unet_depth"))
     if name == "vgg16":
         if compact:
             return compact_vgg16(shape, classes, width if width is not None else 0.125)
@@ -377,7 +403,8 @@ def profile_run(config, seed, data, out_dir, verbose=0):
     kwargs = {
         "input_size": int(settings["input_size"]), "classes": classes,
         "compact": bool(settings.get("compact", False)), "width": settings.get("width"),
-        "blocks": settings.get("blocks"), "unet_depth": int(settings.get("unet_depth", 4)),
+        "blocks": settings.get("blocks"), "unet_filters": settings.get("unet_filters"),
+        "unet_depth": int(settings.get("unet_depth", 4)),
     }
     keras.utils.set_random_seed(int(seed))
     fresh = build_model(name, **kwargs)
@@ -413,6 +440,8 @@ def profile_run(config, seed, data, out_dir, verbose=0):
     title = f"{name}: per-filter entropy change, trained ({source}) vs initialised"
     fig = plot_profiles([trained, initialised], path=paths["figure"], title=title)
     metrics.update({
+        "builder": unet_builder()[0] if name == "unet" else (
+            f"compact_{name}" if kwargs["compact"] else f"keras.applications.{trained_model.name}"),
         "n_layers": len(trained),
         "boxes_per_panel": _boxes_per_panel(fig),
         "trained_source": source,
@@ -451,4 +480,5 @@ __all__ = [
     "profile_run",
     "segmentation_arrays",
     "unet",
+    "unet_builder",
 ]

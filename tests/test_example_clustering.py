@@ -121,3 +121,13 @@ def test_quick_run_writes_scores_per_method(tmp_path, backend):
     )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "2 already in" in again.stdout and "0 to run" in again.stdout
+
+
+def test_pca_matches_sklearn_up_to_sign():
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 6)) @ rng.normal(size=(6, 40))
+    ours, _ = clustering.pca(x, 3)
+    ref = PCA(3, svd_solver="full").fit_transform(x)
+    np.testing.assert_allclose(np.abs(ours), np.abs(ref), atol=1e-8)

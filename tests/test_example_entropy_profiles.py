@@ -15,16 +15,16 @@ from keras_entropy import EntropyProfile, entropy_profile, profile_figures
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_builders_have_the_papers_layer_structure():
-    vgg = profile_figures.compact_vgg16((32, 32, 3), 10, width=0.0625)
-    kinds = [e.kind for e in entropy_profile(vgg)]
-    assert kinds == ["conv"] * 13 + ["dense"] * 3
-    resnet = profile_figures.compact_resnet((32, 32, 3), 10, width=0.0625, blocks=(1, 1, 1, 1))
-    # conv1 + per stage (projection + 3 convs) + the classifier.
-    assert len(entropy_profile(resnet)) == 1 + 4 * 4 + 1
-    unet = profile_figures.unet((32, 32, 3), 1, filters=4, depth=3)
-    assert len(entropy_profile(unet)) == 5 * 3 + 3
-    assert unet.output_shape == (None, 32, 32, 1)
+def test_own_unet_layer_structure():
+    unet = profile_figures.unet((16, 16, 3), 1, filters=2, depth=1)
+    # down: 2 convs, bottleneck: 2, up: up-conv + 2 convs, output 1x1: 5 * depth + 3.
+    assert [e.kind for e in entropy_profile(unet)] == ["conv"] * 8
+    assert unet.output_shape == (None, 16, 16, 1)
+
+
+def _expected_unet_layers(builder, depth):
+    # segmentation.unet up-samples with Conv2DTranspose, which the profile (Conv2D/Dense) skips.
+    return 4 * depth + 3 if builder.endswith("segmentation.unet") else 5 * depth + 3
 
 
 def test_builders_validate():
@@ -72,7 +72,9 @@ def test_quick_run_writes_profiles_figures_and_summary(tmp_path, backend):
     records = {json.loads(line)["config"]["model"]: json.loads(line)
                for line in (out / "results.jsonl").read_text().splitlines()}
     assert sorted(records) == ["resnet50", "unet", "vgg16"]
-    expected_layers = {"vgg16": 16, "resnet50": 18, "unet": 18}
+    builder = profile_figures.unet_builder()[0]
+    assert records["unet"]["metrics"]["builder"] == records["unet"]["config"]["unet_builder"] == builder
+    expected_layers = {"vgg16": 16, "resnet50": 18, "unet": _expected_unet_layers(builder, 3)}
     import matplotlib.image
 
     summary = (out / "summary.md").read_text()
@@ -87,6 +89,13 @@ def test_quick_run_writes_profiles_figures_and_summary(tmp_path, backend):
         trained = EntropyProfile.from_json(str(out / f"profile_{name}_trained.json"))
         initialised = EntropyProfile.from_json(str(out / f"profile_{name}_initialised.json"))
         assert len(trained) == len(initialised) == expected_layers[name]
+        kinds = [e.kind for e in trained]
+        if name == "vgg16":  # VGG16's structure: 13 convolutions, 3 dense layers
+            assert kinds == ["conv"] * 13 + ["dense"] * 3
+        elif name == "resnet50":  # conv1, 4 stages x (projection + 3 convs), the classifier
+            assert kinds == ["conv"] * 17 + ["dense"]
+        else:
+            assert kinds == ["conv"] * expected_layers[name]
         assert trained.names == initialised.names
         np.testing.assert_allclose([e.statistic("mean") for e in trained], m["layer_means_trained"], rtol=1e-6)
         # Training changed the weights (so the two profiles differ) but kept the architecture.
