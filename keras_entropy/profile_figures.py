@@ -441,7 +441,8 @@ def profile_run(config, seed, data, out_dir, verbose=0):
     fig = plot_profiles([trained, initialised], path=paths["figure"], title=title)
     metrics.update({
         "builder": unet_builder()[0] if name == "unet" else (
-            f"compact_{name}" if kwargs["compact"] else f"keras.applications.{trained_model.name}"),
+            {"vgg16": "compact_vgg16", "resnet50": "compact_resnet"}[name] if kwargs["compact"]
+            else f"keras.applications.{'VGG16' if name == 'vgg16' else 'ResNet50'}"),
         "n_layers": len(trained),
         "boxes_per_panel": _boxes_per_panel(fig),
         "trained_source": source,
