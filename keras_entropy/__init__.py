@@ -13,10 +13,12 @@ from keras_entropy.losses import SoftmaxEntropyLoss
 from keras_entropy.placement import place_penalties, select_layers
 from keras_entropy.profile import EntropyProfile, LayerEntropy, entropy_profile, plot_profiles
 from keras_entropy.regularizers import ConvEntropy, DenseEntropy, KLSparsity
+from keras_entropy.segmentation import BinaryIoU
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BinaryIoU",
     "ConvEntropy",
     "DenseEntropy",
     "EntropyConv2D",
