@@ -17,9 +17,12 @@ Results (results.jsonl), plots and summary.md go to --out. Re-running the
 same command skips finished runs; --report-only rewrites the report.
 """
 
-import argparse
 import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
+
+from keras_entropy import script_setup  # noqa: E402
 
 QUICK = {
     "depths": [2],
@@ -35,41 +38,29 @@ QUICK = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
+    parser = script_setup.parser_for(__doc__)
+    script_setup.add_common_arguments(
+        parser, ["cifar10", "mnist"], "cifar10",
+        data_dir_help="local copy: a tensorflow-datasets data directory (MNIST: also a folder with the IDX .gz files)",
+        out_help="folder for results.jsonl, plots and summary.md (default: runs/cnn_classification_DATASET[_quick])",
+        quick_help=f"tiny CPU run: {QUICK}; without a local copy of the data set it uses the "
+        "embedded MNIST subset, and says so",
+        replications_help="runs per cell, distinct seeds (paper: 10)",
+        verbose=2,
     )
-    parser.add_argument("--dataset", choices=["cifar10", "mnist"], default="cifar10")
-    parser.add_argument("--data-dir", help="local copy: a tensorflow-datasets data directory "
-                        "(MNIST: also a folder with the IDX .gz files)")
-    parser.add_argument("--out", help="folder for results.jsonl, plots and summary.md "
-                        "(default: runs/cnn_classification_DATASET[_quick])")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"tiny CPU run: {QUICK}; without a local copy of the data set it uses the "
-                        "embedded MNIST subset, and says so")
     parser.add_argument("--depths", type=int, nargs="+", choices=[1, 2, 3], help="conv blocks (paper: 1 2 3)")
     parser.add_argument("--widths", type=int, nargs="+", help="filters per convolution (paper: 32 64 128)")
     parser.add_argument("--lams", type=float, nargs="+", help="entropy loss strengths, include 0 for the baseline")
     parser.add_argument("--placements", nargs="+", choices=["first", "first_two", "all"],
                         help="where the entropy loss goes (paper: first all)")
-    parser.add_argument("--replications", type=int, help="runs per cell, distinct seeds (paper: 10)")
     parser.add_argument("--max-epochs", type=int, help="epoch cap of each run (default 100)")
     parser.add_argument("--patience", type=int, help="early-stopping patience on val_accuracy (default 10)")
     parser.add_argument("--batch-size", type=int, help="default 128")
     parser.add_argument("--train-size", type=int, help="use the first N training images (default: all)")
     parser.add_argument("--val-size", type=int, help="use the first N test images for validation (default: all)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first replication")
-    parser.add_argument("--mixed-precision", action="store_true", help="train with mixed_float16")
-    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
-                        help="let tensorflow-datasets download the data set (default: yes, except with --quick)")
-    parser.add_argument("--report-only", action="store_true", help="rewrite plots and summary from the results file")
-    parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=2, help="Keras fit verbosity")
     args = parser.parse_args(argv)
-    for name in ("widths", "replications", "max_epochs", "batch_size", "train_size", "val_size"):
-        value = getattr(args, name)
-        for v in value if isinstance(value, list) else [value]:
-            if v is not None and v < 1:
-                parser.error(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+    script_setup.require_positive(
+        parser, args, ("widths", "replications", "max_epochs", "batch_size", "train_size", "val_size"))
     if args.patience is not None and args.patience < 0:
         parser.error(f"--patience must be >= 0, got {args.patience}")
     return args
@@ -77,10 +68,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
-    from keras_entropy import classification, datasets, sweeps
+    from keras_entropy import classification, sweeps
 
     paper = classification.CNN_PAPER
     base = dict(paper, train_size=None, val_size=None)
@@ -89,34 +79,15 @@ def main(argv=None):
     settings = {name: getattr(args, name) if getattr(args, name) is not None else base[name]
                 for name in ("depths", "widths", "lams", "placements", "replications", "max_epochs",
                              "patience", "batch_size", "train_size", "val_size")}
-    out = args.out or os.path.join("runs", f"cnn_classification_{args.dataset}" + ("_quick" if args.quick else ""))
-    os.makedirs(out, exist_ok=True)
-    results_path = os.path.join(out, "results.jsonl")
-
-    if args.mixed_precision:
-        keras.config.set_dtype_policy("mixed_float16")
-    info = sweeps.runtime_info()
-    print(f"backend: {info['backend']}; devices: {', '.join(info['devices'])}"
-          f"; dtype policy: {keras.config.dtype_policy().name}", flush=True)
-
-    download = (not args.quick) if args.download is None else args.download
-    note = None
-    try:
-        data = datasets.load(args.dataset, args.data_dir, download=download, allow_embedded=args.quick)
-    except datasets.DatasetNotFoundError as error:
-        if not (args.quick and args.data_dir is None):
-            raise  # the full mode never substitutes another data set
-        print(f"NOTE: {error}", flush=True)
-        data = datasets.load("mnist", allow_embedded=True)
-        note = (f"{args.dataset} was not found locally (and --quick does not download): this --quick run "
-                "used the embedded MNIST subset shipped with keras_entropy instead, so its numbers are a "
-                "smoke test, not the paper's CIFAR-10 experiment.")
-    if data.is_embedded and note is None:
-        note = ("This --quick run used the embedded MNIST subset shipped with keras_entropy "
-                "(no local copy was found): a smoke test, not the paper's experiment.")
-    print(f"data: {data.describe()}", flush=True)
-    if note:
-        print(f"NOTE: {note}", flush=True)
+    out, results_path = script_setup.output_dir(args, f"cnn_classification_{args.dataset}")
+    script_setup.announce_runtime(args)
+    data, _, note = script_setup.load_data_for(
+        args, fallback="mnist",
+        fallback_note=f"{args.dataset} was not found locally (and --quick does not download): this --quick run "
+        "used the embedded MNIST subset shipped with keras_entropy instead, so its numbers are a "
+        "smoke test, not the paper's CIFAR-10 experiment.",
+        embedded_note="This --quick run used the embedded MNIST subset shipped with keras_entropy "
+        "(no local copy was found): a smoke test, not the paper's experiment.")
 
     x_train = classification.prepare_images(data.x_train[: settings["train_size"]])
     y_train = data.y_train[: settings["train_size"]].astype("int32")

@@ -17,9 +17,12 @@ same command skips finished runs; --report-only rewrites the report from the
 results file without training.
 """
 
-import argparse
 import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
+
+from keras_entropy import script_setup  # noqa: E402
 
 QUICK = {
     "latent_dims": [20, 140, 260],
@@ -33,21 +36,18 @@ QUICK = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
+    parser = script_setup.parser_for(__doc__)
+    script_setup.add_common_arguments(
+        parser, ["mnist", "cifar10"], "mnist",
+        data_dir_help="local copy of the data set (MNIST: folder with the IDX .gz files; "
+        "otherwise a tensorflow-datasets data directory)",
+        out_help="folder for results.jsonl, plots and summary.md (default: runs/dense_autoencoder_DATASET[_quick])",
+        quick_help=f"tiny CPU run: {QUICK}; uses the embedded MNIST subset when no "
+        "local copy or prepared tensorflow-datasets copy is found",
+        replications_help="runs per cell, distinct seeds (paper: 10)",
     )
-    parser.add_argument("--dataset", choices=["mnist", "cifar10"], default="mnist")
-    parser.add_argument("--data-dir", help="local copy of the data set (MNIST: folder with the IDX .gz files; "
-                        "otherwise a tensorflow-datasets data directory)")
-    parser.add_argument("--out", help="folder for results.jsonl, plots and summary.md "
-                        "(default: runs/dense_autoencoder_DATASET[_quick])")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"tiny CPU run: {QUICK}; uses the embedded MNIST subset when no "
-                        "local copy or prepared tensorflow-datasets copy is found")
     parser.add_argument("--latent-dims", type=int, nargs="+", help="latent widths (paper: 20 60 ... 260)")
     parser.add_argument("--lams", type=float, nargs="+", help="entropy loss strengths, include 0 for the baseline")
-    parser.add_argument("--replications", type=int, help="runs per cell, distinct seeds (paper: 10)")
     parser.add_argument("--max-epochs", type=int, help="epoch cap of each run (default 200)")
     parser.add_argument("--patience", type=int, help="early-stopping patience (paper: 7)")
     parser.add_argument("--batch-size", type=int, default=None, help="default 128")
@@ -57,21 +57,14 @@ def parse_args(argv=None):
                         help="the run's early-stopping monitor (the other one is recorded too)")
     parser.add_argument("--stop-when", choices=["all", "first"], default="all",
                         help="'all': train until both monitors stopped (default); 'first': stop on --monitor")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first replication")
-    parser.add_argument("--mixed-precision", action="store_true", help="train with mixed_float16")
-    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
-                        help="let tensorflow-datasets download the data set (default: yes, except with --quick)")
-    parser.add_argument("--report-only", action="store_true", help="rewrite plots and summary from the results file")
-    parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1, help="Keras fit verbosity")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
-    from keras_entropy import datasets, experiments, sweeps
+    from keras_entropy import experiments, sweeps
 
     paper = experiments.DENSE_AUTOENCODER_PAPER
     base = dict(paper, train_size=None, val_size=None)
@@ -87,25 +80,10 @@ def main(argv=None):
         "train_size": args.train_size or base["train_size"],
         "val_size": args.val_size or base["val_size"],
     }
-    out = args.out or os.path.join("runs", f"dense_autoencoder_{args.dataset}" + ("_quick" if args.quick else ""))
-    os.makedirs(out, exist_ok=True)
-    results_path = os.path.join(out, "results.jsonl")
-
-    if args.mixed_precision:
-        keras.config.set_dtype_policy("mixed_float16")
-    info = sweeps.runtime_info()
-    print(f"backend: {info['backend']}; devices: {', '.join(info['devices'])}"
-          f"; dtype policy: {keras.config.dtype_policy().name}", flush=True)
-
-    download = (not args.quick) if args.download is None else args.download
-    data = datasets.load(args.dataset, args.data_dir, download=download, allow_embedded=args.quick)
-    print(f"data: {data.describe()}", flush=True)
-    note = None
-    if data.is_embedded:
-        note = ("No local copy or prepared tensorflow-datasets copy of MNIST was found: this --quick run "
-                "used the embedded MNIST subset shipped with keras_entropy (6000 train / 1000 test images), "
-                "so its numbers are a smoke test, not the paper's experiment.")
-        print(f"NOTE: {note}", flush=True)
+    out, results_path = script_setup.output_dir(args, f"dense_autoencoder_{args.dataset}")
+    script_setup.announce_runtime(args)
+    data, _, note = script_setup.load_data_for(
+        args, embedded_note=script_setup.EMBEDDED_MNIST_NOTE.format(target="paper's experiment"))
 
     x_train = experiments.flatten_images(data.x_train[: settings["train_size"]])
     x_val = experiments.flatten_images(data.x_test[: settings["val_size"]])

@@ -29,51 +29,49 @@ summary.md with per-layer means. Re-running the same command skips finished
 models.
 """
 
-import argparse
 import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
+
+from keras_entropy import script_setup  # noqa: E402
 
 QUICK = {"input_size": 32, "epochs": 1, "batch_size": 32, "train_size": 128, "learning_rate": 1e-3,
          "resnet_blocks": [1, 1, 1, 1], "unet_filters": 8, "unet_depth": 3}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
-    )
+    parser = script_setup.parser_for(__doc__)
     parser.add_argument("--models", nargs="+", choices=["vgg16", "resnet50", "unet"],
                         default=["vgg16", "resnet50", "unet"])
     parser.add_argument("--weights", action="append", default=[], metavar="MODEL=PATH",
                         help="ImageNet weights file (or folder) of vgg16 / resnet50; repeatable")
     parser.add_argument("--no-cache-weights", action="store_true",
                         help="do not look for ImageNet weights in the Keras cache")
-    parser.add_argument("--dataset", choices=["imagenette", "cifar10", "mnist"], default=None,
-                        help="data the classifiers are trained on without weights (default: imagenette; "
-                        "--quick: mnist)")
     parser.add_argument("--seg-dataset", choices=["coco_segmentation", "mnist"], default=None,
                         help="data the U-Net is trained on (default: coco_segmentation; --quick: mnist "
                         "digit masks)")
-    parser.add_argument("--data-dir", help="local copy: MNIST IDX folder or a tensorflow-datasets data directory")
-    parser.add_argument("--out", help="output folder (default: runs/entropy_profiles[_quick])")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"compact models, tiny CPU run: {QUICK}; embedded MNIST subset when no copy is found")
     parser.add_argument("--input-size", type=int, help="image side (default 224 for VGG16/ResNet50, 256 for U-Net)")
     parser.add_argument("--epochs", type=int, help="training epochs when training here (default 30)")
     parser.add_argument("--batch-size", type=int, help="default 32")
     parser.add_argument("--learning-rate", type=float, help="Adam learning rate (default 1e-4)")
     parser.add_argument("--train-size", type=int, help="train on the first N examples (default: all)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and training")
-    parser.add_argument("--mixed-precision", action="store_true", help="train with mixed_float16")
-    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
-                        help="let tensorflow-datasets download data (default: yes, except with --quick)")
-    parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=0, help="Keras fit verbosity")
+    script_setup.add_common_arguments(
+        parser, ["imagenette", "cifar10", "mnist"], None,
+        dataset_help="data the classifiers are trained on without weights (default: imagenette; --quick: mnist)",
+        data_dir_help="local copy: MNIST IDX folder or a tensorflow-datasets data directory",
+        out_help="output folder (default: runs/entropy_profiles[_quick])",
+        quick_help=f"compact models, tiny CPU run: {QUICK}; embedded MNIST subset when no copy is found",
+        seed_help="seed of the initial weights and training",
+        download_what="data",
+        report_only=False,
+        verbose=0,
+    )
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
     from keras_entropy import datasets, profile_figures, sweeps
@@ -86,16 +84,9 @@ def main(argv=None):
             raise SystemExit(f"--weights: expected vgg16=PATH or resnet50=PATH, got {item!r}")
         weights_given[model] = os.path.expanduser(path)
 
-    out = args.out or os.path.join("runs", "entropy_profiles" + ("_quick" if args.quick else ""))
-    os.makedirs(out, exist_ok=True)
-    results_path = os.path.join(out, "results.jsonl")
-    if args.mixed_precision:
-        keras.config.set_dtype_policy("mixed_float16")
-    info = sweeps.runtime_info()
-    print(f"backend: {info['backend']}; devices: {', '.join(info['devices'])}"
-          f"; dtype policy: {keras.config.dtype_policy().name}", flush=True)
+    out, results_path = script_setup.output_dir(args, "entropy_profiles")
+    info = script_setup.announce_runtime(args)
 
-    download = (not args.quick) if args.download is None else args.download
     cls_name = args.dataset or ("mnist" if args.quick else "imagenette")
     seg_name = args.seg_dataset or ("mnist" if args.quick else "coco_segmentation")
     loaded, notes = {}, []
@@ -103,15 +94,12 @@ def main(argv=None):
     def load(name, image_size):
         if name not in loaded:
             kwargs = {"image_size": image_size} if name in datasets.DEFAULT_IMAGE_SIZES else {}
-            data = datasets.load(name, args.data_dir, download=download, allow_embedded=args.quick,
-                                 max_examples=args.train_size or (QUICK["train_size"] if args.quick else None),
-                                 **kwargs)
-            print(f"data: {data.describe()}", flush=True)
-            if data.is_embedded:
-                note = ("No local copy or prepared tensorflow-datasets copy of MNIST was found: this --quick "
-                        "run trained compact models on the embedded MNIST subset shipped with keras_entropy, "
-                        "so its profiles are a smoke test, not the paper's figures.")
-                print(f"NOTE: {note}", flush=True)
+            data, _, note = script_setup.load_data_for(
+                args, name, max_examples=args.train_size or (QUICK["train_size"] if args.quick else None),
+                embedded_note="No local copy or prepared tensorflow-datasets copy of MNIST was found: this "
+                "--quick run trained compact models on the embedded MNIST subset shipped with keras_entropy, "
+                "so its profiles are a smoke test, not the paper's figures.", **kwargs)
+            if note:
                 notes.append(note)
             loaded[name] = data
         return loaded[name]

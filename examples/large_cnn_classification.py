@@ -21,9 +21,12 @@ Re-running the same command skips finished runs; --report-only rewrites
 the report.
 """
 
-import argparse
 import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
+
+from keras_entropy import script_setup  # noqa: E402
 
 QUICK = {
     "archs": ["vgg16"],
@@ -46,17 +49,17 @@ STRATEGIES = ["first", "first_two", "pre_skip", "empirical"]
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
+    parser = script_setup.parser_for(__doc__)
+    script_setup.add_common_arguments(
+        parser, ["imagenette"], "imagenette",
+        data_dir_help="a tensorflow-datasets data directory with imagenette/320px-v2 prepared",
+        out_help="folder for results.jsonl, plots and summary.md (default: runs/large_cnn_classification[_quick])",
+        quick_help=f"tiny CPU run: {QUICK}; without a local copy of Imagenette it trains on "
+        "tensorflow-datasets mock data (random images), and says so",
+        replications_help="runs per cell, distinct seeds (paper: 1)",
+        download_what="Imagenette",
+        verbose=2,
     )
-    parser.add_argument("--dataset", choices=["imagenette"], default="imagenette")
-    parser.add_argument("--data-dir", help="a tensorflow-datasets data directory with imagenette/320px-v2 prepared")
-    parser.add_argument("--out", help="folder for results.jsonl, plots and summary.md "
-                        "(default: runs/large_cnn_classification[_quick])")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"tiny CPU run: {QUICK}; without a local copy of Imagenette it trains on "
-                        "tensorflow-datasets mock data (random images), and says so")
     parser.add_argument("--archs", nargs="+", choices=["vgg16", "resnet50"], help="default: both")
     parser.add_argument("--trainings", nargs="+", choices=["vanilla", "augmentation", "augmentation_dropout"],
                         help="default: all three")
@@ -69,56 +72,22 @@ def parse_args(argv=None):
     parser.add_argument("--empirical-k", type=int, help="layers chosen by 'empirical' (default 10)")
     parser.add_argument("--image-size", type=int, help="square input size (default 224)")
     parser.add_argument("--head-units", type=int, help="width of the head's dense layers (default 4096)")
-    parser.add_argument("--replications", type=int, help="runs per cell, distinct seeds (paper: 1)")
     parser.add_argument("--max-epochs", type=int, help="epoch cap (default 200)")
     parser.add_argument("--patience", type=int, help="early-stopping patience on val_accuracy (paper: 25)")
     parser.add_argument("--lr-patience", type=int, help="epochs without gain before lr /= 10 (paper: 10)")
     parser.add_argument("--batch-size", type=int, help="default 32")
     parser.add_argument("--train-size", type=int, help="use the first N training images (default: all)")
     parser.add_argument("--val-size", type=int, help="use the first N validation images (default: all)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first replication")
-    parser.add_argument("--mixed-precision", action="store_true", help="train with mixed_float16")
-    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
-                        help="let tensorflow-datasets download Imagenette (default: yes, except with --quick)")
-    parser.add_argument("--report-only", action="store_true", help="rewrite plots and summary from the results file")
-    parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=2, help="Keras fit verbosity")
     args = parser.parse_args(argv)
-    for name in ("empirical_k", "head_units", "replications", "max_epochs", "batch_size", "train_size",
-                 "val_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    script_setup.require_positive(parser, args, ("empirical_k", "head_units", "replications", "max_epochs",
+                                                 "batch_size", "train_size", "val_size"))
     if args.image_size is not None and args.image_size < 32:
         parser.error(f"--image-size must be >= 32, got {args.image_size}")
     return args
 
 
-def load_data(args, size, image_size):
-    """`(Dataset, data_source, note)`; --quick falls back to tensorflow-datasets mock data."""
-    from keras_entropy import datasets
-
-    download = (not args.quick) if args.download is None else args.download
-    try:
-        data = datasets.load(args.dataset, args.data_dir, download=download, image_size=image_size,
-                             max_examples=size)
-        return data, data.source, None
-    except datasets.DatasetNotFoundError as error:
-        if not (args.quick and args.data_dir is None):
-            raise  # the full mode never substitutes
-        print(f"NOTE: {error}", flush=True)
-    import tensorflow_datasets as tfds
-
-    with tfds.testing.mock_data(num_examples=size or 32):
-        data = datasets.load(args.dataset, image_size=image_size, max_examples=size)
-    note = ("Imagenette was not found locally (and --quick does not download): this --quick run trained on "
-            "tensorflow-datasets mock data (random images and labels, tfds.testing.mock_data), so its "
-            "accuracies are a smoke test of the pipeline, not the paper's results.")
-    return data, "mock", note
-
-
 def main(argv=None):
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
     from keras_entropy import classification, sweeps
@@ -131,21 +100,14 @@ def main(argv=None):
              "max_epochs", "patience", "lr_patience", "batch_size", "train_size", "val_size", "reference",
              "empirical_k")
     settings = {n: getattr(args, n) if getattr(args, n) is not None else base[n] for n in names}
-    out = args.out or os.path.join("runs", "large_cnn_classification" + ("_quick" if args.quick else ""))
-    os.makedirs(out, exist_ok=True)
-    results_path = os.path.join(out, "results.jsonl")
-
-    if args.mixed_precision:
-        keras.config.set_dtype_policy("mixed_float16")
-    info = sweeps.runtime_info()
-    print(f"backend: {info['backend']}; devices: {', '.join(info['devices'])}"
-          f"; dtype policy: {keras.config.dtype_policy().name}", flush=True)
-
+    out, results_path = script_setup.output_dir(args, "large_cnn_classification")
+    script_setup.announce_runtime(args)
     size = max(filter(None, [settings["train_size"], settings["val_size"]]), default=None)
-    data, source, note = load_data(args, size, settings["image_size"])
-    print(f"data: {data.describe()}" + (" [tensorflow-datasets mock data]" if source == "mock" else ""), flush=True)
-    if note:
-        print(f"NOTE: {note}", flush=True)
+    data, source, note = script_setup.load_data_for(
+        args, fallback="mock", image_size=settings["image_size"], max_examples=size, mock_examples=32,
+        fallback_note="Imagenette was not found locally (and --quick does not download): this --quick run "
+        "trained on tensorflow-datasets mock data (random images and labels, tfds.testing.mock_data), so its "
+        "accuracies are a smoke test of the pipeline, not the paper's results.")
     if settings["reference"] == "initial":
         ref_note = ("The 'empirical' placement used the entropy profile of a freshly initialised network "
                     "(--reference initial), not a trained one: its layer choice has no empirical meaning.")

@@ -15,9 +15,12 @@ Results (results.jsonl), features_beta*.png and summary.md go to --out.
 Re-running the same command skips finished runs.
 """
 
-import argparse
 import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
+
+from keras_entropy import script_setup  # noqa: E402
 
 QUICK = {
     "train_size": 2000,
@@ -31,18 +34,18 @@ QUICK = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
+    parser = script_setup.parser_for(__doc__)
+    script_setup.add_common_arguments(
+        parser, ["mnist"], "mnist", dataset_help="only MNIST (default)",
+        data_dir_help="local copy: a folder with the MNIST IDX .gz files, or a tensorflow-datasets data directory",
+        out_help="folder for results.jsonl, feature PNGs and summary.md (default: runs/sparse_autoencoder[_quick])",
+        quick_help=f"tiny CPU run: {QUICK}; uses the embedded MNIST subset when no local "
+        "or prepared tensorflow-datasets copy is found",
+        replications_help="runs per beta, distinct seeds (default 3)",
+        download_what="MNIST",
+        report_only=False,
+        verbose=0,
     )
-    parser.add_argument("--dataset", choices=["mnist"], default="mnist", help="only MNIST (default)")
-    parser.add_argument("--data-dir", help="local copy: a folder with the MNIST IDX .gz files, or a "
-                        "tensorflow-datasets data directory")
-    parser.add_argument("--out", help="folder for results.jsonl, feature PNGs and summary.md "
-                        "(default: runs/sparse_autoencoder[_quick])")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"tiny CPU run: {QUICK}; uses the embedded MNIST subset when no local "
-                        "or prepared tensorflow-datasets copy is found")
     parser.add_argument("--betas", type=float, nargs="+", help="sparsity strengths, 0 = no penalty (default 0 3)")
     parser.add_argument("--rho", type=float, help="target mean activation (default 0.05)")
     parser.add_argument("--hidden-units", type=int, help="hidden units (default 196)")
@@ -50,23 +53,16 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, help="default 50")
     parser.add_argument("--batch-size", type=int, help="default 256")
     parser.add_argument("--learning-rate", type=float, help="Adam learning rate (default 1e-3)")
-    parser.add_argument("--replications", type=int, help="runs per beta, distinct seeds (default 3)")
     parser.add_argument("--train-size", type=int, help="use the first N training images (default: all)")
     parser.add_argument("--val-size", type=int, help="evaluate on the first N test images (default: all)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first replication")
-    parser.add_argument("--mixed-precision", action="store_true", help="train with mixed_float16")
-    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
-                        help="let tensorflow-datasets download MNIST (default: yes, except with --quick)")
-    parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=0, help="Keras fit verbosity")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
-    from keras_entropy import datasets, experiments, sparse_coding, sweeps
+    from keras_entropy import experiments, sparse_coding, sweeps
 
     base = dict(sparse_coding.SPARSE_AUTOENCODER_PAPER, train_size=None, val_size=None)
     if args.quick:
@@ -79,25 +75,10 @@ def main(argv=None):
     settings = {name: pick(name) for name in (
         "betas", "rho", "hidden_units", "weight_decay", "epochs", "batch_size", "learning_rate",
         "replications", "train_size", "val_size")}
-    out = args.out or os.path.join("runs", "sparse_autoencoder" + ("_quick" if args.quick else ""))
-    os.makedirs(out, exist_ok=True)
-    results_path = os.path.join(out, "results.jsonl")
-
-    if args.mixed_precision:
-        keras.config.set_dtype_policy("mixed_float16")
-    info = sweeps.runtime_info()
-    print(f"backend: {info['backend']}; devices: {', '.join(info['devices'])}"
-          f"; dtype policy: {keras.config.dtype_policy().name}", flush=True)
-
-    download = (not args.quick) if args.download is None else args.download
-    data = datasets.load(args.dataset, args.data_dir, download=download, allow_embedded=args.quick)
-    print(f"data: {data.describe()}", flush=True)
-    note = None
-    if data.is_embedded:
-        note = ("No local copy or prepared tensorflow-datasets copy of MNIST was found: this --quick run "
-                "used the embedded MNIST subset shipped with keras_entropy (6000 train / 1000 test images), "
-                "so its numbers are a smoke test, not the full experiment.")
-        print(f"NOTE: {note}", flush=True)
+    out, results_path = script_setup.output_dir(args, "sparse_autoencoder")
+    info = script_setup.announce_runtime(args)
+    data, _, note = script_setup.load_data_for(
+        args, embedded_note=script_setup.EMBEDDED_MNIST_NOTE.format(target="full experiment"))
 
     x_train = experiments.flatten_images(data.x_train[: settings["train_size"]])
     x_val = experiments.flatten_images(data.x_test[: settings["val_size"]])

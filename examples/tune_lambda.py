@@ -23,30 +23,34 @@ format: keras_entropy.reports reads it) go to --out. The last lines printed
 are the best trial's hyperparameters and score.
 """
 
-import argparse
 import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
+
+from keras_entropy import script_setup  # noqa: E402
 
 QUICK = {"max_trials": 3, "epochs": 2, "train_size": 1000, "val_size": 300, "width": 16,
          "latent_dim": 64}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
-    )
+    parser = script_setup.parser_for(__doc__)
     parser.add_argument("--model", choices=["cnn", "autoencoder"], default="cnn",
                         help="the CIFAR-10 CNN (default) or the dense autoencoder")
-    parser.add_argument("--dataset", choices=["mnist", "cifar10"],
-                        help="default: cifar10 for the CNN, mnist for the autoencoder")
-    parser.add_argument("--data-dir", help="local copy of the data set (MNIST: folder with the IDX .gz files; "
-                        "otherwise a tensorflow-datasets data directory)")
-    parser.add_argument("--out", help="folder for the tuner project and results.jsonl "
-                        "(default: runs/tune_lambda_MODEL_DATASET[_quick])")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"tiny CPU run: {QUICK}; falls back to the embedded MNIST subset when "
-                        "the data set is not available locally")
+    script_setup.add_common_arguments(
+        parser, ["mnist", "cifar10"], None,
+        dataset_help="default: cifar10 for the CNN, mnist for the autoencoder",
+        data_dir_help="local copy of the data set (MNIST: folder with the IDX .gz files; "
+        "otherwise a tensorflow-datasets data directory)",
+        out_help="folder for the tuner project and results.jsonl (default: runs/tune_lambda_MODEL_DATASET[_quick])",
+        quick_help=f"tiny CPU run: {QUICK}; falls back to the embedded MNIST subset when "
+        "the data set is not available locally",
+        seed_help="seeds every trial's weights and the tuner",
+        report_only=False,
+        mixed_precision=False,
+        verbose=0,
+    )
     parser.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], default="random")
     parser.add_argument("--max-trials", type=int, help="trials of random/bayesian search (default 20)")
     parser.add_argument("--epochs", type=int, help="epochs per trial (default 10); Hyperband's max_epochs")
@@ -66,20 +70,14 @@ def parse_args(argv=None):
     parser.add_argument("--train-size", type=int, help="use the first N training images (default: all)")
     parser.add_argument("--val-size", type=int, help="use the first N test images for validation (default: all)")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0, help="seeds every trial's weights and the tuner")
     parser.add_argument("--trial-timeout", type=float, default=600.0,
                         help="distributed: seconds of silence before a worker's trial goes to another (default 600)")
     parser.add_argument("--heartbeat", type=float, default=10.0,
                         help="distributed: seconds between a worker's heartbeats (default 10)")
     parser.add_argument("--overwrite", action="store_true", help="start the tuner project afresh")
-    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
-                        help="let tensorflow-datasets download the data set (default: yes, except with --quick)")
-    parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=0, help="Keras fit verbosity")
     args = parser.parse_args(argv)
-    for name in ("max_trials", "epochs", "width", "latent_dim", "train_size", "val_size", "batch_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    script_setup.require_positive(
+        parser, args, ("max_trials", "epochs", "width", "latent_dim", "train_size", "val_size", "batch_size"))
     low, high = args.lam_range
     if not 0 < low < high:
         parser.error(f"--lam-range needs 0 < LOW < HIGH, got {low} {high}")
@@ -88,21 +86,13 @@ def parse_args(argv=None):
 
 def load_data(args, settings):
     """`(x_train, y_train, x_val, y_val, description, note)` for the chosen model."""
-    from keras_entropy import datasets, experiments
+    from keras_entropy import experiments
 
-    note = None
-    download = (not args.quick) if args.download is None else args.download
-    try:
-        data = datasets.load(args.dataset, args.data_dir, download=download,
-                             allow_embedded=args.quick)
-    except datasets.DatasetNotFoundError:
-        if not (args.quick and args.data_dir is None):
-            raise
-        data = datasets.load("mnist", allow_embedded=True)
-        note = (f"{args.dataset} is not available here: this --quick run used the embedded MNIST subset "
-                "instead (a smoke test, not the paper's experiment).")
-    if data.is_embedded and note is None:
-        note = "used the embedded MNIST subset shipped with keras_entropy (a smoke test)."
+    data, _, note = script_setup.load_data_for(
+        args, fallback="mnist", print_error=False, announce=False,
+        fallback_note=f"{args.dataset} is not available here: this --quick run used the embedded MNIST subset "
+        "instead (a smoke test, not the paper's experiment).",
+        embedded_note="used the embedded MNIST subset shipped with keras_entropy (a smoke test).")
     x_train = data.x_train[: settings["train_size"]]
     x_val = data.x_test[: settings["val_size"]]
     if args.model == "autoencoder":
@@ -150,10 +140,9 @@ def autoencoder_builder(input_dim, latent_dim):
 
 def main(argv=None):
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras_tuner
 
-    from keras_entropy import sweeps, tuning
+    from keras_entropy import tuning
 
     args.dataset = args.dataset or ("cifar10" if args.model == "cnn" else "mnist")
     base = {"max_trials": 20, "epochs": 10, "train_size": None, "val_size": None, "width": 32,
@@ -161,12 +150,10 @@ def main(argv=None):
     if args.quick:
         base.update(QUICK)
     settings = {name: getattr(args, name) or base[name] for name in base}
-    out = args.out or os.path.join(
-        "runs", f"tune_lambda_{args.model}_{args.dataset}" + ("_quick" if args.quick else ""))
+    out, _ = script_setup.output_dir(args, f"tune_lambda_{args.model}_{args.dataset}", create=False)
     role = tuning.cluster_role()
-    info = sweeps.runtime_info()
-    print(f"backend: {info['backend']}; devices: {', '.join(info['devices'])}"
-          + (f"; role: {role} ({os.environ['KERASTUNER_TUNER_ID']})" if role else ""), flush=True)
+    script_setup.announce_runtime(
+        args, dtype_policy=False, suffix=f"; role: {role} ({os.environ['KERASTUNER_TUNER_ID']})" if role else "")
 
     x_train, y_train, x_val, y_val, description, note = load_data(args, settings)
     print(f"data: {description}", flush=True)

@@ -17,9 +17,12 @@ Results (results.jsonl), a bar chart (scores.png) and summary.md go to
 --out. Re-running the same command skips finished runs.
 """
 
-import argparse
 import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
+
+from keras_entropy import script_setup  # noqa: E402
 
 QUICK = {
     "train_size": 2000,
@@ -33,21 +36,20 @@ QUICK = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
+    parser = script_setup.parser_for(__doc__)
+    script_setup.add_common_arguments(
+        parser, ["mnist"], "mnist", dataset_help="only MNIST (default)",
+        data_dir_help="local copy: a folder with the MNIST IDX .gz files, or a tensorflow-datasets data directory",
+        out_help="folder for results.jsonl, scores.png and summary.md (default: runs/unsupervised_clustering[_quick])",
+        quick_help=f"tiny CPU run: {QUICK}; uses the embedded MNIST subset when no local "
+        "or prepared tensorflow-datasets copy is found",
+        replications_help="runs per method, distinct seeds (default 10)",
+        download_what="MNIST",
+        report_only=False,
+        verbose=0,
     )
-    parser.add_argument("--dataset", choices=["mnist"], default="mnist", help="only MNIST (default)")
-    parser.add_argument("--data-dir", help="local copy: a folder with the MNIST IDX .gz files, or a "
-                        "tensorflow-datasets data directory")
-    parser.add_argument("--out", help="folder for results.jsonl, scores.png and summary.md "
-                        "(default: runs/unsupervised_clustering[_quick])")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"tiny CPU run: {QUICK}; uses the embedded MNIST subset when no local "
-                        "or prepared tensorflow-datasets copy is found")
     parser.add_argument("--methods", nargs="+", default=None,
                         help="subset of: entropy entropy_balance0 kmeans kmeans_pca (default: all)")
-    parser.add_argument("--replications", type=int, help="runs per method, distinct seeds (default 10)")
     parser.add_argument("--epochs", type=int, help="training epochs of the network (default 30)")
     parser.add_argument("--beta", type=float, help="inverse temperature of the loss (default 1)")
     parser.add_argument("--balance", type=float, help="weight of the uniform-marginal term (default 1)")
@@ -55,20 +57,14 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, help="default 256 (the balance term is a batch statistic)")
     parser.add_argument("--train-size", type=int, help="use the first N training images (default: all)")
     parser.add_argument("--test-size", type=int, help="score on the first N test images (default: all)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first replication")
-    parser.add_argument("--mixed-precision", action="store_true", help="train with mixed_float16")
-    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
-                        help="let tensorflow-datasets download MNIST (default: yes, except with --quick)")
-    parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=0, help="Keras fit verbosity")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
-    from keras_entropy import clustering, datasets, experiments, sweeps
+    from keras_entropy import clustering, experiments, sweeps
 
     base = dict(clustering.CLUSTERING_PAPER, train_size=None, test_size=None)
     if args.quick:
@@ -87,25 +83,10 @@ def main(argv=None):
         "train_size": args.train_size or base["train_size"],
         "test_size": args.test_size or base["test_size"],
     }
-    out = args.out or os.path.join("runs", "unsupervised_clustering" + ("_quick" if args.quick else ""))
-    os.makedirs(out, exist_ok=True)
-    results_path = os.path.join(out, "results.jsonl")
-
-    if args.mixed_precision:
-        keras.config.set_dtype_policy("mixed_float16")
-    info = sweeps.runtime_info()
-    print(f"backend: {info['backend']}; devices: {', '.join(info['devices'])}"
-          f"; dtype policy: {keras.config.dtype_policy().name}", flush=True)
-
-    download = (not args.quick) if args.download is None else args.download
-    data = datasets.load(args.dataset, args.data_dir, download=download, allow_embedded=args.quick)
-    print(f"data: {data.describe()}", flush=True)
-    note = None
-    if data.is_embedded:
-        note = ("No local copy or prepared tensorflow-datasets copy of MNIST was found: this --quick run "
-                "used the embedded MNIST subset shipped with keras_entropy (6000 train / 1000 test images), "
-                "so its numbers are a smoke test, not the full experiment.")
-        print(f"NOTE: {note}", flush=True)
+    out, results_path = script_setup.output_dir(args, "unsupervised_clustering")
+    info = script_setup.announce_runtime(args)
+    data, _, note = script_setup.load_data_for(
+        args, embedded_note=script_setup.EMBEDDED_MNIST_NOTE.format(target="full experiment"))
 
     x_train = experiments.flatten_images(data.x_train[: settings["train_size"]])
     x_test = experiments.flatten_images(data.x_test[: settings["test_size"]])
