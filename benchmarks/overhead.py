@@ -102,12 +102,16 @@ def main():
     parser.add_argument("--steps", type=int, default=20, help="train steps per epoch")
     parser.add_argument("--rounds", type=int, default=7, help="timed epochs per configuration")
     parser.add_argument("--filters", type=int, default=64, help="CNN width")
+    parser.add_argument("--families", nargs="+", default=["cnn", "autoencoder"],
+                        choices=["cnn", "autoencoder"], help="which models to time")
     args = parser.parse_args()
 
     print(f"backend: {keras.backend.backend()}, batch {args.batch_size}, "
           f"{args.steps} steps x {args.rounds} rounds, CNN width {args.filters}")
     rows = []
     for family, configs in configurations(args.filters).items():
+        if family not in args.families:
+            continue
         x, y = data(family, args.batch_size, args.steps)
         models = {name: make() for name, make in configs.items()}
         for model in models.values():  # compile and warm up
