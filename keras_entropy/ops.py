@@ -79,8 +79,8 @@ def dense_entropy_factors(kernel, epsilon=DEFAULT_EPSILON):
     section 4 allows them in place of the singular values: their product is
     `|det S|` too). They are computed as the diagonal of the Cholesky factor of
     the Gram matrix `S^T S + delta I`, which is mathematically the same `R`
-    and costs a third of a Householder QR and a fraction of an SVD (see
-    `benchmarks/overhead.py`).
+    and costs about half a Householder QR and a quarter of an SVD (see
+    `benchmarks/dense_factor_routes.py`).
 
     The jitter `delta = epsilon**2 + k * float32_eps * ||S^T S||_F` keeps the
     Cholesky factorisation defined (and its gradient finite) for rank-deficient
@@ -88,7 +88,7 @@ def dense_entropy_factors(kernel, epsilon=DEFAULT_EPSILON):
     rounding can make it slightly indefinite. The result is exactly the
     `|r_jj|` of the QR factorisation of `S` stacked on `sqrt(delta) I`, so
     each factor is floored smoothly at `sqrt(delta)`; for Glorot-initialised
-    kernels the factors move by well under 1% (tests/test_ops.py). The
+    kernels the factors move by under 1% (tests/test_ops.py). The
     jitter is a stabilizer: no gradient flows through it.
 
     Factor `j` belongs to column `j` of `S` (output unit `j` when
