@@ -388,19 +388,6 @@ def large_cnn_run(config, seed, data, verbose="auto", reference=None):
 # Tables
 
 
-def _records(results, keys=None):
-    if isinstance(results, sweeps.ResultsFile):
-        records = results.records()
-    elif isinstance(results, (list, tuple)):
-        records = list(results)
-    else:
-        records = sweeps.ResultsFile(results).records()
-    if keys is not None:
-        keys = set(keys)
-        records = [r for r in records if r["key"] in keys]
-    return records
-
-
 def improvement_table(results, architecture=("depth", "width"), group="placement", keys=None,
                       lam="lam", baseline=0.0):
     """The paper's Table 1 from a results file: does the entropy loss improve accuracy?
@@ -419,7 +406,7 @@ def improvement_table(results, architecture=("depth", "width"), group="placement
     """
     from keras_entropy import stats
 
-    records = _records(results, keys)
+    records = sweeps.load_records(results, keys)
     if not records:
         raise ValueError(f"No runs to tabulate in {results!r}.")
     if isinstance(architecture, str):
@@ -493,7 +480,7 @@ def accuracy_grid(results, rows=("arch", "training", "placement"), keys=None, la
     Returns:
         `(table, markdown)`: a dict `{row tuple: {lam: mean}}` and Markdown.
     """
-    records = _records(results, keys)
+    records = sweeps.load_records(results, keys)
     if not records:
         raise ValueError(f"No runs to tabulate in {results!r}.")
     lams = sorted({r["config"][lam] for r in records})
@@ -540,7 +527,7 @@ def plot_accuracy_vs_lam(results, path, series=("depth", "width", "placement"), 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = _records(results, keys)
+    records = sweeps.load_records(results, keys)
     lams = sorted({r["config"][lam] for r in records})
     xs = list(range(len(lams)))
     groups = sorted({tuple(r["config"][s] for s in series) for r in records}, key=str)

@@ -24,7 +24,7 @@ import math
 import os
 
 from keras_entropy import stats
-from keras_entropy.sweeps import ResultsFile
+from keras_entropy.sweeps import load_records
 
 
 @dataclasses.dataclass
@@ -58,12 +58,7 @@ def results_frame(results, keys=None, monitors=None, metrics=None):
     """
     import pandas as pd
 
-    if isinstance(results, (str, os.PathLike)):
-        results = ResultsFile(results)
-    records = results.records() if isinstance(results, ResultsFile) else list(results)
-    if keys is not None:
-        keys = set(keys)
-        records = [r for r in records if r["key"] in keys]
+    records = load_records(results, keys)
     rows = []
     for record in records:
         row = {"key": record["key"], "seed": record["seed"], "replication": record.get("replication")}
@@ -259,7 +254,7 @@ def write_report(
     lines += [
         f"{len(frame)} runs; backend/devices as recorded: "
         + ", ".join(sorted({f"{r.get('backend', '?')} on {', '.join(r.get('devices', []) or ['?'])}"
-                            for r in _records(results, keys)})) + ".",
+                            for r in load_records(results, keys)})) + ".",
         f"Fixed settings: " + ", ".join(
             f"{k}={first[k]}" for k in frame.columns
             if k not in ("key", "seed", "replication", x, group, "wall_time_s", "epochs_trained")
@@ -303,8 +298,3 @@ def write_report(
     return Summary(markdown=markdown, table=table, files=files)
 
 
-def _records(results, keys):
-    if isinstance(results, (str, os.PathLike)):
-        results = ResultsFile(results)
-    records = results.records() if isinstance(results, ResultsFile) else list(results)
-    return [r for r in records if keys is None or r["key"] in set(keys)]

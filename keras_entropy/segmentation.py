@@ -300,15 +300,7 @@ def table3(results, keys=None):
     Returns:
         `(rows, markdown)`.
     """
-    if isinstance(results, sweeps.ResultsFile):
-        records = results.records()
-    elif isinstance(results, (list, tuple)):
-        records = list(results)
-    else:
-        records = sweeps.ResultsFile(results).records()
-    if keys is not None:
-        keys = set(keys)
-        records = [r for r in records if r["key"] in keys]
+    records = sweeps.load_records(results, keys)
     rows = []
     for r in sorted(records, key=lambda r: (r["config"]["lam"] != 0, str(r["config"]["placement"]),
                                             r["config"]["lam"], r["seed"])):

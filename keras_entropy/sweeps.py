@@ -184,6 +184,20 @@ class ResultsFile:
         f.seek(0, os.SEEK_END)
 
 
+def load_records(results, keys=None):
+    """The records of `results` (a path, a `ResultsFile` or a list of records).
+
+    `keys`: keep only the runs with these keys (None: all).
+    """
+    if isinstance(results, (str, os.PathLike)):
+        results = ResultsFile(results)
+    records = results.records() if isinstance(results, ResultsFile) else list(results)
+    if keys is None:
+        return records
+    keys = set(keys)
+    return [r for r in records if r["key"] in keys]
+
+
 # --------------------------------------------------------------------------
 # Grids
 

@@ -169,24 +169,23 @@ class LoopbackCluster:
             chief.wait(timeout=timeout)
         except subprocess.TimeoutExpired as error:
             raise TimeoutError(f"The chief did not finish within {timeout} s.") from error
+        self._wait_all(grace)
+        return {name: p.poll() for name, p in self.processes.items()}
+
+    def _wait_all(self, grace):
+        """Wait up to `grace` seconds in all for every process to exit."""
         deadline = time.monotonic() + grace
-        for name, process in self.processes.items():
+        for process in self.processes.values():
             try:
                 process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-        return {name: p.poll() for name, p in self.processes.items()}
 
     def close(self, grace=3.0):
         """Terminate, then kill, every process group still running; reap them all."""
         for name in self.running():
             self.kill(name, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for name, process in self.processes.items():
-            try:
-                process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
+        self._wait_all(grace)
         for name, process in self.processes.items():
             # Kill the group even if its leader exited: children may remain.
             self.kill(name, signal.SIGKILL)
