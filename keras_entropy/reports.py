@@ -10,10 +10,18 @@ records of a `keras_entropy.sweeps` results file and writes, into `out_dir`:
   (Figures 4a and 6a);
 - `significance_<x>_<value>.png`: for each `x` value, the pairwise tables
   between `group` values (blank / + / - at alpha = 0.05) for the metric and
-  for the stopping epoch under each monitor, drawn as tables (Figures 3b-6b);
+  for the stopping epoch under each monitor, drawn as labelled grids
+  (`group` values on both axes; Figures 3b-6b);
 - `summary.md`: the same numbers as Markdown tables plus one-tailed tests of
   "the entropy loss improves the metric / the stopping epoch" against the
   `group` value 0 (the paper's Table 1 style, p-values and stars).
+
+Runs whose early-stopping rule never fired on a monitor (record
+`stopping[monitor]["stopped"]` False: stopped by --max-epochs, censored) are
+marked "cap": `(cap k/n)` after the stopping-epoch cells of the tables, open
+squares (and "cap k/n" labels plus a dashed cap line on the stopping-epoch
+plot) on the plots. `band_figure` and `significance_figure` build the
+figures on their own.
 
 matplotlib and pandas are imported lazily; plots use the non-interactive
 Agg backend.
@@ -102,6 +110,166 @@ def _markdown_table(header, rows):
     return "\n".join(lines)
 
 
+CAP_NOTE = "cap = stopped by --max-epochs (the early-stopping rule never fired)"
+
+
+def _capped_count(cell, monitor):
+    """Runs of `cell` whose `monitor` stop is censored at the epoch cap."""
+    column = f"stopped_{monitor}"
+    if column not in cell:
+        return 0
+    return int((~cell[column].astype(bool)).sum())
+
+
+def _cap_mark(capped, n):
+    """The summary's marker for `capped` of `n` runs censored at the cap ("" when none)."""
+    return f" (cap {capped}/{n})" if capped else ""
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def band_figure(frame, *, x, group, monitors, column_of, ylabel, suptitle, mark_caps=True, annotate_caps=False):
+    """One panel per monitor: `column_of(monitor)` against `x`, one line per `group` value.
+
+    Each line is the mean over replications with its 95% t-confidence band.
+    With `mark_caps`, points where some run's stop on that monitor was
+    censored at the epoch cap (record `stopping[monitor]["stopped"]` False)
+    get an open square, and the legend says "cap = stopped by
+    --max-epochs"; with `annotate_caps` (the stopping-epoch plot) the square
+    is labelled "cap k/n" (k of the n runs capped) and the cap epochs are
+    drawn as a dashed line.
+
+    Args:
+        frame: a `results_frame`.
+        x, group: config entries (horizontal axis, one line each).
+        monitors: the early-stopping monitors, one panel each.
+        column_of: monitor -> column of `frame` to plot.
+        ylabel, suptitle: labels.
+
+    Returns:
+        The matplotlib Figure (constrained layout; the caller saves/closes it).
+    """
+    from matplotlib.lines import Line2D
+
+    plt = _pyplot()
+    xs = sorted(frame[x].unique())
+    groups = sorted(frame[group].unique())
+    fig, axes = plt.subplots(1, len(monitors), figsize=(5.5 * len(monitors), 4.4), squeeze=False,
+                             layout="constrained")
+    handles, any_cap, cap_epochs = [], False, set()
+    for ax, monitor in zip(axes[0], monitors):
+        column = column_of(monitor)
+        for gi, g in enumerate(groups):
+            cells = [frame[(frame[x] == v) & (frame[group] == g)] for v in xs]
+            bands = [stats.t_confidence_interval(list(c[column])) for c in cells]
+            (line,) = ax.plot(xs, [b[0] for b in bands], marker="o", label=f"{group}={g:g}", color=f"C{gi % 10}")
+            ax.fill_between(xs, [b[1] for b in bands], [b[2] for b in bands], alpha=0.2, color=line.get_color())
+            if ax is axes[0][0]:
+                handles.append(line)
+            if not mark_caps:
+                continue
+            for v, c, b in zip(xs, cells, bands):
+                capped = _capped_count(c, monitor)
+                if not capped:
+                    continue
+                any_cap = True
+                cap_epochs.update(int(e) for e in c[~c[f"stopped_{monitor}"].astype(bool)][f"stop_{monitor}"])
+                ax.plot([v], [b[0]], marker="s", markersize=13, markerfacecolor="none",
+                        markeredgecolor=line.get_color(), markeredgewidth=1.5, linestyle="none")
+                if annotate_caps:
+                    left = len(xs) > 1 and v == xs[-1]
+                    ax.annotate(f"{group}={g:g}: cap {capped}/{len(c)}", (v, b[0]),
+                                xytext=(-4 if left else 4, -12 - 11 * gi), textcoords="offset points",
+                                ha="right" if left else "left", va="top", fontsize=8, color=line.get_color())
+        ax.set_xlabel(x)
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"early stopping on {monitor}")
+        ax.grid(alpha=0.3)
+        if annotate_caps:
+            ax.set_ylim(bottom=0)
+    if annotate_caps and cap_epochs:
+        for ax in axes[0]:
+            for epoch in sorted(cap_epochs):
+                ax.axhline(epoch, color="grey", linestyle="--", linewidth=1, zorder=0)
+            ax.set_ylim(top=max(ax.get_ylim()[1], 1.12 * max(cap_epochs)))
+        handles.append(Line2D([], [], color="grey", linestyle="--", label="--max-epochs (cap)"))
+    if any_cap:
+        handles.append(Line2D([], [], marker="s", markersize=10, markerfacecolor="none", markeredgecolor="black",
+                              linestyle="none",
+                              label="cap = stopped by --max-epochs" + (" (k of n runs)" if annotate_caps else "")))
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), fontsize=8)
+    fig.suptitle(suptitle)
+    return fig
+
+
+def significance_figure(frame, *, x, value, group, quantities, alpha=0.05, title=None, monitor_of=None):
+    """The pairwise tables between `group` values at `x == value`, one panel per quantity.
+
+    Each panel is a grid: row and column ticks are the `group` values
+    (row vs column), "+" (red) when the row's mean is significantly higher
+    than the column's (two-sided Welch t-test at `alpha`), "-" (blue) when
+    lower, blank otherwise; the diagonal is grey.
+
+    Args:
+        frame: a `results_frame`.
+        x, value: the config entry and the value to compare at.
+        group: the config entry compared (e.g. "lam").
+        quantities: list of (label, column of `frame`).
+        alpha: significance level.
+        title: printed in the figure's title.
+        monitor_of: dict label -> monitor; for those panels the title says how
+            many runs were capped by --max-epochs.
+
+    Returns:
+        The matplotlib Figure (constrained layout; the caller saves/closes it).
+    """
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+
+    plt = _pyplot()
+    at = frame[frame[x] == value]
+    groups = sorted(frame[group].unique())
+    names = [f"{g:g}" for g in groups]
+    size = 1.6 + 0.55 * len(groups)
+    fig, axes = plt.subplots(1, len(quantities), figsize=(max(size, 3.2) * len(quantities), size + 1.0),
+                             squeeze=False, layout="constrained")
+    cmap = ListedColormap(["#9ecae1", "white", "#fc9272", "#d9d9d9"])  # -, blank, +, diagonal
+    for ax, (label, column) in zip(axes[0], quantities):
+        pairs = stats.pairwise_significance({n: list(at[at[group] == g][column]) for n, g in zip(names, groups)},
+                                            alpha=alpha)
+        codes = np.array([[2 if i == j else {"-": -1, "": 0, "+": 1}[pairs.loc[i, j]] for j in names]
+                          for i in names])
+        ax.imshow(codes, cmap=cmap, vmin=-1.5, vmax=2.5, aspect="equal")
+        for r, i in enumerate(names):
+            for c, j in enumerate(names):
+                if pairs.loc[i, j]:
+                    ax.text(c, r, pairs.loc[i, j], ha="center", va="center", fontsize=12, fontweight="bold")
+        ax.set_xticks(range(len(names)), names, fontsize=8, rotation=30 if max(map(len, names)) > 4 else 0)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.set_xticks(np.arange(len(names) + 1) - 0.5, minor=True)
+        ax.set_yticks(np.arange(len(names) + 1) - 0.5, minor=True)
+        ax.grid(which="minor", color="black", linewidth=0.8)
+        ax.tick_params(which="minor", length=0)
+        ax.xaxis.tick_top()
+        ax.xaxis.set_label_position("top")
+        ax.set_xlabel(f"{group} (column)", fontsize=8)
+        ax.set_ylabel(f"{group} (row)", fontsize=8)
+        monitor = (monitor_of or {}).get(label)
+        capped = _capped_count(at, monitor) if monitor else 0
+        ax.set_title(label + (f"\n{capped}/{len(at)} runs capped" if capped else ""), fontsize=9)
+    fig.suptitle((f"{title}: " if title else "") + f"{x}={value}, two-sided Welch t-tests at alpha={alpha}\n"
+                 f"+: row significantly higher than column, -: lower" + (f"; {CAP_NOTE}" if any(
+                     _capped_count(at, m) for m in (monitor_of or {}).values()) else ""), fontsize=9)
+    return fig
+
+
 def write_report(
     results,
     out_dir,
@@ -135,10 +303,7 @@ def write_report(
     Returns:
         A `Summary`.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     frame = results_frame(results, keys)
     if frame.empty:
@@ -161,28 +326,14 @@ def write_report(
         files.append(path)
         return name
 
-    def band_plot(column_of, ylabel, name, suptitle):
-        fig, axes = plt.subplots(1, len(monitors), figsize=(5.5 * len(monitors), 4), squeeze=False)
-        for ax, monitor in zip(axes[0], monitors):
-            column = column_of(monitor)
-            for g in groups:
-                cells = [stats.t_confidence_interval(
-                    list(frame[(frame[x] == v) & (frame[group] == g)][column])) for v in xs]
-                means = [c[0] for c in cells]
-                ax.plot(xs, means, marker="o", label=f"{group}={g:g}")
-                ax.fill_between(xs, [c[1] for c in cells], [c[2] for c in cells], alpha=0.2)
-            ax.set_xlabel(x)
-            ax.set_ylabel(ylabel)
-            ax.set_title(f"early stopping on {monitor}")
-            ax.grid(alpha=0.3)
-        axes[0][0].legend(fontsize=8)
-        fig.suptitle(suptitle)
-        return save(fig, name)
-
-    metric_plot = band_plot(lambda m: f"{metric}@{m}", f"{metric} at stopping epoch",
-                            f"{metric}_vs_{x}.png", f"{title}: {metric} (mean, 95% t-CI)")
-    epoch_plot = band_plot(lambda m: f"stop_{m}", "stopping epoch",
-                           f"stopping_epoch_vs_{x}.png", f"{title}: stopping epoch (mean, 95% t-CI)")
+    common = dict(x=x, group=group, monitors=monitors)
+    metric_plot = save(band_figure(frame, column_of=lambda m: f"{metric}@{m}", ylabel=f"{metric} at stopping epoch",
+                                   suptitle=f"{title}: {metric} (mean, 95% t-CI)", **common),
+                       f"{metric}_vs_{x}.png")
+    epoch_plot = save(band_figure(frame, column_of=lambda m: f"stop_{m}", ylabel="stopping epoch",
+                                  suptitle=f"{title}: stopping epoch (mean, 95% t-CI)", annotate_caps=True,
+                                  **common),
+                      f"stopping_epoch_vs_{x}.png")
 
     # Main table.
     header = [x, group, "n", f"{metric} @ stop({monitors[0]})"]
@@ -195,9 +346,9 @@ def write_report(
             cell = frame[(frame[x] == v) & (frame[group] == g)]
             if cell.empty:
                 continue
-            censored = sum(int((~cell[f"stopped_{m}"].astype(bool)).sum()) for m in monitors)
+            censored = sum(_capped_count(cell, m) for m in monitors)
             row = [v, f"{g:g}", len(cell), _cell(cell[f"{metric}@{monitors[0]}"])]
-            row += [_cell(cell[f"stop_{m}"], 3) for m in monitors]
+            row += [_cell(cell[f"stop_{m}"], 3) + _cap_mark(_capped_count(cell, m), len(cell)) for m in monitors]
             row += [_cell(cell[f"{metric}@{m}"]) for m in monitors[1:]]
             row += [censored, _fmt(float(cell["wall_time_s"].mean()), 3)]
             rows.append(row)
@@ -206,25 +357,21 @@ def write_report(
     # Pairwise tables, one figure per x value.
     quantities = [(f"{metric} @ stop({monitors[0]})", f"{metric}@{monitors[0]}")]
     quantities += [(f"stop epoch ({m})", f"stop_{m}") for m in monitors]
+    monitor_of = {f"stop epoch ({m})": m for m in monitors}
     pairwise_md, table_plots = [], []
     for v in xs:
         at = frame[frame[x] == v]
-        fig, axes = plt.subplots(1, len(quantities), figsize=(4.2 * len(quantities), 0.5 + 0.45 * len(groups)),
-                                 squeeze=False)
         pairwise_md.append(f"#### {x} = {v}")
-        for ax, (label, column) in zip(axes[0], quantities):
+        for label, column in quantities:
             samples = {f"{g:g}": list(at[at[group] == g][column]) for g in groups}
             pairs = stats.pairwise_significance(samples, alpha=alpha)
-            pairwise_md.append(f"{label} (row vs column):\n\n" + _markdown_table(
+            capped = _capped_count(at, monitor_of[label]) if label in monitor_of else 0
+            pairwise_md.append(f"{label} (row vs column)" + (f", {capped}/{len(at)} runs capped" if capped else "")
+                               + ":\n\n" + _markdown_table(
                 [f"{group}"] + list(pairs.columns),
                 [[i] + [c or " " for c in pairs.loc[i]] for i in pairs.index]))
-            ax.axis("off")
-            ax.set_title(label, fontsize=9)
-            tab = ax.table(cellText=pairs.values, rowLabels=list(pairs.index), colLabels=list(pairs.columns),
-                           loc="center", cellLoc="center")
-            tab.scale(1, 1.3)
-        fig.suptitle(f"{title}: {x}={v}, two-sided t-tests at alpha={alpha} "
-                     f"(+: row significantly higher than column)", fontsize=9)
+        fig = significance_figure(frame, x=x, value=v, group=group, quantities=quantities, alpha=alpha,
+                                  title=title, monitor_of=monitor_of)
         table_plots.append(save(fig, f"significance_{x}_{v}.png"))
 
     # One-tailed tests against the baseline.
@@ -239,7 +386,10 @@ def write_report(
                 treat = at[at[group] == g]
                 for label, column in quantities:
                     r = stats.improvement_test(list(base[column]), list(treat[column]), higher_is_better=False)
-                    tests.append([v, f"{g:g}", label, _fmt(r["baseline_mean"]), _fmt(r["treatment_mean"]),
+                    m = monitor_of.get(label)
+                    marks = [_cap_mark(_capped_count(c, m), len(c)) if m else "" for c in (base, treat)]
+                    tests.append([v, f"{g:g}", label, _fmt(r["baseline_mean"]) + marks[0],
+                                  _fmt(r["treatment_mean"]) + marks[1],
                                   _fmt(r["statistic"], 3), _fmt(r["pvalue"], 3) + " " + r["stars"]])
     tests_md = _markdown_table(
         [x, group, "quantity (lower is better)", f"{group}={baseline:g}", "with entropy loss", "t", "p (one-tailed)"],
@@ -263,8 +413,11 @@ def write_report(
         f"Cells give the mean and its 95% t-confidence interval over replications. "
         f"`stop epoch (m)` is the epoch at which Keras's EarlyStopping rule on monitor `m` fires "
         f"(counted from 1); `{metric} @ stop(m)` is {metric} at that epoch. `val_loss` includes "
-        f"the entropy penalty, `val_mse` does not. `censored`: monitor stops not reached by the epoch cap "
-        f"(their stopping epoch is the cap).",
+        f"the entropy penalty, `val_mse` does not. `(cap k/n)`: {CAP_NOTE}, in k of the n runs "
+        f"(censored: their "
+        f"stopping epoch is the cap, so the rule's own stopping epoch is later, and {metric} @ stop is "
+        f"{metric} at the cap). `censored`: the number of such capped monitor stops in the row, all "
+        f"monitors together.",
         "",
         "## Results",
         "",

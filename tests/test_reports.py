@@ -82,6 +82,164 @@ def test_write_report_numbers_tables_and_plots(tmp_path, rng):
     assert mse_rows and not mse_rows[0].rstrip(" |").endswith("*")
 
 
+def _rows(table, prefix):
+    return [line for line in table.splitlines() if line.startswith(prefix)]
+
+
+def test_summary_marks_runs_capped_by_max_epochs(tmp_path, rng):
+    path = tmp_path / "results.jsonl"
+    synthetic_results(path, rng)
+    records = sweeps.load_records(path)
+    # One lambda = 1 run at width 60 also hits the cap on val_loss (stopping epoch = its last epoch).
+    capped = [r for r in records if r["config"]["latent_dim"] == 60 and r["config"]["lam"] == 1.0][0]
+    capped["stopping"]["val_loss"] = {"epoch": capped["epochs_trained"], "best_epoch": 3, "stopped": False}
+    summary = reports.write_report(records, tmp_path / "report")
+    header = [c.strip() for c in summary.table.splitlines()[0].strip("|").split("|")]
+    loss_col, mse_col = header.index("stop epoch (val_loss)"), header.index("stop epoch (val_mse)")
+    for width in (20, 60):
+        for lam in ("0", "0.01", "1"):
+            (row,) = _rows(summary.table, f"| {width} | {lam} |")
+            cells = [c.strip() for c in row.strip().strip("|").split("|")]
+            # lambda = 0.01: val_mse never stopped in its 5 runs; elsewhere every run stopped.
+            assert cells[mse_col].endswith(" (cap 5/5)") == (lam == "0.01")
+            assert ("cap" in cells[mse_col]) == (lam == "0.01")
+            assert ("cap" in cells[loss_col]) == (width == 60 and lam == "1")
+            if width == 60 and lam == "1":
+                assert cells[loss_col].endswith(" (cap 1/5)")
+            for i, cell in enumerate(cells):
+                if i not in (loss_col, mse_col):
+                    assert "cap" not in cell
+    text = summary.markdown
+    assert reports.CAP_NOTE.split(" (")[0] in text and "`(cap k/n)`" in text
+    # One-tailed tests: the capped side is marked, the other is not.
+    (test_row,) = _rows(text, "| 20 | 0.01 | stop epoch (val_mse) |")
+    base, treat = [c.strip() for c in test_row.strip("| ").split("|")][3:5]
+    assert "cap" not in base and treat.endswith("(cap 5/5)")
+    (test_row,) = _rows(text, "| 20 | 1 | stop epoch (val_mse) |")
+    assert "cap" not in test_row
+    assert "stop epoch (val_mse) (row vs column), 5/15 runs capped:" in text
+
+
+def _stopping_plot(frame):
+    return reports.band_figure(frame, x="latent_dim", group="lam", monitors=["val_loss", "val_mse"],
+                               column_of=lambda m: f"stop_{m}", ylabel="stopping epoch",
+                               suptitle="Synthetic: stopping epoch (mean, 95% t-CI)", annotate_caps=True)
+
+
+def _assert_suptitle_clear(fig):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    top = fig._suptitle.get_window_extent(renderer)
+    assert fig._suptitle.get_text() and top.width > 0
+    for ax in fig.axes:
+        assert ax.get_title()
+        assert not top.overlaps(ax.title.get_window_extent(renderer)), ax.get_title()
+        assert not top.overlaps(ax.get_tightbbox(renderer)), ax.get_title()
+    for i, a in enumerate(fig.axes):
+        for b in fig.axes[i + 1:]:
+            assert not a.get_tightbbox(renderer).overlaps(b.get_tightbbox(renderer))
+
+
+def test_stopping_epoch_plot_marks_capped_runs(tmp_path, rng):
+    import matplotlib.pyplot as plt
+
+    path = tmp_path / "results.jsonl"
+    synthetic_results(path, rng)
+    fig = _stopping_plot(reports.results_frame(path))
+    try:
+        loss_ax, mse_ax = fig.axes
+        assert [t.get_text() for t in loss_ax.texts] == []
+        assert sorted(t.get_text() for t in mse_ax.texts) == ["lam=0.01: cap 5/5"] * 2
+        # Open squares at the two capped points, a dashed line at the cap epochs.
+        squares = [line for line in mse_ax.lines if line.get_marker() == "s"]
+        assert len(squares) == 2 and all(line.get_markerfacecolor() == "none" for line in squares)
+        assert not [line for line in loss_ax.lines if line.get_marker() == "s"]
+        labels = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert labels[:3] == ["lam=0", "lam=0.01", "lam=1"]
+        assert any(label.startswith("cap = stopped by --max-epochs") for label in labels)
+        assert "--max-epochs (cap)" in labels
+        _assert_suptitle_clear(fig)
+    finally:
+        plt.close(fig)
+    # Nothing capped: no squares, no cap legend entries.
+    records = sweeps.load_records(path)
+    for r in records:
+        r["stopping"]["val_mse"]["stopped"] = True
+    fig = _stopping_plot(reports.results_frame(records))
+    try:
+        assert not any(line.get_marker() == "s" for ax in fig.axes for line in ax.lines)
+        assert not any(ax.texts for ax in fig.axes)
+        assert not [t for t in fig.legends[0].get_texts() if "cap" in t.get_text()]
+    finally:
+        plt.close(fig)
+
+
+def test_significance_figure_labels_both_axes_and_clears_the_suptitle(tmp_path, rng):
+    import matplotlib.pyplot as plt
+
+    path = tmp_path / "results.jsonl"
+    synthetic_results(path, rng)
+    frame = reports.results_frame(path)
+    quantities = [("val_mse @ stop(val_loss)", "val_mse@val_loss"), ("stop epoch (val_loss)", "stop_val_loss"),
+                  ("stop epoch (val_mse)", "stop_val_mse")]
+    fig = reports.significance_figure(
+        frame, x="latent_dim", value=20, group="lam", quantities=quantities, alpha=0.05,
+        title="Synthetic with a long title", monitor_of={"stop epoch (val_loss)": "val_loss",
+                                                         "stop epoch (val_mse)": "val_mse"})
+    try:
+        names = ["0", "0.01", "1"]
+        assert len(fig.axes) == 3
+        fig.canvas.draw()
+        at = frame[frame.latent_dim == 20]
+        for ax, (label, column) in zip(fig.axes, quantities):
+            assert [t.get_text() for t in ax.get_xticklabels()] == names
+            assert [t.get_text() for t in ax.get_yticklabels()] == names
+            assert ax.get_xlabel() == "lam (column)" and ax.get_ylabel() == "lam (row)"
+            assert ax.get_title().startswith(label)
+            # The cell marks are the pairwise table's, placed at (column, row).
+            pairs = stats.pairwise_significance(
+                {n: list(at[at.lam == float(n)][column]) for n in names}, alpha=0.05)
+            marks = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+            expected = {(r, c): pairs.loc[i, j] for r, i in enumerate(names) for c, j in enumerate(names)
+                        if pairs.loc[i, j]}
+            assert marks == expected and expected  # every panel has some significant pair
+        assert fig.axes[0].get_title() == "val_mse @ stop(val_loss)"
+        assert fig.axes[2].get_title() == "stop epoch (val_mse)\n5/15 runs capped"
+        assert "cap = stopped by --max-epochs" in fig._suptitle.get_text()
+        _assert_suptitle_clear(fig)
+    finally:
+        plt.close(fig)
+
+
+def test_report_figures_of_the_real_mnist_results_are_readable():
+    """The committed real-data report: caps marked, significance grids labelled, titles clear."""
+    import matplotlib.pyplot as plt
+
+    results = os.path.join(ROOT, "docs", "results", "dense_autoencoder_mnist", "results.jsonl")
+    frame = reports.results_frame(results)
+    fig = reports.significance_figure(
+        frame, x="latent_dim", value=260, group="lam",
+        quantities=[("val_mse @ stop(val_loss)", "val_mse@val_loss"), ("stop epoch (val_mse)", "stop_val_mse")],
+        title="Dense autoencoder on mnist", monitor_of={"stop epoch (val_mse)": "val_mse"})
+    try:
+        for ax in fig.axes:
+            assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "0.0001", "0.01"]
+            assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "0.0001", "0.01"]
+        _assert_suptitle_clear(fig)
+    finally:
+        plt.close(fig)
+    fig = _stopping_plot(frame)
+    try:
+        # val_loss never fired (18/18 capped); val_mse fired only at width 260, lambda 1e-2.
+        assert len(fig.axes[0].texts) == 6 and len(fig.axes[1].texts) == 5
+        assert "lam=0.01: cap 3/3" not in [t.get_text() for t in fig.axes[1].texts if t.xy[0] == 260]
+        _assert_suptitle_clear(fig)
+    finally:
+        plt.close(fig)
+    text = open(os.path.join(os.path.dirname(results), "summary.md")).read()
+    assert "| 260 | 0.01 | 3 | 5.379e-03 [5.326e-03, 5.431e-03] | 60 [60, 60] (cap 3/3) | 28 [28, 28] |" in text
+
+
 def test_write_report_errors(tmp_path):
     with pytest.raises(ValueError, match="No runs"):
         reports.write_report(tmp_path / "none.jsonl", tmp_path)
