@@ -3,17 +3,64 @@
 Penalties that keep (or remove) differential entropy in dense and
 convolutional layers, computed from their weights alone (Meni, White, Mayo,
 Pilkiewicz), a softmax-entropy clustering loss and a KL sparsity penalty.
-The formulas live in `keras_entropy.ops`; see MATH.md for the specification.
+The formulas live in `keras_entropy.ops`; `docs/MATH.md` in the repository states
+each of them (docstrings cite its sections as "MATH.md section N").
 """
 
-from keras_entropy import ops
-from keras_entropy.callbacks import EntropyMonitor
-from keras_entropy.layers import EntropyConv2D, EntropyDense
-from keras_entropy.losses import SoftmaxEntropyLoss
-from keras_entropy.placement import place_penalties, select_layers
-from keras_entropy.profile import EntropyProfile, LayerEntropy, entropy_profile, plot_profiles
-from keras_entropy.regularizers import ConvEntropy, DenseEntropy, KLSparsity
-from keras_entropy.segmentation import BinaryIoU
+import os as _os
+import sys as _sys
+
+
+def _started_as_cli():
+    """True while `python -m keras_entropy ...` or the `keras-entropy` script
+    starts: the CLI parses its arguments (and answers --help) before importing
+    Keras, so TensorFlow's start-up log stays off its output; the names below
+    are then imported on first use (PEP 562 `__getattr__`)."""
+    argv = list(getattr(_sys, "orig_argv", None) or [])
+    if "-m" in argv[:-1] and argv[argv.index("-m") + 1] == "keras_entropy":
+        return True
+    return _os.path.basename(_sys.argv[0] if _sys.argv else "").startswith("keras-entropy")
+
+
+_EXPORTS = {
+    "BinaryIoU": "segmentation",
+    "ConvEntropy": "regularizers",
+    "DenseEntropy": "regularizers",
+    "EntropyConv2D": "layers",
+    "EntropyDense": "layers",
+    "EntropyMonitor": "callbacks",
+    "EntropyProfile": "profile",
+    "KLSparsity": "regularizers",
+    "LayerEntropy": "profile",
+    "SoftmaxEntropyLoss": "losses",
+    "entropy_profile": "profile",
+    "place_penalties": "placement",
+    "plot_profiles": "profile",
+    "select_layers": "placement",
+}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name == "ops":
+        return importlib.import_module("keras_entropy.ops")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'keras_entropy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"keras_entropy.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+if not _started_as_cli():
+    from keras_entropy import ops
+    from keras_entropy.callbacks import EntropyMonitor
+    from keras_entropy.layers import EntropyConv2D, EntropyDense
+    from keras_entropy.losses import SoftmaxEntropyLoss
+    from keras_entropy.placement import place_penalties, select_layers
+    from keras_entropy.profile import EntropyProfile, LayerEntropy, entropy_profile, plot_profiles
+    from keras_entropy.regularizers import ConvEntropy, DenseEntropy, KLSparsity
+    from keras_entropy.segmentation import BinaryIoU
 
 __version__ = "0.1.0.dev0"
 

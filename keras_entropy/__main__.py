@@ -3,11 +3,25 @@
 Each command is a subparser registered in `_build_parser`; add a new one with
 its own `_add_<name>_parser(subparsers)` function that sets `func` to a
 `_run_<name>(args)` returning the exit status.
+
+This module imports only the standard library at the top: arguments are parsed
+(and `--help` answered) before Keras, and so TensorFlow, is imported. The
+commands import Keras inside their functions, with TensorFlow's start-up log
+lines silenced unless `--verbose` is given.
+
+Exit status: 0 on success; 2 on bad input (an unknown option or value, a
+missing or unreadable model file, an output path that cannot be written),
+with one `error:` line on stderr naming the option and the value and no file
+written; 1 when writing the outputs fails half-way (the files written so far
+are removed).
 """
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
+import zipfile
 
 _DESCRIPTION = """\
 keras-entropy: measure and guide how much entropy the layers of a Keras model keep.
@@ -28,9 +42,11 @@ in forward order, compute from the weights alone
   dense:  log|det W_sq|, W_sq the square upper-left block of the kernel
 
 (the entropy change H(output) - H(input) of Meni et al.; higher = less entropy
-lost). A table with one row per layer is printed; --plot draws one box per layer
-of the per-filter values (outliers shown), --compare puts a second model's
-profile beside it on the same axes (e.g. trained vs freshly initialised).
+lost). A table with one row per profiled layer is printed (index = 0-based
+position among the profiled layers, as in the CSV); --plot draws one box per
+layer of the per-filter values (outliers shown; dense layers on their own
+scale, right axis), --compare puts a second model's profile beside it (e.g.
+trained vs freshly initialised).
 """
 
 _PROFILE_EPILOG = """\
@@ -44,8 +60,27 @@ The CSV has one row per layer (index, name, kind, kernel shape, N_out, number of
 per-filter values, their mean/median/min/max, and the total). The JSON keeps
 every per-filter value and can be read back with
 keras_entropy.EntropyProfile.from_json (e.g. as the reference of the
-"empirical" placement strategy).
+"empirical" placement strategy). Nothing is written unless every input could
+be read and every output rendered.
 """
+
+_KIND_NAMES = {"conv": "Conv2D", "dense": "Dense"}
+
+
+class _InputError(Exception):
+    """Bad input to the CLI: reported as one `error:` line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _prog():
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "keras-entropy" if name.startswith("keras-entropy") else "python -m keras_entropy"
 
 
 def _add_profile_parser(subparsers):
@@ -71,67 +106,338 @@ def _add_profile_parser(subparsers):
     parser.add_argument("--kinds", nargs="+", choices=("conv", "dense"),
                         default=["conv", "dense"], help="layer kinds to include (default: both)")
     parser.add_argument("--names", action="store_true",
-                        help="label the plot's x axis with layer names instead of numbers")
+                        help="label the plot's x axis with layer names instead of indices")
     parser.add_argument("--quiet", action="store_true", help="do not print the table")
+    parser.add_argument("--verbose", action="store_true",
+                        help="keep TensorFlow's start-up log lines and show full tracebacks")
     parser.set_defaults(func=_run_profile)
     return parser
 
 
+# ---------------------------------------------------------------------------
+# Checking the input before anything is loaded or written.
+
+
+def _check_model_path(flag, path):
+    if not os.path.exists(path):
+        raise _InputError(f"{flag}: no such file: {path!r}")
+    if os.path.isdir(path):
+        raise _InputError(f"{flag}: {path!r} is a directory, not a .keras file")
+    if not os.access(path, os.R_OK):
+        raise _InputError(f"{flag}: cannot read {path!r} (permission denied)")
+    if path.endswith(".keras") and not zipfile.is_zipfile(path):
+        raise _InputError(
+            f"{flag}: cannot read {path!r} as a Keras model: it is not a .keras (zip) archive"
+        )
+
+
+def _figure_formats():
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        return None
+    return set(FigureCanvasBase.get_supported_filetypes())
+
+
+def _check_output_path(flag, path, formats=None):
+    if not path or not path.strip():
+        raise _InputError(f"{flag}: empty file name {path!r}")
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
+        raise _InputError(f"{flag}: {path!r} is a directory; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise _InputError(f"{flag}: folder {os.path.dirname(path)!r} of {path!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise _InputError(f"{flag}: cannot write to folder {folder!r} of {path!r}")
+    if formats is not None:
+        ext = os.path.splitext(path)[1].lstrip(".").lower()
+        if ext not in formats:
+            shown = ", ".join(f".{f}" for f in sorted(formats))
+            raise _InputError(
+                f"{flag}: unsupported figure format {('.' + ext) if ext else '(no extension)'} "
+                f"in {path!r}; use one of {shown}"
+            )
+
+
+def _compare_csv_path(csv_path):
+    root, ext = os.path.splitext(csv_path)
+    return f"{root}_compare{ext or '.csv'}"
+
+
+def _outputs(args):
+    """`[(flag, path)]` of the files the profile command will write."""
+    outputs = []
+    if args.csv:
+        outputs.append(("--csv", args.csv))
+        if args.compare:
+            outputs.append(("--csv", _compare_csv_path(args.csv)))
+    if args.json:
+        outputs.append(("--json", args.json))
+    if args.plot:
+        outputs.append(("--plot", args.plot))
+    return outputs
+
+
+def _check_profile_args(args):
+    _check_model_path("MODEL.keras", args.model)
+    if args.compare is not None:
+        _check_model_path("--compare", args.compare)
+    formats = None
+    if args.plot is not None:
+        formats = _figure_formats()
+        if formats is None:
+            raise _InputError(
+                f"--plot: writing {args.plot!r} needs matplotlib: pip install 'keras-entropy[plot]'"
+            )
+    for flag in ("--csv", "--json", "--plot"):
+        value = getattr(args, flag[2:])
+        if value is not None:
+            _check_output_path(flag, value, formats if flag == "--plot" else None)
+    inputs = {os.path.realpath(p): flag for flag, p in
+              (("MODEL.keras", args.model), ("--compare", args.compare)) if p}
+    seen = {}
+    for flag, path in _outputs(args):
+        real = os.path.realpath(path)
+        if real in inputs:
+            raise _InputError(f"{flag}: {path!r} would overwrite the input {inputs[real]} file")
+        if real in seen:
+            raise _InputError(f"{flag}: {path!r} is also the output of {seen[real]}")
+        seen[real] = flag
+
+
+# ---------------------------------------------------------------------------
+# Loading.
+
+
+@contextlib.contextmanager
+def _quiet_stderr(enabled):
+    """Send file descriptor 2 to a temporary file while Keras is imported and used.
+
+    TensorFlow writes its start-up and device lines from C++ (some before its
+    log level is read, so `TF_CPP_MIN_LOG_LEVEL` alone does not silence them
+    all). What was captured is replayed on stderr when the block fails with
+    anything but an `_InputError` (which is reported on its own line).
+    """
+    if not enabled:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (e.g. some embedded interpreters)
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        except _InputError:
+            raise
+        except BaseException:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _import_keras(verbose):
+    """Import Keras and the package (which registers its serializable classes)."""
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    # The modules that register serializable classes, so saved models using them load.
+    import keras_entropy.layers  # noqa: F401
+    import keras_entropy.losses  # noqa: F401
+    import keras_entropy.regularizers  # noqa: F401
+    import keras_entropy.segmentation  # noqa: F401
+    import keras_entropy.sparse_coding  # noqa: F401
+
+    return keras
+
+
+def _load(flag, path, verbose=False):
+    """The model saved at `path`, or `_InputError` naming `flag` and `path`."""
+    keras = _import_keras(verbose)
+    _check_model_path(flag, path)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not a readable model"
+        if verbose:
+            raise
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise _InputError(
+            f"{flag}: cannot read {path!r} as a Keras model "
+            f"({type(exc).__name__}{': ' + detail[:200] if detail else ''})"
+        ) from exc
+    if not isinstance(model, keras.layers.Layer):
+        raise _InputError(f"{flag}: {path!r} holds a {type(model).__name__}, not a Keras model")
+    return model
+
+
+def _count_layers(model):
+    """Layers of `model`, nested models expanded, input layers not counted."""
+    import keras
+
+    from keras_entropy.profile import KINDS, _sublayers
+
+    kinds = tuple(KINDS.values())
+    seen = set()
+
+    def count(layer):
+        total = 0
+        for sub in _sublayers(layer):
+            if id(sub) in seen or isinstance(sub, keras.layers.InputLayer):
+                continue
+            seen.add(id(sub))
+            if not isinstance(sub, kinds) and _sublayers(sub):
+                total += count(sub)
+            else:
+                total += 1
+        return total
+
+    return count(model)
+
+
+# ---------------------------------------------------------------------------
+# Output.
+
+
+def _format_number(value, spec):
+    import math
+
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
+    return format(value, spec)
+
+
 def _format_table(profile):
-    header = f"{'#':>3}  {'layer':<28} {'kind':<5} {'kernel':<18} {'N_out':>7} " \
-             f"{'mean log|c11|':>14} {'total dH':>14}"
+    """One row per profiled layer; conv and dense quantities in their own columns."""
+    records = profile.to_records("layer")
+    name_width = min(40, max([5] + [len(r["name"]) for r in records]))
+    kernel_width = max([6] + [len(r["kernel_shape"]) for r in records])
+    header = (
+        f"{'index':>5}  {'layer':<{name_width}}  {'kind':<5}  {'kernel':<{kernel_width}}  "
+        f"{'N_out':>7}  {'filters':>7}  {'mean log|c11|':>13}  {'log|det W_sq|':>13}  "
+        f"{'total dH':>13}"
+    )
     lines = [header, "-" * len(header)]
-    for row in profile.to_records("layer"):
-        n_out = "" if row["output_positions"] is None else str(row["output_positions"])
+    for row in records:
+        conv = row["kind"] == "conv"
+        n_out = "n/a" if row["output_positions"] is None else str(row["output_positions"])
         lines.append(
-            f"{row['index'] + 1:>3}  {row['name'][:28]:<28} {row['kind']:<5} "
-            f"{row['kernel_shape']:<18} {n_out:>7} {row['mean']:>14.4g} {row['total']:>14.6g}"
+            f"{row['index']:>5}  {row['name'][:name_width]:<{name_width}}  {row['kind']:<5}  "
+            f"{row['kernel_shape']:<{kernel_width}}  {n_out:>7}  "
+            f"{str(row['n_values']) if conv else '':>7}  "
+            f"{_format_number(row['mean'] if conv else None, '.4g'):>13}  "
+            f"{_format_number(None if conv else row['total'], '.6g'):>13}  "
+            f"{_format_number(row['total'], '.6g'):>13}"
         )
     return "\n".join(lines)
 
 
-def _load(path):
-    import keras
+_TABLE_LEGEND = """\
+index: 0-based position among the profiled layers (the CSV's index column).
+mean log|c11|: conv layers, mean over the single-channel filters; log|det W_sq|: dense layers.
+total dH (nats): N_out * sum(log|c11|) for a conv layer (n/a when N_out is not fixed), \
+log|det W_sq| for a dense layer."""
 
-    import keras_entropy  # noqa: F401 - registers the package's serializable classes
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No such model file: {path}")
-    return keras.saving.load_model(path, compile=False)
+def _summary_line(profile, n_layers, kinds):
+    counts = [f"{sum(e.kind == k for e in profile)} {_KIND_NAMES[k]}" for k in kinds]
+    noun = "layer" if len(profile) == 1 else "layers"
+    return (f"{profile.label}: {len(profile)} profiled {noun} ({', '.join(counts)}) "
+            f"of {n_layers} layers in the model")
+
+
+def _render(profiles, args):
+    """`[(flag, path, bytes)]` for every output file, rendered in memory."""
+    import io
+
+    rendered = []
+    if args.csv:
+        rendered.append(("--csv", args.csv, profiles[0].to_csv().encode("utf-8")))
+        if len(profiles) > 1:
+            rendered.append(("--csv", _compare_csv_path(args.csv),
+                             profiles[1].to_csv().encode("utf-8")))
+    if args.json:
+        rendered.append(("--json", args.json, profiles[0].to_json().encode("utf-8")))
+    if args.plot:
+        from keras_entropy.profile import plot_profiles
+
+        fig = plot_profiles(profiles, tick_labels="name" if args.names else "index")
+        buffer = io.BytesIO()
+        fmt = os.path.splitext(args.plot)[1].lstrip(".").lower()
+        fig.savefig(buffer, format=fmt, dpi=150)
+        rendered.append(("--plot", args.plot, buffer.getvalue()))
+    return rendered
+
+
+def _write_all(rendered):
+    """Write every file, or none: each goes to a temporary file first, then all
+    are moved into place; on a failure the temporary files are removed."""
+    staged, current = [], None
+    try:
+        for flag, path, data in rendered:
+            current = (flag, path)
+            folder = os.path.dirname(os.path.abspath(path))
+            fd, tmp = tempfile.mkstemp(prefix=".keras-entropy-", suffix=".tmp", dir=folder)
+            staged.append(tmp)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        for (flag, path, _), tmp in zip(rendered, staged):
+            current = (flag, path)
+            os.replace(tmp, path)
+    except OSError as exc:
+        for tmp in staged:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+        flag, path = current
+        raise OSError(f"{flag}: cannot write {path!r}: {exc.strerror or exc}") from exc
 
 
 def _run_profile(args):
-    from keras_entropy.profile import entropy_profile, plot_profiles
-
-    labels = args.labels or [os.path.basename(args.model)]
+    _check_profile_args(args)
+    labels = list(args.labels) if args.labels else [os.path.basename(args.model)]
     if args.compare and not args.labels:
         labels.append(os.path.basename(args.compare))
-    profiles = [entropy_profile(_load(args.model), kinds=args.kinds, label=labels[0])]
-    if args.compare:
-        profiles.append(entropy_profile(_load(args.compare), kinds=args.kinds, label=labels[1]))
+    inputs = [("MODEL.keras", args.model)] + ([("--compare", args.compare)] if args.compare else [])
+    with _quiet_stderr(enabled=not args.verbose):
+        models = [_load(flag, path, args.verbose) for flag, path in inputs]
+
+        from keras_entropy.profile import entropy_profile
+
+        profiles = [entropy_profile(m, kinds=args.kinds, label=lab)
+                    for m, lab in zip(models, labels)]
+        rendered = _render(profiles, args)
+        counts = [_count_layers(m) for m in models]
     if not args.quiet:
-        for profile in profiles:
-            print(f"{profile.label}: {len(profile)} layers")
+        for count, profile in zip(counts, profiles):
+            print(_summary_line(profile, count, args.kinds))
             print(_format_table(profile))
             print()
-    if args.csv:
-        profiles[0].to_csv(args.csv)
-        if len(profiles) > 1:
-            root, ext = os.path.splitext(args.csv)
-            profiles[1].to_csv(f"{root}_compare{ext or '.csv'}")
-    if args.json:
-        profiles[0].to_json(args.json)
-    if args.plot:
-        plot_profiles(profiles, path=args.plot, tick_labels="name" if args.names else "index")
-    for flag, path in (("csv", args.csv), ("json", args.json), ("plot", args.plot)):
-        if path and not args.quiet:
+        print(_TABLE_LEGEND)
+    try:
+        _write_all(rendered)
+    except OSError as exc:
+        print(f"{args.prog}: error: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        for _, path, _ in rendered:
             print(f"wrote {path}")
     return 0
 
 
 def _build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m keras_entropy",
+    parser = _Parser(
+        prog=_prog(),
         description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -143,18 +449,28 @@ def _build_parser():
 def main(argv=None):
     """Entry point of `python -m keras_entropy` and of the `keras-entropy` script.
 
-    Returns the exit status (0 on success, 2 on a usage error, 1 when a file
-    cannot be read).
+    Returns the exit status: 0 on success; 2 on bad input (usage error,
+    missing, unreadable or corrupt model file, unwritable output path), after
+    one `error:` line on stderr naming the option and the value; 1 when
+    writing the outputs fails.
     """
     parser = _build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
-        parser.print_help()
+        print(f"{parser.prog}: error: no COMMAND given; choose from: profile (see --help)",
+              file=sys.stderr)
         return 2
+    args.prog = f"{parser.prog} {args.command}"
     try:
         return args.func(args)
-    except (FileNotFoundError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except _InputError as exc:
+        print(f"{args.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - one line, unless --verbose asks for the traceback
+        if getattr(args, "verbose", False):
+            raise
+        print(f"{args.prog}: error: {type(exc).__name__}: {exc} (run with --verbose for details)",
+              file=sys.stderr)
         return 1
 
 

@@ -1,15 +1,20 @@
-"""`python -m keras_entropy profile ...`."""
+"""`python -m keras_entropy profile ...`: output, error paths, start-up."""
 
 import csv
 import os
+import re
 import subprocess
 import sys
+import time
+import zipfile
 
 import keras
 import pytest
 
 import keras_entropy
 from keras_entropy.__main__ import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def save_model(path, scale=1.0):
@@ -25,6 +30,11 @@ def save_model(path, scale=1.0):
             layer.kernel.assign(layer.kernel * scale)
     model.save(path)
     return model
+
+
+def table_rows(out):
+    """The data rows of the printed table: lines that start with an index."""
+    return [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
 
 
 def test_cli_profile_writes_png_csv_json(tmp_path, capsys):
@@ -46,12 +56,48 @@ def test_cli_profile_writes_png_csv_json(tmp_path, capsys):
     assert os.path.exists(str(tmp_path / "out_compare.csv"))
     back = keras_entropy.EntropyProfile.from_json(js)
     assert back.names == ["conv1", "conv2", "dense"]
-    out = capsys.readouterr().out
-    assert "trained.keras: 3 layers" in out and "init.keras: 3 layers" in out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert captured.err == ""
+    # What is counted: the profiled Conv2D/Dense layers, of the model's 4 layers.
+    assert "trained.keras: 3 profiled layers (2 Conv2D, 1 Dense) of 4 layers in the model" in out
+    assert "init.keras: 3 profiled layers (2 Conv2D, 1 Dense) of 4 layers in the model" in out
     assert "conv2" in out and f"wrote {png}" in out
+    # The table's index column is the CSV's (0-based), for both models.
+    printed = table_rows(out)
+    assert [r[0] for r in printed] == [r["index"] for r in rows] * 2 == ["0", "1", "2"] * 2
+    assert [r[1] for r in printed[:3]] == ["conv1", "conv2", "dense"]
+    # Conv and dense quantities sit in their own columns: a conv row has its
+    # filter count, mean log|c11| and total (N_out, filters, mean, total);
+    # a dense row its N_out, log|det W_sq| and the same total.
+    header = next(line for line in out.splitlines() if line.lstrip().startswith("index"))
+    assert "mean log|c11|" in header and "log|det W_sq|" in header and "total dH" in header
+    conv_row, dense_row = printed[0], printed[2]
+    assert conv_row[2] == "conv" and len(conv_row) == 8
+    assert float(conv_row[6]) == pytest.approx(expected[0].statistic("mean"), rel=1e-3)
+    assert dense_row[2] == "dense" and len(dense_row) == 7
+    assert float(dense_row[5]) == float(dense_row[6]) == pytest.approx(expected[2].total,
+                                                                        rel=1e-4)
+    dense_line = next(line for line in out.splitlines() if line.split()[:3] == dense_row[:3])
+    # The dense value is printed under the log|det W_sq| header, not under mean log|c11|.
+    det_end = header.index("log|det W_sq|") + len("log|det W_sq|")
+    assert dense_line[:det_end].rstrip().endswith(dense_row[5])
 
 
-def test_cli_help_and_errors(tmp_path, capsys):
+def test_cli_kinds_and_quiet(tmp_path, capsys):
+    path = str(tmp_path / "m.keras")
+    save_model(path)
+    assert main(["profile", path, "--kinds", "dense"]) == 0
+    out = capsys.readouterr().out
+    assert "m.keras: 1 profiled layer (1 Dense) of 4 layers in the model" in out
+    assert [r[:3] for r in table_rows(out)] == [["0", "dense", "dense"]]
+    table = str(tmp_path / "q.csv")
+    assert main(["profile", path, "--quiet", "--csv", table]) == 0
+    assert capsys.readouterr().out == ""
+    assert os.path.getsize(table) > 0
+
+
+def test_cli_help(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0
@@ -60,23 +106,197 @@ def test_cli_help_and_errors(tmp_path, capsys):
         main(["profile", "--help"])
     help_text = capsys.readouterr().out
     assert exc.value.code == 0
-    for option in ("--plot", "--compare", "--csv", "--json", "log|c11|"):
+    for option in ("--plot", "--compare", "--csv", "--json", "--verbose", "log|c11|"):
         assert option in help_text
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    """A readable model, a corrupt .keras file and a zip that is not a Keras model."""
+    good = tmp_path / "good.keras"
+    save_model(str(good))
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"this is not a zip archive\n")
+    not_a_model = tmp_path / "other.keras"
+    with zipfile.ZipFile(not_a_model, "w") as z:
+        z.writestr("readme.txt", "hello")
+    (tmp_path / "adir").mkdir()
+    return tmp_path
+
+
+# (argv after "profile", with {d} the folder of the inputs; strings the error line must contain)
+ERROR_CASES = {
+    "missing file": (["{d}/missing.keras"], ["MODEL.keras", "no such file", "missing.keras"]),
+    "corrupt file": (["{d}/corrupt.keras", "--csv", "{d}/out.csv"],
+                     ["MODEL.keras", "cannot read", "corrupt.keras", "as a Keras model"]),
+    "zip, not a model": (["{d}/other.keras", "--json", "{d}/out.json"],
+                         ["MODEL.keras", "cannot read", "other.keras", "as a Keras model"]),
+    "folder as model": (["{d}/adir"], ["MODEL.keras", "adir", "directory"]),
+    "missing compare": (["{d}/good.keras", "--compare", "{d}/nope.keras", "--csv", "{d}/o.csv"],
+                        ["--compare", "nope.keras", "no such file"]),
+    "corrupt compare": (["{d}/good.keras", "--compare", "{d}/corrupt.keras", "--plot",
+                         "{d}/o.png"], ["--compare", "corrupt.keras", "as a Keras model"]),
+    "plot format": (["{d}/good.keras", "--plot", "{d}/fig.xyz"], ["--plot", "fig.xyz", ".xyz"]),
+    "plot no extension": (["{d}/good.keras", "--plot", "{d}/fig"], ["--plot", "fig"]),
+    "csv folder missing": (["{d}/good.keras", "--csv", "{d}/no/such/dir/t.csv"],
+                           ["--csv", "no/such/dir/t.csv", "does not exist"]),
+    "json is a folder": (["{d}/good.keras", "--json", "{d}/adir"], ["--json", "adir",
+                                                                     "directory"]),
+    "csv overwrites model": (["{d}/good.keras", "--csv", "{d}/good.keras"],
+                             ["--csv", "good.keras", "overwrite"]),
+    "same output twice": (["{d}/good.keras", "--csv", "{d}/x.out", "--json", "{d}/x.out"],
+                          ["--json", "x.out", "--csv"]),
+    "bad kinds": (["{d}/good.keras", "--kinds", "lstm"], ["--kinds", "lstm"]),
+    "labels arity": (["{d}/good.keras", "--labels", "one"], ["--labels"]),
+    "unknown flag": (["{d}/good.keras", "--colour", "red"], ["--colour"]),
+    "no model": ([], ["MODEL.keras", "required"]),
+}
+
+
+@pytest.mark.parametrize("case", list(ERROR_CASES))
+def test_cli_error_paths(case, inputs, capsys):
+    """Bad input: exit status 2, one line on stderr naming the flag and the
+    value, no traceback, nothing on stdout and no file or folder written."""
+    argv, needles = ERROR_CASES[case]
+    argv = ["profile"] + [a.format(d=inputs) for a in argv]
+    before = sorted(p.name for p in inputs.rglob("*"))
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert "error:" in lines[0] and "Traceback" not in captured.err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    assert sorted(p.name for p in inputs.rglob("*")) == before
+
+
+def test_cli_no_command(capsys):
     assert main([]) == 2
-    assert main(["profile", str(tmp_path / "missing.keras")]) == 1
-    assert "No such model file" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.splitlines()) == 1
+    assert "COMMAND" in captured.err
+
+
+def test_cli_write_failure_leaves_nothing(inputs, capsys, monkeypatch):
+    """When writing fails half-way, the files staged so far are removed."""
+    import keras_entropy.__main__ as cli
+
+    real_replace = os.replace
+    calls = []
+
+    def failing_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(cli.os, "replace", failing_replace)
+    before = sorted(p.name for p in inputs.rglob("*"))
+    code = main(["profile", str(inputs / "good.keras"), "--csv", str(inputs / "t.csv"),
+                 "--json", str(inputs / "t.json"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert len(err.splitlines()) == 1 and "--csv" in err and "t.csv" in err
+    assert "No space left" in err
+    assert sorted(p.name for p in inputs.rglob("*")) == before
+
+
+def _env_without_tf_settings():
+    env = dict(os.environ)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return env
+
+
+def _is_tf_log_line(line):
+    """A line of TensorFlow's C++ log (`I0000 00:00:...  port.cc:153] ...`) or its preamble."""
+    return bool(re.match(r"[IWEF]\d{4} ", line)) or "absl::InitializeLog" in line or \
+        "oneDNN custom operations" in line or "rebuild TensorFlow with" in line
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["profile", "--help"]])
+def test_cli_help_has_no_tensorflow_log_and_imports_no_keras(argv):
+    """`--help` is answered before Keras (so TensorFlow) is imported: no
+    start-up log lines, and quick (checked with `-X importtime`, which lists
+    every module imported, rather than with a wall-clock bound)."""
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "keras_entropy", *argv], capture_output=True,
+                            text=True, env=_env_without_tf_settings(), cwd=ROOT, timeout=300)
+    elapsed = time.monotonic() - start
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout and "--help" in result.stdout
+    assert result.stderr == "", result.stderr
+    assert not any(_is_tf_log_line(line) for line in result.stdout.splitlines())
+    assert elapsed < 60  # a loose bound for a loaded machine; the import check is the real one
+
+    traced = subprocess.run([sys.executable, "-X", "importtime", "-m", "keras_entropy", *argv],
+                            capture_output=True, text=True, env=_env_without_tf_settings(),
+                            cwd=ROOT, timeout=300)
+    assert traced.returncode == 0
+    imported = {line.rsplit("|", 1)[-1].strip() for line in traced.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "keras_entropy" in imported
+    for heavy in ("keras", "tensorflow", "jax", "torch", "numpy", "matplotlib"):
+        assert heavy not in imported, heavy
+
+
+def test_cli_module_parses_arguments_before_importing_keras():
+    """`keras_entropy/__main__.py` itself imports only the standard library
+    before answering --help or a usage error (whatever the package imports)."""
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('cli', {os.path.join(ROOT, 'keras_entropy', '__main__.py')!r})\n"  # noqa: E501
+        "cli = importlib.util.module_from_spec(spec); spec.loader.exec_module(cli)\n"
+        "for argv in (['--help'], ['profile', '--help'], ['profile', 'x.keras', '--kinds', 'x']):\n"
+        "    try:\n"
+        "        cli.main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'numpy') if m in sys.modules))\n"  # noqa: E501
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_cli_as_module_subprocess(tmp_path):
+    """A real run: the outputs, and no TensorFlow log line on stderr (without
+    TF_CPP_MIN_LOG_LEVEL set); --verbose lets them through."""
     path = str(tmp_path / "m.keras")
     save_model(path)
     png, table = str(tmp_path / "m.png"), str(tmp_path / "m.csv")
     result = subprocess.run(
         [sys.executable, "-m", "keras_entropy", "profile", path, "--plot", png, "--csv", table,
          "--names"],
-        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        capture_output=True, text=True, env=_env_without_tf_settings(), cwd=ROOT, timeout=600,
     )
     assert result.returncode == 0, result.stderr
+    assert result.stderr == "", result.stderr
     assert os.path.getsize(png) > 1000
     with open(table) as f:
         assert len(f.read().splitlines()) == 4
+    assert "m.keras: 3 profiled layers" in result.stdout
+
+
+def test_cli_corrupt_file_subprocess(tmp_path):
+    """The error path end to end: one line, exit status 2, nothing written."""
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"\x00" * 100)
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_entropy", "profile", str(bad), "--csv",
+         str(tmp_path / "out.csv")],
+        capture_output=True, text=True, env=_env_without_tf_settings(), cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    # (TensorFlow's own start-up lines are test_cli_as_module_subprocess's concern.)
+    assert [line for line in result.stderr.splitlines() if not _is_tf_log_line(line)] == [
+        f"python -m keras_entropy profile: error: MODEL.keras: cannot read {str(bad)!r} "
+        "as a Keras model: it is not a .keras (zip) archive"
+    ]
+    assert sorted(os.listdir(tmp_path)) == ["bad.keras"]

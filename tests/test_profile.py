@@ -11,6 +11,7 @@ import pytest
 from conftest import to_numpy
 
 import keras_entropy
+import keras_entropy.profile
 from keras_entropy import ops as E
 
 
@@ -189,15 +190,57 @@ def test_plot_two_profiles_one_box_per_layer(tmp_path):
     fig = keras_entropy.plot_profiles([trained, init], path=str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     axes = fig.get_axes()
-    assert len(axes) == 2
+    assert len(axes) == 2  # one panel per profile (the dense scale is a secondary axis)
     assert [ax.get_title() for ax in axes] == ["trained", "initialised"]
     for ax, profile in zip(axes, (trained, init)):
         boxes = [p for p in ax.patches if type(p).__name__ == "PathPatch"]
         assert len(boxes) == len(profile) == 5
+        # Ticks are the layers' 0-based indices, as in to_csv and the CLI's table.
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2", "3", "4"]
     assert axes[0].get_ylim() == axes[1].get_ylim()  # shared y axis
     # The first layer was scaled by 0.1: its median moved down by log(10).
-    low = min(np.min(e.values) for p in (trained, init) for e in p)
+    low = min(np.min(e.values) for p in (trained, init) for e in p if e.kind == "conv")
     assert axes[0].get_ylim()[0] <= low
+
+
+def test_plot_dense_layers_get_their_own_scale():
+    """A dense log|det S| (summed over units) would squash the conv boxes:
+    it is drawn mapped onto the conv range, with a right axis of true values."""
+    from matplotlib import colors as matplotlib_colors
+
+    trained, init = _two_profiles()
+    for e in trained:
+        if e.kind == "dense":  # far from the conv values, as in a real network
+            e.values = e.values - 2000.0
+            e.total -= 2000.0
+    fig = keras_entropy.plot_profiles([trained, init])
+    axes = fig.get_axes()
+    conv = np.concatenate([e.values for p in (trained, init) for e in p if e.kind == "conv"])
+    dense = np.concatenate([e.values for p in (trained, init) for e in p if e.kind == "dense"])
+    # The y range stays the conv range (plus margins), not the dense one.
+    y_lo, y_hi = axes[0].get_ylim()
+    span = conv.max() - conv.min()
+    assert y_lo > conv.min() - 0.2 * span and y_hi < conv.max() + 0.2 * span + 1.0
+    to_plot, from_plot = keras_entropy.profile._dense_scale([trained, init])
+    np.testing.assert_allclose(to_plot([dense.min(), dense.max()]), [conv.min(), conv.max()],
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(from_plot(to_plot(dense)), dense, rtol=1e-6, atol=1e-3)
+    # Dense boxes are orange, conv boxes blue; the last panel has the right axis.
+    for ax, profile in zip(axes, (trained, init)):
+        boxes = [p for p in ax.patches if type(p).__name__ == "PathPatch"]
+        faces = [matplotlib_colors.to_hex(b.get_facecolor()) for b in boxes]
+        assert faces.count("#fdae6b") == 2 and faces.count("#9ecae1") == 3
+    secondary = [c for c in axes[-1].child_axes if "log|det" in c.get_ylabel()]
+    assert len(secondary) == 1
+    # One kind only: no second scale.
+    conv_only = keras_entropy.EntropyProfile([e for e in trained if e.kind == "conv"])
+    assert keras_entropy.profile._dense_scale([conv_only]) is None
+    fig = keras_entropy.plot_profiles(conv_only)
+    assert not fig.get_axes()[0].child_axes
+    dense_only = keras_entropy.EntropyProfile([e for e in trained if e.kind == "dense"])
+    fig = keras_entropy.plot_profiles(dense_only)
+    assert "log|det" in fig.get_axes()[0].get_ylabel()
+    assert fig.get_axes()[0].get_ylim()[0] <= dense.min()
 
 
 def test_plot_pdf_names_and_argument_errors(tmp_path):
@@ -206,6 +249,7 @@ def test_plot_pdf_names_and_argument_errors(tmp_path):
     fig = keras_entropy.plot_profiles(trained, path=str(path), tick_labels="name", title="t")
     assert path.read_bytes()[:4] == b"%PDF"
     assert [t.get_text() for t in fig.get_axes()[0].get_xticklabels()] == trained.names
+    assert fig.get_axes()[0].get_xlabel() == "layer"
     with pytest.raises(TypeError, match="profiles"):
         keras_entropy.plot_profiles([])
     with pytest.raises(ValueError, match="tick_labels"):
@@ -237,3 +281,28 @@ def test_package_works_without_pandas_and_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["2", "ImportError", "True", "ImportError", "True"]
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_profile_of_jit_compiled_and_mixed_precision_model(policy, backend, rng):
+    """entropy_profile reads the (float32) kernels of a model compiled with
+    jit_compile=True, after a training step, under mixed_float16 too; the
+    values are the core math on the float32 kernels."""
+    keras.config.set_dtype_policy(policy)
+    model = small_cnn()
+    # torch's jit_compile=True means torch.compile, too slow for a unit test.
+    model.compile(optimizer="sgd", loss="mse", jit_compile=backend != "torch")
+    model.train_on_batch(rng.normal(size=(4, 12, 10, 2)).astype("float32"),
+                         rng.normal(size=(4, 3)).astype("float32"))
+    profile = keras_entropy.entropy_profile(model)
+    assert [e.name for e in profile] == ["c1", "c2", "c3", "d1", "d2"]
+    c1, d2 = model.get_layer("c1"), model.get_layer("d2")
+    assert c1.kernel.dtype == "float32"
+    if policy == "mixed_float16":
+        assert c1.compute_dtype == "float16"
+    assert profile[0].values.dtype == np.float32
+    np.testing.assert_array_equal(
+        profile[0].values, to_numpy(E.conv_entropy_change(c1.kernel)).reshape(-1))
+    assert profile["d2"].total == pytest.approx(
+        float(to_numpy(E.dense_entropy_change(d2.kernel))), rel=1e-5)
+    assert all(math.isfinite(e.total) for e in profile)
