@@ -1,12 +1,15 @@
 """The formulas of MATH.md as pure functions over `keras.ops`.
 
+`docs/MATH.md` in the repository states each formula, its sign convention
+and how it is computed here; "MATH.md section N" below cites its sections.
+
 Nothing here touches Keras layers, variables or serialization: every
 function takes tensors (or arrays) and returns tensors, so each formula can be
 tested on its own against the specification and runs unchanged on the
 TensorFlow, JAX and PyTorch backends.
 
 All computations happen in float32, whatever the input dtype (float16 and
-bfloat16 kernels of mixed-precision models are cast up first): slogdet and
+bfloat16 kernels of mixed-precision models are cast up first): QR and
 Cholesky are not defined in half precision, and the penalties' bounds
 (number of factors / epsilon) are far outside float16's range.
 
@@ -49,6 +52,23 @@ def square_part(kernel):
     return kernel[:k, :k]
 
 
+def qr_factors(matrix):
+    """`|r_jj|` of the QR factorisation of a square matrix (MATH.md section 1).
+
+    Their product is `|det S|` and their log-sum is `log|det S|`, with the
+    accuracy of a backward-stable Householder QR (relative error of order
+    `cond(S) * float32_eps` in each factor, where a Cholesky of `S^T S` would
+    give `cond(S)**2 * float32_eps`). QR has a kernel and a gradient on every
+    backend and under XLA, unlike `slogdet` (`LogMatrixDeterminant` has no
+    XLA kernel in TensorFlow, so `jit_compile=True` models cannot use it).
+
+    Returns:
+        A float32 vector of shape `(k,)`; zero entries for a singular matrix.
+    """
+    _, r = ops.qr(_as_float32(matrix), mode="reduced")
+    return ops.abs(ops.diagonal(r))
+
+
 def dense_entropy_change(kernel):
     """Entropy change through a dense layer: `log|det S|` (MATH.md section 1).
 
@@ -58,12 +78,13 @@ def dense_entropy_change(kernel):
     Returns:
         A float32 scalar. `-inf` for a singular square part.
 
-    Computed with `slogdet`: for a 784x260 Glorot-initialised kernel the value
-    is about -220, so `det S` itself underflows to 0 in float32.
+    Computed as `sum_j log|r_jj|` over the QR factorisation `S = QR` (see
+    `qr_factors`): value and gradient equal `slogdet`'s to float32 rounding,
+    and it compiles under XLA. For a 784x260 Glorot-initialised kernel the
+    value is about -220, so `det S` itself underflows to 0 in float32: the
+    determinant is never formed.
     """
-    s = square_part(_as_float32(kernel))
-    _, logabsdet = ops.slogdet(s)
-    return logabsdet
+    return ops.sum(ops.log(qr_factors(square_part(_as_float32(kernel)))))
 
 
 def factor_jitter(gram, epsilon=DEFAULT_EPSILON):
@@ -138,9 +159,9 @@ def entropy_surrogate(x, epsilon=DEFAULT_EPSILON):
 def dense_entropy_penalty(kernel, lam=1.0, stabilized=True, epsilon=DEFAULT_EPSILON):
     """Penalty of a dense kernel: `lam * (-dH_dense)` or its stabilized form.
 
-    Exact (MATH.md section 3): `-lam * log|det S|`; with a per-factor `lam` of
-    shape `(k,)`, `-sum_j lam_j log r_j` over the factors of
-    `dense_entropy_factors`.
+    Exact (MATH.md section 3): `-lam * log|det S| = -sum_j lam_j log|r_jj|`
+    over the QR factors of `S` (`qr_factors`); a per-factor `lam` has shape
+    `(k,)`.
 
     Stabilized (section 4): `sum_j lam_j / (r_j + eps)` over the same factors.
 
@@ -150,9 +171,7 @@ def dense_entropy_penalty(kernel, lam=1.0, stabilized=True, epsilon=DEFAULT_EPSI
     lam = _as_float32(lam)
     if stabilized:
         return ops.sum(lam * entropy_surrogate(dense_entropy_factors(kernel, epsilon), epsilon))
-    if len(lam.shape) == 0:
-        return -lam * dense_entropy_change(kernel)
-    return -ops.sum(lam * ops.log(dense_entropy_factors(kernel, 0.0)))
+    return -ops.sum(lam * ops.log(qr_factors(square_part(_as_float32(kernel)))))
 
 
 def conv_entropy_penalty(
@@ -210,7 +229,7 @@ def softmax_entropy(x, beta=1.0, axis=-1):
     return -ops.sum(ops.exp(log_q) * log_q, axis=axis)
 
 
-def softmax_entropy_clustering_loss(x, beta=1.0, balance=1.0):
+def softmax_entropy_clustering_loss(x, beta=1.0, balance=1.0, batch_mean=None):
     """Unsupervised clustering loss of seed 000 (MATH.md section 5).
 
     `L = mean_batch H(q) + balance * (log N - H(<q>))` where `q` is the
@@ -219,14 +238,30 @@ def softmax_entropy_clustering_loss(x, beta=1.0, balance=1.0):
     uniform distribution; it keeps the network from putting every input in one
     cluster.
 
+    Args:
+        x: outputs, `(..., N)`; every axis but the last is a batch axis.
+        beta: inverse temperature.
+        balance: weight of the uniform-marginal term.
+        batch_mean: how "the batch" is averaged: a function mapping a
+            `(samples, features)` float32 tensor to its `(features,)` mean
+            over the samples. The default is the mean over the samples of
+            `x` itself; `keras_entropy.distribution.global_batch_mean` makes
+            it the mean over the global batch of all replicas. It is called
+            once, on the per-sample entropies and distributions side by side.
+
     Returns:
         A float32 scalar.
     """
     logits = -beta * _as_float32(x)
     log_q = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
     q = ops.exp(log_q)
-    mean_entropy = ops.mean(-ops.sum(q * log_q, axis=-1))
     n = q.shape[-1]
-    q_bar = ops.mean(ops.reshape(q, (-1, n)), axis=0)
+    entropy = -ops.sum(q * log_q, axis=-1, keepdims=True)
+    per_sample = ops.reshape(ops.concatenate([q, entropy], axis=-1), (-1, n + 1))
+    if batch_mean is None:
+        means = ops.mean(per_sample, axis=0)
+    else:
+        means = batch_mean(per_sample)
+    q_bar, mean_entropy = means[:n], means[n]
     marginal_entropy = -ops.sum(q_bar * ops.log(ops.maximum(q_bar, 1e-30)))
     return mean_entropy + balance * (math.log(n) - marginal_entropy)

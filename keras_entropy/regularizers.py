@@ -17,7 +17,8 @@ class DenseEntropy(keras.regularizers.Regularizer):
     For a kernel `K` of shape `(n_in, n_out)`, `k = min(n_in, n_out)` and the
     square part `S = K[:k, :k]`:
 
-    - exact form: `lam * (-log|det S|)`, computed with `slogdet`;
+    - exact form: `lam * (-log|det S|)`, computed from the QR factorisation of
+      `S` (compiles under XLA; see `keras_entropy.ops.dense_entropy_change`);
     - stabilized form (default): `sum_j lam_j / (r_j + epsilon)` over the `k`
       factors `r_j` of `|det S|` (the `|r_jj|` of `S = QR`, see
       `keras_entropy.ops.dense_entropy_factors`). Bounded by `k / epsilon`,

@@ -37,6 +37,55 @@ def test_dense_exact_form_does_not_underflow_on_glorot_784x260(rng):
     assert np.all(np.isfinite(grad))
 
 
+def _well_conditioned(rng, k):
+    """A `k x k` matrix with singular values in [0.5, 2]: cond <= 4."""
+    q1, _ = np.linalg.qr(rng.normal(size=(k, k)))
+    q2, _ = np.linalg.qr(rng.normal(size=(k, k)))
+    return (q1 * rng.uniform(0.5, 2.0, size=k)) @ q2.T
+
+
+@pytest.mark.parametrize("k", [5, 64, 260])
+def test_dense_exact_value_and_gradient_equal_backend_slogdet(rng, k):
+    """The XLA-safe QR route equals the backend's own `slogdet` to 1e-5.
+
+    Value: `log|det S|`; gradient: `d log|det S| / dS = S^{-T}`, both compared
+    with `keras.ops.slogdet` differentiated by the backend's autodiff.
+    """
+    from keras import ops
+
+    s = _well_conditioned(rng, k).astype("float32")
+    value, grad = value_and_grad(E.dense_entropy_change, s)
+    ref_value, ref_grad = value_and_grad(lambda x: ops.slogdet(x)[1], s)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-5, atol=1e-5 * np.abs(ref_grad).max())
+    np.testing.assert_allclose(grad, np.linalg.inv(s.astype("float64")).T, rtol=1e-4, atol=1e-5)
+
+
+def test_dense_exact_route_is_finite_where_slogdet_is_and_minus_inf_where_singular(rng):
+    from keras import ops
+
+    kernel = glorot(rng, (784, 260))
+    value, grad = value_and_grad(lambda k: E.dense_entropy_penalty(k, 1.0, False), kernel)
+    ref = to_numpy(ops.slogdet(kernel[:260, :260])[1])
+    assert np.isfinite(ref) and np.isfinite(value) and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(value, -ref, rtol=1e-5)
+    singular = kernel[:260, :260].copy()
+    singular[:, 7] = 0.0
+    assert to_numpy(E.dense_entropy_change(singular)) == -np.inf
+    assert to_numpy(ops.slogdet(singular)[1]) == -np.inf
+
+
+def test_dense_exact_per_factor_lam_uses_exact_qr_factors(rng):
+    kernel = glorot(rng, (100, 40))
+    lam = rng.uniform(0.1, 2.0, size=40).astype("float32")
+    r = np.abs(np.diag(np.linalg.qr(kernel[:40, :40].astype("float64"), mode="r")))
+    np.testing.assert_allclose(
+        to_numpy(E.dense_entropy_penalty(kernel, lam, stabilized=False)),
+        -np.sum(lam * np.log(r)), rtol=1e-5,
+    )
+    np.testing.assert_allclose(to_numpy(E.qr_factors(kernel[:40, :40])), r, rtol=1e-4)
+
+
 def test_dense_factors_are_qr_diagonal_of_jittered_square_part(rng):
     kernel = glorot(rng, (100, 40))
     s = kernel[:40, :40].astype("float64")
