@@ -20,9 +20,11 @@ same command skips finished runs; --report-only rewrites the report.
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
 
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts
 from keras_entropy import script_setup  # noqa: E402
+
+del os.environ["KERAS_ENTROPY_DEFER_IMPORTS"]  # only for this import, not for child processes
 
 QUICK = {
     "depths": [2],
@@ -46,7 +48,6 @@ def parse_args(argv=None):
         quick_help=f"tiny CPU run: {QUICK}; without a local copy of the data set it uses the "
         "embedded MNIST subset, and says so",
         replications_help="runs per cell, distinct seeds (paper: 10)",
-        verbose=2,
     )
     parser.add_argument("--depths", type=int, nargs="+", choices=[1, 2, 3], help="conv blocks (paper: 1 2 3)")
     parser.add_argument("--widths", type=int, nargs="+", help="filters per convolution (paper: 32 64 128)")
@@ -68,6 +69,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
     import keras
 
     from keras_entropy import classification, sweeps
@@ -79,7 +81,6 @@ def main(argv=None):
     settings = {name: getattr(args, name) if getattr(args, name) is not None else base[name]
                 for name in ("depths", "widths", "lams", "placements", "replications", "max_epochs",
                              "patience", "batch_size", "train_size", "val_size")}
-    out, results_path = script_setup.output_dir(args, f"cnn_classification_{args.dataset}")
     script_setup.announce_runtime(args)
     data, _, note = script_setup.load_data_for(
         args, fallback="mnist",
@@ -88,6 +89,7 @@ def main(argv=None):
         "smoke test, not the paper's CIFAR-10 experiment.",
         embedded_note="This --quick run used the embedded MNIST subset shipped with keras_entropy "
         "(no local copy was found): a smoke test, not the paper's experiment.")
+    out, results_path = script_setup.output_dir(args, f"cnn_classification_{args.dataset}")
 
     x_train = classification.prepare_images(data.x_train[: settings["train_size"]])
     y_train = data.y_train[: settings["train_size"]].astype("int32")
@@ -121,6 +123,7 @@ def main(argv=None):
             lambda config, seed: classification.cnn_run(
                 config, seed, (x_train, y_train, x_val, y_val), verbose=args.verbose),
             configs, settings["replications"], results_path, seed=args.seed,
+            show=("val_accuracy", "accuracy"),
         )
 
     rows, table1 = classification.improvement_table(results_path, keys=keys)
@@ -171,4 +174,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_setup.run(main))

@@ -9,8 +9,16 @@ MSE per epoch, and trains until both have stopped, so the report gives the
 stopping epoch under each monitor.
 
     python examples/dense_autoencoder.py --quick              # minutes on a CPU
-    python examples/dense_autoencoder.py --data-dir ../shared/data/mnist
+    python examples/dense_autoencoder.py --data-dir ~/data/mnist   # the four MNIST IDX .gz files
     python examples/dense_autoencoder.py --dataset cifar10    # via tensorflow-datasets
+
+MNIST: tensorflow-datasets' `mnist` (prepared in ~/tensorflow_datasets or
+$TFDS_DATA_DIR; downloaded there with --download, the default except with
+--quick), or --data-dir DIR
+with DIR any folder holding the four IDX files train-images-idx3-ubyte.gz,
+train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and
+t10k-labels-idx1-ubyte.gz. --quick without either uses the MNIST subset
+embedded in the package, and says so.
 
 Results (results.jsonl), plots and summary.md go to --out. Re-running the
 same command skips finished runs; --report-only rewrites the report from the
@@ -20,9 +28,11 @@ results file without training.
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
 
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts
 from keras_entropy import script_setup  # noqa: E402
+
+del os.environ["KERAS_ENTROPY_DEFER_IMPORTS"]  # only for this import, not for child processes
 
 QUICK = {
     "latent_dims": [20, 140, 260],
@@ -62,6 +72,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
     import keras
 
     from keras_entropy import experiments, sweeps
@@ -80,10 +91,10 @@ def main(argv=None):
         "train_size": args.train_size or base["train_size"],
         "val_size": args.val_size or base["val_size"],
     }
-    out, results_path = script_setup.output_dir(args, f"dense_autoencoder_{args.dataset}")
     script_setup.announce_runtime(args)
     data, _, note = script_setup.load_data_for(
         args, embedded_note=script_setup.EMBEDDED_MNIST_NOTE.format(target="paper's experiment"))
+    out, results_path = script_setup.output_dir(args, f"dense_autoencoder_{args.dataset}")
 
     x_train = experiments.flatten_images(data.x_train[: settings["train_size"]])
     x_val = experiments.flatten_images(data.x_test[: settings["val_size"]])
@@ -110,6 +121,7 @@ def main(argv=None):
             lambda config, seed: experiments.dense_autoencoder_run(
                 config, seed, (x_train, x_val), verbose=args.verbose),
             configs, settings["replications"], results_path, seed=args.seed,
+            show=("val_mse", "val_loss"),
         )
     from keras_entropy import reports
 
@@ -125,4 +137,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_setup.run(main))

@@ -32,9 +32,11 @@ models.
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
 
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts
 from keras_entropy import script_setup  # noqa: E402
+
+del os.environ["KERAS_ENTROPY_DEFER_IMPORTS"]  # only for this import, not for child processes
 
 QUICK = {"input_size": 32, "epochs": 1, "batch_size": 32, "train_size": 128, "learning_rate": 1e-3,
          "resnet_blocks": [1, 1, 1, 1], "unet_filters": 8, "unet_depth": 3}
@@ -65,26 +67,26 @@ def parse_args(argv=None):
         seed_help="seed of the initial weights and training",
         download_what="data",
         report_only=False,
-        verbose=0,
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.weights_given = {}
+    for item in args.weights:
+        model, sep, path = item.partition("=")
+        if not sep or model not in ("vgg16", "resnet50") or not path:
+            parser.error(f"--weights {item}: expected vgg16=PATH or resnet50=PATH")
+        args.weights_given[model] = os.path.expanduser(path)
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
+    script_setup.prepare(args)  # checks --data-dir, starts Keras quietly
     import keras
 
     from keras_entropy import datasets, profile_figures, sweeps
     from keras_entropy.profile import EntropyProfile
 
-    weights_given = {}
-    for item in args.weights:
-        model, sep, path = item.partition("=")
-        if not sep or model not in profile_figures.IMAGENET_WEIGHT_FILES:
-            raise SystemExit(f"--weights: expected vgg16=PATH or resnet50=PATH, got {item!r}")
-        weights_given[model] = os.path.expanduser(path)
-
-    out, results_path = script_setup.output_dir(args, "entropy_profiles")
+    weights_given = args.weights_given
     info = script_setup.announce_runtime(args)
 
     cls_name = args.dataset or ("mnist" if args.quick else "imagenette")
@@ -151,11 +153,12 @@ def main(argv=None):
                   f"{name} on {dataset} ({len(data_of[name][0])} examples, {config['epochs']} epoch(s))", flush=True)
         configs.append(config)
 
+    out, results_path = script_setup.output_dir(args, "entropy_profiles")
     keys = [run["key"] for run in sweeps.plan_runs(configs, 1, args.seed)]
     sweeps.run_sweep(
         lambda config, seed: profile_figures.profile_run(config, seed, data_of.get(config["model"]), out,
                                                          verbose=args.verbose),
-        configs, 1, results_path, seed=args.seed,
+        configs, 1, results_path, seed=args.seed, show=("loss", "accuracy", "n_layers"),
     )
 
     records = {r["config"]["model"]: r for r in sweeps.ResultsFile(results_path).records() if r["key"] in set(keys)}
@@ -197,4 +200,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_setup.run(main))

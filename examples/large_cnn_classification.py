@@ -24,9 +24,11 @@ the report.
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
 
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts
 from keras_entropy import script_setup  # noqa: E402
+
+del os.environ["KERAS_ENTROPY_DEFER_IMPORTS"]  # only for this import, not for child processes
 
 QUICK = {
     "archs": ["vgg16"],
@@ -58,7 +60,6 @@ def parse_args(argv=None):
         "tensorflow-datasets mock data (random images), and says so",
         replications_help="runs per cell, distinct seeds (paper: 1)",
         download_what="Imagenette",
-        verbose=2,
     )
     parser.add_argument("--archs", nargs="+", choices=["vgg16", "resnet50"], help="default: both")
     parser.add_argument("--trainings", nargs="+", choices=["vanilla", "augmentation", "augmentation_dropout"],
@@ -88,6 +89,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
     import keras
 
     from keras_entropy import classification, sweeps
@@ -100,7 +102,6 @@ def main(argv=None):
              "max_epochs", "patience", "lr_patience", "batch_size", "train_size", "val_size", "reference",
              "empirical_k")
     settings = {n: getattr(args, n) if getattr(args, n) is not None else base[n] for n in names}
-    out, results_path = script_setup.output_dir(args, "large_cnn_classification")
     script_setup.announce_runtime(args)
     size = max(filter(None, [settings["train_size"], settings["val_size"]]), default=None)
     data, source, note = script_setup.load_data_for(
@@ -108,6 +109,7 @@ def main(argv=None):
         fallback_note="Imagenette was not found locally (and --quick does not download): this --quick run "
         "trained on tensorflow-datasets mock data (random images and labels, tfds.testing.mock_data), so its "
         "accuracies are a smoke test of the pipeline, not the paper's results.")
+    out, results_path = script_setup.output_dir(args, "large_cnn_classification")
     if settings["reference"] == "initial":
         ref_note = ("The 'empirical' placement used the entropy profile of a freshly initialised network "
                     "(--reference initial), not a trained one: its layer choice has no empirical meaning.")
@@ -163,7 +165,8 @@ def main(argv=None):
                                             verbose=args.verbose, reference=reference)
 
     if not args.report_only:
-        sweeps.run_sweep(train, configs, settings["replications"], results_path, seed=args.seed)
+        sweeps.run_sweep(train, configs, settings["replications"], results_path, seed=args.seed,
+                         show=("val_accuracy", "accuracy"))
 
     records = [r for r in sweeps.ResultsFile(results_path).records() if r["key"] in set(keys)]
     _, table2 = classification.accuracy_grid(records, rows=("arch", "training", "placement"))
@@ -207,4 +210,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_setup.run(main))

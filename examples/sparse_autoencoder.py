@@ -9,7 +9,15 @@ pixel on the test images, and saves the learned features (the encoder's
 weight columns as 28x28 tiles) as PNG grids.
 
     python examples/sparse_autoencoder.py --quick        # under a minute on a CPU
-    python examples/sparse_autoencoder.py --data-dir ../shared/data/mnist
+    python examples/sparse_autoencoder.py --data-dir ~/data/mnist   # the four MNIST IDX .gz files
+
+MNIST: tensorflow-datasets' `mnist` (prepared in ~/tensorflow_datasets or
+$TFDS_DATA_DIR; downloaded there with --download, the default except with
+--quick), or --data-dir DIR
+with DIR any folder holding the four IDX files train-images-idx3-ubyte.gz,
+train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and
+t10k-labels-idx1-ubyte.gz. --quick without either uses the MNIST subset
+embedded in the package, and says so.
 
 Results (results.jsonl), features_beta*.png and summary.md go to --out.
 Re-running the same command skips finished runs.
@@ -18,9 +26,11 @@ Re-running the same command skips finished runs.
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
 
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts
 from keras_entropy import script_setup  # noqa: E402
+
+del os.environ["KERAS_ENTROPY_DEFER_IMPORTS"]  # only for this import, not for child processes
 
 QUICK = {
     "train_size": 2000,
@@ -44,7 +54,6 @@ def parse_args(argv=None):
         replications_help="runs per beta, distinct seeds (default 3)",
         download_what="MNIST",
         report_only=False,
-        verbose=0,
     )
     parser.add_argument("--betas", type=float, nargs="+", help="sparsity strengths, 0 = no penalty (default 0 3)")
     parser.add_argument("--rho", type=float, help="target mean activation (default 0.05)")
@@ -60,6 +69,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
     import keras
 
     from keras_entropy import experiments, sparse_coding, sweeps
@@ -75,10 +85,10 @@ def main(argv=None):
     settings = {name: pick(name) for name in (
         "betas", "rho", "hidden_units", "weight_decay", "epochs", "batch_size", "learning_rate",
         "replications", "train_size", "val_size")}
-    out, results_path = script_setup.output_dir(args, "sparse_autoencoder")
     info = script_setup.announce_runtime(args)
     data, _, note = script_setup.load_data_for(
         args, embedded_note=script_setup.EMBEDDED_MNIST_NOTE.format(target="full experiment"))
+    out, results_path = script_setup.output_dir(args, "sparse_autoencoder")
 
     x_train = experiments.flatten_images(data.x_train[: settings["train_size"]])
     x_val = experiments.flatten_images(data.x_test[: settings["val_size"]])
@@ -106,7 +116,8 @@ def main(argv=None):
         return sparse_coding.sparse_autoencoder_run(config, seed, (x_train, x_val), features_path=path,
                                                     verbose=args.verbose)
 
-    sweeps.run_sweep(train, configs, settings["replications"], results_path, seed=args.seed)
+    sweeps.run_sweep(train, configs, settings["replications"], results_path, seed=args.seed,
+                     show=("mean_activation", "val_mse"))
 
     from keras_entropy import stats
 
@@ -164,4 +175,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_setup.run(main))

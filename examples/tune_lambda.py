@@ -10,7 +10,7 @@ baseline), where the penalty goes (--placements) and, with
 
     python examples/tune_lambda.py --quick                       # CNN, minutes on a CPU
     python examples/tune_lambda.py --model autoencoder --quick
-    python examples/tune_lambda.py --tuner hyperband --max-epochs 20 --data-dir ~/tensorflow_datasets
+    python examples/tune_lambda.py --tuner hyperband --epochs 20 --data-dir ~/tensorflow_datasets
 
 Distributed (one chief and N workers, same command in each process; see
 keras_entropy.tuning_cluster for the KERASTUNER_* variables):
@@ -19,16 +19,28 @@ keras_entropy.tuning_cluster for the KERASTUNER_* variables):
         python examples/tune_lambda.py --quick --out runs/tune_cluster
 
 The tuner's project, the trials exported to results.jsonl (the sweeps'
-format: keras_entropy.reports reads it) go to --out. The last lines printed
-are the best trial's hyperparameters and score.
+format: keras_entropy.reports reads it) go to --out. One line is printed per
+finished trial (with a progress bar on a terminal; --verbose for Keras's
+per-epoch output and the search space); the last lines printed are the best
+trial's hyperparameters and score. Records name the data set actually used:
+a --quick run that fell back to the embedded MNIST subset says mnist.
+
+Data: CIFAR-10 from tensorflow-datasets (`cifar10`, prepared in
+~/tensorflow_datasets or downloaded there, or --data-dir with a
+tensorflow-datasets data directory); MNIST from tensorflow-datasets' `mnist`
+or --data-dir DIR with DIR any folder holding the four IDX files
+train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
+t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz.
 """
 
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
 
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts
 from keras_entropy import script_setup  # noqa: E402
+
+del os.environ["KERAS_ENTROPY_DEFER_IMPORTS"]  # only for this import, not for child processes
 
 QUICK = {"max_trials": 3, "epochs": 2, "train_size": 1000, "val_size": 300, "width": 16,
          "latent_dim": 64}
@@ -49,7 +61,6 @@ def parse_args(argv=None):
         seed_help="seeds every trial's weights and the tuner",
         report_only=False,
         mixed_precision=False,
-        verbose=0,
     )
     parser.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], default="random")
     parser.add_argument("--max-trials", type=int, help="trials of random/bayesian search (default 20)")
@@ -81,11 +92,12 @@ def parse_args(argv=None):
     low, high = args.lam_range
     if not 0 < low < high:
         parser.error(f"--lam-range needs 0 < LOW < HIGH, got {low} {high}")
+    args.dataset = args.dataset or ("cifar10" if args.model == "cnn" else "mnist")
     return args
 
 
 def load_data(args, settings):
-    """`(x_train, y_train, x_val, y_val, description, note)` for the chosen model."""
+    """`(x_train, y_train, x_val, y_val, data, note)` for the chosen model; `data` is the loaded `Dataset`."""
     from keras_entropy import experiments
 
     data, _, note = script_setup.load_data_for(
@@ -97,7 +109,7 @@ def load_data(args, settings):
     x_val = data.x_test[: settings["val_size"]]
     if args.model == "autoencoder":
         x_train, x_val = experiments.flatten_images(x_train), experiments.flatten_images(x_val)
-        return x_train, x_train, x_val, x_val, data.describe(), note
+        return x_train, x_train, x_val, x_val, data, note
 
     def images(x):
         x = x.astype("float32") / 255.0
@@ -105,7 +117,7 @@ def load_data(args, settings):
 
     y_train = data.y_train[: settings["train_size"]].astype("int32")
     y_val = data.y_test[: settings["val_size"]].astype("int32")
-    return images(x_train), y_train, images(x_val), y_val, data.describe(), note
+    return images(x_train), y_train, images(x_val), y_val, data, note
 
 
 def cnn_builder(input_shape, depth, width, classes=10):
@@ -140,25 +152,27 @@ def autoencoder_builder(input_dim, latent_dim):
 
 def main(argv=None):
     args = parse_args(argv)
+    script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
     import keras_tuner
 
     from keras_entropy import tuning
 
-    args.dataset = args.dataset or ("cifar10" if args.model == "cnn" else "mnist")
     base = {"max_trials": 20, "epochs": 10, "train_size": None, "val_size": None, "width": 32,
             "latent_dim": 140}
     if args.quick:
         base.update(QUICK)
     settings = {name: getattr(args, name) or base[name] for name in base}
-    out, _ = script_setup.output_dir(args, f"tune_lambda_{args.model}_{args.dataset}", create=False)
     role = tuning.cluster_role()
     script_setup.announce_runtime(
         args, dtype_policy=False, suffix=f"; role: {role} ({os.environ['KERASTUNER_TUNER_ID']})" if role else "")
 
-    x_train, y_train, x_val, y_val, description, note = load_data(args, settings)
-    print(f"data: {description}", flush=True)
+    x_train, y_train, x_val, y_val, data, note = load_data(args, settings)
+    print(f"data: {data.describe()}", flush=True)
     if note:
         print(f"NOTE: {note}", flush=True)
+    # The data set actually used: a --quick run may have fallen back to the embedded MNIST subset.
+    dataset = data.name
+    out, _ = script_setup.output_dir(args, f"tune_lambda_{args.model}_{dataset}", create=False)
 
     lam = "paper" if args.paper_grid else tuning.log_uniform(*args.lam_range)
     stabilized = [True, False] if args.tune_stabilized else True
@@ -183,18 +197,25 @@ def main(argv=None):
     else:
         tuner = keras_tuner.Hyperband(hypermodel, max_epochs=settings["epochs"], factor=3, **common)
     if role != "worker":
-        tuner.search_space_summary()
+        if args.verbose:
+            tuner.search_space_summary()
+        else:
+            print(f"search: {args.tuner}, "
+                  + (f"up to {settings['max_trials']} trials" if args.tuner != "hyperband" else "hyperband brackets")
+                  + f" of {settings['epochs']} epochs over "
+                  + ", ".join(tuner.oracle.hyperparameters.values) + f"; objective {objective}", flush=True)
 
     tuning.run_search(
         tuner, x_train, y_train, validation_data=(x_val, y_val), epochs=settings["epochs"],
         batch_size=args.batch_size, verbose=args.verbose,
-        trial_timeout=args.trial_timeout, heartbeat_interval=args.heartbeat,
+        trial_timeout=args.trial_timeout, heartbeat_interval=args.heartbeat, progress=True,
     )
     if role == "worker":
         print("worker: search finished", flush=True)
         return 0
     results = os.path.join(out, "results.jsonl")
-    exported = tuning.export_trials(tuner, results, fixed={"model": args.model, "dataset": args.dataset})
+    exported = tuning.export_trials(tuner, results, fixed={
+        "model": args.model, "dataset": dataset, "data_source": "embedded" if data.is_embedded else data.source})
     print(f"\nexported {exported['exported']} trials to {results} "
           f"({exported['skipped']} already there); keras_entropy.reports reads it", flush=True)
     values, score, name = tuning.best_trial_summary(tuner)
@@ -204,4 +225,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_setup.run(main))

@@ -23,9 +23,11 @@ import os
 import re
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
 
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts
 from keras_entropy import script_setup  # noqa: E402
+
+del os.environ["KERAS_ENTROPY_DEFER_IMPORTS"]  # only for this import, not for child processes
 
 QUICK = {
     "lams": [0.0, 0.01],
@@ -52,7 +54,6 @@ def parse_args(argv=None):
         "tensorflow-datasets mock data (random images), and says so",
         replications_help="runs per cell, distinct seeds (paper: 1)",
         download_what="COCO",
-        verbose=2,
     )
     parser.add_argument("--placements", nargs="+",
                         help="entropy-loss layers: paper model.layers indices like 3,7,11,15 or a strategy "
@@ -81,6 +82,7 @@ def mask_file(config, seed):
 
 def main(argv=None):
     args = parse_args(argv)
+    script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
     import keras
 
     from keras_entropy import classification, segmentation, sweeps
@@ -94,7 +96,6 @@ def main(argv=None):
     settings = {n: getattr(args, n) if getattr(args, n) is not None else base[n] for n in names}
     for placement in settings["placements"]:
         segmentation.parse_placement(placement)  # validates early
-    out, results_path = script_setup.output_dir(args, "unet_segmentation")
     script_setup.announce_runtime(args)
     size = max(filter(None, [settings["train_size"], settings["val_size"]]), default=None)
     data, source, note = script_setup.load_data_for(
@@ -102,6 +103,7 @@ def main(argv=None):
         fallback_note="COCO was not found locally (and --quick does not download): this --quick run trained on "
         "tensorflow-datasets mock data (random images and panoptic masks, tfds.testing.mock_data), so "
         "its numbers are a smoke test of the pipeline, not the paper's results.")
+    out, results_path = script_setup.output_dir(args, "unet_segmentation")
 
     def images(x):
         return classification.prepare_images(x)
@@ -141,6 +143,7 @@ def main(argv=None):
                 config, seed, (x_train, y_train, x_val, y_val), verbose=args.verbose,
                 mask_path=os.path.join(out, mask_file(config, seed))),
             configs, settings["replications"], results_path, seed=args.seed,
+            show=("val_iou", "val_accuracy"),
         )
 
     records = [r for r in sweeps.ResultsFile(results_path).records() if r["key"] in set(keys)]
@@ -189,4 +192,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_setup.run(main))

@@ -11,7 +11,15 @@ features. Every method is replicated with distinct seeds; summary.md gives
 the mean and the 95% t-confidence interval per method.
 
     python examples/unsupervised_clustering.py --quick          # a minute on a CPU
-    python examples/unsupervised_clustering.py --data-dir ../shared/data/mnist
+    python examples/unsupervised_clustering.py --data-dir ~/data/mnist   # the four MNIST IDX .gz files
+
+MNIST: tensorflow-datasets' `mnist` (prepared in ~/tensorflow_datasets or
+$TFDS_DATA_DIR; downloaded there with --download, the default except with
+--quick), or --data-dir DIR
+with DIR any folder holding the four IDX files train-images-idx3-ubyte.gz,
+train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and
+t10k-labels-idx1-ubyte.gz. --quick without either uses the MNIST subset
+embedded in the package, and says so.
 
 Results (results.jsonl), a bar chart (scores.png) and summary.md go to
 --out. Re-running the same command skips finished runs.
@@ -20,9 +28,11 @@ Results (results.jsonl), a bar chart (scores.png) and summary.md go to
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before keras_entropy starts Keras
 
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts
 from keras_entropy import script_setup  # noqa: E402
+
+del os.environ["KERAS_ENTROPY_DEFER_IMPORTS"]  # only for this import, not for child processes
 
 QUICK = {
     "train_size": 2000,
@@ -46,7 +56,6 @@ def parse_args(argv=None):
         replications_help="runs per method, distinct seeds (default 10)",
         download_what="MNIST",
         report_only=False,
-        verbose=0,
     )
     parser.add_argument("--methods", nargs="+", default=None,
                         help="subset of: entropy entropy_balance0 kmeans kmeans_pca (default: all)")
@@ -57,11 +66,17 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, help="default 256 (the balance term is a batch statistic)")
     parser.add_argument("--train-size", type=int, help="use the first N training images (default: all)")
     parser.add_argument("--test-size", type=int, help="score on the first N test images (default: all)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    methods = ("entropy", "entropy_balance0", "kmeans", "kmeans_pca")  # keras_entropy.clustering.METHODS
+    unknown = [m for m in args.methods or [] if m not in methods]
+    if unknown:
+        parser.error(f"--methods {' '.join(unknown)}: unknown; choose from {' '.join(methods)}")
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
+    script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
     import keras
 
     from keras_entropy import clustering, experiments, sweeps
@@ -70,9 +85,6 @@ def main(argv=None):
     if args.quick:
         base.update(QUICK)
     methods = args.methods or list(clustering.METHODS)
-    unknown = [m for m in methods if m not in clustering.METHODS]
-    if unknown:
-        raise SystemExit(f"--methods: unknown {unknown}; choose from {list(clustering.METHODS)}")
     settings = {
         "replications": args.replications or base["replications"],
         "epochs": args.epochs or base["epochs"],
@@ -83,10 +95,10 @@ def main(argv=None):
         "train_size": args.train_size or base["train_size"],
         "test_size": args.test_size or base["test_size"],
     }
-    out, results_path = script_setup.output_dir(args, "unsupervised_clustering")
     info = script_setup.announce_runtime(args)
     data, _, note = script_setup.load_data_for(
         args, embedded_note=script_setup.EMBEDDED_MNIST_NOTE.format(target="full experiment"))
+    out, results_path = script_setup.output_dir(args, "unsupervised_clustering")
 
     x_train = experiments.flatten_images(data.x_train[: settings["train_size"]])
     x_test = experiments.flatten_images(data.x_test[: settings["test_size"]])
@@ -122,7 +134,7 @@ def main(argv=None):
     sweeps.run_sweep(
         lambda config, seed: clustering.clustering_run(config, seed, (x_train, x_test, y_test),
                                                        verbose=args.verbose),
-        configs, settings["replications"], results_path, seed=args.seed,
+        configs, settings["replications"], results_path, seed=args.seed, show=("purity", "nmi"),
     )
 
     records = [r for r in sweeps.ResultsFile(results_path).records() if r["key"] in set(keys)]
@@ -191,4 +203,4 @@ def _plot(summary, path):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_setup.run(main))

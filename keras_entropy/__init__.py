@@ -11,11 +11,22 @@ import os as _os
 import sys as _sys
 
 
-def _started_as_cli():
-    """True while `python -m keras_entropy ...` or the `keras-entropy` script
-    starts: the CLI parses its arguments (and answers --help) before importing
-    Keras, so TensorFlow's start-up log stays off its output; the names below
-    are then imported on first use (PEP 562 `__getattr__`)."""
+#: Set to "1" by a script before it imports keras_entropy, to answer --help and
+#: argument errors before Keras (and TensorFlow's start-up log) loads.
+DEFER_IMPORTS_ENV = "KERAS_ENTROPY_DEFER_IMPORTS"
+
+
+def _defer_imports():
+    """True for the CLI and for scripts that set `KERAS_ENTROPY_DEFER_IMPORTS=1`.
+
+    `python -m keras_entropy ...` and the `keras-entropy` script parse their
+    arguments (and answer --help) before importing Keras, and so do the
+    examples; the names below are then imported on first use (PEP 562
+    `__getattr__`), and `keras_entropy.script_setup.prepare` imports the
+    modules that register the serializable classes once arguments are parsed.
+    """
+    if _os.environ.get(DEFER_IMPORTS_ENV) == "1":
+        return True
     argv = list(getattr(_sys, "orig_argv", None) or [])
     if "-m" in argv[:-1] and argv[argv.index("-m") + 1] == "keras_entropy":
         return True
@@ -52,7 +63,7 @@ def __getattr__(name):
     return value
 
 
-if not _started_as_cli():
+if not _defer_imports():
     from keras_entropy import ops
     from keras_entropy.callbacks import EntropyMonitor
     from keras_entropy.layers import EntropyConv2D, EntropyDense

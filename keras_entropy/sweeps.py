@@ -46,6 +46,7 @@ import json
 import math
 import numbers
 import os
+import sys
 import time
 
 import keras
@@ -263,8 +264,170 @@ def plan_runs(configs, replications, seed=0):
     return runs
 
 
-def run_sweep(train_fn, configs, replications, results, *, seed=0, progress=True, log=print):
+class Progress:
+    """Progress of a sweep: one bar over its runs, and one line per finished run.
+
+    On a terminal (and with tqdm installed, as in the `examples` extra) a
+    tqdm bar shows runs done / total and the ETA, and each finished run's
+    line is printed above it. Otherwise (a pipe, a log file, no tqdm) there
+    is no bar: each finished run's line carries `[done/total]` and the ETA
+    itself, so a log holds exactly one line per run. Either way each line
+    starts with `[done/total]`.
+
+        progress = Progress(total=6, initial=2)   # 2 runs already done
+        progress.start("lam=0.1 seed=0")
+        ...train...
+        progress.finish("lam=0.1 seed=0: val_mse=0.0123, 7 epochs")
+        progress.close()
+
+    Args:
+        total: number of runs (None: unknown, e.g. a Hyperband search).
+        initial: runs already done (e.g. found in the results file).
+        log: function for the lines (default `print`, flushed; None:
+            silent, and no bar).
+        bar: "auto" (a tqdm bar when stderr is a terminal and tqdm is
+            installed), True (whenever tqdm is installed) or False.
+        desc: the bar's label.
+    """
+
+    def __init__(self, total=None, initial=0, *, log=print, bar="auto", desc="runs"):
+        self.total = total
+        self.done = initial
+        self._initial = initial
+        self._log = log
+        self._started = time.perf_counter()
+        self._bar = None
+        if log is not None and bar and (bar is True or _stderr_is_terminal()):
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # tqdm is in the `examples` extra; plain lines without it
+                tqdm = None
+            if tqdm is not None:
+                self._bar = tqdm(total=total, initial=initial, desc=desc, unit="run", dynamic_ncols=True)
+
+    def start(self, label):
+        """Say which run is training now (on the bar only)."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(label, refresh=True)
+
+    def eta_seconds(self):
+        """Seconds left at the mean time per run finished in this session (None: unknown)."""
+        ran = self.done - self._initial
+        if self.total is None or ran <= 0:
+            return None
+        return (time.perf_counter() - self._started) / ran * max(self.total - self.done, 0)
+
+    def finish(self, text):
+        """Count one finished run and print its line."""
+        self.done += 1
+        if self._log is None:
+            return
+        count = f"[{self.done}/{self.total}]" if self.total is not None else f"[{self.done}]"
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.write(f"{count} {text}")  # above the bar, which shows the ETA
+            sys.stdout.flush()
+            return
+        eta = self.eta_seconds()
+        tail = "" if eta is None or self.done >= (self.total or 0) else f" (ETA {format_duration(eta)})"
+        _emit(self._log, f"{count} {text}{tail}")
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def _stderr_is_terminal():
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _emit(log, text):
+    if log is print:
+        print(text, flush=True)
+    else:
+        log(text)
+
+
+def format_duration(seconds):
+    """`1:02:03`, `2:03` or `4.5 s`."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_value(value):
+    """A metric for a one-line summary: 4 significant digits for floats."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    return f"{float(value):.4g}"
+
+
+def varying_keys(configs):
+    """The config keys with different values in the configs that have them (in first-seen order).
+
+    A key only some configs have (e.g. a network's settings next to a
+    k-means baseline) counts only if those configs disagree on it.
+    """
+    keys = []
+    for config in configs:
+        for key in config:
+            if key not in keys:
+                keys.append(key)
+    return [k for k in keys
+            if len({json.dumps(_canonical(c[k]), sort_keys=True) for c in configs if k in c}) > 1]
+
+
+def describe_run(config, seed, keys):
+    """`lam=0.1 placement=first seed=3`: the given config keys and the seed."""
+    parts = [f"{k}={format_value(config[k])}" for k in keys if k in config]
+    return " ".join(parts + [f"seed={seed}"])
+
+
+def run_summary(record, show=None):
+    """One line's tail for a finished run: chosen metrics, epochs and time.
+
+    Args:
+        record: a results record (`make_record`).
+        show: metric names to show (None: up to three `val_*` metrics, or
+            the first three numeric metrics when there are none).
+    """
+    metrics = record.get("metrics") or {}
+    if show is None:
+        numeric = [k for k, v in metrics.items()
+                   if isinstance(v, numbers.Real) and not isinstance(v, bool) and not k.startswith("best_")]
+        show = [k for k in numeric if k.startswith("val_")][:3] or numeric[:3]
+    parts = [f"{k}={format_value(metrics[k])}" for k in show if k in metrics]
+    if record.get("epochs_trained") is not None:
+        parts.append(f"{record['epochs_trained']} epochs")
+    if record.get("wall_time_s") is not None:
+        parts.append(format_duration(record["wall_time_s"]))
+    return ", ".join(parts)
+
+
+def run_sweep(train_fn, configs, replications, results, *, seed=0, progress=True, log=print, show=None):
     """Run every (config, replication) not yet in `results`, appending each at once.
+
+    Prints (through `log`) one line about the plan, `sweep: N runs, K
+    already in PATH, M to run`, then one line per finished run:
+    `[i/N] <the config values that vary> seed=S: <metrics>, E epochs, T s
+    (ETA ...)`, with a progress bar over the runs on a terminal (see
+    `Progress`). Training itself should be silent (Keras `verbose=0`).
 
     Args:
         train_fn: `train_fn(config, seed) -> dict` with any of `history`,
@@ -274,8 +437,10 @@ def run_sweep(train_fn, configs, replications, results, *, seed=0, progress=True
         replications: runs per config, with seeds `seed .. seed + replications - 1`.
         results: a `ResultsFile` or a path.
         seed: the first seed.
-        progress: show a tqdm progress bar over runs.
-        log: function for one-line messages (None: silent).
+        progress: show a progress bar over runs when stderr is a terminal
+            and tqdm is installed ("auto" is the same; False: never).
+        log: function for one-line messages (None: silent, no bar).
+        show: metric names in each run's line (see `run_summary`).
 
     Returns:
         dict with `total`, `skipped` (already in the file) and `ran`.
@@ -289,17 +454,13 @@ def run_sweep(train_fn, configs, replications, results, *, seed=0, progress=True
     todo = [run for run in runs if run["key"] not in done]
     skipped = len(runs) - len(todo)
     if log is not None:
-        log(f"sweep: {len(runs)} runs, {skipped} already in {results.path}, {len(todo)} to run")
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(runs), initial=skipped, desc="runs", unit="run")
+        _emit(log, f"sweep: {len(runs)} runs, {skipped} already in {results.path}, {len(todo)} to run")
+    keys = varying_keys(configs)
     info = runtime_info()
-    try:
+    with Progress(len(runs), skipped, log=log, bar="auto" if progress else False) as bar:
         for run in todo:
-            if bar is not None:
-                bar.set_postfix_str(_short(run["config"]) + f" seed={run['seed']}")
+            label = describe_run(run["config"], run["seed"], keys)
+            bar.start(label)
             start = time.perf_counter()
             outcome = dict(train_fn(run["config"], run["seed"]) or {})
             wall = time.perf_counter() - start
@@ -313,16 +474,8 @@ def run_sweep(train_fn, configs, replications, results, *, seed=0, progress=True
                 **{**info, **outcome},
             )
             results.append(record)
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+            bar.finish(f"{label}: {run_summary(record, show)}")
     return {"total": len(runs), "skipped": skipped, "ran": len(todo)}
-
-
-def _short(config):
-    return " ".join(f"{k}={v}" for k, v in config.items() if isinstance(v, (int, float)))
 
 
 def runtime_info():

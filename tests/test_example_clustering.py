@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -81,6 +82,10 @@ def test_quick_run_writes_scores_per_method(tmp_path, backend):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"backend: {backend}" in proc.stdout
     assert "embedded MNIST subset" in proc.stdout
+    # Quiet by default: one line per finished run (4 methods x 2 replications), no per-epoch output.
+    lines = proc.stdout.splitlines()
+    assert len(lines) < 60, proc.stdout
+    assert sum(1 for line in lines if re.match(r"\[\d/8\] method=\S+ seed=[01]: purity=", line)) == 8, proc.stdout
 
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     methods = [r["config"]["method"] for r in records]

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -68,6 +69,9 @@ def test_quick_run_writes_profiles_figures_and_summary(tmp_path, backend):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"backend: {backend}" in proc.stdout and "embedded MNIST subset" in proc.stdout
+    lines = proc.stdout.splitlines()  # quiet by default: one line per model
+    assert len(lines) < 60, proc.stdout
+    assert [line[:6] for line in lines if re.match(r"\[\d/3\] ", line)] == ["[1/3] ", "[2/3] ", "[3/3] "]
 
     records = {json.loads(line)["config"]["model"]: json.loads(line)
                for line in (out / "results.jsonl").read_text().splitlines()}

@@ -55,6 +55,9 @@ def test_quick_run_reports_sparsity(tmp_path, backend):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"backend: {backend}" in proc.stdout and "embedded MNIST subset" in proc.stdout
+    lines = proc.stdout.splitlines()  # quiet by default: one line per run
+    assert len(lines) < 60, proc.stdout
+    assert [line[:20] for line in lines if line.startswith("[")] == ["[1/2] beta=0 seed=0:", "[2/2] beta=3 seed=0:"]
 
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     by_beta = {r["config"]["beta"]: r["metrics"] for r in records}

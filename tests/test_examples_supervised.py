@@ -56,9 +56,15 @@ def read_records(out):
 
 def test_cnn_classification_quick_on_embedded_mnist(tmp_path):
     out = tmp_path / "cnn"
-    args = ["--quick", "--train-size", "128", "--val-size", "64", "--verbose", "0", "--out", str(out)]
+    args = ["--quick", "--train-size", "128", "--val-size", "64", "--out", str(out)]
     printed = run_example("cnn_classification", args, tmp_path)
     assert f"backend: {keras.backend.backend()}; devices: " in printed
+    # Quiet by default: no Keras progress bars, one line per finished run.
+    assert len(printed.splitlines()) < 60, printed
+    run_lines = [line for line in printed.splitlines() if re.match(r"\[\d+/6\] ", line)]
+    assert [line[:5] for line in run_lines] == [f"[{i}/6]" for i in range(1, 7)], printed
+    assert all("val_accuracy=" in line and " epochs, " in line for line in run_lines)
+    assert "ETA" in run_lines[0] and "/step" not in printed and "Epoch 1/" not in printed
     assert "NOTE:" in printed and "embedded MNIST subset" in printed
     records = read_records(out)
     # depth 2, width 8: the baseline, and lam=0.01 on the first / all convolutions; 2 replications.
@@ -92,6 +98,7 @@ def test_cnn_classification_quick_on_embedded_mnist(tmp_path):
     before = (out / "results.jsonl").read_bytes()
     again = run_example("cnn_classification", args, tmp_path)
     assert "sweep: 6 runs, 6 already in" in again and "0 to run" in again
+    assert not re.search(r"^\[\d+/6\] ", again, re.M)
     assert (out / "results.jsonl").read_bytes() == before
 
 
@@ -172,7 +179,7 @@ def test_examples_help_and_full_mode_never_substitutes(name, tmp_path, capsys, m
         example.main(["--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
     with pytest.raises(DatasetNotFoundError, match="tfds_home"):
         example.main(["--no-download", "--out", str(tmp_path / "o")])
-    assert not (tmp_path / "o" / "results.jsonl").exists()
+    assert not (tmp_path / "o").exists()  # --out is created only once the data are loaded
 
 
 # ---------------------------------------------------------------------------

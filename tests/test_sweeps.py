@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -94,6 +95,50 @@ def test_run_sweep_appends_each_run_and_skips_finished(tmp_path):
     summary = sweeps.run_sweep(train, configs, 3, path, progress=False, log=None)
     assert summary == {"total": 6, "skipped": 4, "ran": 2} and len(calls) == 6
     assert len(sweeps.ResultsFile(path)) == 6
+
+
+def test_run_sweep_prints_one_line_per_finished_run(tmp_path):
+    def train(config, seed):
+        return {"metrics": {"val_mse": 0.25 + config["lam"], "best_val_mse": 0.1, "loss": 1.0},
+                "epochs_trained": 3}
+
+    configs = sweeps.expand_grid({"lam": [0.0, 0.5], "latent_dim": [8]}, fixed={"dataset": "mnist"})
+    path = tmp_path / "results.jsonl"
+    lines = []
+    sweeps.run_sweep(train, configs, 2, path, log=lines.append)  # progress on, but no terminal: plain lines
+    assert lines[0] == f"sweep: 4 runs, 0 already in {path}, 4 to run"
+    assert len(lines) == 5
+    # Only what varies (lam, the seed) names a run; metrics other than val_* and best_* are left out.
+    pattern = r"\[(\d)/4\] lam=(0|0\.5) seed=([01]): val_mse=(0\.25|0\.75), 3 epochs, \d+\.\d s( \(ETA .+\))?$"
+    matches = [re.match(pattern, line) for line in lines[1:]]
+    assert all(matches), lines
+    assert [m.group(1) for m in matches] == ["1", "2", "3", "4"]
+    assert [(m.group(2), m.group(3)) for m in matches] == [("0", "0"), ("0.5", "0"), ("0", "1"), ("0.5", "1")]
+    assert all(m.group(5) for m in matches[:3]) and matches[3].group(5) is None  # ETA until the last one
+    # show= picks the metrics; the count goes on from the runs already in the file.
+    lines.clear()
+    sweeps.run_sweep(train, configs, 3, path, log=lines.append, show=("loss",))
+    assert lines[0].endswith("4 already in " + str(path) + ", 2 to run")
+    assert re.match(r"\[5/6\] lam=0 seed=2: loss=1, 3 epochs, ", lines[1]) and lines[2].startswith("[6/6] ")
+    lines.clear()
+    sweeps.run_sweep(train, configs, 3, path, log=lines.append)
+    assert lines == [f"sweep: 6 runs, 6 already in {path}, 0 to run"]
+
+
+def test_progress_and_formats():
+    lines = []
+    with sweeps.Progress(None, log=lines.append) as progress:
+        progress.start("a")
+        progress.finish("a done")
+    assert lines == ["[1] a done"]
+    assert sweeps.format_duration(4.26) == "4.3 s"
+    assert sweeps.format_duration(125) == "2:05" and sweeps.format_duration(3725) == "1:02:05"
+    assert sweeps.format_value(0.123456) == "0.1235" and sweeps.format_value(3) == "3"
+    assert sweeps.varying_keys([{"a": 1, "b": [1]}, {"a": 1, "b": [2], "c": 0}, {"c": 0}]) == ["b"]
+    record = {"metrics": {"val_loss": 0.5, "best_val_loss": 0.4, "acc": 0.9}, "epochs_trained": 2,
+              "wall_time_s": 61.0}
+    assert sweeps.run_summary(record) == "val_loss=0.5, 2 epochs, 1:01"
+    assert sweeps.run_summary(record, show=("acc", "missing")) == "acc=0.9, 2 epochs, 1:01"
 
 
 SWEEP_SCRIPT = textwrap.dedent(

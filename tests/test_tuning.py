@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -90,6 +91,22 @@ def data(n=32):
     x = rng.normal(size=(n, 8, 8, 1)).astype("float32")
     y = (x[:, :4, :4, 0].mean(axis=(1, 2)) > 0).astype("float32")[:, None]
     return x, y
+
+
+def test_run_search_progress_prints_one_line_per_trial(tmp_path, capsys):
+    hypermodel = tuning.EntropyHyperModel(tiny_cnn, seeds=0, **SPACES)
+    tuner = keras_tuner.RandomSearch(hypermodel, objective=tuning.objective("val_accuracy"), max_trials=2,
+                                     seed=1, directory=str(tmp_path), project_name="progress")
+    x, y = data()
+    begin, end = tuner.on_trial_begin, tuner.on_trial_end
+    tuning.run_search(tuner, x, y, validation_data=(x, y), epochs=1, batch_size=16, verbose=0, progress=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2, lines  # verbose=0: nothing but one line per trial
+    for i, line in enumerate(lines):
+        assert line.startswith(f"[{i + 1}/2] trial {i}: conv_entropy="), line
+        assert re.search(r": val_accuracy=[\d.]+, best so far [\d.]+, \d+\.\d s", line), line
+    assert "ETA" in lines[0] and "ETA" not in lines[1]
+    assert (tuner.on_trial_begin, tuner.on_trial_end) == (begin, end)  # unwrapped afterwards
 
 
 @pytest.mark.parametrize("tuner_class, objective", [

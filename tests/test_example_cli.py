@@ -1,0 +1,112 @@
+"""Every example's command line: --help without Keras or logs, bad input as one line (exit status 2)."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES_DIR = os.path.join(ROOT, "examples")
+EXAMPLES = sorted(f[:-3] for f in os.listdir(EXAMPLES_DIR) if f.endswith(".py") and not f.startswith("_"))
+WITH_DATA_DIR = [name for name in EXAMPLES if name != "quickstart"]
+MNIST_EXAMPLES = ["dense_autoencoder", "sparse_autoencoder", "tune_lambda", "unsupervised_clustering"]
+# TensorFlow's C++ logs, absl's and TensorFlow's Python loggers.
+LOG_LINE = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages|(WARNING|INFO|ERROR):(absl|tensorflow):)")
+
+
+def run(name, args, tmp_path, timeout=300):
+    """`python examples/<name>.py args` in `tmp_path`, without TF_CPP_MIN_LOG_LEVEL, nor a tensorflow-datasets copy."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["TFDS_DATA_DIR"] = str(tmp_path / "tfds_home")
+    return subprocess.run([sys.executable, os.path.join(EXAMPLES_DIR, f"{name}.py"), *args], cwd=str(tmp_path),
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_every_example_is_covered():
+    assert len(EXAMPLES) >= 9 and "quickstart" in EXAMPLES and "tune_lambda" in EXAMPLES
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_help_prints_no_logs_and_does_not_start_keras(name, tmp_path):
+    proc = run(name, ["--help"], tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout.startswith("usage: ")
+    assert not [line for line in proc.stdout.splitlines() if LOG_LINE.match(line)]
+    assert "shared/" not in proc.stdout  # users have no ../shared folder
+    assert "--verbose" in proc.stdout
+    if name in MNIST_EXAMPLES:
+        for file in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                     "t10k-labels-idx1-ubyte.gz"):
+            assert file in proc.stdout
+    # The arguments are parsed before Keras is imported (keras_entropy's
+    # __init__ defers its imports for scripts that set KERAS_ENTROPY_DEFER_IMPORTS).
+    probe = (
+        "import runpy, sys\n"
+        f"sys.argv = [{os.path.join(EXAMPLES_DIR, name + '.py')!r}, '--help']\n"
+        "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('IMPORTED', sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=str(tmp_path), capture_output=True, text=True,
+                         timeout=120).stdout
+    assert out.splitlines()[-1] == "IMPORTED []"
+
+
+def test_tune_lambda_help_names_only_existing_flags(tmp_path):
+    text = run("tune_lambda", ["--help"], tmp_path, timeout=120).stdout
+    usage = text.split("\n\n")[0] + "\n" + text.split("options:")[1].split("\n\n")[0]
+    flags = set(re.findall(r"(--[a-z][a-z-]+)", usage))
+    mentioned = set(re.findall(r"(--[a-z][a-z-]+)", text))
+    assert "--max-epochs" not in mentioned
+    assert mentioned <= flags | {"--workers"}  # --workers belongs to keras_entropy.tuning_cluster
+
+
+@pytest.mark.parametrize("name", WITH_DATA_DIR)
+def test_missing_data_dir_is_one_line_exit_2_and_writes_nothing(name, tmp_path):
+    missing, out = tmp_path / "nonexistent", tmp_path / "out"
+    proc = run(name, ["--data-dir", str(missing), "--out", str(out)], tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    line = proc.stderr.strip()
+    assert line.startswith(f"{name}.py: error: --data-dir {missing}: no such folder"), line
+    assert "Traceback" not in line and "data_dir=" not in line and "download=True" not in line
+    assert proc.stdout == ""
+    assert os.listdir(tmp_path) == []  # no --out folder, nothing else
+
+
+def test_data_dir_without_the_data_set_is_one_line(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run("dense_autoencoder", ["--data-dir", str(empty), "--out", str(tmp_path / "out")], tmp_path)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert f"--data-dir {empty}: holds neither the four MNIST IDX files" in proc.stderr
+    assert "t10k-labels-idx1-ubyte.gz" in proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["empty"]
+
+
+def test_data_set_missing_after_keras_started_is_still_one_line(tmp_path):
+    # No --data-dir: Keras and tensorflow-datasets start, look into an empty data directory and give up.
+    proc = run("dense_autoencoder", ["--no-download", "--out", str(tmp_path / "out")], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr  # TensorFlow's start-up lines are dropped
+    line = proc.stderr.strip()
+    assert line.startswith("dense_autoencoder.py: error: mnist is not in tensorflow-datasets' data directory")
+    assert str(tmp_path / "tfds_home") in line and "--no-download" in line and "--data-dir DIR" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name, args, flag", [
+    ("quickstart", ["--latent", "0"], "--latent"),
+    ("cnn_classification", ["--widths", "0"], "--widths"),
+    ("unsupervised_clustering", ["--methods", "dbscan"], "--methods dbscan"),
+    ("entropy_profiles", ["--weights", "alexnet=x.h5"], "--weights alexnet=x.h5"),
+    ("tune_lambda", ["--max-epochs", "3"], "--max-epochs"),
+])
+def test_bad_arguments_are_one_line_exit_2(name, args, flag, tmp_path):
+    proc = run(name, args, tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith(f"{name}.py: error: ") and flag in proc.stderr
+    assert os.listdir(tmp_path) == []
