@@ -1,0 +1,168 @@
+"""Every documented install works alone: one fresh virtual environment per install.
+
+For each install below, this creates a new virtual environment under a
+temporary folder (`python -m venv`), installs the package there the way the
+README says (`pip install -c .ci/constraints.txt -e ".[EXTRAS]"`), and runs
+the scripts that install is documented to run, on the matching backend, with
+outputs in the temporary folder and an empty tensorflow-datasets folder (so
+the examples use the embedded MNIST subset or tensorflow-datasets mock data).
+The `[test]` extra installs everything at once and would hide a missing
+dependency; these environments do not.
+
+    python .ci/fresh_installs.py                    # all installs (minutes; pip caches wheels)
+    python .ci/fresh_installs.py --only jax-tuning  # one of them
+    python .ci/fresh_installs.py --list
+    python .ci/fresh_installs.py --documented       # examples with `--quick` alone (slower)
+
+Stops at the first failure and prints the failing command, its environment
+and the end of its output; exit status 1. The temporary folder is removed
+unless --keep is given.
+"""
+
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONSTRAINTS = os.path.join(ROOT, ".ci", "constraints.txt")
+
+# Smallest settings each example has: its --quick, cut further where a run
+# of --quick takes minutes on a CPU (the point here is the install, not the
+# numbers). An example not listed runs with `--quick`. `--out` is added for
+# every example that takes it. --documented runs `--quick` alone instead
+# (quickstart.py, which has no --quick: its defaults).
+EXAMPLE_ARGS = {
+    "quickstart": ["--latent", "20", "--epochs", "2", "--lam", "0.5"],
+    "dense_autoencoder": ["--quick", "--latent-dims", "20", "--lams", "0", "0.1", "--replications", "1",
+                          "--max-epochs", "2", "--train-size", "500", "--val-size", "100"],
+    "cnn_classification": ["--quick", "--train-size", "128", "--val-size", "64", "--verbose", "0"],
+    "large_cnn_classification": ["--quick", "--verbose", "0"],
+    "unet_segmentation": ["--quick", "--verbose", "0"],
+    "entropy_profiles": ["--quick"],
+    "sparse_autoencoder": ["--quick"],
+    "unsupervised_clustering": ["--quick", "--replications", "1"],
+    "tune_lambda": ["--quick", "--max-trials", "2", "--epochs", "1"],
+}
+DOCUMENTED_ARGS = {"quickstart": []}
+NO_OUT = {"quickstart"}  # examples without an --out option
+
+# name: (extras, backend, scripts to run); a script is (example name, arguments or None for EXAMPLE_ARGS).
+INSTALLS = {
+    # The README's first command, then every other example in the same install.
+    "tensorflow-examples": ("tensorflow,examples", "tensorflow", "all"),
+    # The tuning extra with each backend: the example as documented.
+    "tensorflow-tuning": ("tensorflow,tuning", "tensorflow", [("tune_lambda", ["--quick"])]),
+    "jax-tuning": ("jax,tuning", "jax", [("tune_lambda", ["--quick"])]),
+    "torch-tuning": ("torch,tuning", "torch", [("tune_lambda", ["--quick"])]),
+}
+
+
+def all_examples():
+    names = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, "examples", "*.py")))
+    first = [n for n in ("dense_autoencoder",) if n in names]
+    return [(n, None) for n in first + [n for n in names if n not in first]]
+
+
+class Failed(Exception):
+    pass
+
+
+def run(cmd, *, env=None, cwd=None, label):
+    """Run one command; raise Failed with the command and its output's tail if it fails."""
+    start = time.perf_counter()
+    print(f"$ {label}", flush=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise Failed(f"FAILED (exit {proc.returncode}, {seconds:.0f} s): {label}\n"
+                     f"  command: {' '.join(cmd)}\n  cwd: {cwd or os.getcwd()}\n"
+                     f"--- last lines of its output ---\n{proc.stdout[-6000:]}")
+    print(f"  ok, {seconds:.0f} s", flush=True)
+    return seconds
+
+
+def venv_python(venv):
+    return os.path.join(venv, "Scripts" if os.name == "nt" else "bin", "python.exe" if os.name == "nt" else "python")
+
+
+def check_install(name, tmp, documented=False):
+    extras, backend, scripts = INSTALLS[name]
+    if scripts == "all":
+        scripts = all_examples()
+    venv = os.path.join(tmp, name, "venv")
+    work = os.path.join(tmp, name, "work")
+    tfds_home = os.path.join(tmp, name, "tfds_home")
+    os.makedirs(work)
+    os.makedirs(tfds_home)
+    timings = {}
+    timings["venv"] = run([sys.executable, "-m", "venv", venv], label=f"python -m venv {venv}")
+    python = venv_python(venv)
+    # The environment variables of a fresh shell: nothing of this process's
+    # virtual environment or PYTHONPATH leaks into the new one.
+    base = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    base["PATH"] = os.path.dirname(python) + os.pathsep + base.get("PATH", "")
+    base["VIRTUAL_ENV"] = venv
+    timings["install"] = run(
+        [python, "-m", "pip", "install", "-q", "-c", CONSTRAINTS, "-e", f".[{extras}]"],
+        env=base, cwd=ROOT, label=f'(venv {name}) pip install -q -c .ci/constraints.txt -e ".[{extras}]"')
+    env = dict(base, KERAS_BACKEND=backend, TFDS_DATA_DIR=tfds_home, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
+    for example, args in scripts:
+        if args is None:
+            args = DOCUMENTED_ARGS.get(example, ["--quick"]) if documented else EXAMPLE_ARGS.get(example, ["--quick"])
+        args = list(args)
+        if example not in NO_OUT:
+            args += ["--out", os.path.join(tmp, name, "out", example)]
+        script = os.path.join(ROOT, "examples", f"{example}.py")
+        timings[example] = run([python, script, *args], env=env, cwd=work,
+                               label=f"(venv {name}) KERAS_BACKEND={backend} python examples/{example}.py "
+                                     + " ".join(args))
+    return timings
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=list(INSTALLS), help="check these installs only")
+    parser.add_argument("--list", action="store_true", help="print the installs and their scripts, then exit")
+    parser.add_argument("--tmp", help="parent folder of the temporary folder (default: the system's)")
+    parser.add_argument("--documented", action="store_true",
+                        help="run each example as its docstring says (`--quick` alone), not the smallest settings")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (its path is printed)")
+    args = parser.parse_args(argv)
+    names = args.only or list(INSTALLS)
+    if args.list:
+        for name in names:
+            extras, backend, scripts = INSTALLS[name]
+            scripts = all_examples() if scripts == "all" else scripts
+            print(f'{name}: pip install -e ".[{extras}]"; KERAS_BACKEND={backend}: '
+                  + ", ".join(s for s, _ in scripts))
+        return 0
+    tmp = tempfile.mkdtemp(prefix="keras-entropy-installs-", dir=args.tmp)
+    print(f"fresh installs in {tmp}", flush=True)
+    start = time.perf_counter()
+    summary = []
+    try:
+        for name in names:
+            print(f"=== {name}", flush=True)
+            timings = check_install(name, tmp, args.documented)
+            summary.append((name, timings))
+    except Failed as error:
+        print(error, file=sys.stderr, flush=True)
+        print(f"fresh installs: FAILED in {name} (temporary folder {tmp}"
+              f"{' kept' if args.keep else ' removed'})", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    for name, timings in summary:
+        print(f"{name}: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+    print(f"fresh installs: {len(summary)} ok in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
