@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_entropy import distribution
 from keras_entropy import ops as entropy_ops
 from keras_entropy import validation
 
@@ -33,6 +34,19 @@ class SoftmaxEntropyLoss(keras.losses.Loss):
     Note the sign: the cluster probabilities are `softmax(-beta X)`, so the
     predicted cluster of an input is `argmin(X)` (seed 000's convention).
 
+    Several devices: "the batch" is the global batch. Under
+    `tf.distribute` (`MirroredStrategy`, `MultiWorkerMirroredStrategy`) both
+    `mean_batch H(q)` and `<q>` are all-reduced over the replicas (sums of
+    the local sums and of the local sample counts, so an unequal last batch
+    is exact too; see `keras_entropy.distribution`), and each replica
+    returns `L / num_replicas`, the scaling Keras gives its own losses, so
+    that the optimizer's sum of the replicas' gradients is the gradient of
+    `L`. Training on `R` replicas with a global batch of `B` is then the same
+    as training on one device with batches of `B` (to float32 rounding).
+    Under JAX (`keras.distribution.DataParallel`) the step is a function of
+    the global batch already. A direct call outside a distributed step
+    returns `L` of the batch it is given.
+
     Args:
         beta: inverse temperature, > 0.
         balance: weight of the uniform-marginal term, >= 0.
@@ -51,7 +65,10 @@ class SoftmaxEntropyLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         del y_true
-        return entropy_ops.softmax_entropy_clustering_loss(y_pred, self.beta, self.balance)
+        loss = entropy_ops.softmax_entropy_clustering_loss(
+            y_pred, self.beta, self.balance, batch_mean=distribution.global_batch_mean
+        )
+        return distribution.scale_loss(loss)
 
     def get_config(self):
         config = super().get_config()

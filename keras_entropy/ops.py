@@ -199,7 +199,7 @@ def conv_entropy_penalty(
     return n_out * ops.sum(lam * per_filter)
 
 
-def kl_sparsity_penalty(activations, rho=0.05, beta=1.0, delta=1e-6):
+def kl_sparsity_penalty(activations, rho=0.05, beta=1.0, delta=1e-6, batch_mean=None):
     """KL sparsity penalty of sigmoid activations (MATH.md section 7).
 
     `rho_hat_j` is the batch mean of unit `j` (all axes but the last are
@@ -209,12 +209,29 @@ def kl_sparsity_penalty(activations, rho=0.05, beta=1.0, delta=1e-6):
         P = beta * sum_j [rho log(rho / rho_hat_j)
                           + (1 - rho) log((1 - rho) / (1 - rho_hat_j))]
 
+    Args:
+        activations: sigmoid activations, `(..., n)`; every axis but the
+            last is a batch axis.
+        rho: target mean activation.
+        beta: strength.
+        delta: clipping margin of `rho_hat`.
+        batch_mean: how "the batch" is averaged: a function mapping a
+            `(samples, n)` float32 tensor to its `(n,)` mean over the
+            samples. The default is the mean over `activations` itself;
+            `keras_entropy.distribution.global_batch_mean` makes it the mean
+            over the global batch of all replicas. It is called once, on
+            `activations` reshaped to `(-1, n)`.
+
     Returns:
         A float32 scalar.
     """
     a = _as_float32(activations)
-    axes = tuple(range(len(a.shape) - 1))
-    rho_hat = ops.clip(ops.mean(a, axis=axes), delta, 1.0 - delta)
+    if batch_mean is None:
+        axes = tuple(range(len(a.shape) - 1))
+        rho_hat = ops.mean(a, axis=axes)
+    else:
+        rho_hat = batch_mean(ops.reshape(a, (-1, a.shape[-1])))
+    rho_hat = ops.clip(rho_hat, delta, 1.0 - delta)
     kl = rho * ops.log(rho / rho_hat) + (1.0 - rho) * ops.log((1.0 - rho) / (1.0 - rho_hat))
     return beta * ops.sum(kl)
 

@@ -6,6 +6,7 @@ their arguments, check the kernel they are given, and serialize.
 
 import keras
 
+from keras_entropy import distribution
 from keras_entropy import ops as entropy_ops
 from keras_entropy import validation
 
@@ -154,6 +155,15 @@ class KLSparsity(keras.regularizers.Regularizer):
     exactly `P`. For the bare value call
     `keras_entropy.ops.kl_sparsity_penalty`.
 
+    Several devices: `rho_hat` is the mean over the global batch. Under
+    `tf.distribute` it is all-reduced over the replicas
+    (`keras_entropy.distribution.global_batch_mean`), so every replica holds
+    the `P` of the global batch; `batch_size` is the replica's own share,
+    the size Keras divides by. Keras scales each replica's `model.losses`
+    by `1 / num_replicas` and the all-reduce sends every replica's gradient
+    to all of them, so the optimizer's sum of the replicas' gradients is the
+    gradient of `P`, as on one device. Under JAX the batch is global already.
+
     Example:
 
     >>> import keras, keras_entropy
@@ -175,9 +185,11 @@ class KLSparsity(keras.regularizers.Regularizer):
             raise ValueError(f"Argument `delta` must be < 0.5. Received: delta={delta!r}")
 
     def __call__(self, x):
-        penalty = entropy_ops.kl_sparsity_penalty(x, self.rho, self.beta, self.delta)
         if len(x.shape) == 0:
-            return penalty
+            return entropy_ops.kl_sparsity_penalty(x, self.rho, self.beta, self.delta)
+        penalty = entropy_ops.kl_sparsity_penalty(
+            x, self.rho, self.beta, self.delta, batch_mean=distribution.global_batch_mean
+        )
         batch_size = keras.ops.cast(keras.ops.shape(x)[0], "float32")
         return penalty * batch_size
 
