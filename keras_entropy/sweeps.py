@@ -59,12 +59,16 @@ RECORD_FORMAT = 1
 # Keys and records
 
 
-def _canonical(value):
-    """`value` with tuples as lists and numpy scalars as Python numbers."""
+def canonical(value):
+    """`value` with tuples as lists and numpy scalars as Python numbers (JSON-ready).
+
+    Non-finite floats become None; anything else that is not JSON data
+    raises TypeError.
+    """
     if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
+        return {str(k): canonical(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
+        return [canonical(v) for v in value]
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, numbers.Integral):
@@ -73,8 +77,11 @@ def _canonical(value):
         value = float(value)
         return value if math.isfinite(value) else None
     if hasattr(value, "tolist"):
-        return _canonical(value.tolist())
+        return canonical(value.tolist())
     raise TypeError(f"Value {value!r} of type {type(value).__name__} is not JSON-serializable.")
+
+
+_canonical = canonical  # the former private name, kept for existing callers
 
 
 def run_key(config, seed):

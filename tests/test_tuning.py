@@ -1,11 +1,14 @@
-"""KerasTuner integration: hypermodel, the three tuner classes, export, distributed search."""
+"""KerasTuner integration: search spaces, the hypermodel with the three tuner classes, run_search.
 
-import json
+Export: test_tuning_export.py; the chief and workers: test_tuning_distribute.py; the
+fault-tolerant oracle: test_tuning_oracle.py; the KerasTuner adapter and the layout:
+test_tuning_compat.py.
+"""
+
 import os
 import re
 import subprocess
 import sys
-import time
 
 import keras
 import keras_tuner
@@ -13,13 +16,11 @@ import numpy as np
 import pytest
 
 from conftest import to_numpy
-from keras_entropy import experiments, ops, reports, sweeps, tuning
+from keras_entropy import ops, sweeps, tuning
 from keras_entropy.regularizers import ConvEntropy, DenseEntropy
-from keras_entropy.tuning_cluster import CHIEF_ID, LoopbackCluster, free_port
-from keras_entropy.tuning_cluster import main as cluster_main
+from keras_entropy.tuning.distribute.cluster import LoopbackCluster
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SEARCH_SCRIPT = os.path.join(ROOT, "tests", "tuning_cluster_search.py")
 
 # ---------------------------------------------------------------------------
 # A tiny model with two convolutions and two dense layers.
@@ -200,86 +201,6 @@ def test_placement_by_layer_names():
     assert [l.name for l in model.layers if getattr(l, "kernel_regularizer", None) is not None] == ["dense_b"]
 
 
-def test_export_gives_the_same_records_and_tables_as_a_sweep(tmp_path):
-    rng = np.random.default_rng(0)
-    x_train = rng.uniform(size=(64, 12)).astype("float32")
-    x_val = rng.uniform(size=(32, 12)).astype("float32")
-    fixed = {"experiment": "dense_autoencoder", "latent_dim": 3, "patience": 1, "max_epochs": 3,
-             "batch_size": 16, "learning_rate": 1e-3, "monitor": "val_loss", "stop_when": "all"}
-    lams = [0.0, 0.1]
-    seeds = [0, 1]
-
-    sweep_file = tmp_path / "sweep.jsonl"
-    configs = sweeps.expand_grid({"lam": lams}, fixed=fixed)
-    sweeps.run_sweep(lambda config, seed: experiments.dense_autoencoder_run(
-        config, seed, (x_train, x_val), verbose=0), configs, len(seeds), sweep_file,
-        seed=seeds[0], progress=False, log=None)
-
-    def autoencoder():
-        model = experiments.dense_autoencoder(12, fixed["latent_dim"])
-        model.compile(keras.optimizers.Adam(fixed["learning_rate"]), "mse",
-                      metrics=[keras.metrics.MeanSquaredError(name="mse")])
-        return model
-
-    hypermodel = tuning.EntropyHyperModel(
-        autoencoder, dense=tuning.EntropySearch(lam=lams, placement="first"), seeds=seeds)
-    tuner = keras_tuner.GridSearch(hypermodel, objective="val_loss", directory=str(tmp_path),
-                                   project_name="grid")
-    monitors = list(experiments.DENSE_AUTOENCODER_MONITORS)
-    tuner.search(x_train, x_train, validation_data=(x_val, x_val), epochs=fixed["max_epochs"],
-                 batch_size=fixed["batch_size"], verbose=0,
-                 callbacks=[sweeps.MultiMonitorStopping(monitors, fixed["patience"])])
-    tuned_file = tmp_path / "tuned.jsonl"
-    out = tuning.export_trials(tuner, tuned_file, rename={"dense_lam": "lam"}, fixed=fixed,
-                               monitors=monitors, patience=fixed["patience"])
-    assert out["exported"] == 4
-    assert tuning.export_trials(tuner, tuned_file, rename={"dense_lam": "lam"}, fixed=fixed,
-                                monitors=monitors, patience=fixed["patience"])["exported"] == 0
-
-    swept = {r["key"]: r for r in sweeps.ResultsFile(sweep_file).records()}
-    tuned = {r["key"]: r for r in sweeps.ResultsFile(tuned_file).records()}
-    assert set(swept) == set(tuned)  # same configs and seeds
-    for key, record in swept.items():
-        for field in ("config", "seed", "replication", "monitor", "stopping", "stopping_epoch",
-                      "epochs_trained", "backend", "devices"):
-            assert tuned[key][field] == record[field], field
-        for name, values in record["history"].items():
-            np.testing.assert_allclose(tuned[key]["history"][name], values, rtol=1e-6)
-
-    summaries = [reports.write_report(path, tmp_path / name, x="latent_dim", group="lam",
-                                      metric="val_mse", monitors=monitors, title="t")
-                 for name, path in (("r_sweep", sweep_file), ("r_tuned", tuned_file))]
-
-    def drop_wall_time(table):  # the one column that differs: wall seconds per run
-        return [line.rstrip("|").rsplit("|", 1)[0] for line in table.split("\n")]
-
-    assert drop_wall_time(summaries[0].table) == drop_wall_time(summaries[1].table)
-    assert summaries[0].markdown.replace(summaries[0].table, "") == \
-        summaries[1].markdown.replace(summaries[1].table, "")
-    assert "n/a" not in summaries[1].table.split("\n")[2]  # two replications: real intervals
-
-
-def test_export_from_a_project_directory_and_without_histories(tmp_path):
-    # A plain build function (no EntropyHyperModel): no histories in the trial folders.
-    x, y = np.ones((8, 4), "float32"), np.ones((8, 3), "float32")
-    tuner = keras_tuner.RandomSearch(
-        _dense_model, objective="val_loss", max_trials=2, seed=0,
-        directory=str(tmp_path), project_name="plain2")
-    tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0)
-    records = tuning.trial_records(os.path.join(str(tmp_path), "plain2"), monitors=["val_loss"])
-    assert len(records) == 2
-    assert all(r["history"] == {} and "val_loss" in r["metrics"] for r in records)
-    with pytest.raises(ValueError, match="monitors"):
-        tuning.trial_records(os.path.join(str(tmp_path), "plain2"))
-
-
-def _dense_model(hp):
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3),
-                              keras.layers.Dense(3, use_bias=hp.Boolean("bias"))])
-    model.compile("sgd", "mse")
-    return model
-
-
 def test_argument_validation():
     with pytest.raises(ValueError, match="lam"):
         tuning.EntropySearch(lam="grid")
@@ -330,113 +251,6 @@ def test_keras_entropy_import_does_not_import_keras_tuner():
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"
-
-
-def test_cluster_command_line_checks():
-    with pytest.raises(SystemExit):
-        cluster_main(["--workers", "2"])  # no command
-    with pytest.raises(SystemExit):
-        cluster_main(["--workers", "0", "--", "python", "-c", "pass"])
-    port = free_port()
-    assert 0 < port < 65536
-
-
-# ---------------------------------------------------------------------------
-# Distributed search: a chief and two workers on 127.0.0.1, as processes.
-
-
-def _cluster(tmp_path, trials, sleep, timeout, heartbeat):
-    env = {
-        "KERAS_BACKEND": "jax",  # the lightest backend to start (see the handoff notes)
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "SEARCH_DIR": str(tmp_path / "search"),
-        "SEARCH_RUN_LOG": str(tmp_path / "runs.jsonl"),
-        "SEARCH_TRIALS": str(trials),
-        "SEARCH_SLEEP": str(sleep),
-        "SEARCH_TIMEOUT": str(timeout),
-        "SEARCH_HEARTBEAT": str(heartbeat),
-    }
-    return LoopbackCluster([sys.executable, SEARCH_SCRIPT], workers=2, env=env,
-                           log_dir=str(tmp_path / "logs"), echo=False, cwd=ROOT)
-
-
-def _run_log(tmp_path):
-    path = tmp_path / "runs.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
-
-
-def _chief_line(cluster, prefix):
-    lines = [line for line in cluster.log(CHIEF_ID).splitlines() if line.startswith(prefix)]
-    assert lines, cluster.log(CHIEF_ID)[-3000:]
-    return lines[-1][len(prefix):]
-
-
-def _project_trials(tmp_path):
-    project = tmp_path / "search" / "search"
-    return {json.loads(p.read_text())["trial_id"]: json.loads(p.read_text())
-            for p in project.glob("trial_*/trial.json")}
-
-
-def test_chief_and_two_workers_run_every_trial_exactly_once(tmp_path):
-    cluster = _cluster(tmp_path, trials=4, sleep=0.0, timeout=600, heartbeat=2)
-    try:
-        cluster.start()
-        codes = cluster.wait(timeout=400, grace=60)
-        assert codes == {"chief": 0, "tuner0": 0, "tuner1": 0}, cluster.log(CHIEF_ID)[-3000:]
-    finally:
-        cluster.close()
-    assert not cluster.running()
-    runs = _run_log(tmp_path)
-    starts = [r["trial_id"] for r in runs if r["event"] == "start"]
-    ends = [r["trial_id"] for r in runs if r["event"] == "end"]
-    assert sorted(starts) == sorted(ends) == ["0", "1", "2", "3"]  # each exactly once
-    trials = _project_trials(tmp_path)
-    assert sorted(trials) == ["0", "1", "2", "3"]
-    assert all(t["status"] == "COMPLETED" for t in trials.values())
-    best = json.loads(_chief_line(cluster, "BEST "))
-    assert best["objective"] == "val_loss"
-    assert best["score"] == min(t["score"] for t in trials.values())
-    assert _chief_line(cluster, "EXPORTED ").strip() == "4"
-    assert json.loads(_chief_line(cluster, "REISSUED ")) == []
-
-
-def test_a_killed_worker_does_not_lose_the_search(tmp_path):
-    trials = 5
-    cluster = _cluster(tmp_path, trials=trials, sleep=1.5, timeout=6, heartbeat=0.5)
-    try:
-        cluster.start()
-        deadline = time.monotonic() + 400
-        victim = None
-        while victim is None:  # the first worker seen running a trial is killed
-            assert time.monotonic() < deadline, "no worker started a trial"
-            assert cluster.processes[CHIEF_ID].poll() is None, cluster.log(CHIEF_ID)[-3000:]
-            runs = _run_log(tmp_path)
-            if runs and runs[0]["event"] == "start":
-                victim, killed_trial = runs[0]["tuner_id"], runs[0]["trial_id"]
-            time.sleep(0.1)
-        cluster.kill(victim)
-        survivor = "tuner1" if victim == "tuner0" else "tuner0"
-        codes = cluster.wait(timeout=400, grace=60)
-        assert codes[CHIEF_ID] == 0, cluster.log(CHIEF_ID)[-3000:]
-        assert codes[survivor] == 0, cluster.log(survivor)[-3000:]
-        assert codes[victim] != 0
-    finally:
-        cluster.close()
-    assert not cluster.running()
-    runs = _run_log(tmp_path)
-    ends = [r for r in runs if r["event"] == "end"]
-    assert not any(r["tuner_id"] == victim and r["trial_id"] == killed_trial for r in ends)
-    assert any(r["tuner_id"] == survivor and r["trial_id"] == killed_trial for r in ends)
-    expected = [str(i) for i in range(trials)]
-    assert sorted({r["trial_id"] for r in ends}) == expected  # every trial finished
-    project = _project_trials(tmp_path)
-    assert sorted(project) == expected
-    assert all(t["status"] == "COMPLETED" for t in project.values())
-    assert killed_trial in json.loads(_chief_line(cluster, "REISSUED "))
-    best = json.loads(_chief_line(cluster, "BEST "))
-    assert best["score"] == min(t["score"] for t in project.values())
 
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""A tiny search script run by every process of the loopback cluster in tests/test_tuning.py.
+"""A tiny search script run by every process of the loopback cluster in tests/test_tuning_distribute.py.
 
 Not a test module (pytest collects `test_*.py` only). Settings come from the
 environment:
