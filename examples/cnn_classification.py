@@ -67,108 +67,32 @@ def parse_args(argv=None):
     return args
 
 
+SETTINGS = ("depths", "widths", "lams", "placements", "replications", "max_epochs", "patience", "batch_size",
+            "train_size", "val_size")
+
+
 def main(argv=None):
     args = parse_args(argv)
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
-    import keras
+    from keras_entropy import classification
 
-    from keras_entropy import classification, sweeps
-
-    paper = classification.CNN_PAPER
-    base = dict(paper, train_size=None, val_size=None)
-    if args.quick:
-        base.update(QUICK)
-    settings = {name: getattr(args, name) if getattr(args, name) is not None else base[name]
-                for name in ("depths", "widths", "lams", "placements", "replications", "max_epochs",
-                             "patience", "batch_size", "train_size", "val_size")}
-    script_setup.announce_runtime(args)
-    data, _, note = script_setup.load_data_for(
-        args, fallback="mnist",
+    settings = script_setup.settings_for(args, classification.CNN_PAPER, QUICK, SETTINGS,
+                                         train_size=None, val_size=None)
+    run = script_setup.start(
+        args, f"cnn_classification_{args.dataset}", fallback="mnist",
         fallback_note=f"{args.dataset} was not found locally (and --quick does not download): this --quick run "
         "used the embedded MNIST subset shipped with keras_entropy instead, so its numbers are a "
         "smoke test, not the paper's CIFAR-10 experiment.",
         embedded_note="This --quick run used the embedded MNIST subset shipped with keras_entropy "
         "(no local copy was found): a smoke test, not the paper's experiment.")
-    out, results_path = script_setup.output_dir(args, f"cnn_classification_{args.dataset}")
-
-    x_train = classification.prepare_images(data.x_train[: settings["train_size"]])
-    y_train = data.y_train[: settings["train_size"]].astype("int32")
-    x_val = classification.prepare_images(data.x_test[: settings["val_size"]])
-    y_val = data.y_test[: settings["val_size"]].astype("int32")
-    fixed = {
-        "experiment": "cnn_classification",
-        "dataset": data.name,
-        "data_source": "embedded" if data.is_embedded else data.source,
-        "train_size": len(x_train),
-        "val_size": len(x_val),
-        "patience": settings["patience"],
-        "max_epochs": settings["max_epochs"],
-        "batch_size": settings["batch_size"],
-        "learning_rate": paper["learning_rate"],
-        "dtype_policy": keras.config.dtype_policy().name,
-    }
-    treated = [lam for lam in settings["lams"] if lam != 0]
-    configs = []
-    for depth in settings["depths"]:
-        for width in settings["widths"]:
-            if 0.0 in settings["lams"]:
-                configs.append({**fixed, "depth": depth, "width": width, "placement": "none", "lam": 0.0})
-            if treated:
-                configs += sweeps.expand_grid(
-                    {"placement": settings["placements"], "lam": treated},
-                    fixed={**fixed, "depth": depth, "width": width})
-    keys = [run["key"] for run in sweeps.plan_runs(configs, settings["replications"], args.seed)]
-    if not args.report_only:
-        sweeps.run_sweep(
-            lambda config, seed: classification.cnn_run(
-                config, seed, (x_train, y_train, x_val, y_val), verbose=args.verbose),
-            configs, settings["replications"], results_path, seed=args.seed,
-            show=("val_accuracy", "accuracy"),
-        )
-
-    rows, table1 = classification.improvement_table(results_path, keys=keys)
-    records = sweeps.ResultsFile(results_path).records()
-    records = [r for r in records if r["key"] in set(keys)]
-    plot = classification.plot_accuracy_vs_lam(
-        records, os.path.join(out, "val_accuracy_vs_lam.png"),
-        title="validation accuracy at the best epoch (mean, min-max)")
-    _, grid = classification.accuracy_grid(records, rows=("depth", "width", "placement"))
-    _, train_grid = classification.accuracy_grid(records, rows=("depth", "width", "placement"), metric="accuracy")
-    dataset_label = data.name + (" (embedded subset, --quick)" if data.is_embedded else "")
-    command = "python " + " ".join([os.path.relpath(__file__)] + (sys.argv[1:] if argv is None else list(argv)))
-    lines = [f"# CNN classification on {dataset_label}", ""]
-    if note:
-        lines += [f"> **Note:** {note}", ""]
-    lines += [
-        "Command:", "", f"    {command}", "",
-        f"{len(records)} runs; backend/devices: "
-        + ", ".join(sorted({f"{r.get('backend')} on {', '.join(r.get('devices') or ['?'])}" for r in records}))
-        + f". Fixed settings: " + ", ".join(f"{k}={v}" for k, v in fixed.items()) + ".",
-        "",
-        "## Table 1: does the entropy loss improve accuracy?",
-        "",
-        "Baseline: lambda = 0. For each architecture and placement, the lambda with the highest mean "
-        "validation accuracy is compared with the baseline by one-tailed Welch t-tests "
-        "(H1: the entropy loss increases the mean accuracy); p-values in parentheses. "
-        "Stars: * p<0.05, ** p<0.01, *** p<0.001. Accuracies are those of each run's best "
-        "validation-accuracy epoch.",
-        "",
-        table1,
-        "",
-        "## Mean validation accuracy per lambda (best in bold)",
-        "",
-        grid,
-        "",
-        "## Mean train accuracy per lambda",
-        "",
-        train_grid,
-        "",
-        f"![validation accuracy]({os.path.basename(plot)})",
-        "",
-    ]
-    with open(os.path.join(out, "summary.md"), "w") as f:
-        f.write("\n".join(lines))
-    print(f"\nwrote {results_path}, {plot} and {os.path.join(out, 'summary.md')}\n")
+    arrays, fixed = classification.cnn_inputs(run.data, settings, run.source)
+    records = run.sweep(
+        lambda config, seed: classification.cnn_run(config, seed, arrays, verbose=args.verbose),
+        classification.cnn_configs(settings, fixed), settings["replications"],
+        show=("val_accuracy", "accuracy"), skip=args.report_only)
+    table1, plot, summary = classification.write_cnn_report(
+        run, records, fixed, script_setup.command_line(__file__, argv))
+    print(f"\nwrote {run.results_path}, {plot} and {summary}\n")
     print(table1)
     return 0
 

@@ -70,68 +70,25 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+SETTINGS = ("latent_dims", "lams", "replications", "max_epochs", "patience", "batch_size", "train_size", "val_size")
+
+
 def main(argv=None):
     args = parse_args(argv)
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
-    import keras
+    from keras_entropy import experiments
 
-    from keras_entropy import experiments, sweeps
-
-    paper = experiments.DENSE_AUTOENCODER_PAPER
-    base = dict(paper, train_size=None, val_size=None)
-    if args.quick:
-        base.update(QUICK)
-    settings = {
-        "latent_dims": args.latent_dims or base["latent_dims"],
-        "lams": args.lams if args.lams is not None else base["lams"],
-        "replications": args.replications or base["replications"],
-        "max_epochs": args.max_epochs or base["max_epochs"],
-        "patience": args.patience if args.patience is not None else base["patience"],
-        "batch_size": args.batch_size or base["batch_size"],
-        "train_size": args.train_size or base["train_size"],
-        "val_size": args.val_size or base["val_size"],
-    }
-    script_setup.announce_runtime(args)
-    data, _, note = script_setup.load_data_for(
-        args, embedded_note=script_setup.EMBEDDED_MNIST_NOTE.format(target="paper's experiment"))
-    out, results_path = script_setup.output_dir(args, f"dense_autoencoder_{args.dataset}")
-
-    x_train = experiments.flatten_images(data.x_train[: settings["train_size"]])
-    x_val = experiments.flatten_images(data.x_test[: settings["val_size"]])
-    configs = sweeps.expand_grid(
-        {"latent_dim": settings["latent_dims"], "lam": settings["lams"]},
-        fixed={
-            "experiment": "dense_autoencoder",
-            "dataset": args.dataset,
-            "data_source": "embedded" if data.is_embedded else "full",
-            "train_size": len(x_train),
-            "val_size": len(x_val),
-            "patience": settings["patience"],
-            "max_epochs": settings["max_epochs"],
-            "batch_size": settings["batch_size"],
-            "learning_rate": paper["learning_rate"],
-            "monitor": args.monitor,
-            "stop_when": args.stop_when,
-            "dtype_policy": keras.config.dtype_policy().name,
-        },
-    )
-    keys = [run["key"] for run in sweeps.plan_runs(configs, settings["replications"], args.seed)]
-    if not args.report_only:
-        sweeps.run_sweep(
-            lambda config, seed: experiments.dense_autoencoder_run(
-                config, seed, (x_train, x_val), verbose=args.verbose),
-            configs, settings["replications"], results_path, seed=args.seed,
-            show=("val_mse", "val_loss"),
-        )
-    from keras_entropy import reports
-
-    title = f"Dense autoencoder on {args.dataset}" + (" (embedded subset, --quick)" if data.is_embedded else "")
-    summary = reports.write_report(
-        results_path, out, keys=keys, x="latent_dim", group="lam", metric="val_mse",
-        monitors=list(experiments.DENSE_AUTOENCODER_MONITORS), title=title, note=note,
-        command="python " + " ".join([os.path.relpath(__file__)] + (sys.argv[1:] if argv is None else list(argv))),
-    )
-    print(f"\nwrote {results_path}, plots and {os.path.join(out, 'summary.md')}\n")
+    settings = script_setup.settings_for(args, experiments.DENSE_AUTOENCODER_PAPER, QUICK, SETTINGS,
+                                         train_size=None, val_size=None)
+    run = script_setup.start(
+        args, f"dense_autoencoder_{args.dataset}",
+        embedded_note=script_setup.EMBEDDED_MNIST_NOTE.format(target="paper's experiment"))
+    arrays, configs = experiments.dense_autoencoder_sweep(run.data, settings, args.dataset, args.monitor,
+                                                          args.stop_when)
+    run.sweep(lambda config, seed: experiments.dense_autoencoder_run(config, seed, arrays, verbose=args.verbose),
+              configs, settings["replications"], show=("val_mse", "val_loss"), skip=args.report_only)
+    summary = experiments.write_dense_autoencoder_report(run, args.dataset, script_setup.command_line(__file__, argv))
+    print(f"\nwrote {run.results_path}, plots and {run.path('summary.md')}\n")
     print(summary.table)
     return 0
 

@@ -81,117 +81,20 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     script_setup.prepare(args)  # checks --data-dir, starts Keras quietly
-    import keras
+    from keras_entropy import profile_figures
 
-    from keras_entropy import datasets, profile_figures, sweeps
-    from keras_entropy.profile import EntropyProfile
-
-    weights_given = args.weights_given
     info = script_setup.announce_runtime(args)
-
-    cls_name = args.dataset or ("mnist" if args.quick else "imagenette")
-    seg_name = args.seg_dataset or ("mnist" if args.quick else "coco_segmentation")
-    loaded, notes = {}, []
-
-    def load(name, image_size):
-        if name not in loaded:
-            kwargs = {"image_size": image_size} if name in datasets.DEFAULT_IMAGE_SIZES else {}
-            data, _, note = script_setup.load_data_for(
-                args, name, max_examples=args.train_size or (QUICK["train_size"] if args.quick else None),
-                embedded_note="No local copy or prepared tensorflow-datasets copy of MNIST was found: this "
-                "--quick run trained compact models on the embedded MNIST subset shipped with keras_entropy, "
-                "so its profiles are a smoke test, not the paper's figures.", **kwargs)
-            if note:
-                notes.append(note)
-            loaded[name] = data
-        return loaded[name]
-
-    configs, data_of = [], {}
-    for name in args.models:
-        weights = None
-        if name in profile_figures.IMAGENET_WEIGHT_FILES and not args.quick:
-            weights = profile_figures.find_imagenet_weights(
-                name, weights_given.get(name)) if (name in weights_given or not args.no_cache_weights) else None
-        elif name in weights_given:
-            print(f"NOTE: --weights {name}=... ignored with --quick (compact models)", flush=True)
-        default_size = profile_figures.PROFILE_PAPER["input_size"][name]
-        size = 224 if weights else (args.input_size or (QUICK["input_size"] if args.quick else default_size))
-        config = {
-            "experiment": "entropy_profiles",
-            "model": name,
-            "input_size": size,
-            "compact": bool(args.quick),
-            "dtype_policy": keras.config.dtype_policy().name,
-        }
-        if weights:
-            config.update({"weights": weights, "classes": 1000})
-            print(f"{name}: ImageNet weights {weights}", flush=True)
-        else:
-            dataset = seg_name if name == "unet" else cls_name
-            config.update({
-                "dataset": dataset,
-                "epochs": args.epochs or (QUICK["epochs"] if args.quick else profile_figures.PROFILE_PAPER["epochs"]),
-                "batch_size": args.batch_size or (QUICK["batch_size"] if args.quick else 32),
-                "learning_rate": args.learning_rate or (QUICK["learning_rate"] if args.quick
-                                                        else profile_figures.PROFILE_PAPER["learning_rate"]),
-                "train_size": args.train_size or (QUICK["train_size"] if args.quick else None),
-            })
-            if args.quick and name == "resnet50":
-                config["blocks"] = QUICK["resnet_blocks"]
-            if name == "unet":
-                config["unet_builder"] = profile_figures.unet_builder()[0]
-            if args.quick and name == "unet":
-                config.update({"unet_filters": QUICK["unet_filters"], "unet_depth": QUICK["unet_depth"]})
-            data = load(dataset, size)
-            config["data_source"] = "embedded" if data.is_embedded else data.source
-            if name == "unet":
-                data_of[name] = profile_figures.segmentation_arrays(data, size)
-            else:
-                data_of[name] = profile_figures.classification_arrays(data, size)
-                config["classes"] = int(max(10, data.y_train.max() + 1))
-            print(f"{name}: no ImageNet weights used; training {'a compact ' if args.quick else ''}"
-                  f"{name} on {dataset} ({len(data_of[name][0])} examples, {config['epochs']} epoch(s))", flush=True)
-        configs.append(config)
-
+    configs, data_of, notes = profile_figures.profile_configs(args, QUICK)
     out, results_path = script_setup.output_dir(args, "entropy_profiles")
-    keys = [run["key"] for run in sweeps.plan_runs(configs, 1, args.seed)]
-    sweeps.run_sweep(
+    run = script_setup.Run(args, info, None, None, notes, out, results_path)
+    records = run.sweep(
         lambda config, seed: profile_figures.profile_run(config, seed, data_of.get(config["model"]), out,
                                                          verbose=args.verbose),
-        configs, 1, results_path, seed=args.seed, show=("loss", "accuracy", "n_layers"),
-    )
-
-    records = {r["config"]["model"]: r for r in sweeps.ResultsFile(results_path).records() if r["key"] in set(keys)}
-    command = "python " + " ".join([os.path.relpath(__file__)] + (sys.argv[1:] if argv is None else list(argv)))
-    lines = ["# Entropy profiles, trained vs initialised (paper Figures 1, 7, 8, 9)", ""]
-    for note in dict.fromkeys(notes):
-        lines += [f"**Note:** {note}", ""]
-    lines += [f"Command: `{command}`", "", f"Backend {info['backend']} on {', '.join(info['devices'])}.", ""]
-    for config in configs:
-        name = config["model"]
-        record = records[name]
-        paths = profile_figures.profile_paths(out, name)
-        trained = EntropyProfile.from_json(paths["trained_json"])
-        initialised = EntropyProfile.from_json(paths["initialised_json"])
-        kind = "compact " if config.get("compact") else ""
-        lines += [
-            f"## {kind}{name} ({profile_figures.FIGURES[name]})",
-            "",
-            f"Builder: `{record['metrics']['builder']}`. Trained: {record['metrics']['trained_source']}"
-            + (f" on {config['dataset']}, final loss {record['metrics']['loss']:.4f}, "
-               f"accuracy {record['metrics']['accuracy']:.4f}" if "loss" in record["metrics"] else "")
-            + f"; input {config['input_size']}x{config['input_size']}; {len(trained)} layers.",
-            "",
-            f"![{name}](profile_{name}.png)",
-            "",
-            "Per-layer mean of `log|K[0, 0, i, o]|` (nats per filter):",
-            "",
-            profile_figures.layer_means_table(trained, initialised),
-            "",
-        ]
-    with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
-    print(f"\nwrote {results_path}, profile_*.png/csv/json and {os.path.join(out, 'summary.md')}")
+        configs, 1, show=("loss", "accuracy", "n_layers"))
+    records = {r["config"]["model"]: r for r in records}
+    summary = profile_figures.write_profiles_report(run, configs, records, notes,
+                                                    script_setup.command_line(__file__, argv))
+    print(f"\nwrote {results_path}, profile_*.png/csv/json and {summary}")
     for name, record in records.items():
         m = record["metrics"]
         print(f"{name}: {m['n_layers']} layers; layer-1 mean log|c11| trained {m['layer_means_trained'][0]:.3f}"

@@ -87,124 +87,31 @@ def parse_args(argv=None):
     return args
 
 
+SETTINGS = ("archs", "trainings", "placements", "lams", "replications", "image_size", "head_units", "max_epochs",
+            "patience", "lr_patience", "batch_size", "train_size", "val_size", "reference", "empirical_k")
+
+
 def main(argv=None):
     args = parse_args(argv)
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
-    import keras
+    from keras_entropy import classification
 
-    from keras_entropy import classification, sweeps
-
-    paper = classification.LARGE_CNN_PAPER
-    base = {**paper, "train_size": None, "val_size": None, "placements": None}
-    if args.quick:
-        base.update(QUICK)
-    names = ("archs", "trainings", "placements", "lams", "replications", "image_size", "head_units",
-             "max_epochs", "patience", "lr_patience", "batch_size", "train_size", "val_size", "reference",
-             "empirical_k")
-    settings = {n: getattr(args, n) if getattr(args, n) is not None else base[n] for n in names}
-    script_setup.announce_runtime(args)
-    size = max(filter(None, [settings["train_size"], settings["val_size"]]), default=None)
-    data, source, note = script_setup.load_data_for(
-        args, fallback="mock", image_size=settings["image_size"], max_examples=size, mock_examples=32,
+    settings = script_setup.settings_for(args, classification.LARGE_CNN_PAPER, QUICK, SETTINGS,
+                                         train_size=None, val_size=None, placements=None)
+    run = script_setup.start(
+        args, "large_cnn_classification", fallback="mock", image_size=settings["image_size"], mock_examples=32,
+        max_examples=max(filter(None, [settings["train_size"], settings["val_size"]]), default=None),
         fallback_note="Imagenette was not found locally (and --quick does not download): this --quick run "
         "trained on tensorflow-datasets mock data (random images and labels, tfds.testing.mock_data), so its "
         "accuracies are a smoke test of the pipeline, not the paper's results.")
-    out, results_path = script_setup.output_dir(args, "large_cnn_classification")
-    if settings["reference"] == "initial":
-        ref_note = ("The 'empirical' placement used the entropy profile of a freshly initialised network "
-                    "(--reference initial), not a trained one: its layer choice has no empirical meaning.")
-        if "empirical" in (settings["placements"] or paper["placements"]["resnet50"]):
-            note = f"{note} {ref_note}" if note else ref_note
-
-    x_train = data.x_train[: settings["train_size"]]
-    y_train = data.y_train[: settings["train_size"]].astype("int32")
-    x_val = data.x_test[: settings["val_size"]]
-    y_val = data.y_test[: settings["val_size"]].astype("int32")
-    fixed = {
-        "experiment": "large_cnn_classification",
-        "dataset": args.dataset,
-        "data_source": source,
-        "train_size": len(x_train),
-        "val_size": len(x_val),
-        "image_size": settings["image_size"],
-        "head_units": settings["head_units"],
-        "dropout": paper["dropout"],
-        "learning_rate": paper["learning_rate"],
-        "lr_factor": paper["lr_factor"],
-        "lr_patience": settings["lr_patience"],
-        "patience": settings["patience"],
-        "max_epochs": settings["max_epochs"],
-        "batch_size": settings["batch_size"],
-        "dtype_policy": keras.config.dtype_policy().name,
-    }
-    treated = [lam for lam in settings["lams"] if lam != 0]
-    configs = []
-    for arch in settings["archs"]:
-        placements = settings["placements"] or paper["placements"][arch]
-        for training in settings["trainings"]:
-            if 0.0 in settings["lams"]:
-                configs.append({**fixed, "arch": arch, "training": training, "placement": "none", "lam": 0.0})
-            for placement in placements:
-                extra = ({"reference": settings["reference"], "empirical_k": settings["empirical_k"]}
-                         if placement == "empirical" else {})
-                for lam in treated:
-                    configs.append({**fixed, **extra, "arch": arch, "training": training,
-                                    "placement": placement, "lam": lam})
-    keys = [run["key"] for run in sweeps.plan_runs(configs, settings["replications"], args.seed)]
-    references = {}
-
-    def train(config, seed):
-        reference = None
-        if config["placement"] == "empirical":
-            name = (config["reference"], config["arch"])
-            if name not in references:
-                references[name] = classification.load_reference(
-                    config["reference"], config["arch"], (settings["image_size"],) * 2 + (3,))
-            reference = references[name]
-        return classification.large_cnn_run(config, seed, (x_train, y_train, x_val, y_val),
-                                            verbose=args.verbose, reference=reference)
-
-    if not args.report_only:
-        sweeps.run_sweep(train, configs, settings["replications"], results_path, seed=args.seed,
-                         show=("val_accuracy", "accuracy"))
-
-    records = [r for r in sweeps.ResultsFile(results_path).records() if r["key"] in set(keys)]
-    _, table2 = classification.accuracy_grid(records, rows=("arch", "training", "placement"))
-    plot = classification.plot_accuracy_vs_lam(
-        records, os.path.join(out, "val_accuracy_vs_lam.png"), series=("arch", "training", "placement"),
-        title="validation accuracy at the best epoch")
-    layer_lines = sorted({f"- {r['config']['arch']} / {r['config']['placement']} "
-                          f"({classification.PAPER_PLACEMENT_LABELS.get((r['config']['arch'], r['config']['placement']), 'custom')}): "
-                          + ", ".join(r.get("penalised_layers", [])) for r in records if r["config"]["lam"] != 0})
-    command = "python " + " ".join([os.path.relpath(__file__)] + (sys.argv[1:] if argv is None else list(argv)))
-    title = "VGG16 / ResNet50 on Imagenette" + (" (tensorflow-datasets mock data, --quick)" if source == "mock" else "")
-    lines = [f"# {title}", ""]
-    if note:
-        lines += [f"> **Note:** {note}", ""]
-    lines += [
-        "Command:", "", f"    {command}", "",
-        f"{len(records)} runs; backend/devices: "
-        + ", ".join(sorted({f"{r.get('backend')} on {', '.join(r.get('devices') or ['?'])}" for r in records}))
-        + ". Fixed settings: " + ", ".join(f"{k}={v}" for k, v in fixed.items()) + ".",
-        "",
-        "## Table 2: validation accuracy (best epoch; mean over replications; best of each row in bold)",
-        "",
-        "Training: vanilla, augmentation (horizontal flip, 20% rotation, 20% zoom), augmentation_dropout "
-        "(plus dropout 0.5 in the dense head). The lam=0 column is the shared baseline of each "
-        "model and training.",
-        "",
-        table2,
-        "",
-        "## Penalised layers",
-        "",
-        *layer_lines,
-        "",
-        f"![validation accuracy]({os.path.basename(plot)})",
-        "",
-    ]
-    with open(os.path.join(out, "summary.md"), "w") as f:
-        f.write("\n".join(lines))
-    print(f"\nwrote {results_path}, {plot} and {os.path.join(out, 'summary.md')}\n")
+    arrays, fixed, note = classification.large_cnn_inputs(run.data, settings, run.source, run.note, args.dataset)
+    records = run.sweep(
+        classification.large_cnn_trainer(arrays, settings["image_size"], verbose=args.verbose),
+        classification.large_cnn_configs(settings, fixed), settings["replications"],
+        show=("val_accuracy", "accuracy"), skip=args.report_only)
+    table2, plot, summary = classification.write_large_cnn_report(
+        run, records, fixed, script_setup.command_line(__file__, argv), note)
+    print(f"\nwrote {run.results_path}, {plot} and {summary}\n")
     print(table2)
     return 0
 

@@ -67,109 +67,29 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+SETTINGS = ("betas", "rho", "hidden_units", "weight_decay", "epochs", "batch_size", "learning_rate", "replications",
+            "train_size", "val_size")
+
+
 def main(argv=None):
     args = parse_args(argv)
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
-    import keras
+    from keras_entropy import sparse_coding
 
-    from keras_entropy import experiments, sparse_coding, sweeps
+    settings = script_setup.settings_for(args, sparse_coding.SPARSE_AUTOENCODER_PAPER, QUICK, SETTINGS,
+                                         train_size=None, val_size=None)
+    run = script_setup.start(args, "sparse_autoencoder",
+                             embedded_note=script_setup.EMBEDDED_MNIST_NOTE.format(target="full experiment"))
+    arrays, configs = sparse_coding.sparse_autoencoder_sweep(run.data, settings, args.dataset)
 
-    base = dict(sparse_coding.SPARSE_AUTOENCODER_PAPER, train_size=None, val_size=None)
-    if args.quick:
-        base.update(QUICK)
+    def train(config, seed):  # the feature grid of the first replication
+        path = run.path(sparse_coding.features_file(config["beta"])) if seed == args.seed else None
+        return sparse_coding.sparse_autoencoder_run(config, seed, arrays, features_path=path, verbose=args.verbose)
 
-    def pick(name):
-        value = getattr(args, name)
-        return value if value is not None else base[name]
-
-    settings = {name: pick(name) for name in (
-        "betas", "rho", "hidden_units", "weight_decay", "epochs", "batch_size", "learning_rate",
-        "replications", "train_size", "val_size")}
-    info = script_setup.announce_runtime(args)
-    data, _, note = script_setup.load_data_for(
-        args, embedded_note=script_setup.EMBEDDED_MNIST_NOTE.format(target="full experiment"))
-    out, results_path = script_setup.output_dir(args, "sparse_autoencoder")
-
-    x_train = experiments.flatten_images(data.x_train[: settings["train_size"]])
-    x_val = experiments.flatten_images(data.x_test[: settings["val_size"]])
-    configs = sweeps.expand_grid(
-        {"beta": [float(b) for b in settings["betas"]]},
-        fixed={
-            "experiment": "sparse_autoencoder",
-            "dataset": args.dataset,
-            "data_source": "embedded" if data.is_embedded else "full",
-            "train_size": len(x_train),
-            "val_size": len(x_val),
-            "hidden_units": settings["hidden_units"],
-            "rho": settings["rho"],
-            "weight_decay": settings["weight_decay"],
-            "epochs": settings["epochs"],
-            "batch_size": settings["batch_size"],
-            "learning_rate": settings["learning_rate"],
-            "dtype_policy": keras.config.dtype_policy().name,
-        },
-    )
-    keys = [run["key"] for run in sweeps.plan_runs(configs, settings["replications"], args.seed)]
-
-    def train(config, seed):
-        path = os.path.join(out, f"features_beta{config['beta']:g}.png") if seed == args.seed else None
-        return sparse_coding.sparse_autoencoder_run(config, seed, (x_train, x_val), features_path=path,
-                                                    verbose=args.verbose)
-
-    sweeps.run_sweep(train, configs, settings["replications"], results_path, seed=args.seed,
-                     show=("mean_activation", "val_mse"))
-
-    from keras_entropy import stats
-
-    records = [r for r in sweeps.ResultsFile(results_path).records() if r["key"] in set(keys)]
-    command = "python " + " ".join([os.path.relpath(__file__)] + (sys.argv[1:] if argv is None else list(argv)))
-    lines = [f"# Sparse autoencoder (KL sparsity) on {args.dataset}", ""]
-    if note:
-        lines += [f"**Note:** {note}", ""]
-    lines += [
-        f"Command: `{command}`",
-        "",
-        f"Backend {info['backend']} on {', '.join(info['devices'])}; data: {data.describe()}.",
-        f"784 -> {settings['hidden_units']} sigmoid -> 784 sigmoid; loss 0.5 * squared error summed over "
-        f"pixels + L2 weight decay (lambda={settings['weight_decay']}) + KLSparsity(rho={settings['rho']}, "
-        f"beta); Adam({settings['learning_rate']}), {settings['epochs']} epochs, batch {settings['batch_size']}; "
-        f"{len(x_train)} training images, metrics on {len(x_val)} test images.",
-        "",
-        "Mean and 95% t-confidence interval over replications:",
-        "",
-        f"| beta | runs | mean hidden activation (rho = {settings['rho']}) | "
-        "units with rho_hat within 2x of rho | reconstruction MSE per pixel | features |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-
-    def interval(values, digits=4):
-        mean, low, high = stats.t_confidence_interval(values)
-        if low == low:  # not nan
-            return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-        return f"{mean:.{digits}f}"
-
-    for config in configs:
-        runs = [r for r in records if r["config"]["beta"] == config["beta"]]
-        if not runs:
-            continue
-        image = f"features_beta{config['beta']:g}.png"
-        figure = f"![beta {config['beta']:g}]({image})" if os.path.exists(os.path.join(out, image)) else "-"
-        lines.append(
-            f"| {config['beta']:g} | {len(runs)} | "
-            f"{interval([r['metrics']['mean_activation'] for r in runs])} | "
-            f"{interval([r['metrics']['frac_units_near_rho'] for r in runs], 2)} | "
-            f"{interval([r['metrics']['val_mse'] for r in runs])} | "
-            f"{figure} |"
-        )
-    lines += [
-        "",
-        "beta = 0 is the same autoencoder without the sparsity penalty. Each features_beta*.png shows "
-        "the encoder weight columns of the first replication as 28x28 tiles (each tile min-max scaled).",
-        "",
-    ]
-    with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
-    print(f"\nwrote {results_path}, feature grids and {os.path.join(out, 'summary.md')}\n")
+    records = run.sweep(train, configs, settings["replications"], show=("mean_activation", "val_mse"))
+    lines, summary = sparse_coding.write_sparse_autoencoder_report(
+        run, records, configs, settings, args.dataset, script_setup.command_line(__file__, argv))
+    print(f"\nwrote {run.results_path}, feature grids and {summary}\n")
     print("\n".join(line for line in lines if line.startswith("|")))
     return 0
 

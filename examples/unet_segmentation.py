@@ -20,7 +20,6 @@ the report.
 """
 
 import os
-import re
 import sys
 
 
@@ -75,118 +74,33 @@ def parse_args(argv=None):
     return args
 
 
-def mask_file(config, seed):
-    label = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(config["placement"]))
-    return f"masks_lam{config['lam']:g}_{label}_seed{seed}.png"
+SETTINGS = ("placements", "lams", "replications", "image_size", "base_filters", "max_epochs", "patience",
+            "batch_size", "train_size", "val_size")
 
 
 def main(argv=None):
     args = parse_args(argv)
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
-    import keras
+    from keras_entropy import segmentation
 
-    from keras_entropy import classification, segmentation, sweeps
-
-    paper = segmentation.UNET_PAPER
-    base = {**paper, "train_size": None, "val_size": None}
-    if args.quick:
-        base.update(QUICK)
-    names = ("placements", "lams", "replications", "image_size", "base_filters", "max_epochs", "patience",
-             "batch_size", "train_size", "val_size")
-    settings = {n: getattr(args, n) if getattr(args, n) is not None else base[n] for n in names}
+    settings = script_setup.settings_for(args, segmentation.UNET_PAPER, QUICK, SETTINGS,
+                                         train_size=None, val_size=None)
     for placement in settings["placements"]:
         segmentation.parse_placement(placement)  # validates early
-    script_setup.announce_runtime(args)
-    size = max(filter(None, [settings["train_size"], settings["val_size"]]), default=None)
-    data, source, note = script_setup.load_data_for(
-        args, fallback="mock", image_size=settings["image_size"], max_examples=size, mock_examples=16,
+    run = script_setup.start(
+        args, "unet_segmentation", fallback="mock", image_size=settings["image_size"], mock_examples=16,
+        max_examples=max(filter(None, [settings["train_size"], settings["val_size"]]), default=None),
         fallback_note="COCO was not found locally (and --quick does not download): this --quick run trained on "
         "tensorflow-datasets mock data (random images and panoptic masks, tfds.testing.mock_data), so "
         "its numbers are a smoke test of the pipeline, not the paper's results.")
-    out, results_path = script_setup.output_dir(args, "unet_segmentation")
-
-    def images(x):
-        return classification.prepare_images(x)
-
-    def masks(y):
-        return y.astype("float32")[..., None]
-
-    x_train, y_train = images(data.x_train[: settings["train_size"]]), masks(data.y_train[: settings["train_size"]])
-    x_val, y_val = images(data.x_test[: settings["val_size"]]), masks(data.y_test[: settings["val_size"]])
-    fixed = {
-        "experiment": "unet_segmentation",
-        "dataset": args.dataset,
-        "data_source": source,
-        "train_size": len(x_train),
-        "val_size": len(x_val),
-        "image_size": settings["image_size"],
-        "base_filters": settings["base_filters"],
-        "depth": paper["depth"],
-        "patience": settings["patience"],
-        "min_delta": paper["min_delta"],
-        "max_epochs": settings["max_epochs"],
-        "batch_size": settings["batch_size"],
-        "learning_rate": paper["learning_rate"],
-        "dtype_policy": keras.config.dtype_policy().name,
-    }
-    configs = []
-    if 0.0 in settings["lams"]:
-        configs.append({**fixed, "placement": "none", "lam": 0.0})
-    for placement in settings["placements"]:
-        for lam in settings["lams"]:
-            if lam != 0:
-                configs.append({**fixed, "placement": placement, "lam": lam})
-    keys = [run["key"] for run in sweeps.plan_runs(configs, settings["replications"], args.seed)]
-    if not args.report_only:
-        sweeps.run_sweep(
-            lambda config, seed: segmentation.unet_run(
-                config, seed, (x_train, y_train, x_val, y_val), verbose=args.verbose,
-                mask_path=os.path.join(out, mask_file(config, seed))),
-            configs, settings["replications"], results_path, seed=args.seed,
-            show=("val_iou", "val_accuracy"),
-        )
-
-    records = [r for r in sweeps.ResultsFile(results_path).records() if r["key"] in set(keys)]
-    _, table = segmentation.table3(records)
-    plots = [classification.plot_accuracy_vs_lam(
-        records, os.path.join(out, f"{metric}_vs_lam.png"), series=("placement",), metric=metric,
-        title=f"{metric} at the stopping epoch") for metric in ("val_iou", "val_accuracy")]
-    command = "python " + " ".join([os.path.relpath(__file__)] + (sys.argv[1:] if argv is None else list(argv)))
-    title = "U-Net on COCO binary masks" + (" (tensorflow-datasets mock data, --quick)" if source == "mock" else "")
-    layer_lines = sorted({f"- {r['config']['placement']}: " + ", ".join(r.get("penalised_layers", []))
-                          for r in records if r["config"]["lam"] != 0})
-    mask_lines = [f"![masks lam={r['config']['lam']:g} {r['config']['placement']}]({mask_file(r['config'], r['seed'])})"
-                  for r in records if os.path.exists(os.path.join(out, mask_file(r["config"], r["seed"])))]
-    lines = [f"# {title}", ""]
-    if note:
-        lines += [f"> **Note:** {note}", ""]
-    lines += [
-        "Command:", "", f"    {command}", "",
-        f"{len(records)} runs; backend/devices: "
-        + ", ".join(sorted({f"{r.get('backend')} on {', '.join(r.get('devices') or ['?'])}" for r in records}))
-        + ". Fixed settings: " + ", ".join(f"{k}={v}" for k, v in fixed.items()) + ".",
-        "",
-        "## Table 3",
-        "",
-        "Epochs trained (early stopping on val_loss, min_delta 0.01), wall-clock training time, and the "
-        "validation pixel accuracy and IoU (threshold 0.5) at the stopping epoch.",
-        "",
-        table,
-        "",
-        "## Penalised layers",
-        "",
-        *layer_lines,
-        "",
-        *[f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in plots],
-        "",
-        "## Predicted vs true masks (first validation images)",
-        "",
-        *mask_lines,
-        "",
-    ]
-    with open(os.path.join(out, "summary.md"), "w") as f:
-        f.write("\n".join(lines))
-    print(f"\nwrote {results_path}, plots, mask images and {os.path.join(out, 'summary.md')}\n")
+    arrays, fixed = segmentation.unet_inputs(run.data, settings, run.source, args.dataset)
+    records = run.sweep(
+        lambda config, seed: segmentation.unet_run(config, seed, arrays, verbose=args.verbose,
+                                                   mask_path=run.path(segmentation.mask_file(config, seed))),
+        segmentation.unet_configs(settings, fixed), settings["replications"],
+        show=("val_iou", "val_accuracy"), skip=args.report_only)
+    table, summary = segmentation.write_unet_report(run, records, fixed, script_setup.command_line(__file__, argv))
+    print(f"\nwrote {run.results_path}, plots, mask images and {summary}\n")
     print(table)
     return 0
 

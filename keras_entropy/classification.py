@@ -19,15 +19,20 @@ Each experiment has a model builder, a `*_run(config, seed, data)` function
 that trains one run of a sweep and returns the record's fields (see
 `keras_entropy.sweeps`), and its paper settings (`*_PAPER`). The example
 scripts `examples/cnn_classification.py` and
-`examples/large_cnn_classification.py` are thin wrappers around them.
+`examples/large_cnn_classification.py` are thin wrappers around them and
+the sweep pieces here: `cnn_inputs` / `cnn_configs` / `write_cnn_report`
+and `large_cnn_inputs` / `large_cnn_configs` / `large_cnn_trainer` /
+`write_large_cnn_report`.
 """
 
 import math
 import numbers
+import os
 
 import keras
 
 from keras_entropy import sweeps
+from keras_entropy.experiments import fixed_config
 from keras_entropy.placement import place_penalties
 
 #: The paper's lambda grid (its list was lost in conversion; MATH.md gives
@@ -558,8 +563,176 @@ def plot_accuracy_vs_lam(results, path, series=("depth", "width", "placement"), 
     return path
 
 
+# ---------------------------------------------------------------------------
+# The sweeps of examples/cnn_classification.py and large_cnn_classification.py.
+
+
+def baseline_and_treated(lams, cell, treated_configs):
+    """The lam=0 baseline of one cell (placement "none", when 0 is in `lams`), then its treated configs."""
+    configs = [{**cell, "placement": NO_PLACEMENT, "lam": 0.0}] if 0.0 in lams else []
+    return configs + (treated_configs if any(lam != 0 for lam in lams) else [])
+
+
+def cnn_inputs(data, settings, source):
+    """`(arrays, fixed)` of the small-CNN sweep: `(x_train, y_train, x_val, y_val)` and the fixed config."""
+    x_train = prepare_images(data.x_train[: settings["train_size"]])
+    y_train = data.y_train[: settings["train_size"]].astype("int32")
+    x_val = prepare_images(data.x_test[: settings["val_size"]])
+    y_val = data.y_test[: settings["val_size"]].astype("int32")
+    fixed = fixed_config("cnn_classification", data.name, "embedded" if data.is_embedded else source,
+                         {"train_size": len(x_train), "val_size": len(x_val)}, {**CNN_PAPER, **settings},
+                         ("patience", "max_epochs", "batch_size", "learning_rate"))
+    return (x_train, y_train, x_val, y_val), fixed
+
+
+def cnn_configs(settings, fixed):
+    """The small-CNN sweep: per depth and width, the baseline and each placement x nonzero lambda."""
+    treated = [lam for lam in settings["lams"] if lam != 0]
+    configs = []
+    for depth in settings["depths"]:
+        for width in settings["widths"]:
+            cell = {**fixed, "depth": depth, "width": width}
+            configs += baseline_and_treated(settings["lams"], cell, sweeps.expand_grid(
+                {"placement": settings["placements"], "lam": treated}, fixed=cell) if treated else [])
+    return configs
+
+
+def write_cnn_report(run, records, fixed, command):
+    """plots and summary.md (Table 1) of the small-CNN sweep; returns `(table1, plot, summary_path)`."""
+    from keras_entropy import script_setup
+
+    _, table1 = improvement_table(run.results_path, keys=run.keys)
+    plot = plot_accuracy_vs_lam(records, run.path("val_accuracy_vs_lam.png"),
+                                title="validation accuracy at the best epoch (mean, min-max)")
+    _, grid = accuracy_grid(records, rows=("depth", "width", "placement"))
+    _, train_grid = accuracy_grid(records, rows=("depth", "width", "placement"), metric="accuracy")
+    label = run.data.name + (" (embedded subset, --quick)" if run.data.is_embedded else "")
+    lines = script_setup.summary_header(f"CNN classification on {label}", run.note, command) + [
+        script_setup.records_line(records, fixed),
+        "",
+        "## Table 1: does the entropy loss improve accuracy?",
+        "",
+        "Baseline: lambda = 0. For each architecture and placement, the lambda with the highest mean "
+        "validation accuracy is compared with the baseline by one-tailed Welch t-tests "
+        "(H1: the entropy loss increases the mean accuracy); p-values in parentheses. "
+        "Stars: * p<0.05, ** p<0.01, *** p<0.001. Accuracies are those of each run's best "
+        "validation-accuracy epoch.",
+        "",
+        table1,
+        "",
+        "## Mean validation accuracy per lambda (best in bold)",
+        "",
+        grid,
+        "",
+        "## Mean train accuracy per lambda",
+        "",
+        train_grid,
+        "",
+        f"![validation accuracy]({os.path.basename(plot)})",
+        "",
+    ]
+    return table1, plot, script_setup.write_summary(run.out, lines)
+
+
+#: The note of a sweep whose "empirical" placement used a freshly initialised reference.
+INITIAL_REFERENCE_NOTE = (
+    "The 'empirical' placement used the entropy profile of a freshly initialised network "
+    "(--reference initial), not a trained one: its layer choice has no empirical meaning.")
+
+
+def large_cnn_inputs(data, settings, source, note=None, dataset="imagenette"):
+    """`(arrays, fixed, note)` of the large-CNN sweep.
+
+    `arrays` is `(x_train, y_train, x_val, y_val)`; `note` gains
+    `INITIAL_REFERENCE_NOTE` when "empirical" runs use `reference="initial"`.
+    """
+    x_train = data.x_train[: settings["train_size"]]
+    y_train = data.y_train[: settings["train_size"]].astype("int32")
+    x_val = data.x_test[: settings["val_size"]]
+    y_val = data.y_test[: settings["val_size"]].astype("int32")
+    fixed = fixed_config("large_cnn_classification", dataset, source,
+                         {"train_size": len(x_train), "val_size": len(x_val)}, {**LARGE_CNN_PAPER, **settings},
+                         ("image_size", "head_units", "dropout", "learning_rate", "lr_factor", "lr_patience",
+                          "patience", "max_epochs", "batch_size"))
+    if settings["reference"] == "initial" and "empirical" in (
+            settings["placements"] or LARGE_CNN_PAPER["placements"]["resnet50"]):
+        note = f"{note} {INITIAL_REFERENCE_NOTE}" if note else INITIAL_REFERENCE_NOTE
+    return (x_train, y_train, x_val, y_val), fixed, note
+
+
+def large_cnn_configs(settings, fixed):
+    """The large-CNN sweep: per architecture and training, the baseline and each placement x nonzero lambda.
+
+    `settings["placements"]` None: the paper's placements of each architecture.
+    """
+    treated = [lam for lam in settings["lams"] if lam != 0]
+    configs = []
+    for arch in settings["archs"]:
+        for training in settings["trainings"]:
+            cell = {**fixed, "arch": arch, "training": training}
+            runs = []
+            for placement in settings["placements"] or LARGE_CNN_PAPER["placements"][arch]:
+                extra = ({"reference": settings["reference"], "empirical_k": settings["empirical_k"]}
+                         if placement == "empirical" else {})
+                runs += [{**fixed, **extra, "arch": arch, "training": training, "placement": placement, "lam": lam}
+                         for lam in treated]
+            configs += baseline_and_treated(settings["lams"], cell, runs)
+    return configs
+
+
+def large_cnn_trainer(arrays, image_size, verbose="auto"):
+    """`train(config, seed)` for the large-CNN sweep; loads each "empirical" reference profile once."""
+    references = {}
+
+    def train(config, seed):
+        reference = None
+        if config["placement"] == "empirical":
+            name = (config["reference"], config["arch"])
+            if name not in references:
+                references[name] = load_reference(config["reference"], config["arch"], (image_size,) * 2 + (3,))
+            reference = references[name]
+        return large_cnn_run(config, seed, arrays, verbose=verbose, reference=reference)
+
+    return train
+
+
+def write_large_cnn_report(run, records, fixed, command, note):
+    """plot and summary.md (Table 2) of the large-CNN sweep; returns `(table2, plot, summary_path)`."""
+    from keras_entropy import script_setup
+
+    _, table2 = accuracy_grid(records, rows=("arch", "training", "placement"))
+    plot = plot_accuracy_vs_lam(records, run.path("val_accuracy_vs_lam.png"), series=("arch", "training", "placement"),
+                                title="validation accuracy at the best epoch")
+    layer_lines = sorted({f"- {r['config']['arch']} / {r['config']['placement']} "
+                          f"({PAPER_PLACEMENT_LABELS.get((r['config']['arch'], r['config']['placement']), 'custom')}): "
+                          + ", ".join(r.get("penalised_layers", [])) for r in records if r["config"]["lam"] != 0})
+    title = "VGG16 / ResNet50 on Imagenette" + (" (tensorflow-datasets mock data, --quick)"
+                                                if run.source == "mock" else "")
+    lines = script_setup.summary_header(title, note, command) + [
+        script_setup.records_line(records, fixed),
+        "",
+        "## Table 2: validation accuracy (best epoch; mean over replications; best of each row in bold)",
+        "",
+        "Training: vanilla, augmentation (horizontal flip, 20% rotation, 20% zoom), augmentation_dropout "
+        "(plus dropout 0.5 in the dense head). The lam=0 column is the shared baseline of each "
+        "model and training.",
+        "",
+        table2,
+        "",
+        "## Penalised layers",
+        "",
+        *layer_lines,
+        "",
+        f"![validation accuracy]({os.path.basename(plot)})",
+        "",
+    ]
+    return table2, plot, script_setup.write_summary(run.out, lines)
+
+
 __all__ = [
-    "CNN_PAPER", "LARGE_CNN_PAPER", "PAPER_LAMS", "accuracy_grid", "augmentation_layers", "cnn_run",
-    "fit_classifier", "improvement_table", "large_cnn", "large_cnn_run", "load_reference",
-    "plot_accuracy_vs_lam", "prepare_images", "small_cnn",
+    "CNN_PAPER", "LARGE_CNN_PAPER", "PAPER_LAMS", "accuracy_grid", "augmentation_layers", "baseline_and_treated",
+    "cnn_configs", "cnn_inputs", "cnn_run",
+    "INITIAL_REFERENCE_NOTE", "fit_classifier", "improvement_table", "large_cnn", "large_cnn_configs",
+    "large_cnn_inputs", "large_cnn_run", "large_cnn_trainer", "load_reference", "write_large_cnn_report",
+    "plot_accuracy_vs_lam", "prepare_images", "small_cnn", "write_cnn_report",
 ]

@@ -3,7 +3,9 @@
 Each experiment has a model builder, a `*_run(config, seed, data)` training
 function that returns a sweep record's fields (see `keras_entropy.sweeps`),
 and its paper settings (`*_PAPER`). The example scripts in `examples/` are
-thin command-line wrappers around them.
+thin command-line wrappers around them (`examples/dense_autoencoder.py`:
+`dense_autoencoder_sweep`, `write_dense_autoencoder_report`);
+`fixed_config` makes the fixed part of any sweep's configs.
 
 Dense autoencoder (section 5.2): one dense hidden layer of `latent_dim`
 sigmoid units, a sigmoid reconstruction layer, Adam, mean squared error,
@@ -66,6 +68,21 @@ def dense_autoencoder(input_dim, latent_dim, lam=0.0, stabilized=True, epsilon=N
     )
 
 
+def fixed_config(experiment, dataset, data_source, sizes, values, names, dtype_policy=True):
+    """The fixed part of a sweep's configs, in the order its summary.md lists it.
+
+    `experiment`, `dataset`, `data_source`, the `sizes` (e.g. `train_size`,
+    `val_size`), `values[name]` for each of `names` (`values`: the paper
+    settings updated with the run's), then the Keras dtype policy (unless
+    `dtype_policy` is false).
+    """
+    fixed = {"experiment": experiment, "dataset": dataset, "data_source": data_source, **sizes,
+             **{name: values[name] for name in names}}
+    if dtype_policy:
+        fixed["dtype_policy"] = keras.config.dtype_policy().name
+    return fixed
+
+
 def flatten_images(x):
     """uint8 images `(N, ...)` as float32 vectors in [0, 1], shape `(N, prod(...))`."""
     import numpy as np
@@ -124,3 +141,27 @@ def dense_autoencoder_run(config, seed, data, verbose="auto"):
     )
     keras.backend.clear_session()
     return outcome
+
+
+def dense_autoencoder_sweep(data, settings, dataset, monitor="val_loss", stop_when="all"):
+    """`(arrays, configs)` of the dense autoencoder sweep: `(x_train, x_val)` and latent_dim x lam configs."""
+    from keras_entropy.sweeps import expand_grid
+
+    x_train = flatten_images(data.x_train[: settings["train_size"]])
+    x_val = flatten_images(data.x_test[: settings["val_size"]])
+    values = {**DENSE_AUTOENCODER_PAPER, **settings, "monitor": monitor, "stop_when": stop_when}
+    fixed = fixed_config("dense_autoencoder", dataset, "embedded" if data.is_embedded else "full",
+                         {"train_size": len(x_train), "val_size": len(x_val)}, values,
+                         ("patience", "max_epochs", "batch_size", "learning_rate", "monitor", "stop_when"))
+    configs = expand_grid({"latent_dim": settings["latent_dims"], "lam": settings["lams"]}, fixed=fixed)
+    return (x_train, x_val), configs
+
+
+def write_dense_autoencoder_report(run, dataset, command):
+    """Plots and summary.md of the dense autoencoder sweep (`keras_entropy.reports.write_report`)."""
+    from keras_entropy import reports
+
+    title = f"Dense autoencoder on {dataset}" + (" (embedded subset, --quick)" if run.data.is_embedded else "")
+    return reports.write_report(
+        run.results_path, run.out, keys=run.keys, x="latent_dim", group="lam", metric="val_mse",
+        monitors=list(DENSE_AUTOENCODER_MONITORS), title=title, note=run.note, command=command)

@@ -10,17 +10,19 @@ architecture at initialisation. This module holds the pieces of
   `~/.keras/models` / `$KERAS_HOME/models`); nothing is downloaded;
 - `build_model(name, ...)`: `keras.applications.VGG16` / `ResNet50` at full
   size, or compact versions with the same layer structure (`compact_vgg16`,
-  `compact_resnet`) for quick CPU runs, and a U-Net: the segmentation
-  experiment's `keras_entropy.segmentation.unet` when that module exists,
-  else this module's `unet` (the Ronneberger et al. layout with upsampling +
-  2x2 convolutions, so every convolution is a `Conv2D` the profile covers);
+  `compact_resnet`) for quick CPU runs, and the segmentation experiment's
+  U-Net (`keras_entropy.segmentation.unet`, see `unet_builder`); `unet` is
+  a U-Net with upsampling + 2x2 convolutions instead, so that every
+  convolution is a `Conv2D` the profile covers;
 - `classification_arrays` / `segmentation_arrays`: data sets of
   `keras_entropy.datasets` as model inputs (MNIST is padded to 32x32 and, for
   segmentation, given foreground masks `pixel > 127`);
 - `profile_run(config, seed, data, out_dir)` for
   `keras_entropy.sweeps.run_sweep`: profiles the initialised model, trains it
   (or loads ImageNet weights), profiles it again and writes the CSV/JSON
-  profiles and the side-by-side box plot.
+  profiles and the side-by-side box plot;
+- the example's sweep and report: `profile_configs` (one config per model,
+  loading each data set once) and `write_profiles_report` (summary.md).
 """
 
 import os
@@ -236,19 +238,14 @@ def unet_builder():
     """The U-Net builder used for Figure 9: `(origin, function)`.
 
     `keras_entropy.segmentation.unet` (the paper's segmentation experiment,
-    Conv2DTranspose up-convolutions) when that module is installed, otherwise
-    this module's `unet`. Either is called as `fn(input_shape, filters, depth)`.
-    Note that the entropy profile covers `Conv2D` and `Dense` layers only, so
-    the transposed convolutions of `segmentation.unet` are not in its profile.
+    Conv2DTranspose up-convolutions), called as `fn(input_shape, filters,
+    depth)`. Note that the entropy profile covers `Conv2D` and `Dense`
+    layers only, so its transposed convolutions are not in the profile.
     """
-    try:
-        from keras_entropy import segmentation
-    except ImportError:
-        segmentation = None
-    if segmentation is not None and callable(getattr(segmentation, "unet", None)):
-        return "keras_entropy.segmentation.unet", (
-            lambda shape, filters, depth: segmentation.unet(shape, base_filters=filters, depth=depth))
-    return "keras_entropy.profile_figures.unet", (lambda shape, filters, depth: unet(shape, 1, filters, depth))
+    from keras_entropy import segmentation
+
+    return "keras_entropy.segmentation.unet", (
+        lambda shape, filters, depth: segmentation.unet(shape, base_filters=filters, depth=depth))
 
 
 def build_model(name, input_size, classes=10, compact=False, weights=None, width=None, blocks=None,
@@ -267,8 +264,7 @@ def build_model(name, input_size, classes=10, compact=False, weights=None, width
         width: filter multiplier of the compact builders; None: 1/8 for
             VGG16, 1/16 for ResNet.
         blocks: ResNet blocks per stage for the compact builder.
-        unet_filters: U-Net first-level filters (None: 16 with
-            `segmentation.unet`, 64 with this module's `unet`).
+        unet_filters: U-Net first-level filters (None: 16).
         unet_depth: U-Net poolings.
 
     The U-Net comes from `unet_builder()`.
@@ -280,9 +276,8 @@ def build_model(name, input_size, classes=10, compact=False, weights=None, width
         raise ValueError(f"Argument `weights` needs a full-size VGG16 or ResNet50. Received: weights={weights!r} "
                          f"for name={name!r}, compact={compact}")
     if name == "unet":
-        origin, builder = unet_builder()
-        if unet_filters is None:
-            unet_filters = 16 if origin.endswith("segmentation.unet") else 64
+        builder = unet_builder()[1]
+        unet_filters = 16 if unet_filters is None else unet_filters
         return builder(shape, _positive_int(unet_filters, "unet_filters"), _positive_int(unet_depth, "unet_depth"))
     if name == "vgg16":
         if compact:
@@ -465,7 +460,111 @@ def layer_means_table(trained, initialised):
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------
+# The sweep and report of examples/entropy_profiles.py.
+
+#: The note of a --quick run whose MNIST came from the embedded subset.
+EMBEDDED_NOTE = (
+    "No local copy or prepared tensorflow-datasets copy of MNIST was found: this --quick run trained compact "
+    "models on the embedded MNIST subset shipped with keras_entropy, so its profiles are a smoke test, not "
+    "the paper's figures.")
+
+
+def profile_configs(args, quick):
+    """`(configs, data_of, notes)` of the profile sweep, from the example's arguments and --quick settings.
+
+    One config per model of `args.models`: ImageNet weights when found
+    (not with --quick), else training here on `args.dataset` (classifiers)
+    or `args.seg_dataset` (U-Net), loaded once each
+    (`script_setup.load_data_for`); `data_of` maps a model to its `(x, y)`;
+    `notes` are the loading notes. Prints what each model uses.
+    """
+    from keras_entropy import datasets, script_setup
+
+    cls_name = args.dataset or ("mnist" if args.quick else "imagenette")
+    seg_name = args.seg_dataset or ("mnist" if args.quick else "coco_segmentation")
+    default = {**PROFILE_PAPER, "train_size": None, **(quick if args.quick else {})}
+    loaded, notes, configs, data_of = {}, [], [], {}
+
+    def load(name, image_size):
+        if name not in loaded:
+            kwargs = {"image_size": image_size} if name in datasets.DEFAULT_IMAGE_SIZES else {}
+            loaded[name], _, note = script_setup.load_data_for(
+                args, name, max_examples=args.train_size or default["train_size"], embedded_note=EMBEDDED_NOTE,
+                **kwargs)
+            notes.extend([note] if note else [])
+        return loaded[name]
+
+    for name in args.models:
+        weights = None
+        if name in IMAGENET_WEIGHT_FILES and not args.quick:
+            given = args.weights_given.get(name)
+            weights = find_imagenet_weights(name, given) if (given or not args.no_cache_weights) else None
+        elif name in args.weights_given:
+            print(f"NOTE: --weights {name}=... ignored with --quick (compact models)", flush=True)
+        size = 224 if weights else (args.input_size or (quick["input_size"] if args.quick
+                                                        else PROFILE_PAPER["input_size"][name]))
+        config = {"experiment": "entropy_profiles", "model": name, "input_size": size, "compact": bool(args.quick),
+                  "dtype_policy": keras.config.dtype_policy().name}
+        if weights:
+            config.update({"weights": weights, "classes": 1000})
+            print(f"{name}: ImageNet weights {weights}", flush=True)
+        else:
+            dataset = seg_name if name == "unet" else cls_name
+            config.update({"dataset": dataset, **{k: getattr(args, k) or default[k] for k in (
+                "epochs", "batch_size", "learning_rate", "train_size")}})
+            if args.quick and name == "resnet50":
+                config["blocks"] = quick["resnet_blocks"]
+            if name == "unet":
+                config["unet_builder"] = unet_builder()[0]
+            if args.quick and name == "unet":
+                config.update({"unet_filters": quick["unet_filters"], "unet_depth": quick["unet_depth"]})
+            data = load(dataset, size)
+            config["data_source"] = "embedded" if data.is_embedded else data.source
+            if name == "unet":
+                data_of[name] = segmentation_arrays(data, size)
+            else:
+                data_of[name] = classification_arrays(data, size)
+                config["classes"] = int(max(10, data.y_train.max() + 1))
+            print(f"{name}: no ImageNet weights used; training {'a compact ' if args.quick else ''}"
+                  f"{name} on {dataset} ({len(data_of[name][0])} examples, {config['epochs']} epoch(s))", flush=True)
+        configs.append(config)
+    return configs, data_of, notes
+
+
+def write_profiles_report(run, configs, records, notes, command):
+    """summary.md of the profile sweep (`records`: model -> record); returns its path."""
+    from keras_entropy import script_setup
+
+    lines = script_setup.summary_header("Entropy profiles, trained vs initialised (paper Figures 1, 7, 8, 9)",
+                                        notes, command, inline=True) + [script_setup.runtime_line(run.info), ""]
+    for config in configs:
+        name = config["model"]
+        metrics = records[name]["metrics"]
+        paths = profile_paths(run.out, name)
+        trained = EntropyProfile.from_json(paths["trained_json"])
+        initialised = EntropyProfile.from_json(paths["initialised_json"])
+        kind = "compact " if config.get("compact") else ""
+        lines += [
+            f"## {kind}{name} ({FIGURES[name]})",
+            "",
+            f"Builder: `{metrics['builder']}`. Trained: {metrics['trained_source']}"
+            + (f" on {config['dataset']}, final loss {metrics['loss']:.4f}, "
+               f"accuracy {metrics['accuracy']:.4f}" if "loss" in metrics else "")
+            + f"; input {config['input_size']}x{config['input_size']}; {len(trained)} layers.",
+            "",
+            f"![{name}](profile_{name}.png)",
+            "",
+            "Per-layer mean of `log|K[0, 0, i, o]|` (nats per filter):",
+            "",
+            layer_means_table(trained, initialised),
+            "",
+        ]
+    return script_setup.write_summary(run.out, lines)
+
+
 __all__ = [
+    "EMBEDDED_NOTE",
     "FIGURES",
     "IMAGENET_WEIGHT_FILES",
     "MODELS",
@@ -477,9 +576,11 @@ __all__ = [
     "find_imagenet_weights",
     "keras_cache_dir",
     "layer_means_table",
+    "profile_configs",
     "profile_paths",
     "profile_run",
     "segmentation_arrays",
     "unet",
     "unet_builder",
+    "write_profiles_report",
 ]

@@ -31,7 +31,7 @@ import dataclasses
 import math
 import os
 
-from keras_entropy import stats
+from keras_entropy import script_setup, stats
 from keras_entropy.sweeps import load_records
 
 
@@ -396,12 +396,7 @@ def write_report(
         tests) if tests else f"(no runs with {group}={baseline:g} to compare against)"
 
     first = frame.iloc[0]
-    lines = [f"# {title}", ""]
-    if note:
-        lines += [f"> **Note:** {note}", ""]
-    if command:
-        lines += ["Command:", "", f"    {command}", ""]
-    lines += [
+    lines = script_setup.summary_header(title, note, command) + [
         f"{len(frame)} runs; backend/devices as recorded: "
         + ", ".join(sorted({f"{r.get('backend', '?')} on {', '.join(r.get('devices', []) or ['?'])}"
                             for r in load_records(results, keys)})) + ".",

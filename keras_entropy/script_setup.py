@@ -5,20 +5,28 @@ Every example parses a similar command line (--quick, --out, --data-dir,
 writes to an output folder, prints a one-line runtime banner and loads its
 data set, saying (and returning a note) when a --quick run substituted the
 embedded MNIST subset or tensorflow-datasets mock data for missing data.
-This module holds that common part; each script keeps its own settings,
-experiment and report.
+This module holds that common part, so that each script's `main` is a
+recipe; the experiment's settings, sweep and report live in its harness
+module (`experiments`, `classification`, `segmentation`, `clustering`,
+`sparse_coding`, `profile_figures`).
 
     parser = script_setup.parser_for(__doc__)
     script_setup.add_common_arguments(parser, ["mnist"], "mnist", ...)
     args = parser.parse_args(argv)
     script_setup.prepare(args, [args.dataset])   # checks --data-dir, starts Keras quietly
-    import keras ...
-    info = script_setup.announce_runtime(args)
-    data, source, note = script_setup.load_data_for(args, embedded_note="...")
-    out, results_path = script_setup.output_dir(args, "my_experiment")   # once the data loaded
+    from keras_entropy import experiments
+    settings = script_setup.settings_for(args, experiments.DENSE_AUTOENCODER_PAPER, QUICK, NAMES)
+    run = script_setup.start(args, "my_experiment", embedded_note="...")   # banner, data, --out
+    records = run.sweep(train, configs, settings["replications"], show=("val_mse",))
+    lines = script_setup.summary_header(title, run.note, script_setup.command_line(__file__, argv)) + [...]
+    script_setup.write_summary(run.out, lines)
     ...
     if __name__ == "__main__":
         sys.exit(script_setup.run(main))
+
+The steps one by one: `announce_runtime(args)` (banner),
+`load_data_for(args, embedded_note=...)` (`(data, source, note)`) and
+`output_dir(args, name)` (`(out, results_path)`, once the data loaded).
 
 This module needs only the standard library at import. An example sets
 `KERAS_ENTROPY_DEFER_IMPORTS=1` before importing it, so that the package's
@@ -271,7 +279,6 @@ def add_common_arguments(
     download_what="the data set",
     report_only=True,
     mixed_precision=True,
-    verbose=0,
 ):
     """Add the options every example shares to an `argparse.ArgumentParser`.
 
@@ -294,8 +301,6 @@ def add_common_arguments(
             as named in its help ("MNIST", "COCO", ...).
         report_only: whether the script supports --report-only.
         mixed_precision: whether the script supports --mixed-precision.
-        verbose: ignored (kept for compatibility): --verbose defaults to 0,
-            see `add_verbose_argument`.
 
     Returns:
         the parser.
@@ -510,3 +515,105 @@ def _datasets():
     from keras_entropy import datasets
 
     return datasets
+
+
+# ---------------------------------------------------------------------------
+# The recipe every example follows: settings, start (runtime banner, data,
+# --out), sweep, summary.md.
+
+
+def command_line(script, argv=None):
+    """The command that ran `script` (`python <relative path> <arguments>`), for summary.md."""
+    return "python " + " ".join([os.path.relpath(script)] + (sys.argv[1:] if argv is None else list(argv)))
+
+
+def settings_for(args, paper, quick, names, **defaults):
+    """The run's settings: each of `names` from its flag when given, else `quick` (--quick) or `paper`.
+
+    `defaults` add entries that `paper` lacks (e.g. `train_size=None`).
+    """
+    base = {**paper, **defaults}
+    if args.quick:
+        base.update(quick)
+    return {n: getattr(args, n) if getattr(args, n, None) is not None else base[n] for n in names}
+
+
+class Run:
+    """A started example: `args`, `info` (runtime), `data`, `source`, `note`, `out`, `results_path`.
+
+    Made by `start`; `sweep` runs the sweep and returns its records.
+    """
+
+    def __init__(self, args, info, data, source, note, out, results_path):
+        self.args, self.info, self.data, self.source, self.note = args, info, data, source, note
+        self.out, self.results_path = out, results_path
+        self.keys = []
+
+    def path(self, name):
+        """`name` inside the output folder."""
+        return os.path.join(self.out, name)
+
+    def sweep(self, train, configs, replications, show, skip=False):
+        """Run `train(config, seed)` over `configs` (unless `skip`); the records of these runs.
+
+        Sets `self.keys`, the keys of the planned runs; finished runs are
+        skipped (`keras_entropy.sweeps.run_sweep`).
+        """
+        from keras_entropy import sweeps
+
+        seed = self.args.seed
+        self.keys = [run["key"] for run in sweeps.plan_runs(configs, replications, seed)]
+        if not skip:
+            sweeps.run_sweep(train, configs, replications, self.results_path, seed=seed, show=show)
+        keys = set(self.keys)
+        return [r for r in sweeps.ResultsFile(self.results_path).records() if r["key"] in keys]
+
+
+def start(args, name, *, dtype_policy=True, **load_kwargs):
+    """Announce the runtime, load the data, make --out: a `Run`.
+
+    `announce_runtime(args)`, `load_data_for(args, **load_kwargs)`, then
+    `output_dir(args, name)` (once the data loaded, so that bad input
+    leaves nothing behind).
+    """
+    info = announce_runtime(args, dtype_policy=dtype_policy)
+    data, source, note = load_data_for(args, **load_kwargs)
+    out, results_path = output_dir(args, name)
+    return Run(args, info, data, source, note, out, results_path)
+
+
+def summary_header(title, notes, command, *, inline=False):
+    """The first lines of an example's summary.md: title, notes, command.
+
+    `notes`: a note, or a list of them (None and repeats skipped). Block
+    style (default): `> **Note:** ...` and the command indented below
+    `Command:`; inline style: `**Note:** ...` and ``Command: `...` ``. No
+    command line when `command` is None.
+    """
+    lines = [f"# {title}", ""]
+    for note in dict.fromkeys(n for n in (notes if isinstance(notes, (list, tuple)) else [notes]) if n):
+        lines += [f"**Note:** {note}" if inline else f"> **Note:** {note}", ""]
+    if command:
+        lines += [f"Command: `{command}`", ""] if inline else ["Command:", "", f"    {command}", ""]
+    return lines
+
+
+def runtime_line(info, data=None):
+    """`Backend B on D1, D2; data: <description>.` (without the data part when `data` is None)."""
+    where = f"Backend {info['backend']} on {', '.join(info['devices'])}"
+    return f"{where}; data: {data.describe()}." if data is not None else f"{where}."
+
+
+def records_line(records, fixed):
+    """`N runs; backend/devices: ... . Fixed settings: k=v, ... .` for summary.md."""
+    devices = sorted({f"{r.get('backend')} on {', '.join(r.get('devices') or ['?'])}" for r in records})
+    return (f"{len(records)} runs; backend/devices: " + ", ".join(devices)
+            + ". Fixed settings: " + ", ".join(f"{k}={v}" for k, v in fixed.items()) + ".")
+
+
+def write_summary(out, lines):
+    """Write `lines` to out/summary.md; returns its path."""
+    path = os.path.join(out, "summary.md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    return path

@@ -18,18 +18,22 @@ layers that feed the skip concatenations, `placement="pre_concat"`),
 second convolutions. An index of a layer without a kernel (2 is the first
 level's `Dropout`) stands for the convolution whose output it passes on
 (`paper_layers` maps 2 to layer 1, the first convolution).
+
+The sweep of `examples/unet_segmentation.py`: `unet_inputs`, `unet_configs`,
+`mask_file` and `write_unet_report` (summary.md with Table 3).
 """
 
 import math
 import numbers
+import os
+import re
 
 import keras
 
 from keras_entropy import sweeps
 from keras_entropy.placement import place_penalties
 
-#: The paper's layer lists (section 5.5) and the lambda grid of Table 3.
-PAPER_LAYER_LISTS = ([2], [2, 3], [3, 7, 11, 15], [3, 7, 11, 15, 19, 24, 29, 34])
+#: Paper settings of the segmentation experiment (section 5.5): the lambda grid of Table 3, default layers.
 UNET_PAPER = {
     "lams": [0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
     "placements": ["3,7,11,15"],
@@ -324,5 +328,78 @@ def table3(results, keys=None):
     return rows, "\n".join(lines)
 
 
-__all__ = ["BinaryIoU", "PAPER_LAYER_LISTS", "UNET_PAPER", "paper_layers", "parse_placement",
-           "save_mask_figure", "table3", "unet", "unet_run"]
+# ---------------------------------------------------------------------------
+# The sweep of examples/unet_segmentation.py.
+
+
+def mask_file(config, seed):
+    """File name of the mask figure of one run: `masks_lam<lam>_<placement>_seed<seed>.png`."""
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(config["placement"]))
+    return f"masks_lam{config['lam']:g}_{label}_seed{seed}.png"
+
+
+def unet_inputs(data, settings, source, dataset="coco_segmentation"):
+    """`(arrays, fixed)` of the U-Net sweep: `(x_train, y_train, x_val, y_val)` and the fixed config."""
+    from keras_entropy.classification import prepare_images
+    from keras_entropy.experiments import fixed_config
+
+    def masks(y):
+        return y.astype("float32")[..., None]
+
+    train, val = slice(settings["train_size"]), slice(settings["val_size"])
+    x_train, y_train = prepare_images(data.x_train[train]), masks(data.y_train[train])
+    x_val, y_val = prepare_images(data.x_test[val]), masks(data.y_test[val])
+    fixed = fixed_config("unet_segmentation", dataset, source, {"train_size": len(x_train), "val_size": len(x_val)},
+                         {**UNET_PAPER, **settings}, ("image_size", "base_filters", "depth", "patience", "min_delta",
+                                                      "max_epochs", "batch_size", "learning_rate"))
+    return (x_train, y_train, x_val, y_val), fixed
+
+
+def unet_configs(settings, fixed):
+    """The U-Net sweep: the baseline (lam 0, placement "none"), then each placement x nonzero lambda."""
+    configs = [{**fixed, "placement": "none", "lam": 0.0}] if 0.0 in settings["lams"] else []
+    return configs + [{**fixed, "placement": placement, "lam": lam}
+                      for placement in settings["placements"] for lam in settings["lams"] if lam != 0]
+
+
+def write_unet_report(run, records, fixed, command):
+    """plots and summary.md (Table 3) of the U-Net sweep; returns `(table, summary_path)`."""
+    from keras_entropy import script_setup
+    from keras_entropy.classification import plot_accuracy_vs_lam
+
+    _, table = table3(records)
+    plots = [plot_accuracy_vs_lam(
+        records, run.path(f"{metric}_vs_lam.png"), series=("placement",), metric=metric,
+        title=f"{metric} at the stopping epoch") for metric in ("val_iou", "val_accuracy")]
+    title = "U-Net on COCO binary masks" + (" (tensorflow-datasets mock data, --quick)"
+                                            if run.source == "mock" else "")
+    layer_lines = sorted({f"- {r['config']['placement']}: " + ", ".join(r.get("penalised_layers", []))
+                          for r in records if r["config"]["lam"] != 0})
+    mask_lines = [f"![masks lam={r['config']['lam']:g} {r['config']['placement']}]({mask_file(r['config'], r['seed'])})"
+                  for r in records if os.path.exists(run.path(mask_file(r["config"], r["seed"])))]
+    lines = script_setup.summary_header(title, run.note, command) + [
+        script_setup.records_line(records, fixed),
+        "",
+        "## Table 3",
+        "",
+        "Epochs trained (early stopping on val_loss, min_delta 0.01), wall-clock training time, and the "
+        "validation pixel accuracy and IoU (threshold 0.5) at the stopping epoch.",
+        "",
+        table,
+        "",
+        "## Penalised layers",
+        "",
+        *layer_lines,
+        "",
+        *[f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in plots],
+        "",
+        "## Predicted vs true masks (first validation images)",
+        "",
+        *mask_lines,
+        "",
+    ]
+    return table, script_setup.write_summary(run.out, lines)
+
+
+__all__ = ["BinaryIoU", "UNET_PAPER", "mask_file", "paper_layers", "parse_placement", "save_mask_figure",
+           "table3", "unet", "unet_configs", "unet_inputs", "unet_run", "write_unet_report"]

@@ -12,11 +12,13 @@ are the encoder's weight columns, shown as image tiles by `feature_grid`.
 
 Pieces of `examples/sparse_autoencoder.py`: `sparse_autoencoder`,
 `sparse_autoencoder_run(config, seed, data)` for
-`keras_entropy.sweeps.run_sweep`, `hidden_activations`, `feature_grid` and
-`save_feature_grid`.
+`keras_entropy.sweeps.run_sweep`, `feature_grid`, `save_feature_grid`, and
+the sweep and summary.md of the example (`sparse_autoencoder_sweep`,
+`write_sparse_autoencoder_report`).
 """
 
 import math
+import os
 
 import keras
 import numpy as np
@@ -83,18 +85,6 @@ def sparse_autoencoder(input_dim=784, hidden_units=196, rho=0.05, beta=3.0, weig
         ],
         name=f"sparse_autoencoder_{hidden_units}",
     )
-
-
-def hidden_activations(model, x, batch_size=1024):
-    """Sigmoid activations of the `encoder` layer for inputs `x`, `(N, hidden_units)`."""
-    encoder = model.get_layer("encoder")
-    kernel = np.asarray(keras.ops.convert_to_numpy(encoder.kernel), dtype="float64")
-    bias = np.asarray(keras.ops.convert_to_numpy(encoder.bias), dtype="float64")
-    out = []
-    for start in range(0, len(x), batch_size):
-        z = np.asarray(x[start:start + batch_size], dtype="float64") @ kernel + bias
-        out.append(1.0 / (1.0 + np.exp(-z)))
-    return np.concatenate(out) if out else np.zeros((0, kernel.shape[1]))
 
 
 def feature_grid(weights, tile_shape=(28, 28), columns=None, padding=1, normalize=True):
@@ -203,7 +193,10 @@ def sparse_autoencoder_run(config, seed, data, features_path=None, verbose=0):
     history = {name: [float(v) for v in values] for name, values in history.items()}
     reconstruction = np.asarray(model.predict(x_val, batch_size=1024, verbose=0), dtype="float64")
     val_mse = float(np.mean((reconstruction - x_val) ** 2))
-    rho_hat = hidden_activations(model, x_val).mean(axis=0)
+    encoder = model.get_layer("encoder")  # its sigmoid activations, in float64
+    z = np.asarray(x_val, dtype="float64") @ np.asarray(keras.ops.convert_to_numpy(encoder.kernel), "float64")
+    z += np.asarray(keras.ops.convert_to_numpy(encoder.bias), dtype="float64")
+    rho_hat = (1.0 / (1.0 + np.exp(-z))).mean(axis=0)
     clipped = np.clip(rho_hat, 1e-6, 1 - 1e-6)
     kl = rho * np.log(rho / clipped) + (1 - rho) * np.log((1 - rho) / (1 - clipped))
     metrics = {
@@ -223,12 +216,83 @@ def sparse_autoencoder_run(config, seed, data, features_path=None, verbose=0):
     return {"history": history, "metrics": metrics}
 
 
+def sparse_autoencoder_sweep(data, settings, dataset):
+    """`(arrays, configs)` of the sparse autoencoder sweep: `(x_train, x_val)` and one config per beta."""
+    from keras_entropy.experiments import fixed_config, flatten_images
+    from keras_entropy.sweeps import expand_grid
+
+    x_train = flatten_images(data.x_train[: settings["train_size"]])
+    x_val = flatten_images(data.x_test[: settings["val_size"]])
+    fixed = fixed_config("sparse_autoencoder", dataset, "embedded" if data.is_embedded else "full",
+                         {"train_size": len(x_train), "val_size": len(x_val)}, settings,
+                         ("hidden_units", "rho", "weight_decay", "epochs", "batch_size", "learning_rate"))
+    configs = expand_grid({"beta": [float(b) for b in settings["betas"]]}, fixed=fixed)
+    return (x_train, x_val), configs
+
+
+def features_file(beta):
+    """File name of the feature grid of a beta: `features_beta<beta>.png`."""
+    return f"features_beta{beta:g}.png"
+
+
+def _interval(values, digits=4):
+    from keras_entropy import stats
+
+    mean, low, high = stats.t_confidence_interval(values)
+    if low == low:  # not nan
+        return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+    return f"{mean:.{digits}f}"
+
+
+def write_sparse_autoencoder_report(run, records, configs, settings, dataset, command):
+    """summary.md of the sparse autoencoder sweep; returns `(lines, summary_path)`."""
+    from keras_entropy import script_setup
+
+    first = configs[0] if configs else {"train_size": 0, "val_size": 0}
+    lines = script_setup.summary_header(f"Sparse autoencoder (KL sparsity) on {dataset}", run.note, command,
+                                        inline=True) + [
+        script_setup.runtime_line(run.info, run.data),
+        f"784 -> {settings['hidden_units']} sigmoid -> 784 sigmoid; loss 0.5 * squared error summed over "
+        f"pixels + L2 weight decay (lambda={settings['weight_decay']}) + KLSparsity(rho={settings['rho']}, "
+        f"beta); Adam({settings['learning_rate']}), {settings['epochs']} epochs, batch {settings['batch_size']}; "
+        f"{first['train_size']} training images, metrics on {first['val_size']} test images.",
+        "",
+        "Mean and 95% t-confidence interval over replications:",
+        "",
+        f"| beta | runs | mean hidden activation (rho = {settings['rho']}) | "
+        "units with rho_hat within 2x of rho | reconstruction MSE per pixel | features |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for config in configs:
+        runs = [r for r in records if r["config"]["beta"] == config["beta"]]
+        if not runs:
+            continue
+        image = features_file(config["beta"])
+        figure = f"![beta {config['beta']:g}]({image})" if os.path.exists(run.path(image)) else "-"
+        lines.append(
+            f"| {config['beta']:g} | {len(runs)} | "
+            f"{_interval([r['metrics']['mean_activation'] for r in runs])} | "
+            f"{_interval([r['metrics']['frac_units_near_rho'] for r in runs], 2)} | "
+            f"{_interval([r['metrics']['val_mse'] for r in runs])} | "
+            f"{figure} |"
+        )
+    lines += [
+        "",
+        "beta = 0 is the same autoencoder without the sparsity penalty. Each features_beta*.png shows "
+        "the encoder weight columns of the first replication as 28x28 tiles (each tile min-max scaled).",
+        "",
+    ]
+    return lines, script_setup.write_summary(run.out, lines)
+
+
 __all__ = [
     "SPARSE_AUTOENCODER_PAPER",
     "feature_grid",
     "half_squared_error",
-    "hidden_activations",
+    "features_file",
     "save_feature_grid",
     "sparse_autoencoder",
     "sparse_autoencoder_run",
+    "sparse_autoencoder_sweep",
+    "write_sparse_autoencoder_report",
 ]
