@@ -284,18 +284,18 @@ def _count_layers(model):
     """Layers of `model`, nested models expanded, input layers not counted."""
     import keras
 
-    from keras_entropy.profile import KINDS, _sublayers
+    from keras_entropy.profile import KINDS, sublayers
 
     kinds = tuple(KINDS.values())
     seen = set()
 
     def count(layer):
         total = 0
-        for sub in _sublayers(layer):
+        for sub in sublayers(layer):
             if id(sub) in seen or isinstance(sub, keras.layers.InputLayer):
                 continue
             seen.add(id(sub))
-            if not isinstance(sub, kinds) and _sublayers(sub):
+            if not isinstance(sub, kinds) and sublayers(sub):
                 total += count(sub)
             else:
                 total += 1

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 
 from keras_entropy.placement import select_layers
-from keras_entropy.profile import STATISTICS, _output_spatial_shape, layer_entropy
+from keras_entropy.profile import STATISTICS, output_spatial_shape, layer_entropy
 
 
 class EntropyMonitor(keras.callbacks.Callback):
@@ -138,7 +138,7 @@ class EntropyMonitor(keras.callbacks.Callback):
         where = "all" if self.layers is None else self.layers
         layers = select_layers(model, where)
         self._monitored = [
-            (layer, _output_spatial_shape(layer) if isinstance(layer, keras.layers.Conv2D)
+            (layer, output_spatial_shape(layer) if isinstance(layer, keras.layers.Conv2D)
              else None)
             for layer in layers
         ]

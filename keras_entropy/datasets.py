@@ -247,14 +247,15 @@ def load(
     try:
         return _load_tfds(name, None, download, image_size, max_examples, source="tfds")
     except Exception as error:
-        tried.append(_tfds_default_dir())
+        tried.append(tfds_default_dir())
         cause = error
     if allow_embedded and name == "mnist":
         return _truncate(load_embedded_mnist(), max_examples)
     raise DatasetNotFoundError(_not_found_message(name, tried, cause)) from cause
 
 
-def _tfds_default_dir():
+def tfds_default_dir():
+    """tensorflow-datasets' default data directory (`$TFDS_DATA_DIR` or `~/tensorflow_datasets`)."""
     try:
         import tensorflow_datasets as tfds
 
@@ -313,7 +314,7 @@ def _load_tfds(name, data_dir, download, image_size, max_examples, source):
             ys.append(y)
         arrays.append(np.stack(xs) if xs else np.zeros((0,), "uint8"))
         arrays.append(np.asarray(ys, dtype="uint8" if name == "coco_segmentation" else "int64"))
-    location = os.path.abspath(data_dir) if data_dir is not None else _tfds_default_dir()
+    location = os.path.abspath(data_dir) if data_dir is not None else tfds_default_dir()
     x_train, y_train, x_test, y_test = arrays
     return Dataset(name, x_train, y_train, x_test, y_test, source=source, location=location)
 

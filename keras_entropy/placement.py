@@ -31,9 +31,9 @@ from keras_entropy import validation
 from keras_entropy.profile import (
     STATISTICS,
     EntropyProfile,
-    _output_spatial_shape,
-    _sublayers,
-    _validate_kinds,
+    output_spatial_shape,
+    sublayers,
+    validate_kinds,
     entropy_profile,
     iter_entropy_layers,
 )
@@ -50,7 +50,7 @@ STRATEGIES = ("first", "first_two", "all", "pre_skip", "pre_concat", "empirical"
 def _all_operations(layer, seen=None):
     """Every operation of `layer`'s graphs (functional ops included), recursively."""
     seen = set() if seen is None else seen
-    ops = list(getattr(layer, "operations", None) or _sublayers(layer))
+    ops = list(getattr(layer, "operations", None) or sublayers(layer))
     for op in ops:
         if id(op) in seen:
             continue
@@ -168,7 +168,7 @@ def select_layers(model, where, reference=None, k=None, statistic="mean",
     Returns:
         A list of layers, in forward order, without duplicates.
     """
-    kinds = _validate_kinds(kinds)
+    kinds = validate_kinds(kinds)
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(
             f"Argument `model` must be a Keras model. Received: model={model!r} "
@@ -366,7 +366,7 @@ def place_penalties(
                 f"Received: replace={replace!r}"
             )
         if isinstance(layer, keras.layers.Conv2D):
-            regularizer = ConvEntropy(lam, _output_spatial_shape(layer), stabilized, epsilon)
+            regularizer = ConvEntropy(lam, output_spatial_shape(layer), stabilized, epsilon)
         else:
             regularizer = DenseEntropy(lam, stabilized, epsilon)
         variable = _kernel_variable(layer)

@@ -58,7 +58,7 @@ def _layer_kind(layer):
     return None
 
 
-def _sublayers(layer):
+def sublayers(layer):
     """Direct sublayers of `layer`, in forward order for models."""
     if isinstance(layer, keras.Model) and hasattr(layer, "layers"):
         return list(layer.layers)
@@ -78,20 +78,20 @@ def iter_entropy_layers(model, kinds=("conv", "dense")):
     seen = set()
 
     def walk(layer, prefix):
-        for sub in _sublayers(layer):
+        for sub in sublayers(layer):
             if id(sub) in seen:
                 continue
             seen.add(id(sub))
             path = f"{prefix}{sub.name}"
             if isinstance(sub, classes):
                 yield path, sub
-            elif _sublayers(sub):
+            elif sublayers(sub):
                 yield from walk(sub, path + "/")
 
     yield from walk(model, "")
 
 
-def _output_spatial_shape(layer):
+def output_spatial_shape(layer):
     """`(height, width)` of a Conv2D layer's output, or None when unknown.
 
     Taken from the layer's symbolic output (`layer.output.shape`); for a
@@ -218,7 +218,7 @@ def compute_entries(items):
         kernel = _kernel_value(layer)
         if kind == "conv":
             if hw is None:
-                hw = _output_spatial_shape(layer)
+                hw = output_spatial_shape(layer)
             corner = np.asarray(keras.ops.convert_to_numpy(kernel))[:1, :1].astype("float32")
             corners.append(corner.reshape(1, 1, 1, -1))
         prepared.append((index, path, layer, kind, kernel, hw))
@@ -454,7 +454,7 @@ def entropy_profile(model, kinds=("conv", "dense"), label=None):
             f"Argument `model` must be a Keras model. Received: model={model!r} "
             f"of type {type(model).__name__}"
         )
-    kinds = _validate_kinds(kinds)
+    kinds = validate_kinds(kinds)
     if not model.built:
         raise ValueError(
             f"Model {model.name!r} is not built: call it on data or `build()` it first."
@@ -465,7 +465,8 @@ def entropy_profile(model, kinds=("conv", "dense"), label=None):
     return EntropyProfile(compute_entries(items), label=label)
 
 
-def _validate_kinds(kinds):
+def validate_kinds(kinds):
+    """`kinds` as a tuple of names in `KINDS` (a single name is accepted); ValueError otherwise."""
     if isinstance(kinds, str):
         kinds = (kinds,)
     kinds = tuple(kinds)

@@ -497,7 +497,7 @@ def data_not_found_message(args, name, error=None):
         what = "the four MNIST IDX files nor a prepared tensorflow-datasets copy of mnist" if name == "mnist" \
             else f"a prepared tensorflow-datasets copy of {name}"
         return f"--data-dir {args.data_dir}: holds neither {what}; {name} needs {how}"
-    where = _datasets()._tfds_default_dir()
+    where = _datasets().tfds_default_dir()
     if not download_enabled(args):
         off = "--quick does not download" if args.quick and args.download is None else "--no-download was given"
         return (f"{name} is not in tensorflow-datasets' data directory {where} and {off}; "
