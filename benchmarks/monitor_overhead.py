@@ -23,10 +23,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 import keras_entropy  # noqa: E402
-from keras_entropy import datasets  # noqa: E402
+from keras_entropy.experiments import datasets  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):

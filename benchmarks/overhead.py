@@ -29,8 +29,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_entropy as ke  # noqa: E402
-from keras_entropy import datasets  # noqa: E402
-from keras_entropy.experiments import flatten_images  # noqa: E402
+from keras_entropy.experiments import datasets  # noqa: E402
+from keras_entropy.experiments.autoencoder import flatten_images  # noqa: E402
 
 TARGETS = {"cnn": 1.02, "autoencoder": 1.15}
 

@@ -20,80 +20,43 @@ same command skips finished runs; --report-only rewrites the report.
 import os
 import sys
 
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
+from keras_entropy.experiments import arguments, paper, script_setup  # noqa: E402
+from keras_entropy.experiments.arguments import Setting  # noqa: E402
 
-os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts
-from keras_entropy import script_setup  # noqa: E402
-
-del os.environ["KERAS_ENTROPY_DEFER_IMPORTS"]  # only for this import, not for child processes
-
-QUICK = {
-    "depths": [2],
-    "widths": [8],
-    "lams": [0.0, 0.01],
-    "placements": ["first", "all"],
-    "replications": 2,
-    "max_epochs": 2,
-    "patience": 1,
-    "train_size": 256,
-    "val_size": 128,
+#: The sweep's settings: option, help, --quick value (the paper's: paper.CNN_PAPER).
+SETTINGS = {
+    "depths": Setting("conv blocks (paper: 1 2 3)", nargs="+", choices=[1, 2, 3], quick=[2]),
+    "widths": Setting("filters per convolution (paper: 32 64 128)", nargs="+", minimum=1, quick=[8]),
+    "placements": Setting("where the entropy loss goes (paper: first all)", str, nargs="+",
+                          choices=["first", "first_two", "all"], quick=["first", "all"]),
+    **arguments.sweep_settings(paper.CNN_PAPER, monitor="val_accuracy", quick={
+        "lams": [0.0, 0.01], "replications": 2, "max_epochs": 2, "patience": 1, "train_size": 256, "val_size": 128}),
 }
 
 
 def parse_args(argv=None):
-    parser = script_setup.parser_for(__doc__)
-    script_setup.add_common_arguments(
-        parser, ["cifar10", "mnist"], "cifar10",
-        data_dir_help="local copy: a tensorflow-datasets data directory (MNIST: also a folder with the IDX .gz files)",
-        out_help="folder for results.jsonl, plots and summary.md (default: runs/cnn_classification_DATASET[_quick])",
-        quick_help=f"tiny CPU run: {QUICK}; without a local copy of the data set it uses the "
-        "embedded MNIST subset, and says so",
-        replications_help="runs per cell, distinct seeds (paper: 10)",
-    )
-    parser.add_argument("--depths", type=int, nargs="+", choices=[1, 2, 3], help="conv blocks (paper: 1 2 3)")
-    parser.add_argument("--widths", type=int, nargs="+", help="filters per convolution (paper: 32 64 128)")
-    parser.add_argument("--lams", type=float, nargs="+", help="entropy loss strengths, include 0 for the baseline")
-    parser.add_argument("--placements", nargs="+", choices=["first", "first_two", "all"],
-                        help="where the entropy loss goes (paper: first all)")
-    parser.add_argument("--max-epochs", type=int, help="epoch cap of each run (default 100)")
-    parser.add_argument("--patience", type=int, help="early-stopping patience on val_accuracy (default 10)")
-    parser.add_argument("--batch-size", type=int, help="default 128")
-    parser.add_argument("--train-size", type=int, help="use the first N training images (default: all)")
-    parser.add_argument("--val-size", type=int, help="use the first N test images for validation (default: all)")
-    args = parser.parse_args(argv)
-    script_setup.require_positive(
-        parser, args, ("widths", "replications", "max_epochs", "batch_size", "train_size", "val_size"))
-    if args.patience is not None and args.patience < 0:
-        parser.error(f"--patience must be >= 0, got {args.patience}")
-    return args
-
-
-SETTINGS = ("depths", "widths", "lams", "placements", "replications", "max_epochs", "patience", "batch_size",
-            "train_size", "val_size")
+    parser = arguments.parser_for(__doc__)
+    arguments.add_common_arguments(parser, ["cifar10", "mnist"], "cifar10", settings=SETTINGS,
+                                   run_name="cnn_classification_DATASET", fallback="mnist")
+    return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
-    from keras_entropy import classification
+    from keras_entropy.experiments import classification, classification_report
 
-    settings = script_setup.settings_for(args, classification.CNN_PAPER, QUICK, SETTINGS,
-                                         train_size=None, val_size=None)
-    run = script_setup.start(
-        args, f"cnn_classification_{args.dataset}", fallback="mnist",
-        fallback_note=f"{args.dataset} was not found locally (and --quick does not download): this --quick run "
-        "used the embedded MNIST subset shipped with keras_entropy instead, so its numbers are a "
-        "smoke test, not the paper's CIFAR-10 experiment.",
-        embedded_note="This --quick run used the embedded MNIST subset shipped with keras_entropy "
-        "(no local copy was found): a smoke test, not the paper's experiment.")
+    settings = arguments.settings_for(args, paper.CNN_PAPER, SETTINGS)
+    run = script_setup.start(args, f"cnn_classification_{args.dataset}", fallback="mnist")
     arrays, fixed = classification.cnn_inputs(run.data, settings, run.source)
     records = run.sweep(
         lambda config, seed: classification.cnn_run(config, seed, arrays, verbose=args.verbose),
         classification.cnn_configs(settings, fixed), settings["replications"],
         show=("val_accuracy", "accuracy"), skip=args.report_only)
-    table1, plot, summary = classification.write_cnn_report(
+    table1, plot, summary = classification_report.write_cnn_report(
         run, records, fixed, script_setup.command_line(__file__, argv))
-    print(f"\nwrote {run.results_path}, {plot} and {summary}\n")
-    print(table1)
+    run.report(summary, table1, plot)
     return 0
 
 

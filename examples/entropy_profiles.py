@@ -32,18 +32,26 @@ models.
 import os
 import sys
 
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
+from keras_entropy.experiments import arguments, script_setup  # noqa: E402
+from keras_entropy.experiments.arguments import Setting  # noqa: E402
 
-os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts
-from keras_entropy import script_setup  # noqa: E402
-
-del os.environ["KERAS_ENTROPY_DEFER_IMPORTS"]  # only for this import, not for child processes
-
-QUICK = {"input_size": 32, "epochs": 1, "batch_size": 32, "train_size": 128, "learning_rate": 1e-3,
-         "resnet_blocks": [1, 1, 1, 1], "unet_filters": 8, "unet_depth": 3}
+#: The training settings when no ImageNet weights are used: option, help, --quick value
+#: (the defaults: paper.PROFILE_PAPER).
+SETTINGS = {
+    "input_size": Setting("image side (default 224 for VGG16/ResNet50, 256 for U-Net)", minimum=1, quick=32),
+    "epochs": Setting("training epochs when training here (default 30)", minimum=1, quick=1),
+    "batch_size": Setting("default 32", minimum=1, quick=32),
+    "train_size": arguments.size_setting("train on the first N examples (default: all)", quick=128),
+    "learning_rate": Setting("Adam learning rate (default 1e-4)", float, quick=1e-3),
+    "resnet_blocks": Setting(quick=[1, 1, 1, 1]),
+    "unet_filters": Setting(quick=8),
+    "unet_depth": Setting(quick=3),
+}
 
 
 def parse_args(argv=None):
-    parser = script_setup.parser_for(__doc__)
+    parser = arguments.parser_for(__doc__)
     parser.add_argument("--models", nargs="+", choices=["vgg16", "resnet50", "unet"],
                         default=["vgg16", "resnet50", "unet"])
     parser.add_argument("--weights", action="append", default=[], metavar="MODEL=PATH",
@@ -51,23 +59,13 @@ def parse_args(argv=None):
     parser.add_argument("--no-cache-weights", action="store_true",
                         help="do not look for ImageNet weights in the Keras cache")
     parser.add_argument("--seg-dataset", choices=["coco_segmentation", "mnist"], default=None,
-                        help="data the U-Net is trained on (default: coco_segmentation; --quick: mnist "
-                        "digit masks)")
-    parser.add_argument("--input-size", type=int, help="image side (default 224 for VGG16/ResNet50, 256 for U-Net)")
-    parser.add_argument("--epochs", type=int, help="training epochs when training here (default 30)")
-    parser.add_argument("--batch-size", type=int, help="default 32")
-    parser.add_argument("--learning-rate", type=float, help="Adam learning rate (default 1e-4)")
-    parser.add_argument("--train-size", type=int, help="train on the first N examples (default: all)")
-    script_setup.add_common_arguments(
-        parser, ["imagenette", "cifar10", "mnist"], None,
+                        help="data the U-Net is trained on (default: coco_segmentation; --quick: mnist digit masks)")
+    arguments.add_common_arguments(
+        parser, ["imagenette", "cifar10", "mnist"], None, settings=SETTINGS, run_name="entropy_profiles",
+        writes="profile_*.png/csv/json", report_only=False, seed_help="seed of the initial weights and training",
         dataset_help="data the classifiers are trained on without weights (default: imagenette; --quick: mnist)",
-        data_dir_help="local copy: MNIST IDX folder or a tensorflow-datasets data directory",
-        out_help="output folder (default: runs/entropy_profiles[_quick])",
-        quick_help=f"compact models, tiny CPU run: {QUICK}; embedded MNIST subset when no copy is found",
-        seed_help="seed of the initial weights and training",
-        download_what="data",
-        report_only=False,
-    )
+        quick_help=f"compact models, tiny CPU run: {arguments.quick_values(SETTINGS)}; embedded MNIST subset when "
+        "no copy is found")
     args = parser.parse_args(argv)
     args.weights_given = {}
     for item in args.weights:
@@ -81,10 +79,10 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     script_setup.prepare(args)  # checks --data-dir, starts Keras quietly
-    from keras_entropy import profile_figures
+    from keras_entropy.experiments import profile_figures
 
     info = script_setup.announce_runtime(args)
-    configs, data_of, notes = profile_figures.profile_configs(args, QUICK)
+    configs, data_of, notes = profile_figures.profile_configs(args, arguments.quick_values(SETTINGS))
     out, results_path = script_setup.output_dir(args, "entropy_profiles")
     run = script_setup.Run(args, info, None, None, notes, out, results_path)
     records = run.sweep(
@@ -94,7 +92,7 @@ def main(argv=None):
     records = {r["config"]["model"]: r for r in records}
     summary = profile_figures.write_profiles_report(run, configs, records, notes,
                                                     script_setup.command_line(__file__, argv))
-    print(f"\nwrote {results_path}, profile_*.png/csv/json and {summary}")
+    run.report(summary, writes="profile_*.png/csv/json")
     for name, record in records.items():
         m = record["metrics"]
         print(f"{name}: {m['n_layers']} layers; layer-1 mean log|c11| trained {m['layer_means_trained'][0]:.3f}"

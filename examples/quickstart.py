@@ -7,18 +7,31 @@ penalty and once with `DenseEntropy` on the first kernel, with early stopping
 on the validation MSE, and prints both results side by side.
 
     python examples/quickstart.py
+    python examples/quickstart.py --quick      # a few epochs: a smoke test
     KERAS_BACKEND=jax python examples/quickstart.py --lam 1.0 --latent 100
 """
 
-import argparse
 import os
 import sys
 import time
 
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
+from keras_entropy.experiments import arguments, script_setup  # noqa: E402
+from keras_entropy.experiments.arguments import Setting  # noqa: E402
+
+#: The options: help, --quick value; DEFAULTS otherwise.
+SETTINGS = {
+    "latent": Setting("latent width (default 260)", minimum=1),
+    "lam": Setting("DenseEntropy strength (default 0.1)", float),
+    "epochs": Setting("maximum epochs (default 40)", minimum=1, quick=3),
+    "patience": Setting("early-stopping patience (default 5)", minimum=0),
+}
+DEFAULTS = {"latent": 260, "lam": 0.1, "epochs": 40, "patience": 5}
+
 
 def load_data():
-    from keras_entropy import datasets
-    from keras_entropy.experiments import flatten_images
+    from keras_entropy.experiments import datasets
+    from keras_entropy.experiments.autoencoder import flatten_images
 
     data = datasets.load_embedded_mnist()
     return flatten_images(data.x_train), flatten_images(data.x_test)
@@ -29,7 +42,7 @@ def train(latent, lam, epochs, patience, seed, x_train, x_test, verbose=0):
     import numpy as np
 
     import keras_entropy as ke
-    from keras_entropy.experiments import dense_autoencoder
+    from keras_entropy.experiments.autoencoder import dense_autoencoder
 
     keras.utils.set_random_seed(seed)
     model = dense_autoencoder(784, latent, lam)
@@ -56,54 +69,48 @@ def train(latent, lam, epochs, patience, seed, x_train, x_test, verbose=0):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.error = lambda message: parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
-    parser.add_argument("--latent", type=int, default=260, help="latent width (default 260)")
-    parser.add_argument("--lam", type=float, default=0.1, help="DenseEntropy strength")
-    parser.add_argument("--epochs", type=int, default=40, help="maximum epochs")
-    parser.add_argument("--patience", type=int, default=5, help="early-stopping patience")
+    parser = arguments.parser_for(__doc__).add_settings(SETTINGS)
+    parser.add_argument("--quick", action="store_true", help=f"a smoke test: {arguments.quick_values(SETTINGS)}")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", type=int, nargs="?", const=2, default=0, choices=[0, 1, 2],
-                        help="Keras fit verbosity (default 0: one line per finished run; --verbose: one line "
-                        "per epoch, and TensorFlow's start-up logs)")
-    args = parser.parse_args(argv)
-    for name in ("latent", "epochs"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
-    if args.patience < 0:
-        parser.error(f"--patience must be >= 0, got {args.patience}")
-    return args
+    arguments.add_verbose_argument(parser)
+    return parser.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)  # before Keras starts: --help and bad arguments answer at once
-    if not args.verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
-
-    from keras_entropy import sweeps
-
-    print(f"keras {keras.__version__}, backend {keras.backend.backend()}; "
-          f"data: MNIST subset embedded in keras_entropy (6,000 train / 1,000 test)", flush=True)
-    x_train, x_test = load_data()
-    results = []
-    with sweeps.Progress(2) as progress:
-        for lam in (0.0, args.lam):
-            progress.start(f"lambda={lam:g}")
-            r = train(args.latent, lam, args.epochs, args.patience, args.seed, x_train, x_test, args.verbose)
-            results.append(r)
-            progress.finish(f"lambda={lam:g}: best val MSE {r['best val MSE']:.5f} at epoch {r['best epoch']}, "
-                            f"{r['epochs run']} epochs, {sweeps.format_duration(r['seconds'])}")
+def print_comparison(results, settings, seed):
+    """The two runs side by side, one row per quantity."""
     print()
-    print(f"784 -> {args.latent} -> 784 autoencoder, early stopping on val MSE "
-          f"(patience {args.patience}), seed {args.seed}")
+    print(f"784 -> {settings['latent']} -> 784 autoencoder, early stopping on val MSE "
+          f"(patience {settings['patience']}), seed {seed}")
     print(f"{'':<24}" + "".join(f"{'lambda = ' + format(r['lambda'], 'g'):>16}" for r in results))
     for key, fmt in [("epochs run", "d"), ("best epoch", "d"), ("best val MSE", ".5f"),
                      ("epochs to 110% of best", "d"),
                      ("seconds", ".1f"), ("log|det W_sq|", ".1f")]:
         print(f"{key:<24}" + "".join(f"{format(r[key], fmt):>16}" for r in results))
+
+
+def main(argv=None):
+    args = parse_args(argv)  # before Keras starts: --help and bad arguments answer at once
+    script_setup.prepare(args)  # starts Keras quietly
+    import keras
+
+    from keras_entropy.experiments import sweeps
+
+    settings = arguments.settings_for(args, DEFAULTS, SETTINGS)
+    print(f"keras {keras.__version__}, backend {keras.backend.backend()}; "
+          f"data: MNIST subset embedded in keras_entropy (6,000 train / 1,000 test)", flush=True)
+    x_train, x_test = load_data()
+    results = []
+    with sweeps.Progress(2) as progress:
+        for lam in (0.0, settings["lam"]):
+            progress.start(f"lambda={lam:g}")
+            r = train(settings["latent"], lam, settings["epochs"], settings["patience"], args.seed, x_train, x_test,
+                      args.verbose)
+            results.append(r)
+            progress.finish(f"lambda={lam:g}: best val MSE {r['best val MSE']:.5f} at epoch {r['best epoch']}, "
+                            f"{r['epochs run']} epochs, {sweeps.format_duration(r['seconds'])}")
+    print_comparison(results, settings, args.seed)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_setup.run(main))

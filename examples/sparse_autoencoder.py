@@ -11,14 +11,6 @@ weight columns as 28x28 tiles) as PNG grids.
     python examples/sparse_autoencoder.py --quick        # under a minute on a CPU
     python examples/sparse_autoencoder.py --data-dir ~/data/mnist   # the four MNIST IDX .gz files
 
-MNIST: tensorflow-datasets' `mnist` (prepared in ~/tensorflow_datasets or
-$TFDS_DATA_DIR; downloaded there with --download, the default except with
---quick), or --data-dir DIR
-with DIR any folder holding the four IDX files train-images-idx3-ubyte.gz,
-train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and
-t10k-labels-idx1-ubyte.gz. --quick without either uses the MNIST subset
-embedded in the package, and says so.
-
 Results (results.jsonl), features_beta*.png and summary.md go to --out.
 Re-running the same command skips finished runs.
 """
@@ -26,60 +18,39 @@ Re-running the same command skips finished runs.
 import os
 import sys
 
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
+from keras_entropy.experiments import arguments, paper, script_setup  # noqa: E402
+from keras_entropy.experiments.arguments import Setting  # noqa: E402
 
-os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts
-from keras_entropy import script_setup  # noqa: E402
-
-del os.environ["KERAS_ENTROPY_DEFER_IMPORTS"]  # only for this import, not for child processes
-
-QUICK = {
-    "train_size": 2000,
-    "val_size": 500,
-    "epochs": 10,
-    "replications": 1,
-    "hidden_units": 64,
-    "batch_size": 100,
-    "learning_rate": 5e-3,
+#: The sweep's settings: option, help, --quick value (the paper's: paper.SPARSE_AUTOENCODER_PAPER).
+SETTINGS = {
+    "betas": Setting("sparsity strengths, 0 = no penalty (default 0 3)", float, nargs="+"),
+    "rho": Setting("target mean activation (default 0.05)", float),
+    "hidden_units": Setting("hidden units (default 196)", minimum=1, quick=64),
+    "weight_decay": Setting("lambda of (lambda/2) sum W^2 (default 3e-3)", float),
+    "epochs": Setting("default 50", minimum=1, quick=10),
+    "batch_size": Setting("default 256", minimum=1, quick=100),
+    "learning_rate": Setting("Adam learning rate (default 1e-3)", float, quick=5e-3),
+    "replications": arguments.replications_setting("beta", 3, quick=1, default="default"),
+    "train_size": arguments.size_setting(arguments.TRAIN_SIZE_HELP, quick=2000),
+    "val_size": arguments.size_setting("evaluate on the first N test images (default: all)", quick=500),
 }
 
 
 def parse_args(argv=None):
-    parser = script_setup.parser_for(__doc__)
-    script_setup.add_common_arguments(
-        parser, ["mnist"], "mnist", dataset_help="only MNIST (default)",
-        data_dir_help="local copy: a folder with the MNIST IDX .gz files, or a tensorflow-datasets data directory",
-        out_help="folder for results.jsonl, feature PNGs and summary.md (default: runs/sparse_autoencoder[_quick])",
-        quick_help=f"tiny CPU run: {QUICK}; uses the embedded MNIST subset when no local "
-        "or prepared tensorflow-datasets copy is found",
-        replications_help="runs per beta, distinct seeds (default 3)",
-        download_what="MNIST",
-        report_only=False,
-    )
-    parser.add_argument("--betas", type=float, nargs="+", help="sparsity strengths, 0 = no penalty (default 0 3)")
-    parser.add_argument("--rho", type=float, help="target mean activation (default 0.05)")
-    parser.add_argument("--hidden-units", type=int, help="hidden units (default 196)")
-    parser.add_argument("--weight-decay", type=float, help="lambda of (lambda/2) sum W^2 (default 3e-3)")
-    parser.add_argument("--epochs", type=int, help="default 50")
-    parser.add_argument("--batch-size", type=int, help="default 256")
-    parser.add_argument("--learning-rate", type=float, help="Adam learning rate (default 1e-3)")
-    parser.add_argument("--train-size", type=int, help="use the first N training images (default: all)")
-    parser.add_argument("--val-size", type=int, help="evaluate on the first N test images (default: all)")
+    parser = arguments.parser_for(__doc__)
+    arguments.add_common_arguments(parser, ["mnist"], "mnist", settings=SETTINGS, run_name="sparse_autoencoder",
+                                   writes="feature PNGs", report_only=False)
     return parser.parse_args(argv)
-
-
-SETTINGS = ("betas", "rho", "hidden_units", "weight_decay", "epochs", "batch_size", "learning_rate", "replications",
-            "train_size", "val_size")
 
 
 def main(argv=None):
     args = parse_args(argv)
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
-    from keras_entropy import sparse_coding
+    from keras_entropy.experiments import sparse_coding
 
-    settings = script_setup.settings_for(args, sparse_coding.SPARSE_AUTOENCODER_PAPER, QUICK, SETTINGS,
-                                         train_size=None, val_size=None)
-    run = script_setup.start(args, "sparse_autoencoder",
-                             embedded_note=script_setup.EMBEDDED_MNIST_NOTE.format(target="full experiment"))
+    settings = arguments.settings_for(args, paper.SPARSE_AUTOENCODER_PAPER, SETTINGS)
+    run = script_setup.start(args, "sparse_autoencoder")
     arrays, configs = sparse_coding.sparse_autoencoder_sweep(run.data, settings, args.dataset)
 
     def train(config, seed):  # the feature grid of the first replication
@@ -89,8 +60,7 @@ def main(argv=None):
     records = run.sweep(train, configs, settings["replications"], show=("mean_activation", "val_mse"))
     lines, summary = sparse_coding.write_sparse_autoencoder_report(
         run, records, configs, settings, args.dataset, script_setup.command_line(__file__, argv))
-    print(f"\nwrote {run.results_path}, feature grids and {summary}\n")
-    print("\n".join(line for line in lines if line.startswith("|")))
+    run.report(summary, lines, "feature grids")
     return 0
 
 

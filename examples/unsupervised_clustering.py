@@ -13,14 +13,6 @@ the mean and the 95% t-confidence interval per method.
     python examples/unsupervised_clustering.py --quick          # a minute on a CPU
     python examples/unsupervised_clustering.py --data-dir ~/data/mnist   # the four MNIST IDX .gz files
 
-MNIST: tensorflow-datasets' `mnist` (prepared in ~/tensorflow_datasets or
-$TFDS_DATA_DIR; downloaded there with --download, the default except with
---quick), or --data-dir DIR
-with DIR any folder holding the four IDX files train-images-idx3-ubyte.gz,
-train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and
-t10k-labels-idx1-ubyte.gz. --quick without either uses the MNIST subset
-embedded in the package, and says so.
-
 Results (results.jsonl), a bar chart (scores.png) and summary.md go to
 --out. Re-running the same command skips finished runs.
 """
@@ -28,74 +20,54 @@ Results (results.jsonl), a bar chart (scores.png) and summary.md go to
 import os
 import sys
 
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
+from keras_entropy.experiments import arguments, paper, script_setup  # noqa: E402
+from keras_entropy.experiments.arguments import Setting  # noqa: E402
 
-os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts
-from keras_entropy import script_setup  # noqa: E402
+#: The methods compared (keras_entropy.experiments.clustering.METHODS).
+METHODS = ("entropy", "entropy_balance0", "kmeans", "kmeans_pca")
 
-del os.environ["KERAS_ENTROPY_DEFER_IMPORTS"]  # only for this import, not for child processes
-
-QUICK = {
-    "train_size": 2000,
-    "test_size": 1000,
-    "epochs": 3,
-    "hidden_units": [128],
-    "replications": 2,
-    "pca_components": 20,
-    "kmeans_iterations": 30,
+#: The sweep's settings: option, help, --quick value (the paper's: paper.CLUSTERING_PAPER).
+SETTINGS = {
+    "replications": arguments.replications_setting("method", 10, quick=2, default="default"),
+    "epochs": Setting("training epochs of the network (default 30)", minimum=1, quick=3),
+    "beta": Setting("inverse temperature of the loss (default 1)", float),
+    "balance": Setting("weight of the uniform-marginal term (default 1)", float),
+    "hidden_units": Setting("hidden layer widths (default 512 256)", nargs="*", minimum=1, quick=[128]),
+    "batch_size": Setting("default 256 (the balance term is a batch statistic)", minimum=1),
+    "train_size": arguments.size_setting(arguments.TRAIN_SIZE_HELP, quick=2000),
+    "test_size": arguments.size_setting("score on the first N test images (default: all)", quick=1000),
+    "pca_components": Setting(quick=20),
+    "kmeans_iterations": Setting(quick=30),
 }
 
 
 def parse_args(argv=None):
-    parser = script_setup.parser_for(__doc__)
-    script_setup.add_common_arguments(
-        parser, ["mnist"], "mnist", dataset_help="only MNIST (default)",
-        data_dir_help="local copy: a folder with the MNIST IDX .gz files, or a tensorflow-datasets data directory",
-        out_help="folder for results.jsonl, scores.png and summary.md (default: runs/unsupervised_clustering[_quick])",
-        quick_help=f"tiny CPU run: {QUICK}; uses the embedded MNIST subset when no local "
-        "or prepared tensorflow-datasets copy is found",
-        replications_help="runs per method, distinct seeds (default 10)",
-        download_what="MNIST",
-        report_only=False,
-    )
-    parser.add_argument("--methods", nargs="+", default=None,
-                        help="subset of: entropy entropy_balance0 kmeans kmeans_pca (default: all)")
-    parser.add_argument("--epochs", type=int, help="training epochs of the network (default 30)")
-    parser.add_argument("--beta", type=float, help="inverse temperature of the loss (default 1)")
-    parser.add_argument("--balance", type=float, help="weight of the uniform-marginal term (default 1)")
-    parser.add_argument("--hidden-units", type=int, nargs="*", help="hidden layer widths (default 512 256)")
-    parser.add_argument("--batch-size", type=int, help="default 256 (the balance term is a batch statistic)")
-    parser.add_argument("--train-size", type=int, help="use the first N training images (default: all)")
-    parser.add_argument("--test-size", type=int, help="score on the first N test images (default: all)")
+    parser = arguments.parser_for(__doc__)
+    arguments.add_common_arguments(parser, ["mnist"], "mnist", settings=SETTINGS, run_name="unsupervised_clustering",
+                                   writes="scores.png", report_only=False)
+    parser.add_argument("--methods", nargs="+", default=None, help=f"subset of: {' '.join(METHODS)} (default: all)")
     args = parser.parse_args(argv)
-    methods = ("entropy", "entropy_balance0", "kmeans", "kmeans_pca")  # keras_entropy.clustering.METHODS
-    unknown = [m for m in args.methods or [] if m not in methods]
+    unknown = [m for m in args.methods or [] if m not in METHODS]
     if unknown:
-        parser.error(f"--methods {' '.join(unknown)}: unknown; choose from {' '.join(methods)}")
+        parser.error(f"--methods {' '.join(unknown)}: unknown; choose from {' '.join(METHODS)}")
     return args
-
-
-SETTINGS = ("replications", "epochs", "beta", "balance", "hidden_units", "batch_size", "train_size", "test_size",
-            "pca_components", "kmeans_iterations")
 
 
 def main(argv=None):
     args = parse_args(argv)
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
-    from keras_entropy import clustering
+    from keras_entropy.experiments import clustering
 
-    settings = script_setup.settings_for(args, clustering.CLUSTERING_PAPER, QUICK, SETTINGS,
-                                         train_size=None, test_size=None)
-    run = script_setup.start(args, "unsupervised_clustering",
-                             embedded_note=script_setup.EMBEDDED_MNIST_NOTE.format(target="full experiment"))
-    arrays, configs = clustering.clustering_sweep(run.data, settings, args.methods or clustering.METHODS,
-                                                  args.dataset)
+    settings = arguments.settings_for(args, paper.CLUSTERING_PAPER, SETTINGS)
+    run = script_setup.start(args, "unsupervised_clustering")
+    arrays, configs = clustering.clustering_sweep(run.data, settings, args.methods or METHODS, args.dataset)
     records = run.sweep(
         lambda config, seed: clustering.clustering_run(config, seed, arrays, verbose=args.verbose),
         configs, settings["replications"], show=("purity", "nmi"))
     lines, summary = clustering.write_clustering_report(
         run, records, settings, args.dataset, script_setup.command_line(__file__, argv))
-    print(f"\nwrote {run.results_path}, scores.png and {summary}\n")
-    print("\n".join(line for line in lines if line.startswith("|")))
+    run.report(summary, lines, "scores.png")
     return 0
 
 

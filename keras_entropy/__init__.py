@@ -15,6 +15,20 @@ import sys as _sys
 #: argument errors before Keras (and TensorFlow's start-up log) loads.
 DEFER_IMPORTS_ENV = "KERAS_ENTROPY_DEFER_IMPORTS"
 
+#: The modules that register serializable classes (`keras.saving`) on import:
+#: a saved model that uses them loads once they are imported. The command
+#: line (`keras_entropy.__main__`) and the example scripts
+#: (`keras_entropy.experiments.script_setup.prepare`) import them all when
+#: Keras starts. `import keras_entropy` itself (unless imports are deferred)
+#: imports all but `experiments.sparse_coding`, for the names it exports.
+REGISTERING_MODULES = (
+    "keras_entropy.layers",
+    "keras_entropy.losses",
+    "keras_entropy.regularizers",
+    "keras_entropy.experiments.segmentation",
+    "keras_entropy.experiments.sparse_coding",
+)
+
 
 def _defer_imports():
     """True for the CLI and for scripts that set `KERAS_ENTROPY_DEFER_IMPORTS=1`.
@@ -22,8 +36,8 @@ def _defer_imports():
     `python -m keras_entropy ...` and the `keras-entropy` script parse their
     arguments (and answer --help) before importing Keras, and so do the
     examples; the names below are then imported on first use (PEP 562
-    `__getattr__`), and `keras_entropy.script_setup.prepare` imports the
-    modules that register the serializable classes once arguments are parsed.
+    `__getattr__`), and the CLI and `keras_entropy.experiments.script_setup.prepare`
+    import `REGISTERING_MODULES` once arguments are parsed.
     """
     if _os.environ.get(DEFER_IMPORTS_ENV) == "1":
         return True
@@ -34,7 +48,7 @@ def _defer_imports():
 
 
 _EXPORTS = {
-    "BinaryIoU": "segmentation",
+    "BinaryIoU": "experiments.segmentation",
     "ConvEntropy": "regularizers",
     "DenseEntropy": "regularizers",
     "EntropyConv2D": "layers",
@@ -71,7 +85,7 @@ if not _defer_imports():
     from keras_entropy.placement import place_penalties, select_layers
     from keras_entropy.profile import EntropyProfile, LayerEntropy, entropy_profile, plot_profiles
     from keras_entropy.regularizers import ConvEntropy, DenseEntropy, KLSparsity
-    from keras_entropy.segmentation import BinaryIoU
+    from keras_entropy.experiments.segmentation import BinaryIoU
 
 __version__ = "0.1.0.dev0"
 

@@ -7,7 +7,7 @@ its own `_add_<name>_parser(subparsers)` function that sets `func` to a
 This module imports only the standard library at the top: arguments are parsed
 (and `--help` answered) before Keras, and so TensorFlow, is imported. The
 commands import Keras inside their functions, with TensorFlow's start-up log
-lines silenced unless `--verbose` is given.
+lines silenced unless `--verbose` is given (`keras_entropy.console.quiet_stderr`).
 
 Exit status: 0 on success; 2 on bad input (an unknown option or value, a
 missing or unreadable model file, an output path that cannot be written),
@@ -209,55 +209,18 @@ def _check_profile_args(args):
 # Loading.
 
 
-@contextlib.contextmanager
-def _quiet_stderr(enabled):
-    """Send file descriptor 2 to a temporary file while Keras is imported and used.
-
-    TensorFlow writes its start-up and device lines from C++ (some before its
-    log level is read, so `TF_CPP_MIN_LOG_LEVEL` alone does not silence them
-    all). What was captured is replayed on stderr when the block fails with
-    anything but an `_InputError` (which is reported on its own line).
-    """
-    if not enabled:
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real fd 2 (e.g. some embedded interpreters)
-        yield
-        return
-    with tempfile.TemporaryFile(mode="w+b") as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield
-        except _InputError:
-            raise
-        except BaseException:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            capture.seek(0)
-            sys.stderr.write(capture.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def _import_keras(verbose):
     """Import Keras and the package (which registers its serializable classes)."""
     if not verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import importlib
+
     import keras
 
-    # The modules that register serializable classes, so saved models using them load.
-    import keras_entropy.layers  # noqa: F401
-    import keras_entropy.losses  # noqa: F401
-    import keras_entropy.regularizers  # noqa: F401
-    import keras_entropy.segmentation  # noqa: F401
-    import keras_entropy.sparse_coding  # noqa: F401
+    from keras_entropy import REGISTERING_MODULES
 
+    for name in REGISTERING_MODULES:  # so that saved models using their classes load
+        importlib.import_module(name)
     return keras
 
 
@@ -409,7 +372,11 @@ def _run_profile(args):
     if args.compare and not args.labels:
         labels.append(os.path.basename(args.compare))
     inputs = [("MODEL.keras", args.model)] + ([("--compare", args.compare)] if args.compare else [])
-    with _quiet_stderr(enabled=not args.verbose):
+    # Imported here: a package import at the top could start Keras before --help is answered.
+    from keras_entropy.console import quiet_stderr
+
+    # TensorFlow's start-up lines are dropped; a failure (but bad input) shows what was captured.
+    with quiet_stderr(not args.verbose, keep=None, replay_on_error=True, quiet_errors=(_InputError,)):
         models = [_load(flag, path, args.verbose) for flag, path in inputs]
 
         from keras_entropy.profile import entropy_profile

@@ -6,8 +6,9 @@ import os
 import keras
 import numpy as np
 
+from keras_entropy import validation
 from keras_entropy.placement import select_layers
-from keras_entropy.profile import STATISTICS, output_spatial_shape, layer_entropy
+from keras_entropy.profile import STATISTICS, layer_entropy, layer_kind, output_spatial_shape
 
 
 class EntropyMonitor(keras.callbacks.Callback):
@@ -89,24 +90,12 @@ class EntropyMonitor(keras.callbacks.Callback):
             raise TypeError(
                 f"Argument `log_dir` must be a path or None. Received: log_dir={log_dir!r}"
             )
-        if not isinstance(histograms, (bool, np.bool_)):
-            raise TypeError(
-                f"Argument `histograms` must be True or False. Received: histograms={histograms!r}"
-            )
-        if statistic not in STATISTICS:
-            raise ValueError(
-                f"Argument `statistic` must be one of {STATISTICS}. Received: statistic={statistic!r}"
-            )
-        if not isinstance(prefix, str) or not prefix:
-            raise ValueError(
-                f"Argument `prefix` must be a non-empty string. Received: prefix={prefix!r}"
-            )
         self.layers = list(layers) if isinstance(layers, (list, tuple)) else layers
         self.every_n_batches = None if every_n_batches is None else int(every_n_batches)
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
-        self.histograms = bool(histograms)
-        self.statistic = statistic
-        self.prefix = prefix
+        self.histograms = validation.validate_bool(histograms, "histograms")
+        self.statistic = validation.validate_choice(statistic, "statistic", STATISTICS)
+        self.prefix = validation.validate_string(prefix, "prefix")
         self.batch_history = {}
         self._monitored = None
         self._writer = None
@@ -138,8 +127,7 @@ class EntropyMonitor(keras.callbacks.Callback):
         where = "all" if self.layers is None else self.layers
         layers = select_layers(model, where)
         self._monitored = [
-            (layer, output_spatial_shape(layer) if isinstance(layer, keras.layers.Conv2D)
-             else None)
+            (layer, output_spatial_shape(layer) if layer_kind(layer) == "conv" else None)
             for layer in layers
         ]
 

@@ -29,13 +29,8 @@ import keras
 from keras_entropy import ops as entropy_ops
 from keras_entropy import validation
 from keras_entropy.profile import (
-    STATISTICS,
-    EntropyProfile,
-    output_spatial_shape,
-    sublayers,
-    validate_kinds,
-    entropy_profile,
-    iter_entropy_layers,
+    KINDS, STATISTICS, EntropyProfile, entropy_profile, iter_entropy_layers, kernel_variable,
+    layer_kind, output_spatial_shape, sublayers, validate_kinds, validate_model,
 )
 from keras_entropy.regularizers import ConvEntropy, DenseEntropy
 
@@ -98,7 +93,7 @@ def _producers(tensor, classes, found, visited):
 
 
 def _skip_producers(model, kinds, merge):
-    classes = tuple({"conv": keras.layers.Conv2D, "dense": keras.layers.Dense}[k] for k in kinds)
+    classes = tuple(KINDS[k] for k in kinds)
     found, visited = {}, set()
     for op in _all_operations(model):
         if not _is_merge(op, merge):
@@ -169,11 +164,7 @@ def select_layers(model, where, reference=None, k=None, statistic="mean",
         A list of layers, in forward order, without duplicates.
     """
     kinds = validate_kinds(kinds)
-    if not isinstance(model, keras.layers.Layer):
-        raise TypeError(
-            f"Argument `model` must be a Keras model. Received: model={model!r} "
-            f"of type {type(model).__name__}"
-        )
+    validate_model(model)
     candidates = list(iter_entropy_layers(model, kinds))
     if isinstance(where, str):
         if where not in STRATEGIES:
@@ -242,14 +233,10 @@ def _strategy(model, where, candidates, kinds, reference, k, statistic):
             "Argument `reference` must be an EntropyProfile or a built Keras model. "
             f"Received: reference={reference!r} of type {type(reference).__name__}"
         )
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(
-            f"Strategy 'empirical' needs `k`, an int >= 1. Received: k={k!r}"
-        )
-    if statistic not in STATISTICS:
-        raise ValueError(
-            f"Argument `statistic` must be one of {STATISTICS}. Received: statistic={statistic!r}"
-        )
+    if k is None:
+        raise ValueError("Strategy 'empirical' needs `k`, an int >= 1. Received: k=None")
+    k = validation.validate_positive_int(k, "k")
+    validation.validate_choice(statistic, "statistic", STATISTICS)
     entries = [e for e in reference if e.kind in kinds]
     if k > len(entries):
         raise ValueError(
@@ -267,8 +254,7 @@ def _match(entry, candidates):
                 return layer
     if entry.index < len(candidates):
         _, layer = candidates[entry.index]
-        kind = "conv" if isinstance(layer, keras.layers.Conv2D) else "dense"
-        if kind == entry.kind and tuple(layer.kernel.shape) == tuple(entry.kernel_shape):
+        if layer_kind(layer) == entry.kind and tuple(layer.kernel.shape) == tuple(entry.kernel_shape):
             return layer
     raise ValueError(
         f"Reference layer {entry.path!r} (index {entry.index}, {entry.kind}, kernel "
@@ -279,11 +265,6 @@ def _match(entry, candidates):
 
 # ---------------------------------------------------------------------------
 # Placement.
-
-
-def _kernel_variable(layer):
-    variable = getattr(layer, "_kernel", None)
-    return layer.kernel if variable is None else variable
 
 
 def place_penalties(
@@ -365,11 +346,11 @@ def place_penalties(
                 "replace=True to replace it with the entropy penalty. "
                 f"Received: replace={replace!r}"
             )
-        if isinstance(layer, keras.layers.Conv2D):
+        if layer_kind(layer) == "conv":
             regularizer = ConvEntropy(lam, output_spatial_shape(layer), stabilized, epsilon)
         else:
             regularizer = DenseEntropy(lam, stabilized, epsilon)
-        variable = _kernel_variable(layer)
+        variable = kernel_variable(layer)
         try:
             regularizer(variable)  # checks that `lam` fits before anything changes
         except ValueError as exc:

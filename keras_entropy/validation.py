@@ -63,6 +63,69 @@ def validate_bool(value, name):
     return bool(value)
 
 
+def validate_int(value, name, minimum=None):
+    """An int (not a bool) >= `minimum` when given; numpy integers are accepted.
+
+    >>> validate_int(3, "patience", minimum=0)
+    3
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"Argument `{name}` must be an int. {_received(name, value)}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"Argument `{name}` must be an int >= {minimum}. {_received(name, value)}")
+    return value
+
+
+def validate_positive_int(value, name):
+    """An int >= 1 (e.g. `epochs`, `replications`)."""
+    return validate_int(value, name, minimum=1)
+
+
+def validate_float(value, name, minimum=None, maximum=None):
+    """A finite float, optionally within `[minimum, maximum]` (any real number is accepted)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Argument `{name}` must be a float. {_received(name, value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"Argument `{name}` must be a finite float. {_received(name, value)}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"Argument `{name}` must be a float >= {minimum}. {_received(name, value)}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"Argument `{name}` must be a float <= {maximum}. {_received(name, value)}")
+    return value
+
+
+def validate_choice(value, name, choices):
+    """One of `choices` (compared with ==); the message lists them."""
+    if isinstance(value, (list, dict, set)) or value not in tuple(choices):
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"Argument `{name}` must be one of {options}. {_received(name, value)}")
+    return value
+
+
+def validate_string(value, name, allow_empty=False):
+    """A str (non-empty unless `allow_empty`)."""
+    if not isinstance(value, str):
+        raise TypeError(f"Argument `{name}` must be a string. {_received(name, value)}")
+    if not value and not allow_empty:
+        raise ValueError(f"Argument `{name}` must be a non-empty string. {_received(name, value)}")
+    return value
+
+
+def validate_names(value, name, allow_empty=False):
+    """A str or a list/tuple of str, returned as a list (non-empty unless `allow_empty`)."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names) or (
+        not names and not allow_empty
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be a {'' if allow_empty else 'non-empty '}list of names. "
+            f"{_received(name, value)}"
+        )
+    return list(names)
+
+
 def validate_lam(value, name="lam"):
     """A finite strength: a number or an array of numbers (any sign).
 
@@ -107,6 +170,38 @@ def validate_output_shape(value, name="output_shape"):
     if min(value) <= 0:
         raise ValueError(f"Argument `{name}` must hold positive sizes. {_received(name, value)}")
     return (int(value[0]), int(value[1]))
+
+
+#: The entropy changes a kernel penalty can use (MATH.md sections 1-4, 8-9, 10).
+FORMS = ("paper", "volume", "normalized")
+
+
+def validate_form(value, name="form"):
+    """One of `FORMS`: `"paper"`, `"volume"` or `"normalized"`.
+
+    >>> validate_form("volume")
+    'volume'
+    """
+    return validate_choice(value, name, FORMS)
+
+
+def validate_grid(value, name="grid"):
+    """None or a pair of positive ints `(height, width)`: a frequency grid."""
+    return validate_output_shape(value, name)
+
+
+def check_lam_form(lam, form):
+    """Raise if a per-factor or per-filter `lam` array comes with a volume form.
+
+    The volume forms (MATH.md sections 8-10) are one value for the whole
+    kernel, with no factor or filter to give a strength to.
+    """
+    if form != "paper" and not isinstance(lam, float):
+        raise ValueError(
+            f"Argument `lam` must be a scalar with form={form!r}: an array of strengths "
+            "(one per factor or filter) applies to form='paper' only. "
+            f"Received: lam with shape={lam.shape}, form={form!r}"
+        )
 
 
 def check_kernel_rank(kernel, rank, owner, hint):

@@ -1,4 +1,4 @@
-"""keras_entropy.datasets: IDX files, local copies, tensorflow-datasets, errors."""
+"""keras_entropy.experiments.datasets: IDX files, local copies, tensorflow-datasets, errors."""
 
 import gzip
 import os
@@ -9,7 +9,7 @@ import pytest
 import tensorflow_datasets as tfds
 from conftest import SHARED_MNIST
 
-from keras_entropy import datasets
+from keras_entropy.experiments import datasets
 
 
 def write_idx(path, array, compress=True):

@@ -24,6 +24,18 @@ def run(name, args, tmp_path, timeout=300):
                           env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def run_example(name, args, backend, **env):
+    """`python examples/<name>.py args` from the repository root on `backend` (plus `env`); asserts exit status 0.
+
+    Shared by the tests of each example's --quick run.
+    """
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES_DIR, f"{name}.py"), *args], cwd=ROOT,
+                          env=dict(os.environ, KERAS_BACKEND=backend, **env), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
 def test_every_example_is_covered():
     assert len(EXAMPLES) >= 9 and "quickstart" in EXAMPLES and "tune_lambda" in EXAMPLES
 

@@ -1,18 +1,14 @@
-"""examples/unsupervised_clustering.py (--quick) and the clustering scores of keras_entropy.clustering."""
+"""examples/unsupervised_clustering.py (--quick) and the clustering scores of keras_entropy.experiments.clustering."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
+from test_example_cli import run_example
 
-from keras_entropy import clustering
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from keras_entropy.experiments import clustering
 
 
 def _purity_reference(y, c):
@@ -73,13 +69,7 @@ def test_kmeans_recovers_separated_blobs():
 
 def test_quick_run_writes_scores_per_method(tmp_path, backend):
     out = tmp_path / "run"
-    env = dict(os.environ, KERAS_BACKEND=backend)
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "unsupervised_clustering.py"), "--quick",
-         "--out", str(out), "--replications", "2"],
-        capture_output=True, text=True, timeout=600, env=env, cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_example("unsupervised_clustering", ["--quick", "--out", str(out), "--replications", "2"], backend)
     assert f"backend: {backend}" in proc.stdout
     assert "embedded MNIST subset" in proc.stdout
     # Quiet by default: one line per finished run (4 methods x 2 replications), no per-epoch output.
@@ -119,12 +109,8 @@ def test_quick_run_writes_scores_per_method(tmp_path, backend):
     assert (out / "scores.png").stat().st_size > 1000
 
     # Resumable: a second run trains nothing.
-    again = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "unsupervised_clustering.py"), "--quick",
-         "--out", str(out), "--replications", "2", "--methods", "kmeans"],
-        capture_output=True, text=True, timeout=600, env=env, cwd=ROOT,
-    )
-    assert again.returncode == 0, again.stderr[-3000:]
+    again = run_example("unsupervised_clustering",
+                        ["--quick", "--out", str(out), "--replications", "2", "--methods", "kmeans"], backend)
     assert "2 already in" in again.stdout and "0 to run" in again.stdout
 
 

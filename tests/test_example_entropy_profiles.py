@@ -1,23 +1,19 @@
-"""examples/entropy_profiles.py (--quick) and keras_entropy.profile_figures."""
+"""examples/entropy_profiles.py (--quick), keras_entropy.experiments.profile_figures and its architectures."""
 
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
 
-import keras
 import numpy as np
 import pytest
+from test_example_cli import run_example
 
-from keras_entropy import EntropyProfile, entropy_profile, profile_figures
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from keras_entropy import EntropyProfile, entropy_profile
+from keras_entropy.experiments import architectures, profile_figures
 
 
 def test_own_unet_layer_structure():
-    unet = profile_figures.unet((16, 16, 3), 1, filters=2, depth=1)
+    unet = architectures.unet((16, 16, 3), 1, filters=2, depth=1)
     # down: 2 convs, bottleneck: 2, up: up-conv + 2 convs, output 1x1: 5 * depth + 3.
     assert [e.kind for e in entropy_profile(unet)] == ["conv"] * 8
     assert unet.output_shape == (None, 16, 16, 1)
@@ -30,28 +26,28 @@ def _expected_unet_layers(builder, depth):
 
 def test_builders_validate():
     with pytest.raises(ValueError, match="input_shape"):
-        profile_figures.unet((30, 30, 3), depth=2)
+        architectures.unet((30, 30, 3), depth=2)
     with pytest.raises(ValueError, match="name"):
-        profile_figures.build_model("alexnet", 32)
+        architectures.build_model("alexnet", 32)
     with pytest.raises(ValueError, match="width"):
-        profile_figures.compact_vgg16(width=0)
+        architectures.compact_vgg16(width=0)
     with pytest.raises(ValueError, match="weights"):
-        profile_figures.build_model("unet", 32, weights="x.h5")
+        architectures.build_model("unet", 32, weights="x.h5")
 
 
 def test_find_imagenet_weights(tmp_path):
-    assert profile_figures.find_imagenet_weights("vgg16", cache_dir=str(tmp_path)) is None
-    path = tmp_path / profile_figures.IMAGENET_WEIGHT_FILES["resnet50"]
+    assert architectures.find_imagenet_weights("vgg16", cache_dir=str(tmp_path)) is None
+    path = tmp_path / architectures.IMAGENET_WEIGHT_FILES["resnet50"]
     path.write_bytes(b"")
-    assert profile_figures.find_imagenet_weights("resnet50", cache_dir=str(tmp_path)) == str(path)
-    assert profile_figures.find_imagenet_weights("resnet50", path=str(tmp_path)) == str(path)
-    assert profile_figures.find_imagenet_weights("unet", cache_dir=str(tmp_path)) is None
+    assert architectures.find_imagenet_weights("resnet50", cache_dir=str(tmp_path)) == str(path)
+    assert architectures.find_imagenet_weights("resnet50", path=str(tmp_path)) == str(path)
+    assert architectures.find_imagenet_weights("unet", cache_dir=str(tmp_path)) is None
     with pytest.raises(FileNotFoundError):
-        profile_figures.find_imagenet_weights("vgg16", path=str(tmp_path / "missing.h5"))
+        architectures.find_imagenet_weights("vgg16", path=str(tmp_path / "missing.h5"))
 
 
 def test_segmentation_arrays_from_mnist():
-    from keras_entropy import datasets
+    from keras_entropy.experiments import datasets
 
     data = datasets.load_embedded_mnist()
     x, masks = profile_figures.segmentation_arrays(data, 32, max_examples=5)
@@ -62,12 +58,8 @@ def test_segmentation_arrays_from_mnist():
 
 def test_quick_run_writes_profiles_figures_and_summary(tmp_path, backend):
     out = tmp_path / "run"
-    env = dict(os.environ, KERAS_BACKEND=backend, KERAS_HOME=str(tmp_path / "keras_home"))
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "entropy_profiles.py"), "--quick", "--out", str(out)],
-        capture_output=True, text=True, timeout=600, env=env, cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_example("entropy_profiles", ["--quick", "--out", str(out)], backend,
+                       KERAS_HOME=str(tmp_path / "keras_home"))
     assert f"backend: {backend}" in proc.stdout and "embedded MNIST subset" in proc.stdout
     lines = proc.stdout.splitlines()  # quiet by default: one line per model
     assert len(lines) < 60, proc.stdout
@@ -76,7 +68,7 @@ def test_quick_run_writes_profiles_figures_and_summary(tmp_path, backend):
     records = {json.loads(line)["config"]["model"]: json.loads(line)
                for line in (out / "results.jsonl").read_text().splitlines()}
     assert sorted(records) == ["resnet50", "unet", "vgg16"]
-    builder = profile_figures.unet_builder()[0]
+    builder = architectures.unet_builder()[0]
     assert records["unet"]["metrics"]["builder"] == records["unet"]["config"]["unet_builder"] == builder
     expected_layers = {"vgg16": 16, "resnet50": 18, "unet": _expected_unet_layers(builder, 3)}
     import matplotlib.image

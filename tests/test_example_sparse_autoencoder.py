@@ -1,16 +1,12 @@
-"""examples/sparse_autoencoder.py (--quick) and keras_entropy.sparse_coding."""
+"""examples/sparse_autoencoder.py (--quick) and keras_entropy.experiments.sparse_coding."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from test_example_cli import run_example
 
-from keras_entropy import sparse_coding
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from keras_entropy.experiments import sparse_coding
 
 
 def test_feature_grid_shape_and_tiles():
@@ -48,12 +44,7 @@ def test_builder_validates_and_places_the_penalty():
 
 def test_quick_run_reports_sparsity(tmp_path, backend):
     out = tmp_path / "run"
-    env = dict(os.environ, KERAS_BACKEND=backend)
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "sparse_autoencoder.py"), "--quick", "--out", str(out)],
-        capture_output=True, text=True, timeout=600, env=env, cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_example("sparse_autoencoder", ["--quick", "--out", str(out)], backend)
     assert f"backend: {backend}" in proc.stdout and "embedded MNIST subset" in proc.stdout
     lines = proc.stdout.splitlines()  # quiet by default: one line per run
     assert len(lines) < 60, proc.stdout

@@ -1,4 +1,4 @@
-"""The supervised experiments of issue 4: keras_entropy.classification / segmentation
+"""The supervised experiments of issue 4: keras_entropy.experiments.classification / segmentation
 and examples/cnn_classification.py, large_cnn_classification.py, unet_segmentation.py.
 
 Each example runs once in --quick mode as a subprocess on the current backend
@@ -20,8 +20,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_entropy import ConvEntropy, classification, segmentation, select_layers
-from keras_entropy.datasets import DatasetNotFoundError
+from keras_entropy import ConvEntropy, select_layers
+from keras_entropy.experiments import classification, classification_report, paper, segmentation
+from keras_entropy.experiments.datasets import DatasetNotFoundError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -254,7 +255,7 @@ def test_resnet50_pre_skip_and_first_two_placements():
     assert all(name.endswith(("_3_conv", "_0_conv")) for name in touched)
     assert [layer.name for layer in select_layers(model, "first_two", kinds=("conv",))] == [
         "conv1_conv", "conv2_block1_1_conv"]
-    assert classification.PAPER_PLACEMENT_LABELS[("resnet50", "first_two")] == "[1,5]"
+    assert paper.PAPER_PLACEMENT_LABELS[("resnet50", "first_two")] == "[1,5]"
     # "empirical": the k layers with the highest mean entropy change in a reference profile.
     reference = classification.load_reference("initial", "resnet50", (32, 32, 3))
     empirical = classification.large_cnn("resnet50", (32, 32, 3), 10, head_units=8, lam=0.01,
@@ -334,7 +335,7 @@ def test_improvement_table_picks_the_best_lambda_and_tests_one_tailed():
                            accuracy=0.70 + noise, val_accuracy=0.65 + noise))
         recs.append(record({"depth": 1, "width": 32, "placement": "first", "lam": 1.0}, s,
                            accuracy=0.71 - noise, val_accuracy=0.55 + noise))
-    rows, md = classification.improvement_table(recs)
+    rows, md = classification_report.improvement_table(recs)
     (row,) = rows
     assert row["best_lam"] == 0.01 and row["n_base"] == 5 and row["n"] == 5
     assert row["base_val_accuracy"] == pytest.approx(0.602)
@@ -344,7 +345,7 @@ def test_improvement_table_picks_the_best_lambda_and_tests_one_tailed():
     assert "| depth=1, width=32 | first | 0.01 | 5/5 | 0.7020 | 0.6020 | +0.0000 (" in md
     assert "+0.0500*** (0.0000)" in md
     with pytest.raises(ValueError, match="No runs"):
-        classification.improvement_table([])
+        classification_report.improvement_table([])
 
 
 def test_accuracy_grid_and_table3_from_records():
@@ -352,7 +353,7 @@ def test_accuracy_grid_and_table3_from_records():
             record({"arch": "vgg16", "training": "vanilla", "placement": "first", "lam": 0.1}, 0, val_accuracy=0.75),
             record({"arch": "vgg16", "training": "vanilla", "placement": "first_two", "lam": 0.1}, 0,
                    val_accuracy=0.65)]
-    table, md = classification.accuracy_grid(recs)
+    table, md = classification_report.accuracy_grid(recs)
     assert table == {("vgg16", "vanilla", "first"): {0.0: 0.70, 0.1: 0.75},
                      ("vgg16", "vanilla", "first_two"): {0.0: 0.70, 0.1: 0.65}}
     assert "| vgg16 | vanilla | first | 0.700 | **0.750** |" in md

@@ -120,9 +120,8 @@ def test_without_replicas_the_batch_is_the_local_batch(rng):
     )
 
 
-def test_batch_mean_argument_sets_the_batch(rng):
-    """`batch_mean` is applied once, to the per-sample `q` and `H(q)`."""
-    x = rng.normal(size=(6, 4)).astype("float32")
+def shapes_seen_by_batch_mean(penalty, *args):
+    """The shapes `penalty(*args, batch_mean=...)` passes a plain batch mean; its value must not change."""
     seen = []
 
     def batch_mean(values):
@@ -130,11 +129,15 @@ def test_batch_mean_argument_sets_the_batch(rng):
         return keras.ops.mean(values, axis=0)
 
     np.testing.assert_allclose(
-        to_numpy(E.softmax_entropy_clustering_loss(x, 1.5, 2.0, batch_mean=batch_mean)),
-        to_numpy(E.softmax_entropy_clustering_loss(x, 1.5, 2.0)),
-        rtol=1e-6,
+        to_numpy(penalty(*args, batch_mean=batch_mean)), to_numpy(penalty(*args)), rtol=1e-6
     )
-    assert seen == [(6, 5)]
+    return seen
+
+
+def test_batch_mean_argument_sets_the_batch(rng):
+    """`batch_mean` is applied once, to the per-sample `q` and `H(q)`."""
+    x = rng.normal(size=(6, 4)).astype("float32")
+    assert shapes_seen_by_batch_mean(E.softmax_entropy_clustering_loss, x, 1.5, 2.0) == [(6, 5)]
     # The mean of another batch: the balance term is that batch's.
     other = rng.normal(size=(10, 4)).astype("float32")
     q = to_numpy(keras.ops.softmax(-other))
@@ -154,18 +157,7 @@ def test_batch_mean_argument_sets_the_batch(rng):
 def test_kl_sparsity_batch_mean_argument_sets_the_batch(rng):
     """`batch_mean` gets the activations as `(samples, n)`, once."""
     a = rng.uniform(0.01, 0.99, size=(3, 4, 5)).astype("float32")
-    seen = []
-
-    def batch_mean(values):
-        seen.append(tuple(values.shape))
-        return keras.ops.mean(values, axis=0)
-
-    np.testing.assert_allclose(
-        to_numpy(E.kl_sparsity_penalty(a, 0.1, 2.0, batch_mean=batch_mean)),
-        to_numpy(E.kl_sparsity_penalty(a, 0.1, 2.0)),
-        rtol=1e-6,
-    )
-    assert seen == [(12, 5)]
+    assert shapes_seen_by_batch_mean(E.kl_sparsity_penalty, a, 0.1, 2.0) == [(12, 5)]
     # The mean of another batch: rho_hat is that batch's.
     rho_hat = rng.uniform(0.05, 0.95, size=(5,)).astype("float32")
     value = to_numpy(

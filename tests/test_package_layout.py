@@ -1,11 +1,16 @@
 """The package map of docs/design.md, enforced: what may import what.
 
-- the core never imports the experiment harness or tuning (two stated
-  exceptions, both for serialization: the package re-exports `BinaryIoU`,
-  and the CLI imports the modules that register classes a saved model may
-  use);
-- the harness may import the core, never tuning;
-- tuning may import the core and the harness.
+Three layers, each a place in the tree:
+
+- the core: the modules directly in `keras_entropy/` and the `ops` and
+  `profile` packages;
+- the experiment harness: `keras_entropy/experiments/`;
+- tuning: `keras_entropy/tuning/` (and the `tuning_cluster` alias).
+
+The core never imports the harness or tuning (stated exceptions, all for
+serialization: the package re-exports `BinaryIoU`, and the CLI imports the
+modules that register classes a saved model may use); the harness may import
+the core, never tuning; tuning may import the core and the harness.
 """
 
 import ast
@@ -15,32 +20,41 @@ import pytest
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "keras_entropy")
 
-CORE = {"__init__", "__main__", "ops", "regularizers", "layers", "losses", "validation",
-        "distribution", "profile", "callbacks", "placement"}
-HARNESS = {"datasets", "sweeps", "stats", "reports", "experiments", "classification",
-           "segmentation", "clustering", "sparse_coding", "profile_figures", "script_setup"}
-TUNING = {"tuning", "tuning_cluster"}
+CORE_MODULES = {"__init__", "__main__", "ops", "regularizers", "layers", "losses", "validation",
+                "distribution", "profile", "callbacks", "placement", "console"}
 
-#: (importing module, imported module): the stated exceptions of docs/design.md.
+#: Issue 10's limits: modules directly in keras_entropy/, and lines in any module.
+MAX_TOP_LEVEL_MODULES = 12
+MAX_MODULE_LINES = 500
+
+#: (importing file, imported layer-qualified module): the stated exceptions of docs/design.md.
 EXCEPTIONS = {
-    ("__init__", "segmentation"),
-    ("__main__", "segmentation"),
-    ("__main__", "sparse_coding"),
+    ("__init__.py", "experiments.segmentation"),
+    ("__main__.py", "experiments.segmentation"),
+    ("__main__.py", "experiments.sparse_coding"),
 }
 
 
-def _top_level_modules():
-    names = set()
-    for entry in os.listdir(PACKAGE):
-        if entry.endswith(".py"):
-            names.add(entry[:-3])
-        elif os.path.isfile(os.path.join(PACKAGE, entry, "__init__.py")):
-            names.add(entry)
-    return names
+def layer_of(relative_path):
+    """'core', 'harness' or 'tuning' for a file path relative to the package."""
+    top = relative_path.split(os.sep)[0]
+    if top == "experiments":
+        return "harness"
+    if top in ("tuning", "tuning_cluster.py"):
+        return "tuning"
+    return "core"
+
+
+def _package_files():
+    for folder, dirs, files in os.walk(PACKAGE):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if name.endswith(".py"):
+                yield os.path.relpath(os.path.join(folder, name), PACKAGE)
 
 
 def _package_imports(path):
-    """The first component after `keras_entropy.` of every import in a file."""
+    """Every `keras_entropy.X[.Y]` a file imports, as 'X' or 'X.Y' (the module below the package)."""
     tree = ast.parse(open(path).read(), path)
     found = set()
     for node in ast.walk(tree):
@@ -53,23 +67,101 @@ def _package_imports(path):
         for module in modules:
             parts = module.split(".")
             if parts[0] == "keras_entropy" and len(parts) > 1:
-                found.add(parts[1])
+                found.add(".".join(parts[1:3]))
     return found
 
 
-def test_every_module_has_a_layer():
-    assert _top_level_modules() - {"data"} == CORE | HARNESS | TUNING
+def _imported_layer(name):
+    return layer_of(name.split(".")[0] + ("" if name.split(".")[0] in ("experiments", "tuning") else ".py"))
 
 
-@pytest.mark.parametrize("module", sorted(CORE | HARNESS))
-def test_layer_imports_follow_the_package_map(module):
-    imported = _package_imports(os.path.join(PACKAGE, module + ".py"))
-    forbidden = TUNING | (HARNESS if module in CORE else set())
-    wrong = {name for name in imported & forbidden if (module, name) not in EXCEPTIONS}
-    assert not wrong, f"keras_entropy.{module} imports {sorted(wrong)} (see docs/design.md)"
+def test_every_top_level_module_is_a_core_module():
+    modules = {entry[:-3] for entry in os.listdir(PACKAGE) if entry.endswith(".py")}
+    packages = {entry for entry in os.listdir(PACKAGE) if os.path.isfile(os.path.join(PACKAGE, entry, "__init__.py"))}
+    assert modules - {"tuning_cluster"} | (packages & {"ops", "profile"}) == CORE_MODULES
+    assert packages == {"ops", "profile", "experiments", "tuning"}
+
+
+def test_few_top_level_modules_and_none_large():
+    top_level = [entry for entry in os.listdir(PACKAGE) if entry.endswith(".py")]
+    assert len(top_level) <= MAX_TOP_LEVEL_MODULES, sorted(top_level)
+    sizes = {path: sum(1 for _ in open(os.path.join(PACKAGE, path))) for path in _package_files()}
+    large = {path: n for path, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not large, f"modules over {MAX_MODULE_LINES} lines: {large}"
+
+
+@pytest.mark.parametrize("path", sorted(p for p in _package_files() if layer_of(p) != "tuning"))
+def test_layer_imports_follow_the_package_map(path):
+    imported = _package_imports(os.path.join(PACKAGE, path))
+    forbidden = {"tuning"} | ({"harness"} if layer_of(path) == "core" else set())
+    wrong = {name for name in imported if _imported_layer(name) in forbidden and (path, name) not in EXCEPTIONS}
+    assert not wrong, f"keras_entropy/{path} imports {sorted(wrong)} (see docs/design.md)"
 
 
 def test_the_rule_catches_a_core_module_importing_the_harness(tmp_path):
     path = tmp_path / "fake.py"
-    path.write_text("from keras_entropy import sweeps\nimport keras_entropy.tuning.spaces\n")
-    assert _package_imports(str(path)) == {"sweeps", "tuning"}
+    path.write_text("from keras_entropy.experiments import sweeps\nimport keras_entropy.tuning.spaces\n")
+    found = _package_imports(str(path))
+    assert found == {"experiments", "experiments.sweeps", "tuning.spaces"}
+    assert {_imported_layer(name) for name in found} == {"harness", "tuning"}
+
+
+def _registering_modules_in_the_tree():
+    """`keras_entropy.X` of every package file that registers a serializable class."""
+    found = set()
+    for path in _package_files():
+        if "register_keras_serializable" in open(os.path.join(PACKAGE, path)).read():
+            found.add("keras_entropy." + path[:-3].replace(os.sep, ".").removesuffix(".__init__"))
+    return found
+
+
+def test_one_list_names_every_module_that_registers_classes():
+    import keras_entropy
+
+    assert set(keras_entropy.REGISTERING_MODULES) == _registering_modules_in_the_tree()
+    assert len(set(keras_entropy.REGISTERING_MODULES)) == len(keras_entropy.REGISTERING_MODULES)
+
+
+def test_the_harness_modules_of_the_list_are_stated_exceptions_of_the_cli():
+    # The CLI imports every module of the list (by name); those in the harness are its stated exceptions.
+    import keras_entropy
+
+    harness = {name.split(".", 1)[1] for name in keras_entropy.REGISTERING_MODULES
+               if _imported_layer(name.split(".", 1)[1]) == "harness"}
+    assert harness == {name for path, name in EXCEPTIONS if path == "__main__.py"}
+
+
+#: Modules whose `__all__` re-exports names on purpose: a package's `__init__`, the adapter that
+#: hands KerasTuner's public classes to the tuning modules, and the `tuning_cluster` entry point.
+RE_EXPORTERS = {os.path.join("tuning", "_keras_tuner_compat.py"), "tuning_cluster.py"}
+
+
+def _all_and_defined(path):
+    """(names in the `__all__` of the module at `path`, names it defines at the top level)."""
+    tree = ast.parse(open(path).read(), path)
+    exported, defined = [], set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    defined.add(target.id)
+                    if target.id == "__all__":
+                        exported = [element.value for element in node.value.elts]
+    return exported, defined
+
+
+@pytest.mark.parametrize("path", sorted(p for p in _package_files()
+                                        if not p.endswith("__init__.py") and p not in RE_EXPORTERS))
+def test_a_module_exports_only_what_it_defines(path):
+    # One home per name: a module's __all__ lists no name it imports from another module.
+    exported, defined = _all_and_defined(os.path.join(PACKAGE, path))
+    assert not set(exported) - defined, f"keras_entropy/{path} re-exports {sorted(set(exported) - defined)}"
+
+
+def test_the_export_rule_catches_a_re_export(tmp_path):
+    path = tmp_path / "fake.py"
+    path.write_text("from os import sep\n\ndef f():\n    pass\n\n__all__ = ['f', 'sep']\n")
+    assert _all_and_defined(str(path)) == (["f", "sep"], {"f", "__all__"})

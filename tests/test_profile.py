@@ -11,7 +11,7 @@ import pytest
 from conftest import to_numpy
 
 import keras_entropy
-import keras_entropy.profile
+import keras_entropy.profile.plot
 from keras_entropy import ops as E
 
 
@@ -221,7 +221,7 @@ def test_plot_dense_layers_get_their_own_scale():
     y_lo, y_hi = axes[0].get_ylim()
     span = conv.max() - conv.min()
     assert y_lo > conv.min() - 0.2 * span and y_hi < conv.max() + 0.2 * span + 1.0
-    to_plot, from_plot = keras_entropy.profile._dense_scale([trained, init])
+    to_plot, from_plot = keras_entropy.profile.plot._dense_scale([trained, init])
     np.testing.assert_allclose(to_plot([dense.min(), dense.max()]), [conv.min(), conv.max()],
                                rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(from_plot(to_plot(dense)), dense, rtol=1e-6, atol=1e-3)
@@ -234,7 +234,7 @@ def test_plot_dense_layers_get_their_own_scale():
     assert len(secondary) == 1
     # One kind only: no second scale.
     conv_only = keras_entropy.EntropyProfile([e for e in trained if e.kind == "conv"])
-    assert keras_entropy.profile._dense_scale([conv_only]) is None
+    assert keras_entropy.profile.plot._dense_scale([conv_only]) is None
     fig = keras_entropy.plot_profiles(conv_only)
     assert not fig.get_axes()[0].child_axes
     dense_only = keras_entropy.EntropyProfile([e for e in trained if e.kind == "dense"])

@@ -1,4 +1,4 @@
-"""keras_entropy.reports on synthetic results, and examples/dense_autoencoder.py --quick."""
+"""keras_entropy.experiments.reports on synthetic results, and examples/dense_autoencoder.py --quick."""
 
 import importlib.util
 import json
@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_entropy import reports, stats, sweeps
+from keras_entropy.experiments import reports, stats, sweeps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -310,7 +310,7 @@ def test_dense_autoencoder_quick_on_embedded_data(tmp_path, no_tfds_copy, capsys
 
 
 def test_dense_autoencoder_full_mode_never_substitutes(tmp_path, no_tfds_copy):
-    from keras_entropy.datasets import DatasetNotFoundError
+    from keras_entropy.experiments.datasets import DatasetNotFoundError
 
     example = load_example()
     with pytest.raises(DatasetNotFoundError, match="mnist"):

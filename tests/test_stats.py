@@ -1,4 +1,4 @@
-"""keras_entropy.stats against scipy.stats on fixed inputs."""
+"""keras_entropy.experiments.stats against scipy.stats on fixed inputs."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from keras_entropy import stats
+from keras_entropy.experiments import stats
 
 A = [0.0031, 0.0029, 0.0035, 0.0030, 0.0033, 0.0028, 0.0032]
 B = [0.0102, 0.0097, 0.0110, 0.0089, 0.0121]
@@ -101,3 +101,10 @@ def test_stars_thresholds():
 def test_validation(call, error, fragment):
     with pytest.raises(error, match=fragment):
         call()
+
+
+def test_format_interval():
+    assert stats.format_interval((0.5, 0.25, 0.75)) == "0.500 [0.250, 0.750]"
+    assert stats.format_interval((0.5, 0.25, 0.75), 1) == "0.5 [0.2, 0.8]"
+    assert stats.format_interval(stats.t_confidence_interval([2.0]), 2) == "2.00"
+    assert stats.format_interval(stats.t_confidence_interval([])) == "n/a"

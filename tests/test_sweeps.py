@@ -1,7 +1,6 @@
-"""keras_entropy.sweeps: keys, results file, resume, SIGKILL, early stopping."""
+"""keras_entropy.experiments.sweeps: keys, results file, grids, progress lines, resume, SIGKILL."""
 
 import json
-import math
 import os
 import re
 import signal
@@ -14,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_entropy import experiments, sweeps
+from keras_entropy.experiments import sweeps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -144,7 +143,7 @@ def test_progress_and_formats():
 SWEEP_SCRIPT = textwrap.dedent(
     """
     import os, sys, time
-    from keras_entropy import sweeps
+    from keras_entropy.experiments import sweeps
 
     calls_path, results_path = sys.argv[1], sys.argv[2]
 
@@ -206,83 +205,3 @@ def test_sigkill_mid_sweep_then_resume_records_every_run_once(tmp_path):
     # Only the run in flight was lost and run again.
     n_calls = len(calls.read_text().splitlines())
     assert 12 <= n_calls <= 13
-
-
-class _Model:
-    stop_training = False
-
-
-@pytest.mark.parametrize(
-    "values, patience, min_delta",
-    [
-        ([5, 4, 3, 3, 3, 3, 2, 2, 2], 2, 0.0),
-        ([5, 4, 3, 3.0, 2.99, 2.98, 2.97, 2.96], 3, 0.05),
-        ([1, 2, 3, 4, 5, 6], 0, 0.0),
-        ([1, 2, 3, 4, 5, 6], 4, 0.0),
-        ([3, float("nan"), 2, 2.5, 2.6, 2.7, 1.0], 3, 0.0),
-        ([9, 8, 7, 6, 5], 1, 0.0),
-    ],
-)
-def test_early_stopping_replay_matches_keras(values, patience, min_delta):
-    callback = keras.callbacks.EarlyStopping(monitor="m", patience=patience, min_delta=min_delta, mode="min")
-    model = _Model()
-    callback.set_model(model)
-    callback.on_train_begin()
-    keras_stop = None
-    for epoch, value in enumerate(values):
-        callback.on_epoch_end(epoch, {"m": value})
-        if model.stop_training:
-            keras_stop = epoch + 1
-            break
-    stop, best = sweeps.early_stopping_epoch(values, patience, min_delta)
-    assert stop == keras_stop
-    if keras_stop is not None:
-        assert best == callback.best_epoch + 1
-
-
-def test_early_stopping_validation():
-    with pytest.raises(ValueError, match="patience=-1"):
-        sweeps.early_stopping_epoch([1.0], -1)
-    with pytest.raises(ValueError, match="mode='up'"):
-        sweeps.early_stopping_epoch([1.0], 1, mode="up")
-    with pytest.raises(ValueError, match="stop_when='never'"):
-        sweeps.MultiMonitorStopping(["val_loss"], stop_when="never")
-
-
-def test_dense_autoencoder_run_records_both_monitors(rng):
-    x = rng.random((64, 16)).astype("float32")
-    config = {"latent_dim": 6, "lam": 0.05, "patience": 1, "max_epochs": 6, "batch_size": 16}
-    out = experiments.dense_autoencoder_run(config, 3, (x, x[:32]), verbose=0)
-    history = out["history"]
-    assert {"loss", "mse", "val_loss", "val_mse"} <= set(history)
-    n = out["epochs_trained"]
-    assert all(len(v) == n for v in history.values())
-    # val_loss = val_mse + the entropy penalty (> 0 for lam > 0).
-    assert all(vl > vm for vl, vm in zip(history["val_loss"], history["val_mse"]))
-    for monitor in ("val_loss", "val_mse"):
-        stop = out["stopping"][monitor]
-        replay, best = sweeps.early_stopping_epoch(history[monitor], 1)
-        assert stop["stopped"] == (replay is not None)
-        assert stop["epoch"] == (replay if replay is not None else n) and stop["best_epoch"] == best
-    # stop_when="all": training ran until both monitors stopped or hit the cap.
-    assert n == 6 or n == max(s["epoch"] for s in out["stopping"].values())
-    assert out["monitor"] == "val_loss" and out["stopping_epoch"] == out["stopping"]["val_loss"]["epoch"]
-    assert out["metrics"]["val_mse"] == history["val_mse"][out["stopping_epoch"] - 1]
-    baseline = experiments.dense_autoencoder_run({**config, "lam": 0.0}, 3, (x, x[:32]), verbose=0)
-    assert baseline["history"]["val_loss"] == pytest.approx(baseline["history"]["val_mse"], rel=1e-5)
-    with pytest.raises(ValueError, match="monitor='loss'"):
-        experiments.dense_autoencoder_run({**config, "monitor": "loss"}, 0, (x, x), verbose=0)
-
-
-def test_multi_monitor_stopping_first_stops_on_the_first_monitor():
-    stopper = sweeps.MultiMonitorStopping(["a", "b"], patience=1, stop_when="first")
-    stopper.set_model(_Model())
-    stopper.on_train_begin()
-    for epoch, (a, b) in enumerate([(3, 3), (4, 2), (5, 1)]):
-        stopper.on_epoch_end(epoch, {"a": a, "b": b})
-        if stopper.model.stop_training:
-            break
-    assert epoch == 1
-    assert stopper.stopping == {"a": {"epoch": 2, "best_epoch": 1, "stopped": True},
-                                "b": {"epoch": 2, "best_epoch": 2, "stopped": False}}
-    assert not math.isnan(stopper.values["b"][-1])

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from conftest import to_numpy
-from keras_entropy import ops, sweeps, tuning
+from keras_entropy import ops, tuning
+from keras_entropy.experiments import runs, sweeps
 from keras_entropy.regularizers import ConvEntropy, DenseEntropy
 from keras_entropy.tuning.distribute.cluster import LoopbackCluster
 
@@ -242,6 +243,14 @@ def test_argument_validation():
         hypermodel = tuning.EntropyHyperModel(
             tiny_cnn, conv=tuning.EntropySearch(lam=0.1, placement="pre_skip"))
         hypermodel.build(keras_tuner.HyperParameters())
+
+
+@pytest.mark.parametrize("name", ["val_loss", "val_mse", "val_accuracy", "val_iou", "val_binary_io_u",
+                                  "val_auc", "val_purity", "val_nmi", "val_mean_absolute_error"])
+def test_objective_direction_is_the_sweeps_monitor_mode(name):
+    # One definition of a metric's direction: the tuner's objective and the sweeps' early stopping agree.
+    assert tuning.objective(name).direction == runs.monitor_mode(name)
+    assert tuning.objective(name, direction="min").direction == "min"
 
 
 def test_keras_entropy_import_does_not_import_keras_tuner():

@@ -7,7 +7,8 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from keras_entropy import experiments, reports, sweeps, tuning
+from keras_entropy import tuning
+from keras_entropy.experiments import autoencoder, reports, runs, sweeps
 
 
 def test_export_gives_the_same_records_and_tables_as_a_sweep(tmp_path):
@@ -21,24 +22,24 @@ def test_export_gives_the_same_records_and_tables_as_a_sweep(tmp_path):
 
     sweep_file = tmp_path / "sweep.jsonl"
     configs = sweeps.expand_grid({"lam": lams}, fixed=fixed)
-    sweeps.run_sweep(lambda config, seed: experiments.dense_autoencoder_run(
+    sweeps.run_sweep(lambda config, seed: autoencoder.dense_autoencoder_run(
         config, seed, (x_train, x_val), verbose=0), configs, len(seeds), sweep_file,
         seed=seeds[0], progress=False, log=None)
 
-    def autoencoder():
-        model = experiments.dense_autoencoder(12, fixed["latent_dim"])
+    def build_autoencoder():
+        model = autoencoder.dense_autoencoder(12, fixed["latent_dim"])
         model.compile(keras.optimizers.Adam(fixed["learning_rate"]), "mse",
                       metrics=[keras.metrics.MeanSquaredError(name="mse")])
         return model
 
     hypermodel = tuning.EntropyHyperModel(
-        autoencoder, dense=tuning.EntropySearch(lam=lams, placement="first"), seeds=seeds)
+        build_autoencoder, dense=tuning.EntropySearch(lam=lams, placement="first"), seeds=seeds)
     tuner = keras_tuner.GridSearch(hypermodel, objective="val_loss", directory=str(tmp_path),
                                    project_name="grid")
-    monitors = list(experiments.DENSE_AUTOENCODER_MONITORS)
+    monitors = list(autoencoder.DENSE_AUTOENCODER_MONITORS)
     tuner.search(x_train, x_train, validation_data=(x_val, x_val), epochs=fixed["max_epochs"],
                  batch_size=fixed["batch_size"], verbose=0,
-                 callbacks=[sweeps.MultiMonitorStopping(monitors, fixed["patience"])])
+                 callbacks=[runs.MultiMonitorStopping(monitors, fixed["patience"])])
     tuned_file = tmp_path / "tuned.jsonl"
     out = tuning.export_trials(tuner, tuned_file, rename={"dense_lam": "lam"}, fixed=fixed,
                                monitors=monitors, patience=fixed["patience"])

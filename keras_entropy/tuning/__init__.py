@@ -4,8 +4,8 @@ The paper's users tune the entropy strength `lambda` per layer kind and per
 task and choose where the penalty goes. This module turns any model-building
 function into a KerasTuner hypermodel whose search space adds those choices,
 for `Dense` and `Conv2D` penalties separately, and exports the tuner's trials
-into the results format of `keras_entropy.sweeps`, so that
-`keras_entropy.reports` and `keras_entropy.stats` work on tuner output.
+into the results format of `keras_entropy.experiments.sweeps`, so that
+`keras_entropy.experiments.reports` and `keras_entropy.experiments.stats` work on tuner output.
 
 Example (reads like the model it builds):
 
@@ -41,7 +41,8 @@ version: see `_keras_tuner_compat.SUPPORTED_VERSIONS`).
 Layout (after KerasTuner's own: an oracle decides what to try, a tuner runs
 a trial, `distribute` talks to the chief):
 
-- `spaces`: `EntropySearch`, `log_uniform`, `hp_names`, `PAPER_LAMS`;
+- `spaces`: `EntropySearch`, `log_uniform`, `hp_names` (with `PAPER_LAMS` and
+  `NO_PLACEMENT` of `keras_entropy.experiments.paper`);
 - `hypermodel`: `EntropyHyperModel`, `entropy_hypermodel`;
 - `objectives`: `objective`, `best_trial_summary`;
 - `export`: `trial_records`, `trial_config`, `export_trials`;
@@ -72,15 +73,8 @@ from keras_entropy.tuning.oracle import (
     make_fault_tolerant,
 )
 from keras_entropy.tuning.search import report_trials, run_search
-from keras_entropy.tuning.spaces import (
-    KINDS,
-    NO_PLACEMENT,
-    PAPER_LAMS,
-    EntropySearch,
-    LogUniform,
-    hp_names,
-    log_uniform,
-)
+from keras_entropy.tuning.spaces import KINDS, EntropySearch, LogUniform, hp_names, log_uniform
+from keras_entropy.experiments.paper import NO_PLACEMENT, PAPER_LAMS
 
 __all__ = [
     "EntropyHyperModel",

@@ -1,20 +1,21 @@
-"""Export of KerasTuner trials to the results format of `keras_entropy.sweeps`.
+"""Export of KerasTuner trials to the results format of `keras_entropy.experiments.sweeps`.
 
 `trial_records` turns the completed trials of a tuner, an oracle or a
 project directory into sweep records (with the per-epoch histories that
 `EntropyHyperModel.fit` wrote), `export_trials` appends them to a results
-file, so that `keras_entropy.reports` and `keras_entropy.stats` work on
+file, so that `keras_entropy.experiments.reports` and `keras_entropy.experiments.stats` work on
 tuner output.
 """
 
 import json
 import os
 
-from keras_entropy import sweeps
+from keras_entropy import validation
+from keras_entropy.experiments import runs, sweeps
+from keras_entropy.experiments.paper import NO_PLACEMENT
 from keras_entropy.tuning._keras_tuner_compat import Trial, TrialStatus
 from keras_entropy.tuning.hypermodel import SEED_HP, TRIAL_RECORD_FILE
-from keras_entropy.tuning.objectives import objective
-from keras_entropy.tuning.spaces import KINDS, NO_PLACEMENT, hp_names
+from keras_entropy.tuning.spaces import KINDS, hp_names
 
 
 def _load_trials(source):
@@ -45,15 +46,11 @@ def _load_trials(source):
     )
 
 
-def _monitor_mode(name, objective_):
-    names = getattr(objective_, "name_to_direction", None) or (
-        {objective_.name: objective_.direction} if objective_ is not None else {})
-    if name in names:
-        return names[name]
-    try:
-        return objective(name).direction
-    except ValueError:
-        return "min"
+def _objective_modes(objective_):
+    """dict metric -> "min" / "max" of the search's objective(s) (other monitors: `runs.monitor_mode`)."""
+    if objective_ is None:
+        return {}
+    return dict(getattr(objective_, "name_to_direction", None) or {objective_.name: objective_.direction})
 
 
 def trial_config(trial, rename=None, fixed=None, drop=()):
@@ -109,7 +106,7 @@ def trial_records(
     min_delta=0.0,
     default_seed=0,
 ):
-    """The completed trials of a search as results records (see `keras_entropy.sweeps`).
+    """The completed trials of a search as results records (see `keras_entropy.experiments.sweeps`).
 
     Each record has the fields of a sweep's record (`config`, `seed`,
     `replication`, `history`, `epochs_trained`, `monitor`, `stopping`,
@@ -117,11 +114,12 @@ def trial_records(
     `tuner` field (`trial_id`, `score`, `objective`, `best_step`,
     `hyperparameters`).
 
-    Stopping epochs follow `keras_entropy.sweeps`: for each monitor `m`,
-    Keras's `EarlyStopping(m, patience, min_delta)` rule replayed on the
-    trial's per-epoch history (a trial that trained fewer epochs than its
-    rule needed is censored: `stopped: False` at its last epoch). Without
-    `patience`, every monitor stops (censored) at the last epoch. Histories
+    Stopping epochs follow `keras_entropy.experiments.runs.run_record`: for
+    each monitor `m`, Keras's `EarlyStopping(m, patience, min_delta)` rule
+    replayed on the trial's per-epoch history, in the objective's direction
+    (other monitors: `runs.monitor_mode`); a trial that trained fewer epochs
+    than its rule needed is censored: `stopped: False` at its last epoch.
+    Without `patience`, every monitor stops (censored) at the last epoch. Histories
     come from the files `EntropyHyperModel.fit` writes into the trial
     directories; without them (another hypermodel, or workers with a
     separate directory) a record has an empty history, no stopping epochs,
@@ -147,20 +145,15 @@ def trial_records(
                 f"(a project directory). Received: monitors={monitors!r}"
             )
         monitors = list(getattr(objective_, "name_to_direction", None) or [objective_.name])
-    if isinstance(monitors, str):
-        monitors = [monitors]
-    if not isinstance(monitors, (list, tuple)) or not monitors or not all(
-        isinstance(m, str) for m in monitors
-    ):
-        raise ValueError(f"Argument `monitors` must be a non-empty list of names. Received: monitors={monitors!r}")
+    monitors = validation.validate_names(monitors, "monitors")
     if patience is not None:
-        sweeps.early_stopping_epoch([], patience, min_delta)  # validates both
+        runs.early_stopping_epoch([], patience, min_delta)  # validates both
     records = []
     for trial in sorted(trials, key=lambda t: str(t.trial_id)):
         if trial.status != TrialStatus.COMPLETED:
             continue
         records.append(_trial_record(trial, project_dir, objective_, rename, fixed, drop,
-                                     list(monitors), patience, min_delta, default_seed))
+                                     monitors, patience, min_delta, default_seed))
     return records
 
 
@@ -178,47 +171,19 @@ def _trial_record(trial, project_dir, objective_, rename, fixed, drop, monitors,
         if os.path.exists(path):
             with open(path) as f:
                 run = json.load(f)
-    history = run.get("history", {})
-    fields = {}
-    if history:
-        stopping = {}
-        for monitor in monitors:
-            if monitor not in history:
-                raise ValueError(
-                    f"Monitor {monitor!r} is not in the history of trial {trial.trial_id}; "
-                    f"logged: {sorted(history)}. Received: monitors={monitors!r}"
-                )
-            values = history[monitor]
-            mode = _monitor_mode(monitor, objective_)
-            if patience is None:
-                epoch, stopped = None, False
-                _, best = sweeps.early_stopping_epoch(values, len(values), 0.0, mode)
-            else:
-                epoch, best = sweeps.early_stopping_epoch(values, patience, min_delta, mode)
-                stopped = epoch is not None
-            stopping[monitor] = {"epoch": epoch if stopped else len(values), "best_epoch": best,
-                                 "stopped": stopped}
-        epoch = stopping[monitors[0]]["epoch"]
-        metrics = {name: values[epoch - 1] for name, values in history.items()}
-        for monitor in monitors:
-            pick = max if _monitor_mode(monitor, objective_) == "max" else min
-            metrics[f"best_{monitor}"] = pick(v for v in history[monitor][:epoch] if v is not None)
-        fields = {
-            "epochs_trained": len(history[monitors[0]]),
-            "monitor": monitors[0],
-            "stopping": stopping,
-            "stopping_epoch": epoch,
-        }
+    fields = {"history": run.get("history", {})}
+    if fields["history"]:
+        try:
+            fields = runs.run_record(fields["history"], monitors, patience, min_delta,
+                                     modes=_objective_modes(objective_))
+        except ValueError as error:
+            raise ValueError(f"Trial {trial.trial_id}: {error}") from None
     else:
-        metrics = {}
-        for name in trial.metrics.metrics:
-            metrics[name] = trial.metrics.get_best_value(name)
+        fields["metrics"] = {name: trial.metrics.get_best_value(name) for name in trial.metrics.metrics}
     extra = {k: run[k] for k in ("backend", "devices", "initial_epoch") if k in run}
     return sweeps.make_record(
         trial_config(trial, rename, fixed, drop),
         int(seed),
-        history=history,
-        metrics=metrics,
         wall_time_s=run.get("wall_time_s"),
         replication=replication,
         tuner={
@@ -236,9 +201,9 @@ def _trial_record(trial, project_dir, objective_, rename, fixed, drop, monitors,
 def export_trials(source, results, **kwargs):
     """Append the completed trials of a search to a results file.
 
-    The file is the JSON Lines format of `keras_entropy.sweeps.ResultsFile`,
-    so `keras_entropy.reports.write_report(results, ...)` and
-    `keras_entropy.reports.results_frame` work on it. Trials already in the
+    The file is the JSON Lines format of `keras_entropy.experiments.sweeps.ResultsFile`,
+    so `keras_entropy.experiments.reports.write_report(results, ...)` and
+    `keras_entropy.experiments.reports.results_frame` work on it. Trials already in the
     file (same key: config and seed) are skipped, so exporting twice is
     harmless.
 

@@ -14,7 +14,7 @@ import time
 
 import keras
 
-from keras_entropy import sweeps
+from keras_entropy.experiments import runs, sweeps
 from keras_entropy.placement import place_penalties
 from keras_entropy.tuning._keras_tuner_compat import keras_tuner
 from keras_entropy.tuning.spaces import EntropySearch
@@ -144,7 +144,7 @@ class EntropyHyperModel(keras_tuner.HyperModel):
                 "wall_time_s": round(wall, 3),
                 "penalties": {k: {kk: vv for kk, vv in c.items() if kk != "where"}
                               for k, c in self.choices(hp.copy()).items()},
-                **sweeps.runtime_info(),
+                **runs.runtime_info(),
             }
             _write_json(os.path.join(trial_dir, TRIAL_RECORD_FILE), record)
         return history

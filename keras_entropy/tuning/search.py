@@ -9,7 +9,8 @@ one line per finished trial.
 
 import time
 
-from keras_entropy import sweeps, validation
+from keras_entropy import validation
+from keras_entropy.experiments import sweeps
 from keras_entropy.tuning.distribute import HeartbeatClient, cluster_role, serve_chief
 from keras_entropy.tuning.oracle import DEFAULT_TRIAL_TIMEOUT, make_fault_tolerant
 
@@ -36,7 +37,7 @@ def run_search(tuner, *fit_args, trial_timeout=DEFAULT_TRIAL_TIMEOUT, heartbeat_
         poll_interval: seconds between the chief's checks.
         progress: print one line per finished trial (hyperparameters,
             score, time), with a progress bar over the trials on a terminal
-            (`keras_entropy.sweeps.Progress`); pair it with `verbose=0`.
+            (`keras_entropy.experiments.sweeps.Progress`); pair it with `verbose=0`.
             Not on the chief, which runs no trial.
 
     Returns:
@@ -72,7 +73,7 @@ class report_trials:
     """Context manager: one line per trial `tuner` finishes, and a progress bar on a terminal.
 
     Each line reads `[i/N] trial T: name=value ...: objective=score
-    (best so far ...), T s`; see `keras_entropy.sweeps.Progress`.
+    (best so far ...), T s`; see `keras_entropy.experiments.sweeps.Progress`.
 
     Args:
         tuner: a KerasTuner tuner.

@@ -11,18 +11,14 @@ import math
 import numbers
 
 from keras_entropy import ops as entropy_ops
-from keras_entropy import validation
-from keras_entropy.experiments import DENSE_AUTOENCODER_PAPER
+from keras_entropy import profile, validation
+from keras_entropy.experiments.paper import PAPER_LAMS
 from keras_entropy.placement import STRATEGIES
 
-#: The paper's grid of entropy strengths, with 0 (no penalty) as the baseline.
-PAPER_LAMS = tuple(float(v) for v in DENSE_AUTOENCODER_PAPER["lams"])
-
-#: The layer kinds a hypermodel can search penalties for, in placement order.
-KINDS = ("conv", "dense")
-
-#: Value of `<kind>_placement` in exported configs when that kind's penalty is off.
-NO_PLACEMENT = "none"
+#: The layer kinds a hypermodel can search penalties for, in placement order
+#: (those of `keras_entropy.profile.KINDS`). The default lambda grid is
+#: `keras_entropy.experiments.paper.PAPER_LAMS` (0 = no penalty, the baseline).
+KINDS = tuple(profile.KINDS)
 
 
 def hp_names(kind):
@@ -274,4 +270,4 @@ class EntropySearch:
         }
 
 
-__all__ = ["EntropySearch", "KINDS", "LogUniform", "NO_PLACEMENT", "PAPER_LAMS", "hp_names", "log_uniform"]
+__all__ = ["EntropySearch", "KINDS", "LogUniform", "hp_names", "log_uniform"]

@@ -9,8 +9,8 @@ environment variables give each process its role (`cluster_role`).
 - `worker.HeartbeatClient`: a worker's oracle client that sends heartbeats;
 - `cluster.LoopbackCluster`: a chief and N workers on one machine
   (`python -m keras_entropy.tuning.distribute.cluster`, also
-  `python -m keras_entropy.tuning_cluster`); standard library only, and not
-  imported here, so that `python -m` runs it cleanly.
+  `python -m keras_entropy.tuning_cluster`); standard library (and
+  `keras_entropy.validation`) only, and not imported here, so that `python -m` runs it cleanly.
 """
 
 from keras_entropy.tuning import _keras_tuner_compat as compat

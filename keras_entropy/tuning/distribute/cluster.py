@@ -19,7 +19,7 @@ then, or when `--timeout` expires, or on Ctrl-C, is killed with its group.
 The exit status is the chief's (124 on timeout).
 
 (`python -m keras_entropy.tuning.distribute.cluster` is the same command.
-This module uses the standard library only.)
+Besides `keras_entropy.validation`, this module uses the standard library only.)
 """
 
 import argparse
@@ -30,6 +30,8 @@ import subprocess
 import sys
 import threading
 import time
+
+from keras_entropy import validation
 
 #: Tuner id of the chief (KerasTuner treats any id containing "chief" as the chief).
 CHIEF_ID = "chief"
@@ -77,10 +79,8 @@ class LoopbackCluster:
             raise TypeError(
                 f"Argument `command` must be a non-empty list of strings. Received: command={command!r}"
             )
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"Argument `workers` must be an int >= 1. Received: workers={workers!r}")
-        if port is not None and (isinstance(port, bool) or not isinstance(port, int)
-                                 or not 0 < port < 65536):
+        workers = validation.validate_positive_int(workers, "workers")
+        if port is not None and validation.validate_positive_int(port, "port") > 65535:
             raise ValueError(f"Argument `port` must be an int in 1..65535 or None. Received: port={port!r}")
         self.command = list(command)
         self.workers = workers

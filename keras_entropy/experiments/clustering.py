@@ -12,7 +12,7 @@ This module holds the pieces of `examples/unsupervised_clustering.py`:
 - `kmeans` (numpy, k-means++ seeding, Lloyd iterations) and `pca` for the
   baselines;
 - `clustering_model` (an MLP with `n_clusters` linear outputs) and
-  `clustering_run(config, seed, data)` for `keras_entropy.sweeps.run_sweep`;
+  `clustering_run(config, seed, data)` for `keras_entropy.experiments.sweeps.run_sweep`;
 - the example's sweep and report: `clustering_sweep`, `write_clustering_report`
   (summary.md) and `plot_scores` (scores.png).
 """
@@ -23,24 +23,12 @@ import time
 import keras
 import numpy as np
 
+from keras_entropy import validation
+from keras_entropy.experiments.paper import CLUSTERING_PAPER
 from keras_entropy.losses import SoftmaxEntropyLoss
 
 #: Methods `clustering_run` knows.
 METHODS = ("entropy", "entropy_balance0", "kmeans", "kmeans_pca")
-
-#: Paper-like defaults of the clustering experiment (full MNIST).
-CLUSTERING_PAPER = {
-    "n_clusters": 10,
-    "hidden_units": [512, 256],
-    "beta": 1.0,
-    "balance": 1.0,
-    "epochs": 30,
-    "batch_size": 256,
-    "learning_rate": 1e-3,
-    "pca_components": 50,
-    "kmeans_iterations": 100,
-    "replications": 10,
-}
 
 
 # ---------------------------------------------------------------------------
@@ -131,12 +119,6 @@ def clustering_scores(labels_true, labels_pred):
 # Baselines.
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Argument `{name}` must be a positive int. Received: {name}={value!r}")
-    return int(value)
-
-
 def _matrix(x, name="x"):
     x = np.asarray(x, dtype="float64")
     if x.ndim != 2 or len(x) == 0:
@@ -149,7 +131,7 @@ def pca(x, n_components, fit_on=None):
 
     Returns `(projected, (mean, components))`.
     """
-    n_components = _positive_int(n_components, "n_components")
+    n_components = validation.validate_positive_int(n_components, "n_components")
     x = _matrix(x)
     fit = x if fit_on is None else _matrix(fit_on, "fit_on")
     mean = fit.mean(axis=0)
@@ -182,8 +164,8 @@ def kmeans(x, n_clusters, seed=0, iterations=100, tol=1e-6):
         `(M, D)` to its nearest-centre labels.
     """
     x = _matrix(x)
-    n_clusters = _positive_int(n_clusters, "n_clusters")
-    iterations = _positive_int(iterations, "iterations")
+    n_clusters = validation.validate_positive_int(n_clusters, "n_clusters")
+    iterations = validation.validate_positive_int(iterations, "iterations")
     if n_clusters > len(x):
         raise ValueError(
             f"Argument `n_clusters` must be at most the number of points ({len(x)}). "
@@ -233,13 +215,11 @@ def clustering_model(input_dim, n_clusters=10, hidden_units=(512, 256)):
         An uncompiled `keras.Sequential`. The cluster of an input is the
         argmin of its outputs (`predict_clusters`).
     """
-    input_dim = _positive_int(input_dim, "input_dim")
-    n_clusters = _positive_int(n_clusters, "n_clusters")
-    if n_clusters < 2:
-        raise ValueError(f"Argument `n_clusters` must be at least 2. Received: n_clusters={n_clusters}")
+    input_dim = validation.validate_positive_int(input_dim, "input_dim")
+    n_clusters = validation.validate_int(n_clusters, "n_clusters", minimum=2)
     if isinstance(hidden_units, (int, str)):
         raise TypeError(f"Argument `hidden_units` must be a list of ints. Received: hidden_units={hidden_units!r}")
-    hidden_units = [_positive_int(u, "hidden_units") for u in hidden_units]
+    hidden_units = [validation.validate_positive_int(u, "hidden_units") for u in hidden_units]
     layers = [keras.Input((input_dim,))]
     for i, units in enumerate(hidden_units):
         layers.append(keras.layers.Dense(units, activation="relu", name=f"hidden_{i + 1}"))
@@ -258,7 +238,7 @@ def clustering_run(config, seed, data, verbose=0):
 
     Args:
         config: dict with `method` (one of `METHODS`) and optionally the keys
-            of `CLUSTERING_PAPER` (`n_clusters`, `hidden_units`, `beta`,
+            of `paper.CLUSTERING_PAPER` (`n_clusters`, `hidden_units`, `beta`,
             `balance`, `epochs`, `batch_size`, `learning_rate`,
             `pca_components`, `kmeans_iterations`). `"entropy"` trains
             `clustering_model` with `SoftmaxEntropyLoss(beta, balance)` on
@@ -277,9 +257,7 @@ def clustering_run(config, seed, data, verbose=0):
         raise TypeError(f"Argument `config` must be a dict. Received: config={config!r}")
     x_train, x_test, y_test = data
     settings = {**CLUSTERING_PAPER, **config}
-    method = settings.get("method")
-    if method not in METHODS:
-        raise ValueError(f"Config `method` must be one of {METHODS}. Received: method={method!r}")
+    method = validation.validate_choice(settings.get("method"), "method", METHODS)
     n_clusters = int(settings["n_clusters"])
     seed = int(seed)
     start = time.perf_counter()
@@ -329,7 +307,7 @@ def summarize_methods(records, metrics=("purity", "nmi"), group="method", confid
         dict `method -> {"n": runs, metric: (mean, low, high), ...}` in the
         order the methods first appear.
     """
-    from keras_entropy.stats import t_confidence_interval
+    from keras_entropy.experiments.stats import t_confidence_interval
 
     values = {}
     for record in records:
@@ -345,16 +323,6 @@ def summarize_methods(records, metrics=("purity", "nmi"), group="method", confid
     return out
 
 
-def format_interval(triple, digits=3):
-    """`mean [low, high]` (or just the mean when the interval is undefined)."""
-    mean, low, high = triple
-    if not math.isfinite(mean):
-        return "n/a"
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-
-
 # ---------------------------------------------------------------------------
 # The sweep and report of examples/unsupervised_clustering.py.
 
@@ -365,7 +333,7 @@ def clustering_sweep(data, settings, methods, dataset):
     `settings`: train_size, test_size, hidden_units, beta, balance, epochs,
     batch_size (the networks), pca_components, kmeans_iterations (k-means).
     """
-    from keras_entropy.experiments import fixed_config, flatten_images
+    from keras_entropy.experiments.autoencoder import fixed_config, flatten_images
 
     x_train = flatten_images(data.x_train[: settings["train_size"]])
     x_test = flatten_images(data.x_test[: settings["test_size"]])
@@ -410,7 +378,9 @@ def plot_scores(summary, path):
 
 def write_clustering_report(run, records, settings, dataset, command):
     """summary.md and scores.png of the clustering sweep; returns `(lines, summary_path)`."""
-    from keras_entropy import script_setup
+    from keras_entropy.experiments import script_setup
+    from keras_entropy.experiments.reports import markdown_table
+    from keras_entropy.experiments.stats import format_interval
 
     summary = summarize_methods(records)
     sizes = records[0]["config"] if records else {"train_size": 0, "test_size": 0}
@@ -424,15 +394,13 @@ def write_clustering_report(run, records, settings, dataset, command):
         "",
         "Mean and 95% t-confidence interval over replications (distinct seeds):",
         "",
-        "| method | runs | purity | NMI | clusters used (mean) |",
-        "| --- | --- | --- | --- | --- |",
     ]
+    rows = []
     for method, row in summary.items():
         used = [r["metrics"]["clusters_used"] for r in records if r["config"]["method"] == method]
-        lines.append(
-            f"| {method} | {row['n']} | {format_interval(row['purity'])} | "
-            f"{format_interval(row['nmi'])} | {sum(used) / len(used):.1f} |"
-        )
+        rows.append([method, row["n"], format_interval(row["purity"]), format_interval(row["nmi"]),
+                     f"{sum(used) / len(used):.1f}"])
+    lines += markdown_table(["method", "runs", "purity", "NMI", "clusters used (mean)"], rows).splitlines()
     lines += [
         "",
         "Methods: `entropy`: SoftmaxEntropyLoss with the balance term; `entropy_balance0`: the same "
@@ -448,8 +416,6 @@ def write_clustering_report(run, records, settings, dataset, command):
 
 
 __all__ = [
-    "CLUSTERING_PAPER",
-    "format_interval",
     "summarize_methods",
     "METHODS",
     "cluster_purity",

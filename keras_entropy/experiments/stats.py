@@ -1,7 +1,8 @@
 """Statistics of the paper's tables: t confidence intervals and t-tests.
 
 - `t_confidence_interval`: mean and 95% t-confidence interval of a cell
-  (the bands of the paper's Figures 3a-6a).
+  (the bands of the paper's Figures 3a-6a); `format_interval` writes it
+  as `mean [low, high]` for a table.
 - `ttest`: two-sample t-test (Welch's by default, Student's with
   `equal_var=True`), two- or one-sided; the same numbers as
   `scipy.stats.ttest_ind`.
@@ -16,6 +17,8 @@ dropped. scipy (for the t distribution) and pandas are imported lazily.
 
 import math
 import numbers
+
+from keras_entropy import validation
 
 #: Significance stars: `***` p < 0.001, `**` p < 0.01, `*` p < 0.05.
 STAR_LEVELS = ((0.001, "***"), (0.01, "**"), (0.05, "*"))
@@ -37,12 +40,6 @@ def _sample(values, name):
     return np.asarray(out, dtype="float64")
 
 
-def _check_probability(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
-        raise ValueError(f"Argument `{name}` must be in (0, 1). Received: {name}={value!r}")
-    return float(value)
-
-
 def t_confidence_interval(values, confidence=0.95):
     """Mean and two-sided t-confidence interval of the mean.
 
@@ -57,7 +54,7 @@ def t_confidence_interval(values, confidence=0.95):
     from scipy import stats as scipy_stats
 
     x = _sample(values, "values")
-    confidence = _check_probability(confidence, "confidence")
+    confidence = validation.validate_open_unit_interval(confidence, "confidence")
     n = len(x)
     if n == 0:
         return math.nan, math.nan, math.nan
@@ -66,6 +63,23 @@ def t_confidence_interval(values, confidence=0.95):
         return mean, math.nan, math.nan
     half = float(scipy_stats.t.ppf((1 + confidence) / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
     return mean, mean - half, mean + half
+
+
+def format_interval(interval, digits=3):
+    """`mean [low, high]` with `digits` decimals, from `(mean, low, high)` (`t_confidence_interval`).
+
+    Just the mean when the interval is undefined (one value), "n/a" when the
+    mean is (no value).
+
+    >>> format_interval((0.5, 0.25, 0.75), 2), format_interval((0.5, float("nan"), float("nan")), 2)
+    ('0.50 [0.25, 0.75]', '0.50')
+    """
+    mean, low, high = interval
+    if not math.isfinite(mean):
+        return "n/a"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def ttest(a, b, alternative="two-sided", equal_var=False):
@@ -84,12 +98,8 @@ def ttest(a, b, alternative="two-sided", equal_var=False):
     from scipy import stats as scipy_stats
 
     a, b = _sample(a, "a"), _sample(b, "b")
-    if alternative not in ("two-sided", "less", "greater"):
-        raise ValueError(
-            f"Argument `alternative` must be 'two-sided', 'less' or 'greater'. Received: alternative={alternative!r}"
-        )
-    if not isinstance(equal_var, bool):
-        raise TypeError(f"Argument `equal_var` must be True or False. Received: equal_var={equal_var!r}")
+    validation.validate_choice(alternative, "alternative", ("two-sided", "less", "greater"))
+    equal_var = validation.validate_bool(equal_var, "equal_var")
     na, nb = len(a), len(b)
     if na < 2 or nb < 2:
         return {"statistic": math.nan, "pvalue": math.nan, "df": math.nan}
@@ -152,7 +162,7 @@ def pairwise_significance(groups, alpha=0.05, equal_var=False):
 
     if not isinstance(groups, dict) or not groups:
         raise ValueError(f"Argument `groups` must be a non-empty dict. Received: groups={groups!r}")
-    alpha = _check_probability(alpha, "alpha")
+    alpha = validation.validate_open_unit_interval(alpha, "alpha")
     labels = list(groups)
     table = pd.DataFrame("", index=labels, columns=labels)
     for i in labels:
@@ -175,10 +185,7 @@ def improvement_test(baseline, treatment, higher_is_better=True, equal_var=False
         dict with `baseline_mean`, `treatment_mean`, `difference`
         (treatment - baseline), `statistic`, `df`, `pvalue` and `stars`.
     """
-    if not isinstance(higher_is_better, bool):
-        raise TypeError(
-            f"Argument `higher_is_better` must be True or False. Received: higher_is_better={higher_is_better!r}"
-        )
+    higher_is_better = validation.validate_bool(higher_is_better, "higher_is_better")
     b, t = _sample(baseline, "baseline"), _sample(treatment, "treatment")
     result = ttest(t, b, "greater" if higher_is_better else "less", equal_var)
     bm = float(b.mean()) if len(b) else math.nan

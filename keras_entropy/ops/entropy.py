@@ -1,21 +1,6 @@
-"""The formulas of MATH.md as pure functions over `keras.ops`.
+"""The paper's formulas (MATH.md sections 1-7), the sparsity and clustering losses.
 
-`docs/MATH.md` in the repository states each formula, its sign convention
-and how it is computed here; "MATH.md section N" below cites its sections.
-
-Nothing here touches Keras layers, variables or serialization: every
-function takes tensors (or arrays) and returns tensors, so each formula can be
-tested on its own against the specification and runs unchanged on the
-TensorFlow, JAX and PyTorch backends.
-
-All computations happen in float32, whatever the input dtype (float16 and
-bfloat16 kernels of mixed-precision models are cast up first): QR and
-Cholesky are not defined in half precision, and the penalties' bounds
-(number of factors / epsilon) are far outside float16's range.
-
-Sign conventions (MATH.md section 3): an *entropy change* is
-`H(output) - H(input)`; a *penalty* is what is added to the loss, `-dH` in
-the exact form, so that a positive strength `lam` penalises entropy loss.
+See `keras_entropy.ops` for the conventions every function here follows.
 """
 
 import math

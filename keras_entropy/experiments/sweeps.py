@@ -25,18 +25,10 @@ The record format (`RECORD_FORMAT`), one JSON object per line::
 `seed` (see `make_record`), so other producers (e.g. a KerasTuner export)
 can write into the same file.
 
-Stopping epochs: `early_stopping_epoch` replays Keras's `EarlyStopping`
-rule on a sequence of values, and `MultiMonitorStopping` applies it to
-several monitors at once during training. Keras's `val_loss` includes the
-entropy penalty, so "stopped on val_loss" can mean that the penalty settled
-while the reconstruction still improves. Training until *every* monitor has
-stopped (`stop_when="all"`) records each monitor's stopping epoch from one
-trajectory: epochs `1..e` of a run do not depend on whether it continues
-after `e`, so the stopping epoch and metrics at `e` are exactly those of a
-run that `EarlyStopping(monitor=m)` would have ended at `e`.
-
-Epochs are counted from 1: a stopping epoch of 12 means the rule fired at
-the end of the 12th epoch (Keras prints "Epoch 12: early stopping").
+The record's training fields (`history`, `epochs_trained`, `monitor`,
+`stopping`, `stopping_epoch`, `metrics`) come from
+`keras_entropy.experiments.runs.run_record` (or `runs.fit_run`), which
+also says how stopping epochs are found.
 """
 
 import datetime
@@ -49,7 +41,8 @@ import os
 import sys
 import time
 
-import keras
+from keras_entropy import validation
+from keras_entropy.experiments.runs import runtime_info
 
 #: Version of the record format written by `make_record`.
 RECORD_FORMAT = 1
@@ -81,8 +74,6 @@ def canonical(value):
     raise TypeError(f"Value {value!r} of type {type(value).__name__} is not JSON-serializable.")
 
 
-_canonical = canonical  # the former private name, kept for existing callers
-
 
 def run_key(config, seed):
     """The key of a run: a hash of its configuration and seed.
@@ -91,9 +82,8 @@ def run_key(config, seed):
     """
     if not isinstance(config, dict):
         raise TypeError(f"Argument `config` must be a dict. Received: config={config!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"Argument `seed` must be an int. Received: seed={seed!r}")
-    text = json.dumps({"config": _canonical(config), "seed": int(seed)}, sort_keys=True)
+    seed = validation.validate_int(seed, "seed")
+    text = json.dumps({"config": canonical(config), "seed": seed}, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
@@ -114,7 +104,7 @@ def make_record(config, seed, *, history=None, metrics=None, wall_time_s=None, *
         "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     record.update(extra)
-    return _canonical(record)
+    return canonical(record)
 
 
 class ResultsFile:
@@ -167,7 +157,7 @@ class ResultsFile:
                 "Argument `record` must be a dict with `key`, `config` and `seed` "
                 f"(see make_record). Received: record={record!r}"
             )
-        line = json.dumps(_canonical(record), sort_keys=True, allow_nan=False) + "\n"
+        line = json.dumps(canonical(record), sort_keys=True, allow_nan=False) + "\n"
         folder = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(folder, exist_ok=True)
         with open(self.path, "a+b") as f:
@@ -254,12 +244,8 @@ def plan_runs(configs, replications, seed=0):
     """
     if not isinstance(configs, (list, tuple)) or not configs:
         raise ValueError(f"Argument `configs` must be a non-empty list. Received: configs={configs!r}")
-    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
-        raise ValueError(
-            f"Argument `replications` must be an int >= 1. Received: replications={replications!r}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"Argument `seed` must be an int. Received: seed={seed!r}")
+    replications = validation.validate_positive_int(replications, "replications")
+    seed = validation.validate_int(seed, "seed")
     runs = []
     for r in range(replications):
         for config in configs:
@@ -397,7 +383,7 @@ def varying_keys(configs):
             if key not in keys:
                 keys.append(key)
     return [k for k in keys
-            if len({json.dumps(_canonical(c[k]), sort_keys=True) for c in configs if k in c}) > 1]
+            if len({json.dumps(canonical(c[k]), sort_keys=True) for c in configs if k in c}) > 1]
 
 
 def describe_run(config, seed, keys):
@@ -483,210 +469,3 @@ def run_sweep(train_fn, configs, replications, results, *, seed=0, progress=True
             results.append(record)
             bar.finish(f"{label}: {run_summary(record, show)}")
     return {"total": len(runs), "skipped": skipped, "ran": len(todo)}
-
-
-def runtime_info():
-    """The Keras backend and the devices it trains on, e.g. for records and logs.
-
-    Returns:
-        dict with `backend` (e.g. "tensorflow") and `devices` (e.g.
-        ["CPU:0"] or ["GPU:0"]); each backend uses a GPU it sees
-        automatically.
-    """
-    backend = keras.backend.backend()
-    devices = []
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            gpus = tf.config.list_logical_devices("GPU")
-            devices = [d.name.replace("/device:", "") for d in gpus] or ["CPU:0"]
-        elif backend == "jax":
-            import jax
-
-            devices = [f"{d.platform.upper()}:{d.id}" for d in jax.devices()]
-        elif backend == "torch":
-            import torch
-
-            if torch.cuda.is_available():
-                devices = [f"GPU:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
-            else:
-                devices = ["CPU:0"]
-    except Exception as error:  # pragma: no cover - exotic installations
-        devices = [f"unknown ({type(error).__name__})"]
-    return {"backend": backend, "devices": devices}
-
-
-# --------------------------------------------------------------------------
-# Stopping
-
-
-def _is_improvement(value, best, min_delta, mode):
-    if best is None:
-        return True
-    if mode == "min":
-        return value + min_delta < best
-    return value - min_delta > best
-
-
-def early_stopping_epoch(values, patience, min_delta=0.0, mode="min"):
-    """Replay Keras's `EarlyStopping` rule on a sequence of epoch values.
-
-    Same rule as `keras.callbacks.EarlyStopping(monitor, patience,
-    min_delta, mode)` without baseline or warm-up: an epoch improves on the
-    best so far by more than `min_delta`, or adds one to a wait counter;
-    training stops at the end of the first epoch (after the first) where the
-    counter reaches `patience`.
-
-    Args:
-        values: the monitored value after each epoch.
-        patience: int >= 0.
-        min_delta: float >= 0.
-        mode: "min" or "max".
-
-    Returns:
-        `(stopping_epoch, best_epoch)`, both counted from 1;
-        `stopping_epoch` is None when the rule did not fire within `values`.
-    """
-    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-        raise ValueError(f"Argument `patience` must be an int >= 0. Received: patience={patience!r}")
-    if not isinstance(min_delta, numbers.Real) or min_delta < 0:
-        raise ValueError(f"Argument `min_delta` must be a float >= 0. Received: min_delta={min_delta!r}")
-    if mode not in ("min", "max"):
-        raise ValueError(f"Argument `mode` must be 'min' or 'max'. Received: mode={mode!r}")
-    best, best_epoch, wait = None, None, 0
-    for epoch, value in enumerate(values):
-        value = float("nan") if value is None else float(value)
-        wait += 1
-        if _is_improvement(value, best, abs(min_delta), mode):
-            best, best_epoch, wait = value, epoch + 1, 0
-            continue
-        if wait >= patience and epoch > 0:
-            return epoch + 1, best_epoch
-    return None, best_epoch
-
-
-class MultiMonitorStopping(keras.callbacks.Callback):
-    """Early stopping that tracks several monitors and records each one's stop.
-
-    Each monitor follows `early_stopping_epoch` (Keras's `EarlyStopping`
-    rule). Training ends when the monitors named by `stop_when` have all
-    stopped: `"first"` (the first monitor alone, like a plain
-    `EarlyStopping(monitor=monitors[0])`) or `"all"` (every monitor, so each
-    stopping epoch is observed on the same trajectory).
-
-    After training, `stopping` maps each monitor to `{"epoch", "best_epoch",
-    "stopped"}`; a monitor that had not stopped when training ended (e.g.
-    at `epochs`) gets `epoch` = the number of epochs trained and
-    `stopped: False` (a censored value).
-
-    Args:
-        monitors: names of logged values, e.g. `["val_loss", "val_mse"]`.
-        patience: epochs without improvement before a monitor stops.
-        min_delta: minimum change that counts as improvement.
-        stop_when: "first" or "all".
-    """
-
-    def __init__(self, monitors=("val_loss",), patience=7, min_delta=0.0, stop_when="all"):
-        super().__init__()
-        if isinstance(monitors, str):
-            monitors = [monitors]
-        if not isinstance(monitors, (list, tuple)) or not monitors or not all(
-            isinstance(m, str) for m in monitors
-        ):
-            raise ValueError(
-                f"Argument `monitors` must be a non-empty list of names. Received: monitors={monitors!r}"
-            )
-        if stop_when not in ("first", "all"):
-            raise ValueError(f"Argument `stop_when` must be 'first' or 'all'. Received: stop_when={stop_when!r}")
-        early_stopping_epoch([], patience, min_delta)  # validates both
-        self.monitors = list(monitors)
-        self.patience = patience
-        self.min_delta = min_delta
-        self.stop_when = stop_when
-        self.values = {m: [] for m in self.monitors}
-
-    def on_train_begin(self, logs=None):
-        self.values = {m: [] for m in self.monitors}
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        for monitor in self.monitors:
-            if monitor not in logs:
-                raise KeyError(
-                    f"Monitor {monitor!r} is not logged; available: {sorted(logs)}."
-                )
-            self.values[monitor].append(float(logs[monitor]))
-        watched = self.monitors[:1] if self.stop_when == "first" else self.monitors
-        if all(self._replay(m)[0] is not None for m in watched):
-            self.model.stop_training = True
-
-    def _replay(self, monitor):
-        return early_stopping_epoch(self.values[monitor], self.patience, self.min_delta)
-
-    @property
-    def stopping(self):
-        result = {}
-        for monitor in self.monitors:
-            epoch, best = self._replay(monitor)
-            result[monitor] = {
-                "epoch": epoch if epoch is not None else len(self.values[monitor]),
-                "best_epoch": best,
-                "stopped": epoch is not None,
-            }
-        return result
-
-
-def fit_run(
-    model,
-    x,
-    y,
-    validation_data,
-    *,
-    monitors=("val_loss",),
-    patience=7,
-    min_delta=0.0,
-    stop_when="all",
-    max_epochs=200,
-    batch_size=128,
-    verbose="auto",
-):
-    """Fit `model` with `MultiMonitorStopping` and return a sweep record's fields.
-
-    The first monitor is the run's own: its stopping epoch is the record's
-    `stopping_epoch` and `metrics` holds every logged value at that epoch
-    (what a plain `EarlyStopping(monitor=monitors[0])` run would end with,
-    without restoring the best weights), plus `best_<name>` (the best value
-    of each monitor within those epochs).
-
-    Returns:
-        dict with `history`, `epochs_trained`, `monitor`, `stopping`,
-        `stopping_epoch` and `metrics`.
-    """
-    if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
-        raise ValueError(f"Argument `max_epochs` must be an int >= 1. Received: max_epochs={max_epochs!r}")
-    stopper = MultiMonitorStopping(monitors, patience, min_delta, stop_when)
-    history = model.fit(
-        x,
-        y,
-        validation_data=validation_data,
-        epochs=max_epochs,
-        batch_size=batch_size,
-        callbacks=[stopper],
-        verbose=verbose,
-    ).history
-    history = {name: [float(v) for v in values] for name, values in history.items()}
-    stopping = stopper.stopping
-    primary = stopper.monitors[0]
-    epoch = stopping[primary]["epoch"]
-    metrics = {name: values[epoch - 1] for name, values in history.items()}
-    for monitor in stopper.monitors:
-        metrics[f"best_{monitor}"] = min(history[monitor][:epoch])
-    return {
-        "history": history,
-        "epochs_trained": len(history[primary]),
-        "monitor": primary,
-        "stopping": stopping,
-        "stopping_epoch": epoch,
-        "metrics": metrics,
-    }

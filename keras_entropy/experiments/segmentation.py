@@ -23,30 +23,18 @@ The sweep of `examples/unet_segmentation.py`: `unet_inputs`, `unet_configs`,
 `mask_file` and `write_unet_report` (summary.md with Table 3).
 """
 
-import math
 import numbers
 import os
 import re
 
 import keras
 
-from keras_entropy import sweeps
+from keras_entropy import validation
+from keras_entropy.experiments import runs, sweeps
+from keras_entropy.experiments.images import image_shape, prepare_images
+from keras_entropy.experiments.paper import NO_PLACEMENT, UNET_PAPER
+from keras_entropy.experiments.reports import markdown_table
 from keras_entropy.placement import place_penalties
-
-#: Paper settings of the segmentation experiment (section 5.5): the lambda grid of Table 3, default layers.
-UNET_PAPER = {
-    "lams": [0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
-    "placements": ["3,7,11,15"],
-    "replications": 1,
-    "image_size": 256,
-    "base_filters": 16,
-    "depth": 4,
-    "patience": 10,
-    "min_delta": 0.01,
-    "max_epochs": 100,
-    "batch_size": 16,
-    "learning_rate": 1e-3,
-}
 
 #: Dropout rates of the down levels and bottleneck (then mirrored upwards).
 _DROPOUTS = (0.1, 0.1, 0.2, 0.2, 0.3)
@@ -68,9 +56,7 @@ class BinaryIoU(keras.metrics.Metric):
 
     def __init__(self, threshold=0.5, name="iou", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold < 1:
-            raise ValueError(f"Argument `threshold` must be in (0, 1). Received: threshold={threshold!r}")
-        self.threshold = float(threshold)
+        self.threshold = validation.validate_open_unit_interval(threshold, "threshold")
         self.intersection = self.add_variable(shape=(), initializer="zeros", name="intersection")
         self.union = self.add_variable(shape=(), initializer="zeros", name="union")
 
@@ -129,27 +115,21 @@ def unet(input_shape=(256, 256, 3), base_filters=16, depth=4, lam=0.0, placement
     Returns:
         An uncompiled functional `keras.Model`.
     """
-    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3 or not all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in input_shape
-    ):
-        raise ValueError(f"Argument `input_shape` must be (height, width, channels). Received: input_shape={input_shape!r}")
-    if isinstance(depth, bool) or depth not in (1, 2, 3, 4):
-        raise ValueError(f"Argument `depth` must be 1, 2, 3 or 4. Received: depth={depth!r}")
-    if isinstance(base_filters, bool) or not isinstance(base_filters, numbers.Integral) or base_filters < 1:
-        raise ValueError(f"Argument `base_filters` must be a positive int. Received: base_filters={base_filters!r}")
+    input_shape = image_shape(input_shape)
+    depth = validation.validate_choice(validation.validate_int(depth, "depth"), "depth", (1, 2, 3, 4))
+    base_filters = validation.validate_positive_int(base_filters, "base_filters")
     if input_shape[0] % 2**depth or input_shape[1] % 2**depth:
         raise ValueError(
             f"Argument `input_shape` must have height and width divisible by 2**depth = {2**depth}. "
             f"Received: input_shape={input_shape!r}"
         )
-    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam):
-        raise TypeError(f"Argument `lam` must be a finite float. Received: lam={lam!r}")
+    lam = validation.validate_float(lam, "lam")
 
     def conv(filters, name):
         return keras.layers.Conv2D(filters, 3, activation="relu", padding="same",
                                    kernel_initializer="he_normal", name=name)
 
-    inputs = keras.Input(tuple(input_shape), name="image")
+    inputs = keras.Input(input_shape, name="image")
     x, skips = inputs, []
     for level in range(depth):
         f = base_filters * 2**level
@@ -175,7 +155,7 @@ def unet(input_shape=(256, 256, 3), base_filters=16, depth=4, lam=0.0, placement
     if lam != 0:
         if isinstance(placement, tuple) and len(placement) == 2 and placement[0] == "paper":
             placement = [layer.name for layer in paper_layers(model, placement[1])]
-        place_penalties(model, placement, float(lam), kinds=("conv",), stabilized=stabilized)
+        place_penalties(model, placement, lam, kinds=("conv",), stabilized=stabilized)
     return model
 
 
@@ -213,9 +193,7 @@ def paper_layers(model, indices):
 
 def parse_placement(text):
     """A command-line placement: "3,7,11,15" -> `("paper", [3, 7, 11, 15])`, else the strategy name."""
-    if not isinstance(text, str) or not text:
-        raise ValueError(f"Argument `text` must be a non-empty string. Received: text={text!r}")
-    stripped = text.strip("[] ")
+    stripped = validation.validate_string(text, "text").strip("[] ")
     if stripped.replace(",", "").replace(" ", "").isdigit():
         return ("paper", [int(v) for v in stripped.replace(" ", "").split(",") if v])
     return text
@@ -266,7 +244,7 @@ def unet_run(config, seed, data, verbose="auto", mask_path=None, mask_examples=4
 
     Adam, MSE, metrics `accuracy` (binary, threshold 0.5) and `iou`
     (`BinaryIoU`); early stopping on `val_loss` with `min_delta` and
-    `patience` (`keras_entropy.sweeps.fit_run`). `metrics` hold the values
+    `patience` (`keras_entropy.experiments.runs.fit_run`). `metrics` hold the values
     at the stopping epoch.
     """
     x_train, y_train, x_val, y_val = data
@@ -278,7 +256,7 @@ def unet_run(config, seed, data, verbose="auto", mask_path=None, mask_examples=4
     penalised = [layer.name for layer in model.layers if getattr(layer, "kernel_regularizer", None) is not None]
     model.compile(keras.optimizers.Adam(float(settings["learning_rate"])), "mse",
                   metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), BinaryIoU(name="iou")])
-    outcome = sweeps.fit_run(
+    outcome = runs.fit_run(
         model, x_train, y_train, (x_val, y_val), monitors=("val_loss",),
         patience=int(settings["patience"]), min_delta=float(settings["min_delta"]), stop_when="first",
         max_epochs=int(settings["max_epochs"]), batch_size=int(settings["batch_size"]), verbose=verbose,
@@ -317,15 +295,13 @@ def table3(results, keys=None):
             "accuracy": r["metrics"].get("val_accuracy"), "iou": r["metrics"].get("val_iou"),
         })
     header = ["Loss", "Layers", "lambda", "seed", "# of Epochs", "Training Time (s)", "Accuracy", "IOU"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        lines.append("| " + " | ".join([
-            row["loss"], str(row["placement"]), f"{row['lam']:g}", str(row["seed"]), str(row["epochs"]),
-            f"{row['time_s']:.2f}" if row["time_s"] is not None else "n/a",
-            f"{row['accuracy']:.4f}" if row["accuracy"] is not None else "n/a",
-            f"{row['iou']:.4f}" if row["iou"] is not None else "n/a",
-        ]) + " |")
-    return rows, "\n".join(lines)
+    cells = [[
+        row["loss"], row["placement"], f"{row['lam']:g}", row["seed"], row["epochs"],
+        f"{row['time_s']:.2f}" if row["time_s"] is not None else "n/a",
+        f"{row['accuracy']:.4f}" if row["accuracy"] is not None else "n/a",
+        f"{row['iou']:.4f}" if row["iou"] is not None else "n/a",
+    ] for row in rows]
+    return rows, markdown_table(header, cells)
 
 
 # ---------------------------------------------------------------------------
@@ -340,8 +316,7 @@ def mask_file(config, seed):
 
 def unet_inputs(data, settings, source, dataset="coco_segmentation"):
     """`(arrays, fixed)` of the U-Net sweep: `(x_train, y_train, x_val, y_val)` and the fixed config."""
-    from keras_entropy.classification import prepare_images
-    from keras_entropy.experiments import fixed_config
+    from keras_entropy.experiments.autoencoder import fixed_config
 
     def masks(y):
         return y.astype("float32")[..., None]
@@ -357,15 +332,15 @@ def unet_inputs(data, settings, source, dataset="coco_segmentation"):
 
 def unet_configs(settings, fixed):
     """The U-Net sweep: the baseline (lam 0, placement "none"), then each placement x nonzero lambda."""
-    configs = [{**fixed, "placement": "none", "lam": 0.0}] if 0.0 in settings["lams"] else []
+    configs = [{**fixed, "placement": NO_PLACEMENT, "lam": 0.0}] if 0.0 in settings["lams"] else []
     return configs + [{**fixed, "placement": placement, "lam": lam}
                       for placement in settings["placements"] for lam in settings["lams"] if lam != 0]
 
 
 def write_unet_report(run, records, fixed, command):
     """plots and summary.md (Table 3) of the U-Net sweep; returns `(table, summary_path)`."""
-    from keras_entropy import script_setup
-    from keras_entropy.classification import plot_accuracy_vs_lam
+    from keras_entropy.experiments import script_setup
+    from keras_entropy.experiments.classification_report import plot_accuracy_vs_lam
 
     _, table = table3(records)
     plots = [plot_accuracy_vs_lam(
@@ -401,5 +376,5 @@ def write_unet_report(run, records, fixed, command):
     return table, script_setup.write_summary(run.out, lines)
 
 
-__all__ = ["BinaryIoU", "UNET_PAPER", "mask_file", "paper_layers", "parse_placement", "save_mask_figure",
+__all__ = ["BinaryIoU", "mask_file", "paper_layers", "parse_placement", "save_mask_figure",
            "table3", "unet", "unet_configs", "unet_inputs", "unet_run", "write_unet_report"]

@@ -1,6 +1,4 @@
-"""Regularizers, layers and the loss as Keras components."""
-
-import math
+"""The entropy penalties as Keras regularizers: DenseEntropy, ConvEntropy, KLSparsity."""
 
 import keras
 import numpy as np
@@ -8,9 +6,16 @@ import pytest
 from conftest import to_numpy
 
 import keras_entropy as ke
-from keras_entropy import datasets
 from keras_entropy import ops as E
-from keras_entropy.experiments import flatten_images
+
+
+def assert_raises_naming(make, error, words):
+    """`make()` raises `error` whose message holds every one of `words`."""
+    with pytest.raises(error) as info:
+        make()
+    for word in words:
+        assert word in str(info.value)
+
 
 # --- values inside models --------------------------------------------------
 
@@ -46,41 +51,6 @@ def test_conv_entropy_output_shape_sets_n_out(rng):
     )
 
 
-@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
-def test_entropy_conv2d_uses_real_output_positions(data_format):
-    layer = ke.EntropyConv2D(6, 3, lam=0.2, strides=2, data_format=data_format)
-    shape = (2, 17, 13, 3) if data_format == "channels_last" else (2, 3, 17, 13)
-    outputs = layer(np.ones(shape, "float32"))
-    n_out = 8 * 6  # ((17-3)//2+1) * ((13-3)//2+1)
-    spatial = outputs.shape[1:3] if data_format == "channels_last" else outputs.shape[2:]
-    assert tuple(spatial) == (8, 6)
-    (term,) = layer.losses
-    want = to_numpy(E.conv_entropy_penalty(layer.kernel, 0.2, n_out))
-    np.testing.assert_allclose(to_numpy(term), want, rtol=1e-6)
-
-
-def test_entropy_conv2d_with_unknown_spatial_size_in_a_model():
-    model = keras.Sequential(
-        [keras.Input((None, None, 1)), ke.EntropyConv2D(2, 3, lam=1.0, stabilized=False)]
-    )
-    for size in (5, 9):
-        model(np.ones((1, size, size, 1), "float32"))
-        (term,) = model.losses
-        kernel = to_numpy(model.layers[0].kernel)
-        want = -((size - 2) ** 2) * np.sum(np.log(np.abs(kernel[0, 0])))
-        np.testing.assert_allclose(to_numpy(term), want, rtol=1e-5)
-
-
-def test_entropy_dense_keeps_a_user_kernel_regularizer():
-    layer = ke.EntropyDense(4, lam=0.3, kernel_regularizer=keras.regularizers.L2(0.1))
-    layer(np.ones((2, 6), "float32"))
-    values = sorted(float(to_numpy(v)) for v in layer.losses)
-    kernel = to_numpy(layer.kernel)
-    want = sorted([0.1 * float(np.sum(kernel**2)),
-                   0.3 * float(to_numpy(E.dense_entropy_penalty(kernel)))])
-    np.testing.assert_allclose(values, want, rtol=1e-5)
-
-
 def test_kl_sparsity_term_in_model_losses_is_exactly_p(rng):
     layer = keras.layers.Dense(
         12, activation="sigmoid", activity_regularizer=ke.KLSparsity(rho=0.1, beta=2.0)
@@ -90,39 +60,6 @@ def test_kl_sparsity_term_in_model_losses_is_exactly_p(rng):
     (term,) = layer.losses
     want = to_numpy(E.kl_sparsity_penalty(a, 0.1, 2.0))
     np.testing.assert_allclose(to_numpy(term), want, rtol=1e-5)
-
-
-def test_softmax_entropy_loss_object_and_unsupervised_fit_on_real_digits():
-    """An unsupervised fit on real MNIST digits lowers the mean entropy and
-    keeps the batch-mean distribution near uniform."""
-    x = flatten_images(datasets.load_embedded_mnist().x_train[:2048])
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10)])
-    loss = ke.SoftmaxEntropyLoss(beta=1.0, balance=1.0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss)
-
-    def stats():
-        out = to_numpy(model.predict(x, verbose=0))
-        z = -out - (-out).max(axis=1, keepdims=True)
-        q = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-        mean_h = -(q * np.log(q + 1e-12)).sum(axis=1).mean()
-        q_bar = q.mean(axis=0)
-        return mean_h, -(q_bar * np.log(q_bar)).sum()
-
-    h_before, _ = stats()
-    model.fit(x, epochs=4, batch_size=256, verbose=0)
-    h_after, marginal_after = stats()
-    assert h_after < 0.6 * h_before
-    assert marginal_after > 0.9 * math.log(10)
-
-
-def test_softmax_entropy_loss_ignores_labels(rng):
-    x = rng.normal(size=(8, 5)).astype("float32")
-    loss = ke.SoftmaxEntropyLoss(beta=2.0, balance=0.3)
-    a = to_numpy(loss(None, x))
-    b = to_numpy(loss(np.zeros((8,)), x))
-    np.testing.assert_allclose(a, b)
-    np.testing.assert_allclose(a, to_numpy(E.softmax_entropy_clustering_loss(x, 2.0, 0.3)))
 
 
 # --- argument validation ----------------------------------------------------
@@ -142,17 +79,10 @@ def test_softmax_entropy_loss_ignores_labels(rng):
         (lambda: ke.KLSparsity(rho=0.0), ValueError, ["rho", "0.0"]),
         (lambda: ke.KLSparsity(beta=0.0), ValueError, ["beta", "0.0"]),
         (lambda: ke.KLSparsity(beta=-2), ValueError, ["beta", "-2"]),
-        (lambda: ke.SoftmaxEntropyLoss(beta=0), ValueError, ["beta", "0"]),
-        (lambda: ke.SoftmaxEntropyLoss(balance=-1), ValueError, ["balance", "-1"]),
-        (lambda: ke.EntropyDense(3, lam="x"), TypeError, ["lam", "'x'"]),
-        (lambda: ke.EntropyConv2D(3, 3, epsilon=0), ValueError, ["epsilon", "0"]),
     ],
 )
 def test_bad_arguments_raise_naming_argument_and_value(make, error, words):
-    with pytest.raises(error) as info:
-        make()
-    for word in words:
-        assert word in str(info.value)
+    assert_raises_naming(make, error, words)
 
 
 def test_negative_lam_is_valid():

@@ -1,7 +1,7 @@
 """Plots and a Markdown summary from a sweep's results file, without re-training.
 
 `write_report(results, out_dir, x="latent_dim", group="lam")` reads the
-records of a `keras_entropy.sweeps` results file and writes, into `out_dir`:
+records of a `keras_entropy.experiments.sweeps` results file and writes, into `out_dir`:
 
 - `<metric>_vs_<x>.png`: the metric at the stopping epoch against `x`, one
   line per `group` value with its 95% t-confidence band, one panel per
@@ -21,7 +21,8 @@ Runs whose early-stopping rule never fired on a monitor (record
 marked "cap": `(cap k/n)` after the stopping-epoch cells of the tables, open
 squares (and "cap k/n" labels plus a dashed cap line on the stopping-epoch
 plot) on the plots. `band_figure` and `significance_figure` build the
-figures on their own.
+figures on their own; `markdown_table` is the one Markdown table builder
+of the harness (the experiments' tables use it too).
 
 matplotlib and pandas are imported lazily; plots use the non-interactive
 Agg backend.
@@ -31,8 +32,8 @@ import dataclasses
 import math
 import os
 
-from keras_entropy import script_setup, stats
-from keras_entropy.sweeps import load_records
+from keras_entropy.experiments import script_setup, stats
+from keras_entropy.experiments.sweeps import load_records
 
 
 @dataclasses.dataclass
@@ -104,7 +105,16 @@ def _cell(values, digits=4):
     return f"{_fmt(mean, digits)} [{_fmt(low, digits)}, {_fmt(high, digits)}]"
 
 
-def _markdown_table(header, rows):
+def markdown_table(header, rows):
+    """A Markdown table: the `header` cells, a `---` rule, then one line per row.
+
+    Cells are written with `str`, so format numbers before.
+
+    >>> print(markdown_table(["a", "b"], [[1, "x"]]))
+    | a | b |
+    |---|---|
+    | 1 | x |
+    """
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -352,7 +362,7 @@ def write_report(
             row += [_cell(cell[f"{metric}@{m}"]) for m in monitors[1:]]
             row += [censored, _fmt(float(cell["wall_time_s"].mean()), 3)]
             rows.append(row)
-    table = _markdown_table(header, rows)
+    table = markdown_table(header, rows)
 
     # Pairwise tables, one figure per x value.
     quantities = [(f"{metric} @ stop({monitors[0]})", f"{metric}@{monitors[0]}")]
@@ -367,7 +377,7 @@ def write_report(
             pairs = stats.pairwise_significance(samples, alpha=alpha)
             capped = _capped_count(at, monitor_of[label]) if label in monitor_of else 0
             pairwise_md.append(f"{label} (row vs column)" + (f", {capped}/{len(at)} runs capped" if capped else "")
-                               + ":\n\n" + _markdown_table(
+                               + ":\n\n" + markdown_table(
                 [f"{group}"] + list(pairs.columns),
                 [[i] + [c or " " for c in pairs.loc[i]] for i in pairs.index]))
         fig = significance_figure(frame, x=x, value=v, group=group, quantities=quantities, alpha=alpha,
@@ -391,7 +401,7 @@ def write_report(
                     tests.append([v, f"{g:g}", label, _fmt(r["baseline_mean"]) + marks[0],
                                   _fmt(r["treatment_mean"]) + marks[1],
                                   _fmt(r["statistic"], 3), _fmt(r["pvalue"], 3) + " " + r["stars"]])
-    tests_md = _markdown_table(
+    tests_md = markdown_table(
         [x, group, "quantity (lower is better)", f"{group}={baseline:g}", "with entropy loss", "t", "p (one-tailed)"],
         tests) if tests else f"(no runs with {group}={baseline:g} to compare against)"
 
@@ -400,7 +410,7 @@ def write_report(
         f"{len(frame)} runs; backend/devices as recorded: "
         + ", ".join(sorted({f"{r.get('backend', '?')} on {', '.join(r.get('devices', []) or ['?'])}"
                             for r in load_records(results, keys)})) + ".",
-        f"Fixed settings: " + ", ".join(
+        "Fixed settings: " + ", ".join(
             f"{k}={first[k]}" for k in frame.columns
             if k not in ("key", "seed", "replication", x, group, "wall_time_s", "epochs_trained")
             and not k.startswith(("stop_", "stopped_")) and "@" not in k and frame[k].nunique() == 1),

@@ -25,7 +25,7 @@ Where the data come from, in order:
    and prepares the data set there when it is missing.
 3. With `allow_embedded=True`, the embedded default that ships inside the
    package: the first 6000 training and 1000 test images of MNIST
-   (`keras_entropy/data/mnist_subset.npz`). Only MNIST has one.
+   (`keras_entropy/experiments/data/mnist_subset.npz`). Only MNIST has one.
 
 When none of them has the data, `DatasetNotFoundError` says which data set,
 which paths were tried and how to provide the data.
@@ -38,6 +38,8 @@ import dataclasses
 import gzip
 import os
 import struct
+
+from keras_entropy import validation
 
 #: The data sets `load` knows, with their tensorflow-datasets names.
 TFDS_NAMES = {
@@ -214,25 +216,17 @@ def load(
         DatasetNotFoundError: no source has the data set.
         ValueError, TypeError: an invalid argument.
     """
-    if not isinstance(name, str) or name not in TFDS_NAMES:
-        raise ValueError(
-            f"Argument `name` must be one of {sorted(TFDS_NAMES)}. Received: name={name!r}"
-        )
+    validation.validate_choice(name, "name", sorted(TFDS_NAMES))
     if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
         raise TypeError(f"Argument `data_dir` must be a path or None. Received: data_dir={data_dir!r}")
-    for arg, value in (("download", download), ("allow_embedded", allow_embedded)):
-        if not isinstance(value, bool):
-            raise TypeError(f"Argument `{arg}` must be True or False. Received: {arg}={value!r}")
+    download = validation.validate_bool(download, "download")
+    allow_embedded = validation.validate_bool(allow_embedded, "allow_embedded")
     if image_size is None:
         image_size = DEFAULT_IMAGE_SIZES.get(name)
-    elif isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
-        raise ValueError(f"Argument `image_size` must be a positive int. Received: image_size={image_size!r}")
-    if max_examples is not None and (
-        isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1
-    ):
-        raise ValueError(
-            f"Argument `max_examples` must be a positive int or None. Received: max_examples={max_examples!r}"
-        )
+    else:
+        image_size = validation.validate_positive_int(image_size, "image_size")
+    if max_examples is not None:
+        max_examples = validation.validate_positive_int(max_examples, "max_examples")
 
     if data_dir is not None:
         data_dir = os.fspath(data_dir)

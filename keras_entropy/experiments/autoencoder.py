@@ -1,8 +1,9 @@
 """The paper's experiments (seed 001, section 5) as functions a sweep can run.
 
 Each experiment has a model builder, a `*_run(config, seed, data)` training
-function that returns a sweep record's fields (see `keras_entropy.sweeps`),
-and its paper settings (`*_PAPER`). The example scripts in `examples/` are
+function that returns a sweep record's fields (see
+`keras_entropy.experiments.runs`), and its paper settings (`*_PAPER`, in
+`keras_entropy.experiments.paper`). The example scripts in `examples/` are
 thin command-line wrappers around them (`examples/dense_autoencoder.py`:
 `dense_autoencoder_sweep`, `write_dense_autoencoder_report`);
 `fixed_config` makes the fixed part of any sweep's configs.
@@ -15,21 +16,10 @@ without improvement, 10 replications.
 
 import keras
 
+from keras_entropy import validation
+from keras_entropy.experiments.paper import DENSE_AUTOENCODER_PAPER
+from keras_entropy.experiments.runs import fit_run
 from keras_entropy.regularizers import DenseEntropy
-from keras_entropy.sweeps import fit_run
-
-#: Paper settings of the dense autoencoder experiment (section 5.2). The
-#: paper's lambda list was lost in conversion; MATH.md gives its range,
-#: roughly 1e-4 .. 10.
-DENSE_AUTOENCODER_PAPER = {
-    "latent_dims": [20, 60, 100, 140, 180, 220, 260],
-    "lams": [0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
-    "replications": 10,
-    "patience": 7,
-    "max_epochs": 200,
-    "batch_size": 128,
-    "learning_rate": 1e-3,
-}
 
 #: The two monitors every dense autoencoder run records: the total
 #: validation loss (MSE + entropy penalty, Keras's default early-stopping
@@ -49,9 +39,8 @@ def dense_autoencoder(input_dim, latent_dim, lam=0.0, stabilized=True, epsilon=N
     Returns:
         An uncompiled `keras.Sequential`.
     """
-    for name, value in (("input_dim", input_dim), ("latent_dim", latent_dim)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"Argument `{name}` must be a positive int. Received: {name}={value!r}")
+    input_dim = validation.validate_positive_int(input_dim, "input_dim")
+    latent_dim = validation.validate_positive_int(latent_dim, "latent_dim")
     regularizer = None
     if lam != 0:
         kwargs = {} if epsilon is None else {"epsilon": epsilon}
@@ -145,7 +134,7 @@ def dense_autoencoder_run(config, seed, data, verbose="auto"):
 
 def dense_autoencoder_sweep(data, settings, dataset, monitor="val_loss", stop_when="all"):
     """`(arrays, configs)` of the dense autoencoder sweep: `(x_train, x_val)` and latent_dim x lam configs."""
-    from keras_entropy.sweeps import expand_grid
+    from keras_entropy.experiments.sweeps import expand_grid
 
     x_train = flatten_images(data.x_train[: settings["train_size"]])
     x_val = flatten_images(data.x_test[: settings["val_size"]])
@@ -158,8 +147,8 @@ def dense_autoencoder_sweep(data, settings, dataset, monitor="val_loss", stop_wh
 
 
 def write_dense_autoencoder_report(run, dataset, command):
-    """Plots and summary.md of the dense autoencoder sweep (`keras_entropy.reports.write_report`)."""
-    from keras_entropy import reports
+    """Plots and summary.md of the dense autoencoder sweep (`keras_entropy.experiments.reports.write_report`)."""
+    from keras_entropy.experiments import reports
 
     title = f"Dense autoencoder on {dataset}" + (" (embedded subset, --quick)" if run.data.is_embedded else "")
     return reports.write_report(

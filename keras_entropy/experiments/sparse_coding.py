@@ -12,7 +12,7 @@ are the encoder's weight columns, shown as image tiles by `feature_grid`.
 
 Pieces of `examples/sparse_autoencoder.py`: `sparse_autoencoder`,
 `sparse_autoencoder_run(config, seed, data)` for
-`keras_entropy.sweeps.run_sweep`, `feature_grid`, `save_feature_grid`, and
+`keras_entropy.experiments.sweeps.run_sweep`, `feature_grid`, `save_feature_grid`, and
 the sweep and summary.md of the example (`sparse_autoencoder_sweep`,
 `write_sparse_autoencoder_report`).
 """
@@ -24,20 +24,8 @@ import keras
 import numpy as np
 
 from keras_entropy import validation
+from keras_entropy.experiments.paper import SPARSE_AUTOENCODER_PAPER
 from keras_entropy.regularizers import KLSparsity
-
-#: Paper-like settings (Ng's CS294A notes / the UFLDL MNIST exercise: 196
-#: hidden units for 28x28 digits, rho 0.05 here, beta 3, lambda 3e-3).
-SPARSE_AUTOENCODER_PAPER = {
-    "hidden_units": 196,
-    "rho": 0.05,
-    "betas": [0.0, 3.0],
-    "weight_decay": 3e-3,
-    "epochs": 50,
-    "batch_size": 256,
-    "learning_rate": 1e-3,
-    "replications": 3,
-}
 
 
 @keras.saving.register_keras_serializable(package="keras_entropy")
@@ -46,12 +34,6 @@ def half_squared_error(y_true, y_pred):
     y_true = keras.ops.cast(y_true, "float32")
     y_pred = keras.ops.cast(y_pred, "float32")
     return 0.5 * keras.ops.sum(keras.ops.square(y_true - y_pred), axis=-1)
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Argument `{name}` must be a positive int. Received: {name}={value!r}")
-    return int(value)
 
 
 def sparse_autoencoder(input_dim=784, hidden_units=196, rho=0.05, beta=3.0, weight_decay=3e-3):
@@ -68,8 +50,8 @@ def sparse_autoencoder(input_dim=784, hidden_units=196, rho=0.05, beta=3.0, weig
     Returns:
         An uncompiled `keras.Sequential` with layers `encoder` and `decoder`.
     """
-    input_dim = _positive_int(input_dim, "input_dim")
-    hidden_units = _positive_int(hidden_units, "hidden_units")
+    input_dim = validation.validate_positive_int(input_dim, "input_dim")
+    hidden_units = validation.validate_positive_int(hidden_units, "hidden_units")
     rho = validation.validate_open_unit_interval(rho, "rho")
     beta = validation.validate_non_negative(beta, "beta")
     weight_decay = validation.validate_non_negative(weight_decay, "weight_decay")
@@ -106,23 +88,21 @@ def feature_grid(weights, tile_shape=(28, 28), columns=None, padding=1, normaliz
     weights = np.asarray(weights, dtype="float64")
     if weights.ndim != 2:
         raise ValueError(f"Argument `weights` must be a 2-D kernel. Received: weights of shape {weights.shape}")
-    if (not isinstance(tile_shape, (tuple, list)) or len(tile_shape) != 2
-            or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in tile_shape)):
+    if not isinstance(tile_shape, (tuple, list)) or len(tile_shape) != 2:
         raise ValueError(f"Argument `tile_shape` must be two positive ints. Received: tile_shape={tile_shape!r}")
-    h, w = tile_shape
+    h, w = (validation.validate_positive_int(d, "tile_shape") for d in tile_shape)
     if weights.shape[0] != h * w:
         raise ValueError(
             f"Argument `tile_shape` {tuple(tile_shape)} needs {h * w} weight rows. "
             f"Received: weights of shape {weights.shape}"
         )
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"Argument `padding` must be an int >= 0. Received: padding={padding!r}")
+    padding = validation.validate_int(padding, "padding", minimum=0)
     units = weights.shape[1]
     if units == 0:
         raise ValueError("Argument `weights` must have at least one column.")
     if columns is None:
         columns = int(math.ceil(math.sqrt(units)))
-    columns = _positive_int(columns, "columns")
+    columns = validation.validate_positive_int(columns, "columns")
     rows = int(math.ceil(units / columns))
     grid = np.zeros((rows * (h + padding) - padding, columns * (w + padding) - padding), dtype="float32")
     for j in range(units):
@@ -218,8 +198,8 @@ def sparse_autoencoder_run(config, seed, data, features_path=None, verbose=0):
 
 def sparse_autoencoder_sweep(data, settings, dataset):
     """`(arrays, configs)` of the sparse autoencoder sweep: `(x_train, x_val)` and one config per beta."""
-    from keras_entropy.experiments import fixed_config, flatten_images
-    from keras_entropy.sweeps import expand_grid
+    from keras_entropy.experiments.autoencoder import fixed_config, flatten_images
+    from keras_entropy.experiments.sweeps import expand_grid
 
     x_train = flatten_images(data.x_train[: settings["train_size"]])
     x_val = flatten_images(data.x_test[: settings["val_size"]])
@@ -235,18 +215,14 @@ def features_file(beta):
     return f"features_beta{beta:g}.png"
 
 
-def _interval(values, digits=4):
-    from keras_entropy import stats
-
-    mean, low, high = stats.t_confidence_interval(values)
-    if low == low:  # not nan
-        return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-    return f"{mean:.{digits}f}"
-
-
 def write_sparse_autoencoder_report(run, records, configs, settings, dataset, command):
     """summary.md of the sparse autoencoder sweep; returns `(lines, summary_path)`."""
-    from keras_entropy import script_setup
+    from keras_entropy.experiments import script_setup
+    from keras_entropy.experiments.reports import markdown_table
+    from keras_entropy.experiments.stats import format_interval, t_confidence_interval
+
+    def interval(runs, metric, digits=4):
+        return format_interval(t_confidence_interval([r["metrics"][metric] for r in runs]), digits)
 
     first = configs[0] if configs else {"train_size": 0, "val_size": 0}
     lines = script_setup.summary_header(f"Sparse autoencoder (KL sparsity) on {dataset}", run.note, command,
@@ -259,23 +235,19 @@ def write_sparse_autoencoder_report(run, records, configs, settings, dataset, co
         "",
         "Mean and 95% t-confidence interval over replications:",
         "",
-        f"| beta | runs | mean hidden activation (rho = {settings['rho']}) | "
-        "units with rho_hat within 2x of rho | reconstruction MSE per pixel | features |",
-        "| --- | --- | --- | --- | --- | --- |",
     ]
+    rows = []
     for config in configs:
         runs = [r for r in records if r["config"]["beta"] == config["beta"]]
         if not runs:
             continue
         image = features_file(config["beta"])
         figure = f"![beta {config['beta']:g}]({image})" if os.path.exists(run.path(image)) else "-"
-        lines.append(
-            f"| {config['beta']:g} | {len(runs)} | "
-            f"{_interval([r['metrics']['mean_activation'] for r in runs])} | "
-            f"{_interval([r['metrics']['frac_units_near_rho'] for r in runs], 2)} | "
-            f"{_interval([r['metrics']['val_mse'] for r in runs])} | "
-            f"{figure} |"
-        )
+        rows.append([f"{config['beta']:g}", len(runs), interval(runs, "mean_activation"),
+                     interval(runs, "frac_units_near_rho", 2), interval(runs, "val_mse"), figure])
+    header = ["beta", "runs", f"mean hidden activation (rho = {settings['rho']})",
+              "units with rho_hat within 2x of rho", "reconstruction MSE per pixel", "features"]
+    lines += markdown_table(header, rows).splitlines()
     lines += [
         "",
         "beta = 0 is the same autoencoder without the sparsity penalty. Each features_beta*.png shows "
@@ -286,7 +258,6 @@ def write_sparse_autoencoder_report(run, records, configs, settings, dataset, co
 
 
 __all__ = [
-    "SPARSE_AUTOENCODER_PAPER",
     "feature_grid",
     "half_squared_error",
     "features_file",

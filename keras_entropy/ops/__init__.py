@@ -1,0 +1,51 @@
+"""The formulas of MATH.md as pure functions over `keras.ops`.
+
+`docs/MATH.md` in the repository states each formula, its sign convention
+and how it is computed here; "MATH.md section N" below cites its sections.
+
+Nothing here touches Keras layers, variables or serialization: every
+function takes tensors (or arrays) and returns tensors, so each formula can be
+tested on its own against the specification and runs unchanged on the
+TensorFlow, JAX and PyTorch backends.
+
+All computations happen in float32, whatever the input dtype (float16 and
+bfloat16 kernels of mixed-precision models are cast up first): QR and
+Cholesky are not defined in half precision, and the penalties' bounds
+(number of factors / epsilon) are far outside float16's range.
+
+Sign conventions (MATH.md section 3): an *entropy change* is
+`H(output) - H(input)`; a *penalty* is what is added to the loss, `-dH` in
+the exact form, so that a positive strength `lam` penalises entropy loss.
+"""
+
+from keras_entropy.ops.entropy import (
+    DEFAULT_EPSILON,
+    square_part,
+    qr_factors,
+    dense_entropy_change,
+    factor_jitter,
+    dense_entropy_factors,
+    conv_entropy_change,
+    entropy_surrogate,
+    dense_entropy_penalty,
+    conv_entropy_penalty,
+    kl_sparsity_penalty,
+    softmax_entropy,
+    softmax_entropy_clustering_loss,
+)
+
+__all__ = [
+    "DEFAULT_EPSILON",
+    "square_part",
+    "qr_factors",
+    "dense_entropy_change",
+    "factor_jitter",
+    "dense_entropy_factors",
+    "conv_entropy_change",
+    "entropy_surrogate",
+    "dense_entropy_penalty",
+    "conv_entropy_penalty",
+    "kl_sparsity_penalty",
+    "softmax_entropy",
+    "softmax_entropy_clustering_loss",
+]

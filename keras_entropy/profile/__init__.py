@@ -1,0 +1,58 @@
+"""Entropy profiles: how much entropy each layer of a model keeps.
+
+`entropy_profile(model)` walks any built Keras model (Sequential, functional,
+subclassed or nested) and, for every `Dense` and `Conv2D` layer in forward
+order, evaluates the formulas of MATH.md on the layer's kernel:
+
+- `Conv2D` (kernel `(p, q, c_in, c_out)`, `N_out` output positions): one value
+  per single-channel filter, `log|c11| = log|K[0, 0, i, o]|` (the quantity the
+  paper's box plots show), and the layer total
+  `dH_conv = N_out * sum_{i,o} log|K[0, 0, i, o]|`;
+- `Dense` (kernel `(n_in, n_out)`, `S = K[:k, :k]`, `k = min(n_in, n_out)`):
+  one value, `log|det S|`, which is also the layer total `dH_dense`.
+
+All the mathematics comes from `keras_entropy.ops`; this package only walks the
+model (`walk`), collects the numbers (`compute`) into records (`records`) and
+converts or plots them (`plot`). pandas and matplotlib are imported inside
+the functions that need them, never at package import.
+
+Example:
+
+>>> import keras, keras_entropy
+>>> model = keras.applications.VGG16(weights=None)
+>>> profile = keras_entropy.entropy_profile(model)
+>>> profile.to_csv("vgg16_init.csv")                   # one row per layer
+>>> keras_entropy.plot_profiles([profile], path="vgg16_init.png")
+"""
+
+from keras_entropy.profile.compute import compute_entries, entropy_profile, layer_entropy
+from keras_entropy.profile.plot import plot_profiles
+from keras_entropy.profile.records import STATISTICS, EntropyProfile, LayerEntropy
+from keras_entropy.profile.walk import (
+    KINDS,
+    iter_entropy_layers,
+    kernel_variable,
+    layer_kind,
+    output_spatial_shape,
+    sublayers,
+    validate_kinds,
+    validate_model,
+)
+
+__all__ = [
+    "KINDS",
+    "STATISTICS",
+    "EntropyProfile",
+    "LayerEntropy",
+    "compute_entries",
+    "entropy_profile",
+    "iter_entropy_layers",
+    "kernel_variable",
+    "layer_entropy",
+    "layer_kind",
+    "output_spatial_shape",
+    "plot_profiles",
+    "sublayers",
+    "validate_kinds",
+    "validate_model",
+]

@@ -1,0 +1,191 @@
+"""Plotting profiles: box plots of per-filter entropy change, in the paper's style."""
+
+import math
+
+import numpy as np
+
+from keras_entropy import validation
+from keras_entropy.profile.records import EntropyProfile
+
+
+def _dense_scale(profiles):
+    """`(to_plot, from_plot)`: the affine map that draws dense values on the conv scale.
+
+    A dense layer's single value `log|det S|` sums over all its units and is
+    often orders of magnitude away from the per-filter `log|c11|` of conv
+    layers; drawn on one scale, it would squash the conv boxes into a line.
+    When a plot has both kinds, the dense values are mapped linearly onto the
+    range of the conv values (shared by all panels), and a right axis shows
+    their true values. Returns None when the profiles hold only one kind.
+    """
+
+    def finite(kind):
+        chunks = [e.values[np.isfinite(e.values)] for p in profiles for e in p if e.kind == kind]
+        chunks = [c for c in chunks if c.size]
+        return np.concatenate(chunks) if chunks else None
+
+    conv, dense = finite("conv"), finite("dense")
+    if conv is None or dense is None:
+        return None
+    c_lo, c_hi = float(conv.min()), float(conv.max())
+    d_lo, d_hi = float(dense.min()), float(dense.max())
+    if c_hi - c_lo < 1e-12:
+        c_lo, c_hi = c_lo - 0.5, c_hi + 0.5
+    if d_hi - d_lo < 1e-12:
+        scale, offset = 1.0, 0.5 * (c_lo + c_hi) - d_lo
+    else:
+        scale = (c_hi - c_lo) / (d_hi - d_lo)
+        offset = c_lo - scale * d_lo
+
+    def to_plot(d):
+        return np.asarray(d, dtype="float64") * scale + offset
+
+    def from_plot(y):
+        return (np.asarray(y, dtype="float64") - offset) / scale
+
+    return to_plot, from_plot
+
+
+_BOX_STYLES = {
+    "conv": {"face": "#9ecae1", "edge": "#08519c"},
+    "dense": {"face": "#fdae6b", "edge": "#a63603"},
+}
+
+
+def plot_profiles(
+    profiles,
+    labels=None,
+    path=None,
+    tick_labels="index",
+    title=None,
+    figsize=None,
+    showfliers=True,
+):
+    """Box plots of per-filter entropy change, one box per layer, in the paper's style.
+
+    Each profile gets its own panel, side by side on a shared y axis (e.g.
+    trained vs randomly initialised, as in the paper's Figures 1 and 7-9).
+    A box shows the per-filter values `log|K[0, 0, i, o]|` of a conv layer
+    (blue); a dense layer's single `log|det S|` is drawn in orange. When the
+    profiles have both kinds, the dense values get their own scale: they are
+    mapped linearly onto the range of the conv values and the last panel's
+    right axis reads their true values (a dense `log|det S|`, summed over
+    all units, would otherwise squash the conv boxes). Outliers are drawn.
+
+    Example:
+
+    >>> trained = keras_entropy.entropy_profile(model, label="trained")
+    >>> init = keras_entropy.entropy_profile(fresh_model, label="initialised")
+    >>> fig = keras_entropy.plot_profiles([trained, init], path="profile.png")
+
+    Args:
+        profiles: an `EntropyProfile` or a list of them.
+        labels: panel titles (default: each profile's `label`).
+        path: where to save the figure (format from the extension: `.png`,
+            `.pdf`, `.svg`...), or None.
+        tick_labels: `"index"` (each layer's 0-based `index`, as in
+            `to_csv` and the CLI's table) or `"name"` (layer names, rotated).
+        title: a title over the panels.
+        figsize: `(width, height)` in inches; by default it grows with the
+            number of layers.
+        showfliers: draw the outliers (default True).
+
+    Returns:
+        A `matplotlib.figure.Figure` (made without pyplot, so no GUI window
+        and no global state) with one axes per profile in `fig.axes` (the
+        dense scale is a secondary axis of the last one). Needs matplotlib.
+    """
+    try:
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Patch
+    except ImportError as exc:  # pragma: no cover - matplotlib is in the plot extra
+        raise ImportError(
+            "plot_profiles needs matplotlib: pip install 'keras-entropy[plot]'"
+        ) from exc
+    if isinstance(profiles, EntropyProfile):
+        profiles = [profiles]
+    profiles = list(profiles)
+    if not profiles or not all(isinstance(p, EntropyProfile) for p in profiles):
+        raise TypeError(
+            "Argument `profiles` must be an EntropyProfile or a non-empty list of them. "
+            f"Received: profiles={profiles!r}"
+        )
+    validation.validate_choice(tick_labels, "tick_labels", ("index", "name"))
+    if labels is None:
+        labels = [p.label for p in profiles]
+    elif isinstance(labels, str) or len(labels) != len(profiles):
+        raise ValueError(
+            "Argument `labels` must be a list with one label per profile. "
+            f"Received: labels={labels!r} for {len(profiles)} profiles"
+        )
+    n_max = max(len(p) for p in profiles)
+    if figsize is None:
+        width = min(6.0, max(3.5, 1.5 + 0.3 * n_max))
+        figsize = (width * len(profiles), 4.5 if tick_labels == "index" else 5.5)
+    dense_scale = _dense_scale(profiles)
+    kinds_present = {e.kind for p in profiles for e in p}
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(1, len(profiles), sharey=True, squeeze=False)[0]
+    for ax, profile, label in zip(axes, profiles, labels):
+        positions = list(range(1, len(profile) + 1))
+        for kind, style in _BOX_STYLES.items():
+            picked = [(pos, e) for pos, e in zip(positions, profile) if e.kind == kind]
+            if not picked:
+                continue
+            data = [e.values[np.isfinite(e.values)] for _, e in picked]
+            if kind == "dense" and dense_scale is not None:
+                data = [dense_scale[0](d) for d in data]
+            ax.boxplot(
+                data,
+                positions=[pos for pos, _ in picked],
+                widths=0.6,
+                patch_artist=True,
+                showfliers=showfliers,
+                manage_ticks=False,
+                boxprops={"facecolor": style["face"], "edgecolor": style["edge"],
+                          "linewidth": 0.8},
+                medianprops={"color": "#d94801" if kind == "conv" else style["edge"],
+                             "linewidth": 1.2 if kind == "conv" else 2.0},
+                showmeans=kind == "dense",
+                meanprops={"marker": "D", "markersize": 5, "markerfacecolor": style["face"],
+                           "markeredgecolor": style["edge"]},
+                whiskerprops={"color": style["edge"], "linewidth": 0.8},
+                capprops={"color": style["edge"], "linewidth": 0.8},
+                flierprops={"marker": "o", "markersize": 2.5, "markerfacecolor": "none",
+                            "markeredgecolor": "#525252", "markeredgewidth": 0.5,
+                            "alpha": 0.6},
+            )
+        ax.axhline(0.0, color="#969696", linewidth=0.6, linestyle="--", zorder=0)
+        if tick_labels == "name":
+            ax.set_xticks(positions, [e.name for e in profile], rotation=90, fontsize=7)
+        else:
+            step = max(1, math.ceil(len(positions) / 25))
+            shown = positions[::step]
+            ax.set_xticks(shown, [str(profile[p - 1].index) for p in shown], fontsize=8)
+        ax.set_xlim(0.3, max(len(profile), 1) + 0.7)
+        ax.set_xlabel("layer" if tick_labels == "name" else "layer index (0-based, as in the CSV)")
+        ax.set_title(label or "")
+        ax.grid(axis="y", linewidth=0.3, alpha=0.6)
+    if kinds_present == {"dense"}:
+        axes[0].set_ylabel("entropy change per dense layer, log|det W_sq| (nats)")
+    else:
+        axes[0].set_ylabel("entropy change per conv filter, log|c11| (nats)")
+    if dense_scale is not None:
+        to_plot, from_plot = dense_scale
+        right = axes[-1].secondary_yaxis("right", functions=(from_plot, to_plot))
+        right.set_ylabel("dense layers: log|det W_sq| (nats)", color=_BOX_STYLES["dense"]["edge"])
+        right.tick_params(axis="y", colors=_BOX_STYLES["dense"]["edge"])
+        axes[0].legend(
+            handles=[Patch(facecolor=s["face"], edgecolor=s["edge"], label=text)
+                     for s, text in ((_BOX_STYLES["conv"], "conv: log|c11| (left axis)"),
+                                     (_BOX_STYLES["dense"], "dense: log|det W_sq| (right axis)"))],
+            loc="best", fontsize=7, frameon=False,
+        )
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        fig.savefig(path, dpi=150)
+    return fig
+
+
+__all__ = ["plot_profiles"]

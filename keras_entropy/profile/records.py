@@ -1,0 +1,234 @@
+"""The records of a profile: `LayerEntropy` (one layer) and `EntropyProfile` (a model).
+
+Plain data with conversions (records, pandas, CSV, JSON); the numbers are
+computed by `keras_entropy.profile.compute`.
+"""
+
+import csv
+import dataclasses
+import io
+import json
+import math
+
+import numpy as np
+
+from keras_entropy import validation
+
+#: Per-layer statistics of the per-filter values (used to rank layers).
+STATISTICS = ("mean", "median", "min", "max", "total")
+
+_LAYER_COLUMNS = (
+    "index", "name", "path", "kind", "kernel_shape", "output_positions",
+    "n_values", "mean", "median", "min", "max", "total",
+)
+
+
+@dataclasses.dataclass
+class LayerEntropy:
+    """The entropy numbers of one Dense or Conv2D layer.
+
+    Attributes:
+        index: position in the profile (0-based, forward order).
+        name: the layer's name.
+        path: the layer's name prefixed by its enclosing sub-models' names.
+        kind: `"conv"` or `"dense"`.
+        kernel_shape: shape of the kernel.
+        output_positions: `N_out`: output height x width for a conv layer
+            (None when the spatial size is not fixed), `n_out` for a dense one.
+        values: float32 vector: `log|K[0, 0, i, o]|` for every single-channel
+            filter of a conv layer (in `(i, o)` row-major order, `c_in * c_out`
+            values), `[log|det S|]` for a dense layer.
+        total: the layer's entropy change `dH`: `N_out * sum(values)` for a
+            conv layer (NaN when `N_out` is unknown), `log|det S|` for a dense
+            layer.
+    """
+
+    index: int
+    name: str
+    path: str
+    kind: str
+    kernel_shape: tuple
+    output_positions: object
+    values: np.ndarray = dataclasses.field(repr=False)
+    total: float
+
+    def statistic(self, name):
+        """`"mean"`, `"median"`, `"min"`, `"max"` of `values`, or `"total"`."""
+        validation.validate_choice(name, "statistic", STATISTICS)
+        if name == "total":
+            return self.total
+        values = self.values[np.isfinite(self.values)]
+        if values.size == 0:
+            return -math.inf
+        return float(getattr(np, name)(values))
+
+    def summary(self):
+        """One flat dict of the layer's metadata and statistics."""
+        return {
+            "index": self.index,
+            "name": self.name,
+            "path": self.path,
+            "kind": self.kind,
+            "kernel_shape": "x".join(str(d) for d in self.kernel_shape),
+            "output_positions": self.output_positions,
+            "n_values": int(self.values.size),
+            "mean": self.statistic("mean"),
+            "median": self.statistic("median"),
+            "min": self.statistic("min"),
+            "max": self.statistic("max"),
+            "total": self.total,
+        }
+
+
+class EntropyProfile:
+    """The entropy numbers of every Dense and Conv2D layer of a model.
+
+    A sequence of `LayerEntropy` records in forward order, with conversions:
+    `to_records`, `to_dataframe` (pandas), `to_csv`, `to_json` and back
+    `from_json`. Index it by position (`profile[0]`) or by layer name or path
+    (`profile["block1_conv1"]`).
+
+    Build one with `entropy_profile(model)`.
+
+    Args:
+        layers: a list of `LayerEntropy`.
+        label: a name for the profile (e.g. `"trained"`), used in plots.
+    """
+
+    def __init__(self, layers, label=None):
+        self.layers = list(layers)
+        if label is not None:
+            validation.validate_string(label, "label", allow_empty=True)
+        self.label = label
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            for entry in self.layers:
+                if key in (entry.path, entry.name):
+                    return entry
+            raise KeyError(f"No layer named {key!r} in the profile. Names: {self.names}")
+        return self.layers[key]
+
+    def __repr__(self):
+        return f"<EntropyProfile label={self.label!r} layers={len(self)}>"
+
+    @property
+    def names(self):
+        return [entry.name for entry in self.layers]
+
+    def top(self, k, statistic="mean"):
+        """The `k` entries with the highest `statistic`, highest first.
+
+        The highest entropy change is the smallest entropy loss: these are the
+        layers a trained network keeps entropy in.
+        """
+        ranked = sorted(self.layers, key=lambda e: e.statistic(statistic), reverse=True)
+        return ranked[:k]
+
+    def to_records(self, per="layer"):
+        """A list of flat dicts.
+
+        Args:
+            per: `"layer"`: one dict per layer (its summary statistics and
+                total); `"value"`: one dict per per-filter value (long format,
+                columns `index, name, kind, position, value`).
+        """
+        validation.validate_choice(per, "per", ("layer", "value"))
+        if per == "layer":
+            return [entry.summary() for entry in self.layers]
+        return [
+            {"index": e.index, "name": e.name, "kind": e.kind, "position": j, "value": float(v)}
+            for e in self.layers
+            for j, v in enumerate(e.values)
+        ]
+
+    def to_dataframe(self, per="layer"):
+        """A `pandas.DataFrame` of `to_records(per)` (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - pandas is in the plot extra
+            raise ImportError(
+                "EntropyProfile.to_dataframe needs pandas: pip install 'keras-entropy[plot]'"
+            ) from exc
+        records = self.to_records(per)
+        columns = list(_LAYER_COLUMNS) if per == "layer" else None
+        return pd.DataFrame.from_records(records, columns=columns)
+
+    def to_csv(self, path=None, per="layer"):
+        """Write `to_records(per)` as CSV to `path`; return the text if None."""
+        records = self.to_records(per)
+        buffer = io.StringIO()
+        fields = list(_LAYER_COLUMNS) if per == "layer" else list(records[0]) if records else []
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        text = buffer.getvalue()
+        if path is None:
+            return text
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        return None
+
+    def to_json(self, path=None):
+        """The full profile (every per-filter value) as JSON.
+
+        Writes to `path`, or returns the text when `path` is None. Non-finite
+        numbers are written as `null`. Read it back with `from_json`.
+        """
+
+        def number(x):
+            return float(x) if math.isfinite(x) else None
+
+        data = {
+            "label": self.label,
+            "layers": [
+                {
+                    "index": e.index, "name": e.name, "path": e.path, "kind": e.kind,
+                    "kernel_shape": list(e.kernel_shape),
+                    "output_positions": e.output_positions,
+                    "total": number(e.total),
+                    "values": [number(v) for v in e.values.tolist()],
+                }
+                for e in self.layers
+            ],
+        }
+        text = json.dumps(data)
+        if path is None:
+            return text
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return None
+
+    @classmethod
+    def from_json(cls, source):
+        """Read a profile written by `to_json` (a path or the JSON text)."""
+        if isinstance(source, str) and source.lstrip().startswith("{"):
+            data = json.loads(source)
+        else:
+            with open(source, encoding="utf-8") as f:
+                data = json.load(f)
+
+        def number(x):
+            return -math.inf if x is None else float(x)
+
+        layers = [
+            LayerEntropy(
+                index=int(d["index"]), name=d["name"], path=d.get("path", d["name"]),
+                kind=d["kind"], kernel_shape=tuple(d["kernel_shape"]),
+                output_positions=d["output_positions"],
+                values=np.asarray([number(v) for v in d["values"]], dtype="float32"),
+                total=math.nan if d["total"] is None else float(d["total"]),
+            )
+            for d in data["layers"]
+        ]
+        return cls(layers, label=data.get("label"))
+
+
+
+__all__ = ["STATISTICS", "EntropyProfile", "LayerEntropy"]
