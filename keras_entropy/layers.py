@@ -17,21 +17,34 @@ from keras_entropy.regularizers import ConvEntropy, DenseEntropy
 class EntropyDense(keras.layers.Dense):
     """`keras.layers.Dense` with a built-in `DenseEntropy` penalty.
 
-    Adds `lam * P_dense(kernel)` to the layer's losses on each call, with
-    `P_dense` the stabilized `sum_j 1 / (r_j + epsilon)` or the exact
-    `-log|det K[:k, :k]|` (see `DenseEntropy`).
+    Adds `DenseEntropy(lam, stabilized, epsilon, form)(kernel)` to the
+    layer's losses on each call: `-lam * dH` (exact) or its stabilized
+    surrogate `lam * sum_j 1 / (r_j + epsilon)`, with `dH` by `form`:
+
+    - `"paper"` (default; MATH.md sections 1-4): `log|det K[:k, :k]|`;
+    - `"volume"` (MATH.md section 8): `sum_j log sigma_j(K) = 1/2 log det G`,
+      `G = K^T K` (or `K K^T`), the log-volume of the whole kernel;
+    - `"normalized"` (MATH.md section 10): `1/2 log det G - k/2 log(tr G / k)
+      <= 0`, the volume less its scale part.
 
     Example:
 
-    >>> import keras, keras_entropy
+    >>> import keras, keras_entropy, numpy as np
     >>> encoder = keras.Sequential([
     ...     keras.Input((784,)),
     ...     keras_entropy.EntropyDense(260, lam=0.1, activation="sigmoid"),
     ...     keras.layers.Dense(784, activation="sigmoid")])
+    >>> layer = keras_entropy.EntropyDense(2, lam=1.0, stabilized=False, form="volume")
+    >>> _ = layer(np.ones((1, 3), "float32"))
+    >>> _ = layer.kernel.assign([[2.0, 0.0], [0.0, 3.0], [0.0, 0.0]])
+    >>> _ = layer(np.ones((1, 3), "float32"))
+    >>> round(float(keras.ops.convert_to_numpy(layer.losses[0])), 4)  # -(log 2 + log 3)
+    -1.7918
 
     Args:
         units: as for `Dense`.
-        lam, stabilized, epsilon: as for `DenseEntropy`.
+        lam, stabilized, epsilon, form: as for `DenseEntropy` (an array
+            `lam` only with `form="paper"`).
         **kwargs: any other `Dense` argument.
     """
 
@@ -41,10 +54,11 @@ class EntropyDense(keras.layers.Dense):
         lam=0.01,
         stabilized=True,
         epsilon=entropy_ops.DEFAULT_EPSILON,
+        form="paper",
         **kwargs,
     ):
         super().__init__(units, **kwargs)
-        self.entropy_regularizer = DenseEntropy(lam, stabilized, epsilon)
+        self.entropy_regularizer = DenseEntropy(lam, stabilized, epsilon, form)
 
     def call(self, inputs, training=None):
         self.add_loss(self.entropy_regularizer(self.kernel))
@@ -60,25 +74,46 @@ class EntropyDense(keras.layers.Dense):
 class EntropyConv2D(keras.layers.Conv2D):
     """`keras.layers.Conv2D` with a built-in `ConvEntropy` penalty.
 
-    Adds `N_out * sum_{i,o} lam * s(K[0, 0, i, o])` to the layer's losses on
-    each call, with `s` the stabilized `1 / (|x| + epsilon)` or the exact
-    `-log|x|`, and `N_out` the number of output positions of that call (output
-    height x width, whatever the `data_format`; exact for `padding="valid"`,
-    an approximation with `padding="same"`).
+    Adds the penalty of `ConvEntropy(lam, output_shape, stabilized, epsilon,
+    form, grid)` to the layer's losses on each call, `N_out` and
+    `output_shape` being the number of output positions and the output size
+    of that call (output height x width, whatever the `data_format`):
+
+    - `"paper"` (default; MATH.md sections 2-4): `N_out * sum_{i,o} lam *
+      s(K[0, 0, i, o])`, with `s` the stabilized `1 / (|x| + epsilon)` or the
+      exact `-log|x|` (exact for `padding="valid"`, an approximation with
+      `padding="same"`);
+    - `"volume"` (MATH.md section 9): `N_out` times the per-position mean,
+      over an `h x w` frequency `grid`, of `sum_j log sigma_j(P(u, v))`, the
+      log singular values of the kernel's transfer matrices (exact for
+      circular boundaries when `grid` is the output size), or its stabilized
+      surrogate;
+    - `"normalized"` (MATH.md section 10): the same less its scale part,
+      `(k / 2) log(||K||_F^2 / k)` per position, `<= 0`.
+
+    With `grid=None` the grid is `keras_entropy.regularizers.default_grid`
+    of the call's output size (at most 16 x 16; provisional, see
+    `ConvEntropy`).
 
     Example:
 
-    >>> import keras, keras_entropy
+    >>> import keras, keras_entropy, numpy as np
     >>> model = keras.Sequential([
     ...     keras.Input((32, 32, 3)),
     ...     keras_entropy.EntropyConv2D(32, 3, lam=0.01, activation="relu"),
     ...     keras.layers.GlobalAveragePooling2D(),
     ...     keras.layers.Dense(10, activation="softmax")])
+    >>> conv = keras_entropy.EntropyConv2D(
+    ...     1, 1, lam=1.0, stabilized=False, form="volume",
+    ...     kernel_initializer=keras.initializers.Constant(2.0))
+    >>> _ = conv(np.ones((1, 4, 5, 1), "float32"))
+    >>> round(float(keras.ops.convert_to_numpy(conv.losses[0])), 4)  # -(4 * 5) log 2
+    -13.8629
 
     Args:
         filters, kernel_size: as for `Conv2D`.
-        lam, stabilized, epsilon: as for `ConvEntropy`; `lam` may broadcast
-            to `(c_in, filters)`.
+        lam, stabilized, epsilon, form, grid: as for `ConvEntropy`; with
+            `form="paper"`, `lam` may broadcast to `(c_in, filters)`.
         **kwargs: any other `Conv2D` argument.
     """
 
@@ -89,10 +124,12 @@ class EntropyConv2D(keras.layers.Conv2D):
         lam=0.01,
         stabilized=True,
         epsilon=entropy_ops.DEFAULT_EPSILON,
+        form="paper",
+        grid=None,
         **kwargs,
     ):
         super().__init__(filters, kernel_size, **kwargs)
-        self.entropy_regularizer = ConvEntropy(lam, None, stabilized, epsilon)
+        self.entropy_regularizer = ConvEntropy(lam, None, stabilized, epsilon, form, grid)
 
     def output_positions(self, outputs):
         """`N_out` of an output tensor: its height times its width."""
@@ -101,10 +138,17 @@ class EntropyConv2D(keras.layers.Conv2D):
             return shape[2] * shape[3]
         return shape[1] * shape[2]
 
+    def output_size(self, outputs):
+        """The static `(height, width)` of an output tensor, None where unknown."""
+        spatial = outputs.shape[2:] if self.data_format == "channels_first" else outputs.shape[1:3]
+        return tuple(spatial)
+
     def call(self, inputs):
         outputs = super().call(inputs)
         self.add_loss(
-            self.entropy_regularizer.penalty(self.kernel, self.output_positions(outputs))
+            self.entropy_regularizer.penalty(
+                self.kernel, self.output_positions(outputs), self.output_size(outputs)
+            )
         )
         return outputs
 

@@ -33,6 +33,13 @@ from keras_entropy.ops.entropy import (
     softmax_entropy,
     softmax_entropy_clustering_loss,
 )
+from keras_entropy.ops.volume import (
+    dense_volume_change,
+    dense_volume_factors,
+    dense_volume_penalty,
+    conv_volume_change,
+    conv_volume_penalty,
+)
 
 __all__ = [
     "DEFAULT_EPSILON",
@@ -48,4 +55,9 @@ __all__ = [
     "kl_sparsity_penalty",
     "softmax_entropy",
     "softmax_entropy_clustering_loss",
+    "dense_volume_change",
+    "dense_volume_factors",
+    "dense_volume_penalty",
+    "conv_volume_change",
+    "conv_volume_penalty",
 ]

@@ -1,0 +1,305 @@
+"""The volume forms of the entropy change (MATH.md sections 8-10, beyond the paper).
+
+The paper's forms (`entropy.py`) see one block of the kernel: `K[:k, :k]`
+(dense) or `K[0, 0]` (conv). The volume forms use every weight: the sum of
+the log singular values of the whole linear map, exact and stabilized, raw
+and normalized (scale-free). Same conventions as `keras_entropy.ops`: float32
+inside whatever the input dtype, `keras.ops` only, and no `det`/`slogdet`
+(no XLA kernel in TensorFlow): exact values come from QR, stabilized factors
+from the Cholesky factor of a jittered Gram matrix.
+
+Convolutions use real arithmetic only (Keras has no complex Cholesky): the
+transfer matrices `P(u, v) = A + iB` come from constant cos/sin tables (numpy
+constants of the shape, built at trace time) and enter QR and Cholesky
+through the real embedding `[[A, -B], [B, A]]` of MATH.md section 9.
+"""
+
+import math
+
+import numpy as np
+from keras import ops
+
+from keras_entropy.ops.entropy import DEFAULT_EPSILON, entropy_surrogate, factor_jitter
+
+_F32_EPS = float(np.finfo(np.float32).eps)
+
+
+def _float32(x):
+    x = ops.convert_to_tensor(x)
+    return x if x.dtype == "float32" else ops.cast(x, "float32")
+
+
+def _diag(x):
+    return ops.diagonal(x, axis1=-2, axis2=-1)
+
+
+def _scalar_lam(lam):
+    shape = getattr(lam, "shape", None)
+    shape = np.shape(lam) if shape is None else tuple(shape)
+    if len(shape) != 0:
+        raise ValueError(
+            "The volume penalties take one strength for the whole kernel: `lam` must be "
+            f"a scalar, got lam={lam!r} of shape {shape}."
+        )
+    return _float32(lam)
+
+
+def _tall(kernel):
+    """The dense kernel as float32, transposed if needed so that rows >= columns."""
+    kernel = _float32(kernel)
+    if len(kernel.shape) != 2:
+        raise ValueError(f"A Dense kernel has rank 2, got shape {tuple(kernel.shape)}.")
+    return kernel if kernel.shape[0] >= kernel.shape[1] else ops.transpose(kernel)
+
+
+def _dense_factors(kernel, epsilon):
+    """(factors r_j = diag chol(G + delta I), tr G, delta) with G the k x k Gram."""
+    x = _tall(kernel)
+    k = x.shape[1]
+    gram = ops.matmul(ops.transpose(x), x)
+    delta = ops.stop_gradient(factor_jitter(gram, epsilon))
+    factors = _diag(ops.cholesky(gram + delta * ops.eye(k, dtype="float32")))
+    return factors, ops.trace(gram), delta
+
+
+def dense_volume_change(kernel, normalized=False):
+    """Log-volume of a dense kernel: `sum_j log sigma_j(K)` (MATH.md section 8).
+
+    `dH_vol = 1/2 log det G`, `G = K^T K` if `n_in >= n_out` else `K K^T`
+    (`k x k`, `k = min(n_in, n_out)`), computed as `sum_j log|r_jj|` over the
+    QR factorisation of the whole `K` (or `K^T`): the `R` of `chol(G)` with
+    the accuracy of QR, and `-inf` (no error) for a singular kernel.
+
+    Normalized (MATH.md section 10): `1/2 log det G - k/2 log(tr G / k)`,
+    `<= 0`, zero exactly for scaled isometries, invariant to scaling `K`.
+
+    >>> import numpy as np
+    >>> k = np.array([[2.0, 0.0], [0.0, 3.0], [0.0, 0.0]], "float32")
+    >>> round(float(dense_volume_change(k)), 4)  # log 2 + log 3
+    1.7918
+    >>> round(float(dense_volume_change(k, normalized=True)), 4)  # log 6 - log 6.5
+    -0.08
+
+    Returns:
+        A float32 scalar.
+    """
+    x = _tall(kernel)
+    _, r = ops.qr(x, mode="reduced")
+    value = ops.sum(ops.log(ops.abs(_diag(r))))
+    if normalized:
+        k = x.shape[1]
+        value = value - 0.5 * k * ops.log(ops.sum(ops.square(x)) / k)
+    return value
+
+
+def dense_volume_factors(kernel, epsilon=DEFAULT_EPSILON):
+    """The `k` factors of the stabilized dense volume penalty (MATH.md section 8).
+
+    `r_j = diag(chol(G + delta I))`, `G = K^T K` (or `K K^T`), the jitter
+    `delta = epsilon**2 + k * float32_eps * ||G||_F` of `factor_jitter`
+    (no gradient through it): the `|r_jj|` of the QR factorisation of all of
+    `K` stacked on `sqrt(delta) I`. Finite, with a finite gradient, for zero
+    and rank-deficient kernels; their product is `sqrt(det(G + delta I))`.
+
+    >>> import numpy as np
+    >>> k = np.array([[2.0, 0.0], [0.0, 3.0], [0.0, 0.0]], "float32")
+    >>> np.round(np.asarray(dense_volume_factors(k)), 4).tolist()
+    [2.0, 3.0]
+
+    Returns:
+        A float32 vector of shape `(k,)`, every entry >= `sqrt(delta)` > 0.
+    """
+    return _dense_factors(kernel, epsilon)[0]
+
+
+def dense_volume_penalty(
+    kernel, lam=1.0, stabilized=True, normalized=False, epsilon=DEFAULT_EPSILON
+):
+    """Volume penalty of a dense kernel (MATH.md sections 8 and 10).
+
+    Exact: `-lam * dense_volume_change(kernel, normalized)`.
+    Stabilized: `lam * sum_j s_eps(r_j)` over `dense_volume_factors` (section
+    4 applied to all of `K`); normalized: over `r_j / sqrt(tr(G + delta I) / k)`,
+    scale-free and at most `sqrt(k)`.
+
+    >>> import numpy as np
+    >>> k = np.array([[2.0, 0.0], [0.0, 3.0], [0.0, 0.0]], "float32")
+    >>> round(float(dense_volume_penalty(k, 1.0, stabilized=False)), 4)
+    -1.7918
+    >>> round(float(dense_volume_penalty(k, 1.0, epsilon=0.0)), 4)  # 1/2 + 1/3
+    0.8333
+
+    Args:
+        lam: a scalar strength (per-factor strengths are not defined here).
+
+    Returns:
+        A float32 scalar.
+    """
+    lam = _scalar_lam(lam)
+    if not stabilized:
+        return -lam * dense_volume_change(kernel, normalized)
+    factors, trace, delta = _dense_factors(kernel, epsilon)
+    if normalized:
+        k = factors.shape[0]
+        factors = factors / ops.sqrt(trace / k + delta)
+    return lam * ops.sum(entropy_surrogate(factors, epsilon))
+
+
+def _check_grid(grid):
+    try:
+        h, w = (int(g) for g in grid)
+        ok = (h, w) == tuple(grid) and h > 0 and w > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"`grid` must be two positive integers (height, width), got grid={grid!r}."
+        )
+    return h, w
+
+
+def _transfer(kernel, grid):
+    """Real and imaginary parts of `P(u, v)` on half the frequencies, and their weights.
+
+    Rows are `(u, v)` for `u < h`, `v <= w // 2` (`P(-u, -v) = conj P(u, v)`
+    has the same singular values); the weight of a row is how many of the
+    `h w` frequencies it stands for (1 for `v = 0` and `v = w / 2`, else 2).
+    Returns `A, B` of shape `(F, m, k)` with `m >= k` (`P` or `P^T`) and the
+    `(F,)` weights, summing to `h w`.
+    """
+    kernel = _float32(kernel)
+    if len(kernel.shape) != 4:
+        raise ValueError(f"A Conv2D kernel has rank 4, got shape {tuple(kernel.shape)}.")
+    h, w = _check_grid(grid)
+    p, q, c_in, c_out = kernel.shape
+    u = np.arange(h)[:, None, None, None]
+    v = np.arange(w // 2 + 1)[None, :, None, None]
+    a = np.arange(p)[None, None, :, None]
+    b = np.arange(q)[None, None, None, :]
+    # Exact integer phases mod h and w, then float64 angles: no large arguments.
+    theta = 2.0 * math.pi * ((u * a % h) / h + (v * b % w) / w)
+    theta = theta.reshape(h * (w // 2 + 1), p * q)
+    cos = ops.convert_to_tensor(np.cos(theta).astype("float32"))
+    sin = ops.convert_to_tensor(np.sin(theta).astype("float32"))
+    flat = ops.reshape(kernel, (p * q, c_in * c_out))
+    real = ops.reshape(ops.matmul(cos, flat), (-1, c_in, c_out))
+    imag = ops.reshape(-ops.matmul(sin, flat), (-1, c_in, c_out))
+    if c_in < c_out:
+        real, imag = ops.transpose(real, (0, 2, 1)), ops.transpose(imag, (0, 2, 1))
+    weights = np.where((np.arange(w // 2 + 1) == 0) | (2 * np.arange(w // 2 + 1) == w), 1.0, 2.0)
+    weights = ops.convert_to_tensor(np.tile(weights, h).astype("float32"))
+    return real, imag, weights
+
+
+def _embed(real, imag):
+    """Interleaved real embedding of complex `(..., m, n)` as `(..., 2m, 2n)`.
+
+    Each entry `a + ib` becomes the block `[[a, -b], [b, a]]`.
+    """
+    rows = [ops.stack([real, -imag], axis=-1), ops.stack([imag, real], axis=-1)]
+    embedded = ops.stack(rows, axis=-3)  # (..., m, 2, n, 2)
+    m, n = real.shape[-2], real.shape[-1]
+    return ops.reshape(embedded, (-1, 2 * m, 2 * n))
+
+
+def _mean_energy(real, imag, weights, h, w):
+    """`mean_{u,v} ||P(u, v)||_F^2`: `||K||_F^2` when the grid covers the kernel (Parseval)."""
+    per_freq = ops.sum(ops.square(real) + ops.square(imag), axis=(1, 2))
+    return ops.sum(weights * per_freq) / (h * w)
+
+
+def conv_volume_change(kernel, grid, normalized=False):
+    """Log-volume of a Conv2D kernel on a circular `h x w` grid (MATH.md section 9).
+
+    `dH_conv_vol = sum_{u<h, v<w} sum_{j<=k} log sigma_j(P(u, v))`,
+    `P(u, v) = sum_{a,b} K[a, b] exp(-2 pi i (u a / h + v b / w))`, `k =
+    min(c_in, c_out)`: the sum of the log singular values of the
+    circular-convolution operator, any `c_in`, `c_out`. Computed on half the
+    frequencies (rfft symmetry), each `log|det|` as `sum log|r_jj|` of the QR
+    of the real embedding of `P` (every singular value twice).
+
+    A grid smaller than the kernel is allowed: the formula is the wrap-around
+    operator (taps that wrap add up), i.e. the transfer function sampled on
+    the coarse grid.
+
+    Normalized (MATH.md section 10): `dH_conv_vol - (h w k / 2) log(E / k)`,
+    `E = mean_{u,v} ||P(u, v)||_F^2`, which is `||K||_F^2` (Parseval) when
+    `h >= p` and `w >= q`, and the folded kernel's energy otherwise, so the
+    value is always `<= 0` and scale-free.
+
+    >>> import numpy as np
+    >>> k = np.full((1, 1, 1, 1), 2.0, "float32")  # h w log|c11|
+    >>> round(float(conv_volume_change(k, (4, 5))), 4)  # 20 log 2
+    13.8629
+
+    Args:
+        kernel: a `(p, q, c_in, c_out)` Conv2D kernel.
+        grid: `(h, w)`, the frequency grid (the layer's output size makes it
+            exact for a circularly padded layer).
+
+    Returns:
+        A float32 scalar. `-inf` where some `P(u, v)` is singular.
+    """
+    real, imag, weights = _transfer(kernel, grid)
+    _, r = ops.qr(_embed(real, imag), mode="reduced")
+    per_freq = 0.5 * ops.sum(ops.log(ops.abs(_diag(r))), axis=-1)
+    value = ops.sum(weights * per_freq)
+    if normalized:
+        h, w = _check_grid(grid)
+        k = real.shape[-1]
+        value = value - 0.5 * h * w * k * ops.log(_mean_energy(real, imag, weights, h, w) / k)
+    return value
+
+
+def conv_volume_penalty(
+    kernel, grid, output_positions=1, lam=1.0, stabilized=True, normalized=False,
+    epsilon=DEFAULT_EPSILON,
+):
+    """Volume penalty of a Conv2D kernel (MATH.md sections 9 and 10).
+
+    `output_positions` (`N_out`) times the per-position mean over the grid's
+    `h w` frequencies, as `conv_entropy_penalty` counts `N_out` times the
+    per-filter value. With `grid` the output size and `N_out = h w` it is the
+    whole operator's.
+
+    Exact: `-lam * N_out * conv_volume_change(kernel, grid, normalized) / (h w)`.
+    Stabilized: `lam * N_out * mean_{u,v} sum_j s_eps(r_j(u, v))` with `r_j(u, v)`
+    the diagonal of the complex Cholesky factor of `G(u, v) + delta I`
+    (`G = P^H P` or `P P^H`; each appears twice on the diagonal of the real
+    Cholesky factor of the interleaved embedding), `delta = epsilon**2 + 2k *
+    float32_eps * ||G||_F` per frequency, no gradient through it. Normalized:
+    over `r_j / sqrt(mean_{u,v} tr(G + delta I) / k)`, scale-free.
+
+    >>> import numpy as np
+    >>> k = np.full((1, 1, 1, 1), 2.0, "float32")
+    >>> round(float(conv_volume_penalty(k, (4, 5), 20, stabilized=False)), 4)
+    -13.8629
+    >>> round(float(conv_volume_penalty(k, (4, 5), 20, epsilon=0.0)), 4)  # 20 / 2
+    10.0
+
+    Args:
+        lam: a scalar strength (per-filter strengths are not defined here).
+
+    Returns:
+        A float32 scalar.
+    """
+    lam = _scalar_lam(lam)
+    h, w = _check_grid(grid)
+    n_out = ops.cast(output_positions, "float32")
+    if not stabilized:
+        return -lam * n_out * conv_volume_change(kernel, grid, normalized) / (h * w)
+    real, imag, weights = _transfer(kernel, grid)
+    k = real.shape[-1]
+    ar, ai = ops.transpose(real, (0, 2, 1)), ops.transpose(imag, (0, 2, 1))
+    gram_re = ops.matmul(ar, real) + ops.matmul(ai, imag)  # X^H X = A^T A + B^T B
+    gram_im = ops.matmul(ar, imag) - ops.matmul(ai, real)  #       + i (A^T B - B^T A)
+    gram = _embed(gram_re, gram_im)  # (F, 2k, 2k), symmetric
+    norm = ops.sqrt(ops.sum(ops.square(gram), axis=(1, 2)) / 2.0)  # ||G||_F
+    delta = ops.stop_gradient(epsilon**2 + 2 * k * _F32_EPS * norm)
+    chol = ops.cholesky(gram + delta[:, None, None] * ops.eye(2 * k, dtype="float32"))
+    factors = _diag(chol)[:, ::2]  # (F, k)
+    if normalized:
+        trace = ops.sum(_diag(gram_re), axis=-1) + k * delta
+        factors = factors / ops.sqrt(ops.sum(weights * trace) / (h * w * k))
+    per_freq = ops.sum(entropy_surrogate(factors, epsilon), axis=-1)
+    return lam * n_out * ops.sum(weights * per_freq) / (h * w)
