@@ -7,11 +7,13 @@ for a grid of lambdas including 0 (the baseline); 10 replications; early
 stopping after 10 epochs without a validation-accuracy gain, accuracies of
 the best epoch. summary.md holds the paper's Table 1: one-tailed t-tests of
 "the entropy loss improves the (train / validation) accuracy" at the best
-lambda, with p-values and stars.
+lambda, with p-values and stars. --form picks the penalty's form (the
+paper's by default; volume and normalized: MATH.md sections 8-10).
 
     python examples/cnn_classification.py --quick             # a few minutes on a CPU
     python examples/cnn_classification.py                     # the paper's grid (GPU advised)
     python examples/cnn_classification.py --data-dir ~/tensorflow_datasets --depths 2 --widths 64
+    python examples/cnn_classification.py --quick --form normalized
 
 Results (results.jsonl), plots and summary.md go to --out. Re-running the
 same command skips finished runs; --report-only rewrites the report.

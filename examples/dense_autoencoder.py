@@ -6,11 +6,15 @@ for a grid of lambdas including 0, 10 replications each; early stopping
 after 7 epochs without improvement. Each run records both the total
 validation loss (MSE + penalty, Keras's default monitor) and the validation
 MSE per epoch, and trains until both have stopped, so the report gives the
-stopping epoch under each monitor.
+stopping epoch under each monitor. --form picks the penalty's form (the
+paper's by default; volume and normalized: MATH.md sections 8-10); --forms
+runs several side by side, with one shared lambda = 0 baseline and one
+report per form.
 
     python examples/dense_autoencoder.py --quick              # minutes on a CPU
     python examples/dense_autoencoder.py --data-dir ~/data/mnist   # the four MNIST IDX .gz files
     python examples/dense_autoencoder.py --dataset cifar10    # via tensorflow-datasets
+    python examples/dense_autoencoder.py --quick --forms paper volume normalized
 
 Results (results.jsonl), plots and summary.md go to --out. Re-running the
 same command skips finished runs; --report-only rewrites the report from the
@@ -30,6 +34,8 @@ SETTINGS = {
     **arguments.sweep_settings(paper.DENSE_AUTOENCODER_PAPER, quick={
         "lams": [0.0, 1e-3, 1e-1], "replications": 3, "max_epochs": 15, "patience": 3, "train_size": 3000,
         "val_size": 500}),
+    "forms": arguments.forms_setting("penalty forms to run side by side (instead of --form): one shared lam=0 "
+                                     "baseline, results and a report per form"),
 }
 
 
@@ -41,7 +47,7 @@ def parse_args(argv=None):
                         help="the run's early-stopping monitor (the other one is recorded too)")
     parser.add_argument("--stop-when", choices=["all", "first"], default="all",
                         help="'all': train until both monitors stopped (default); 'first': stop on --monitor")
-    return parser.parse_args(argv)
+    return arguments.at_most_one(parser, parser.parse_args(argv), "form", "forms")
 
 
 def main(argv=None):

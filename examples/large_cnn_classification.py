@@ -10,7 +10,8 @@ default ImageNet-trained ResNet50 as in the paper's Figure 8). SGD with
 learning rate 0.01, divided by 10 after 10 epochs without a
 validation-accuracy gain; early stopping after 25. summary.md holds the
 paper's Table 2 (validation accuracy per model, training, placement and
-lambda; the best of each row in bold).
+lambda; the best of each row in bold). --form picks the penalty's form
+(the paper's by default; volume and normalized: MATH.md sections 8-10).
 
     python examples/large_cnn_classification.py --quick       # a minute on a CPU
     python examples/large_cnn_classification.py --data-dir ~/tensorflow_datasets   # GPU advised

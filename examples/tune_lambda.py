@@ -5,11 +5,13 @@ leaky ReLU and 2x2 max pooling, then a softmax classifier; section 5.3), with
 the convolutional entropy loss, and the dense autoencoder (section 5.2),
 with the dense entropy loss. The search space is lambda (log-uniform, or the
 paper's grid with --paper-grid; both include lambda = 0, no penalty, as the
-baseline), where the penalty goes (--placements) and, with
---tune-stabilized, the exact or stabilized form.
+baseline), where the penalty goes (--placements), with --tune-stabilized
+the exact or stabilized penalty and, with --forms, the penalty's form (the
+paper's by default; volume and normalized: MATH.md sections 8-10).
 
     python examples/tune_lambda.py --quick                       # CNN, minutes on a CPU
     python examples/tune_lambda.py --model autoencoder --quick
+    python examples/tune_lambda.py --model autoencoder --quick --forms paper normalized
     python examples/tune_lambda.py --tuner hyperband --epochs 20 --data-dir ~/tensorflow_datasets
 
 Distributed (one chief and N workers, same command in each process; see
@@ -30,7 +32,7 @@ import os
 import sys
 
 os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
-from keras_entropy.experiments import arguments, loading, script_setup  # noqa: E402
+from keras_entropy.experiments import arguments, loading, paper, script_setup  # noqa: E402
 from keras_entropy.experiments.arguments import Setting  # noqa: E402
 
 #: The search's budget and models: option, help, --quick value; DEFAULTS otherwise.
@@ -42,8 +44,10 @@ SETTINGS = {
     "width": Setting("CNN filters per convolution (default 32)", minimum=1, quick=16),
     "latent_dim": Setting("autoencoder latent width (default 140)", minimum=1, quick=64),
     "batch_size": Setting("default 128", minimum=1),
+    "forms": arguments.forms_setting("penalty forms to search (default: paper)"),
 }
-DEFAULTS = {"max_trials": 20, "epochs": 10, "width": 32, "latent_dim": 140, "batch_size": 128}
+DEFAULTS = {"max_trials": 20, "epochs": 10, "width": 32, "latent_dim": 140, "batch_size": 128,
+            "forms": [paper.PAPER_FORM]}
 
 
 def parse_args(argv=None):
@@ -122,7 +126,7 @@ def autoencoder_builder(input_dim, latent_dim):
     """The paper's dense autoencoder (keras_entropy.experiments.autoencoder.dense_autoencoder), Adam + MSE."""
     import keras
 
-    from keras_entropy.experiments import autoencoder, paper
+    from keras_entropy.experiments import autoencoder
 
     def build():
         model = autoencoder.dense_autoencoder(input_dim, latent_dim)
@@ -134,7 +138,7 @@ def autoencoder_builder(input_dim, latent_dim):
 
 
 def hypermodel_for(args, settings, input_shape):
-    """`(hypermodel, objective name)`: the chosen model with its search space of lambda and placement."""
+    """`(hypermodel, objective name)`: the chosen model with its search space of lambda, placement and form."""
     from keras_entropy import tuning
 
     lam = "paper" if args.paper_grid else tuning.log_uniform(*args.lam_range)
@@ -145,7 +149,8 @@ def hypermodel_for(args, settings, input_shape):
         kind, placements, objective = "dense", ["first", "all"], "val_loss"
         build = autoencoder_builder(input_shape[0], settings["latent_dim"])
     search = tuning.EntropySearch(lam=lam, placement=args.placements or placements,
-                                  stabilized=[True, False] if args.tune_stabilized else True)
+                                  stabilized=[True, False] if args.tune_stabilized else True,
+                                  form=settings["forms"])
     hypermodel = tuning.EntropyHyperModel(build, seeds=args.seed, name=args.model, **{kind: search})
     return hypermodel, args.objective or objective
 

@@ -8,7 +8,8 @@ layers, Adam, early stopping when the validation loss has not improved by
 keras_entropy.experiments.segmentation) or as a placement strategy ("pre_concat",
 "first", "all"). Prints and writes the paper's Table 3 (epochs, training
 time, validation accuracy and IoU per run) and saves images of predicted vs
-true masks (PNG) for every run.
+true masks (PNG) for every run. --form picks the penalty's form (the
+paper's by default; volume and normalized: MATH.md sections 8-10).
 
     python examples/unet_segmentation.py --quick          # a minute on a CPU
     python examples/unet_segmentation.py --data-dir ~/tensorflow_datasets   # GPU advised

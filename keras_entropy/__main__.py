@@ -42,7 +42,11 @@ in forward order, compute from the weights alone
   dense:  log|det W_sq|, W_sq the square upper-left block of the kernel
 
 (the entropy change H(output) - H(input) of Meni et al.; higher = less entropy
-lost). A table with one row per profiled layer is printed (index = 0-based
+lost). --form volume or normalized computes instead the whole kernel's
+log-volume sum_j log sigma_j (MATH.md sections 8-9), or that less its scale
+part (section 10): one value per layer, per output position for a conv layer
+on a frequency grid of its output size capped at 16 (the penalties' default).
+A table with one row per profiled layer is printed (index = 0-based
 position among the profiled layers, as in the CSV); --plot draws one box per
 layer of the per-filter values (outliers shown; dense layers on their own
 scale, right axis), --compare puts a second model's profile beside it (e.g.
@@ -55,6 +59,7 @@ examples:
   python -m keras_entropy profile trained.keras --compare init.keras \\
       --plot trained_vs_init.png --csv trained.csv
   python -m keras_entropy profile model.keras --json model_profile.json
+  python -m keras_entropy profile model.keras --form normalized --plot normalized.png
 
 The CSV has one row per layer (index, name, kind, kernel shape, N_out, number of
 per-filter values, their mean/median/min/max, and the total). The JSON keeps
@@ -65,6 +70,9 @@ be read and every output rendered.
 """
 
 _KIND_NAMES = {"conv": "Conv2D", "dense": "Dense"}
+
+#: The forms of `--form`: keras_entropy.validation.FORMS (not imported: no Keras before parsing).
+_FORMS = ("paper", "volume", "normalized")
 
 
 class _InputError(Exception):
@@ -105,6 +113,9 @@ def _add_profile_parser(subparsers):
                         help="panel titles (default: the file names)")
     parser.add_argument("--kinds", nargs="+", choices=("conv", "dense"),
                         default=["conv", "dense"], help="layer kinds to include (default: both)")
+    parser.add_argument("--form", choices=_FORMS, default="paper",
+                        help="the entropy change to compute: the paper's (default), the "
+                             "kernel's log-volume, or the normalized log-volume")
     parser.add_argument("--names", action="store_true",
                         help="label the plot's x axis with layer names instead of indices")
     parser.add_argument("--quiet", action="store_true", help="do not print the table")
@@ -281,24 +292,35 @@ def _format_number(value, spec):
     return format(value, spec)
 
 
+def _column_titles(form):
+    """The titles of the form's four value columns (filters or grid, conv, dense, total)."""
+    from keras_entropy.profile import QUANTITIES
+
+    conv, dense = QUANTITIES[form]["conv"], QUANTITIES[form]["dense"]
+    if form == "paper":
+        return "filters", f"mean {conv}", dense, "total dH"
+    return "grid", conv, dense, f"total {dense}"
+
+
 def _format_table(profile):
     """One row per profiled layer; conv and dense quantities in their own columns."""
     records = profile.to_records("layer")
     name_width = min(40, max([5] + [len(r["name"]) for r in records]))
     kernel_width = max([6] + [len(r["kernel_shape"]) for r in records])
+    counts, conv_title, dense_title, total_title = _column_titles(profile.form)
     header = (
         f"{'index':>5}  {'layer':<{name_width}}  {'kind':<5}  {'kernel':<{kernel_width}}  "
-        f"{'N_out':>7}  {'filters':>7}  {'mean log|c11|':>13}  {'log|det W_sq|':>13}  "
-        f"{'total dH':>13}"
+        f"{'N_out':>7}  {counts:>7}  {conv_title:>13}  {dense_title:>13}  {total_title:>13}"
     )
     lines = [header, "-" * len(header)]
     for row in records:
         conv = row["kind"] == "conv"
         n_out = "n/a" if row["output_positions"] is None else str(row["output_positions"])
+        count = (row["n_values"] if profile.form == "paper" else row["grid"]) if conv else ""
         lines.append(
             f"{row['index']:>5}  {row['name'][:name_width]:<{name_width}}  {row['kind']:<5}  "
             f"{row['kernel_shape']:<{kernel_width}}  {n_out:>7}  "
-            f"{str(row['n_values']) if conv else '':>7}  "
+            f"{str(count):>7}  "
             f"{_format_number(row['mean'] if conv else None, '.4g'):>13}  "
             f"{_format_number(None if conv else row['total'], '.6g'):>13}  "
             f"{_format_number(row['total'], '.6g'):>13}"
@@ -306,18 +328,38 @@ def _format_table(profile):
     return "\n".join(lines)
 
 
-_TABLE_LEGEND = """\
-index: 0-based position among the profiled layers (the CSV's index column).
+_INDEX_LEGEND = "index: 0-based position among the profiled layers (the CSV's index column).\n"
+
+_TABLE_LEGEND = _INDEX_LEGEND + """\
 mean log|c11|: conv layers, mean over the single-channel filters; log|det W_sq|: dense layers.
 total dH (nats): N_out * sum(log|c11|) for a conv layer (n/a when N_out is not fixed), \
 log|det W_sq| for a dense layer."""
+
+
+_FORM_LEGENDS = {
+    "volume": "the log-volume of the whole kernel, sum_j log sigma_j (MATH.md sections 8-9)",
+    "normalized": "the log-volume less its scale part, <= 0 (MATH.md section 10)",
+}
+
+
+def _table_legend(form):
+    if form == "paper":
+        return _TABLE_LEGEND
+    _, conv, dense, total = _column_titles(form)
+    return _INDEX_LEGEND + (
+        f"form {form}: {_FORM_LEGENDS[form]}.\n"
+        f"{conv}: conv layers, per output position on the frequency grid (h, w); "
+        f"{dense}: dense layers.\n"
+        f"{total} (nats): N_out * {conv} for a conv layer (n/a when N_out is not fixed), "
+        f"{dense} for a dense layer."
+    )
 
 
 def _summary_line(profile, n_layers, kinds):
     counts = [f"{sum(e.kind == k for e in profile)} {_KIND_NAMES[k]}" for k in kinds]
     noun = "layer" if len(profile) == 1 else "layers"
     return (f"{profile.label}: {len(profile)} profiled {noun} ({', '.join(counts)}) "
-            f"of {n_layers} layers in the model")
+            f"of {n_layers} layers in the model; form: {profile.form}")
 
 
 def _render(profiles, args):
@@ -381,7 +423,7 @@ def _run_profile(args):
 
         from keras_entropy.profile import entropy_profile
 
-        profiles = [entropy_profile(m, kinds=args.kinds, label=lab)
+        profiles = [entropy_profile(m, kinds=args.kinds, label=lab, form=args.form)
                     for m, lab in zip(models, labels)]
         rendered = _render(profiles, args)
         counts = [_count_layers(m) for m in models]
@@ -390,7 +432,7 @@ def _run_profile(args):
             print(_summary_line(profile, count, args.kinds))
             print(_format_table(profile))
             print()
-        print(_TABLE_LEGEND)
+        print(_table_legend(args.form))
     try:
         _write_all(rendered)
     except OSError as exc:

@@ -23,6 +23,16 @@ class EntropyMonitor(keras.callbacks.Callback):
     `"median"`, `"min"`, `"max"`) the value is instead that statistic of the
     per-filter `log|K[0, 0, i, o]|`, the quantity of the paper's box plots.
 
+    With `form="volume"` or `"normalized"` (MATH.md sections 8-10) the values
+    are those of `entropy_profile(..., form=form, grid=grid)`: the whole
+    kernel's `dH` (`statistic="total"`), or, since a layer then has one value
+    and no per-filter values, with any other statistic the per-position
+    `dH / (h w)` of a conv layer and the `dH` of a dense one. The keys and
+    tags then start with `"{prefix}_{form}"` (e.g. `"entropy_volume/conv2d"`),
+    so that TensorBoard shows each form in its own section and two monitors
+    of different forms can share a run; histograms are not written (there is
+    no per-filter distribution). The paper form keeps the keys `"{prefix}/..."`.
+
     At the end of every epoch the values are added to the epoch logs under
     `"{prefix}/{layer name}"`, so they land in `History.history` (and in any
     callback that reads the logs after this one). With `every_n_batches=N`
@@ -41,6 +51,9 @@ class EntropyMonitor(keras.callbacks.Callback):
     >>> monitor = keras_entropy.EntropyMonitor(log_dir="logs/entropy")
     >>> history = model.fit(x, y, epochs=5, callbacks=[monitor])
     >>> history.history["entropy/conv2d"]        # one value per epoch
+    >>> volume = keras_entropy.EntropyMonitor(form="normalized")
+    >>> history = model.fit(x, y, epochs=5, callbacks=[volume])
+    >>> history.history["entropy_normalized/conv2d"]
 
     Args:
         layers: which layers: None (every Dense and Conv2D layer), a
@@ -54,6 +67,9 @@ class EntropyMonitor(keras.callbacks.Callback):
         statistic: `"total"` (the layer's `dH`, default) or a statistic of
             its per-filter values (`"mean"`, `"median"`, `"min"`, `"max"`).
         prefix: the first part of the keys and tags.
+        form: `"paper"` (default), `"volume"` or `"normalized"`.
+        grid: `(h, w)`, the frequency grid of the conv layers in a volume
+            form, or None for each layer's `regularizers.default_grid`.
     """
 
     def __init__(
@@ -64,6 +80,8 @@ class EntropyMonitor(keras.callbacks.Callback):
         histograms=True,
         statistic="total",
         prefix="entropy",
+        form="paper",
+        grid=None,
     ):
         super().__init__()
         if layers is not None and not isinstance(layers, (str, list, tuple)):
@@ -96,6 +114,8 @@ class EntropyMonitor(keras.callbacks.Callback):
         self.histograms = validation.validate_bool(histograms, "histograms")
         self.statistic = validation.validate_choice(statistic, "statistic", STATISTICS)
         self.prefix = validation.validate_string(prefix, "prefix")
+        self.form = validation.validate_form(form)
+        self.grid = validation.validate_grid(grid)
         self.batch_history = {}
         self._monitored = None
         self._writer = None
@@ -107,7 +127,9 @@ class EntropyMonitor(keras.callbacks.Callback):
             self.on_train_batch_end = self._record_batch
 
     def get_config(self):
-        return {
+        """The constructor's arguments; `form` and `grid` only when not the defaults
+        (a paper-form monitor's config is the one it had before the forms)."""
+        config = {
             "layers": self.layers,
             "every_n_batches": self.every_n_batches,
             "log_dir": self.log_dir,
@@ -115,6 +137,16 @@ class EntropyMonitor(keras.callbacks.Callback):
             "statistic": self.statistic,
             "prefix": self.prefix,
         }
+        if self.form != "paper":
+            config["form"] = self.form
+        if self.grid is not None:
+            config["grid"] = list(self.grid)
+        return config
+
+    @property
+    def key_prefix(self):
+        """The first part of the keys and tags: `prefix`, or `"{prefix}_{form}"`."""
+        return self.prefix if self.form == "paper" else f"{self.prefix}_{self.form}"
 
     @classmethod
     def from_config(cls, config):
@@ -138,8 +170,8 @@ class EntropyMonitor(keras.callbacks.Callback):
         _ = self.model  # on JAX, syncs the training state into the variables
         results = {}
         for layer, hw in self._monitored:
-            entry = layer_entropy(layer, output_shape=hw)
-            results[f"{self.prefix}/{layer.name}"] = (entry.statistic(self.statistic), entry)
+            entry = layer_entropy(layer, output_shape=hw, form=self.form, grid=self.grid)
+            results[f"{self.key_prefix}/{layer.name}"] = (entry.statistic(self.statistic), entry)
         return results
 
     # -- TensorBoard -------------------------------------------------------
@@ -164,7 +196,7 @@ class EntropyMonitor(keras.callbacks.Callback):
             for key, (value, entry) in results.items():
                 name = key.split("/", 1)[1]
                 tf.summary.scalar(f"{scalar_prefix}/{name}", float(value), step=step)
-                if self.histograms:
+                if self.histograms and self.form == "paper":
                     values = entry.values[np.isfinite(entry.values)]
                     if values.size:
                         tf.summary.histogram(f"{scalar_prefix}_filters/{name}", values, step=step)
@@ -184,7 +216,7 @@ class EntropyMonitor(keras.callbacks.Callback):
         for key, (value, _) in results.items():
             self.batch_history.setdefault(key, []).append((self._step, float(value)))
         if self.log_dir is not None:
-            self._write(results, self._step, f"{self.prefix}_batch")
+            self._write(results, self._step, f"{self.key_prefix}_batch")
 
     def on_epoch_end(self, epoch, logs=None):
         results = self.measure()
@@ -192,7 +224,7 @@ class EntropyMonitor(keras.callbacks.Callback):
             for key, (value, _) in results.items():
                 logs[key] = float(value)
         if self.log_dir is not None:
-            self._write(results, epoch, self.prefix)
+            self._write(results, epoch, self.key_prefix)
 
     def on_train_end(self, logs=None):
         if self._writer is not None:

@@ -279,6 +279,8 @@ def place_penalties(
     stabilized=True,
     epsilon=entropy_ops.DEFAULT_EPSILON,
     replace=False,
+    form="paper",
+    grid=None,
 ):
     """Add entropy penalties to chosen layers of an existing, built model.
 
@@ -290,6 +292,10 @@ def place_penalties(
     and each `Dense` layer a `DenseEntropy(lam)`: `sum_j lam * s(r_j)` over
     the factors of `|det K[:k, :k]|`; `s(x) = 1 / (|x| + epsilon)`
     (stabilized, default) or `-log|x|` (exact). See MATH.md sections 3-4.
+    With `form="volume"` or `"normalized"` the regularizers get that form
+    (and conv layers `grid`): the penalty of the whole kernel's log-volume,
+    MATH.md sections 8-10 (see `DenseEntropy` and `ConvEntropy`); `lam` must
+    then be a single number.
 
     The regularizer is set both as `layer.kernel_regularizer` (so the model
     saved to `.keras` reloads with it) and on the kernel variable (so the
@@ -326,6 +332,10 @@ def place_penalties(
         replace: a chosen layer that already has a kernel regularizer other
             than an entropy one raises `ValueError` unless `replace=True`
             (which drops it). An existing entropy penalty is always replaced.
+        form: `"paper"` (default), `"volume"` or `"normalized"`, given to
+            every regularizer placed.
+        grid: `(h, w)`, the frequency grid of the conv volume forms, or None
+            for `regularizers.default_grid` of each layer's output size.
 
     Returns:
         The list of layers that were given a penalty, in forward order.
@@ -334,6 +344,9 @@ def place_penalties(
     stabilized = validation.validate_bool(stabilized, "stabilized")
     epsilon = validation.validate_epsilon(epsilon)
     replace = validation.validate_bool(replace, "replace")
+    form = validation.validate_form(form)
+    grid = validation.validate_grid(grid)
+    validation.check_lam_form(lam, form)
     layers = select_layers(model, where, reference=reference, k=k, statistic=statistic,
                            kinds=kinds)
     plan = []
@@ -347,12 +360,14 @@ def place_penalties(
                 f"Received: replace={replace!r}"
             )
         if layer_kind(layer) == "conv":
-            regularizer = ConvEntropy(lam, output_spatial_shape(layer), stabilized, epsilon)
+            regularizer = ConvEntropy(
+                lam, output_spatial_shape(layer), stabilized, epsilon, form, grid)
         else:
-            regularizer = DenseEntropy(lam, stabilized, epsilon)
+            regularizer = DenseEntropy(lam, stabilized, epsilon, form)
         variable = kernel_variable(layer)
         try:
-            regularizer(variable)  # checks that `lam` fits before anything changes
+            if form == "paper":  # a volume form's scalar `lam` was checked above
+                regularizer(variable)  # checks that `lam` fits before anything changes
         except ValueError as exc:
             raise ValueError(f"Layer {layer.name!r}: {exc}") from exc
         plan.append((layer, variable, regularizer))

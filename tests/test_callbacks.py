@@ -114,3 +114,43 @@ def test_monitor_config_and_argument_errors():
         keras_entropy.EntropyMonitor(histograms="no")
     with pytest.raises(ValueError, match="prefix"):
         keras_entropy.EntropyMonitor(prefix="")
+
+
+def test_monitor_volume_form_logs_under_the_forms_keys(tmp_path, rng):
+    """form="normalized": keys and TensorBoard tags `entropy_normalized/...`,
+    values those of entropy_profile(model, form="normalized"), no histograms."""
+    model = small_model()
+    x, y = data(rng)
+    log_dir = str(tmp_path / "tb")
+    monitor = keras_entropy.EntropyMonitor(log_dir=log_dir, form="normalized", every_n_batches=2)
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[monitor])
+    assert sorted(k for k in history.history if k.startswith("entropy")) == [
+        "entropy_normalized/conv", "entropy_normalized/dense"]
+    final = keras_entropy.entropy_profile(model, form="normalized")
+    for name in ("conv", "dense"):
+        values = history.history[f"entropy_normalized/{name}"]
+        assert len(values) == 2 and values[-1] == pytest.approx(final[name].total, rel=1e-5)
+        assert values[-1] <= 1e-6  # the normalized form is <= 0
+    assert [s for s, _ in monitor.batch_history["entropy_normalized/conv"]] == [2, 4]
+    scalars, histograms = read_events(log_dir)
+    assert [s for s, _ in scalars["entropy_normalized/conv"]] == [0, 1]
+    assert [s for s, _ in scalars["entropy_normalized_batch/dense"]] == [2, 4]
+    assert histograms == {}  # one value per layer: no per-filter histogram
+    # A statistic other than "total" is the conv layer's per-position value.
+    per_position = keras_entropy.EntropyMonitor(layers=["conv"], statistic="mean", form="volume")
+    per_position.set_model(model)
+    (key, (value, entry)), = per_position.measure().items()
+    assert key == "entropy_volume/conv" and entry.grid == (6, 6)
+    assert value == pytest.approx(entry.total / 36, rel=1e-5)
+
+
+def test_monitor_form_config_and_errors():
+    monitor = keras_entropy.EntropyMonitor(form="volume", grid=(4, 4))
+    config = monitor.get_config()
+    assert config["form"] == "volume" and config["grid"] == [4, 4]
+    assert keras_entropy.EntropyMonitor.from_config(config).get_config() == config
+    assert "form" not in keras_entropy.EntropyMonitor().get_config()
+    with pytest.raises(ValueError, match="form='det'"):
+        keras_entropy.EntropyMonitor(form="det")
+    with pytest.raises(TypeError, match="grid"):
+        keras_entropy.EntropyMonitor(form="volume", grid=(4,))

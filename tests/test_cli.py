@@ -110,6 +110,40 @@ def test_cli_help(capsys):
         assert option in help_text
 
 
+def test_cli_form_volume_names_the_form(tmp_path, capsys):
+    """--form volume: the summary line, the table's header and the outputs name
+    the form, and the numbers are entropy_profile(model, form="volume")'s."""
+    from keras_entropy.__main__ import _FORMS
+    from keras_entropy.validation import FORMS
+
+    assert _FORMS == FORMS
+    path = str(tmp_path / "m.keras")
+    model = save_model(path)
+    table, js = str(tmp_path / "v.csv"), str(tmp_path / "v.json")
+    assert main(["profile", path, "--form", "volume", "--csv", table, "--json", js]) == 0
+    out = capsys.readouterr().out
+    assert "m.keras: 3 profiled layers (2 Conv2D, 1 Dense) of 4 layers in the model; " \
+        "form: volume" in out
+    header = next(line for line in out.splitlines() if line.lstrip().startswith("index"))
+    assert header.split()[-6:] == ["grid", "dH_vol/(h", "w)", "dH_vol", "total", "dH_vol"]
+    assert "log|c11|" not in header and "form volume:" in out
+    expected = keras_entropy.entropy_profile(model, form="volume")
+    printed = table_rows(out)
+    assert printed[0][5] == "8x8" and printed[1][5] == "6x6"  # each conv layer's grid
+    for row, entry in zip(printed, expected):
+        assert float(row[-1]) == pytest.approx(entry.total, rel=1e-4)
+    with open(table, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["form"] for r in rows] == ["volume"] * 3
+    assert keras_entropy.EntropyProfile.from_json(js).form == "volume"
+    # The default is the paper's form, and the summary line says so.
+    assert main(["profile", path, "--kinds", "dense"]) == 0
+    assert "of 4 layers in the model; form: paper" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["profile", "--help"])
+    assert "--form" in capsys.readouterr().out
+
+
 @pytest.fixture
 def inputs(tmp_path):
     """A readable model, a corrupt .keras file and a zip that is not a Keras model."""
@@ -147,6 +181,7 @@ ERROR_CASES = {
     "same output twice": (["{d}/good.keras", "--csv", "{d}/x.out", "--json", "{d}/x.out"],
                           ["--json", "x.out", "--csv"]),
     "bad kinds": (["{d}/good.keras", "--kinds", "lstm"], ["--kinds", "lstm"]),
+    "bad form": (["{d}/good.keras", "--form", "log"], ["--form", "log", "volume"]),
     "labels arity": (["{d}/good.keras", "--labels", "one"], ["--labels"]),
     "unknown flag": (["{d}/good.keras", "--colour", "red"], ["--colour"]),
     "no model": ([], ["MODEL.keras", "required"]),

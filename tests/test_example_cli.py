@@ -75,6 +75,42 @@ def test_tune_lambda_help_names_only_existing_flags(tmp_path):
     assert mentioned <= flags | {"--workers"}  # --workers belongs to keras_entropy.tuning_cluster
 
 
+#: The examples whose models carry an entropy penalty, and their form options.
+FORM_FLAGS = {"dense_autoencoder": {"--form", "--forms"}, "cnn_classification": {"--form"},
+              "large_cnn_classification": {"--form"}, "unet_segmentation": {"--form"}, "tune_lambda": {"--forms"}}
+DOCS = [os.path.join(ROOT, "docs", name) for name in ("experiments.md", "tuning.md")]
+FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z-]+)")
+
+
+def help_flags(name, tmp_path):
+    """The flags `examples/<name>.py --help` lists."""
+    text = run(name, ["--help"], tmp_path, timeout=120).stdout
+    return set(FLAG.findall(text.split("\n\n")[0] + "\n" + text.split("options:")[1].split("\n\n")[0]))
+
+
+def test_every_example_with_a_penalty_takes_its_form(tmp_path):
+    for name, flags in FORM_FLAGS.items():
+        assert flags <= help_flags(name, tmp_path), name
+    proc = run("cnn_classification", ["--form", "area"], tmp_path, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert "--form: must be one of paper, volume, normalized, got 'area'" in proc.stderr
+
+
+def test_every_flag_in_the_docs_is_a_real_flag(tmp_path):
+    text = "\n".join(open(path, encoding="utf-8").read() for path in DOCS).replace("\\\n", " ")
+    commands = re.findall(r"python examples/(\w+)\.py([^\n`]*)", text)
+    flags = {name: help_flags(name, tmp_path) for name in sorted({name for name, _ in commands})}
+    for name, arguments in commands:  # a command line: the flags of that example
+        unknown = set(FLAG.findall(arguments.split("#")[0])) - flags[name]
+        assert not unknown, f"python examples/{name}.py{arguments}: {sorted(unknown)}"
+    # In prose: a flag of some example, or of the tuning cluster launcher.
+    with open(os.path.join(ROOT, "keras_entropy", "tuning", "distribute", "cluster.py"), encoding="utf-8") as f:
+        cluster = f.read()  # python -m keras_entropy.tuning_cluster's options
+    every = set().union(*flags.values(), *(help_flags(name, tmp_path) for name in EXAMPLES if name not in flags))
+    unknown = {flag for flag in FLAG.findall(text) if flag not in every and f'"{flag}"' not in cluster}
+    assert not unknown, sorted(unknown)
+
+
 @pytest.mark.parametrize("name", WITH_DATA_DIR)
 def test_missing_data_dir_is_one_line_exit_2_and_writes_nothing(name, tmp_path):
     missing, out = tmp_path / "nonexistent", tmp_path / "out"

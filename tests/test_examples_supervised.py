@@ -213,6 +213,40 @@ def test_small_cnn_layers_and_placement():
         classification.small_cnn((32, 32, 3), 1, 4, lam="big")
 
 
+def test_a_volume_form_config_builds_volume_penalties(rng, monkeypatch):
+    from keras_entropy.experiments import autoencoder
+
+    settings = {**paper.CNN_PAPER, "depths": [1], "widths": [4], "lams": [0.0, 0.1], "placements": ["first"],
+                "form": "volume"}
+    baseline, config = classification.cnn_configs(settings, {"max_epochs": 1, **autoencoder.form_entry("volume")})
+    assert "form" not in baseline and config["form"] == "volume"  # the baseline has no penalty, hence no form
+    built = []
+
+    def fit(model, *args, **kwargs):
+        built.append(model)
+        return {}
+
+    monkeypatch.setattr(classification, "fit_classifier", fit)
+    x, y = rng.random((8, 12, 12, 1)).astype("float32"), rng.integers(0, 3, 8)
+    classification.cnn_run(config, 0, (x, y, x, y), verbose=0)
+    regularizer = built[0].get_layer("conv1").kernel_regularizer
+    assert isinstance(regularizer, ConvEntropy) and regularizer.form == "volume"
+    assert regularizer.lam == pytest.approx(0.1) and regularizer.output_shape == (10, 10)
+    classification.cnn_run({**config, "form": "normalized"}, 0, (x, y, x, y), verbose=0)
+    assert built[1].get_layer("conv1").kernel_regularizer.form == "normalized"
+    unet = segmentation.unet((16, 16, 3), base_filters=2, depth=1, lam=0.1, placement="first", form="normalized")
+    assert [layer.kernel_regularizer.form for layer in unet.layers
+            if isinstance(getattr(layer, "kernel_regularizer", None), ConvEntropy)] == ["normalized"]
+    # Mask figures of runs that differ only by form do not overwrite one another.
+    assert segmentation.mask_file({"lam": 0.1, "placement": "first"}, 0) == "masks_lam0.1_first_seed0.png"
+    assert segmentation.mask_file({"lam": 0.1, "placement": "first", "form": "volume"}, 0) == \
+        "masks_lam0.1_first_volume_seed0.png"
+    large = classification.large_cnn_configs(
+        {**paper.LARGE_CNN_PAPER, "archs": ["vgg16"], "trainings": ["vanilla"], "placements": ["first"],
+         "lams": [0.0, 0.1]}, {"dataset": "imagenette", **autoencoder.form_entry("normalized")})
+    assert [c.get("form") for c in large] == [None, "normalized"]
+
+
 def test_cnn_run_records_best_epoch_under_mixed_precision(rng):
     keras.config.set_dtype_policy("mixed_float16")
     x = rng.random((32, 12, 12, 1)).astype("float32")

@@ -233,6 +233,53 @@ def test_existing_regularizer_needs_replace_and_argument_errors():
         keras_entropy.place_penalties(model, "first", epsilon=0.0)
 
 
+@pytest.mark.parametrize("form", ["volume", "normalized"])
+def test_placement_with_a_volume_form(form, tmp_path):
+    """`form` and `grid` reach every regularizer placed; each loss is the
+    volume penalty of its layer; the form survives a .keras round trip."""
+    from keras_entropy import ops as E
+
+    model = residual_net()
+    touched = keras_entropy.place_penalties(model, "pre_skip", lam=0.05, form=form, grid=(4, 4))
+    touched += keras_entropy.place_penalties(model, ["head"], lam=0.2, form=form)
+    assert names(touched) == ["b1_2_conv", "b1_0_conv", "b2_1_conv", "head"]
+    normalized = form == "normalized"
+    expected = []
+    for layer in touched:
+        reg = layer.kernel_regularizer
+        assert reg.form == form and layer.kernel.regularizer is reg
+        if isinstance(layer, keras.layers.Conv2D):
+            assert reg.grid == (4, 4) and reg.output_shape == (4, 4)
+            expected.append(E.conv_volume_penalty(layer.kernel, (4, 4), 16, 0.05,
+                                                  normalized=normalized))
+        else:
+            assert isinstance(reg, DenseEntropy)
+            expected.append(E.dense_volume_penalty(layer.kernel, 0.2, normalized=normalized))
+    losses = [float(to_numpy(v)) for v in model.losses]
+    np.testing.assert_allclose(sorted(losses), sorted(float(to_numpy(v)) for v in expected),
+                               rtol=1e-5)
+    path = str(tmp_path / "placed.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path).get_layer("b2_1_conv").kernel_regularizer
+    assert (loaded.form, loaded.grid) == (form, (4, 4))
+    # Without `grid`, the conv layers keep ConvEntropy's default (None: default_grid).
+    keras_entropy.place_penalties(model, "first", form=form)
+    assert model.get_layer("stem").kernel_regularizer.grid is None
+
+
+def test_placement_form_errors_change_nothing():
+    model = residual_net()
+    with pytest.raises(ValueError, match="form='det'"):
+        keras_entropy.place_penalties(model, "all", form="det")
+    with pytest.raises(ValueError, match="grid"):
+        keras_entropy.place_penalties(model, "all", form="volume", grid=(4, -1))
+    with pytest.raises(ValueError, match="lam"):
+        keras_entropy.place_penalties(model, ["stem"], lam=np.ones(4), form="volume")
+    assert model.losses == []
+    assert all(layer.kernel_regularizer is None for layer in keras_entropy.select_layers(
+        model, "all"))
+
+
 # --- keras.applications ---------------------------------------------------
 
 

@@ -306,3 +306,114 @@ def test_profile_of_jit_compiled_and_mixed_precision_model(policy, backend, rng)
     assert profile["d2"].total == pytest.approx(
         float(to_numpy(E.dense_entropy_change(d2.kernel))), rel=1e-5)
     assert all(math.isfinite(e.total) for e in profile)
+
+
+# --- the volume forms (MATH.md sections 8-10) -------------------------------
+
+
+def _kernels(model):
+    """{name: kernel} of small_cnn's Dense/Conv2D layers."""
+    block = model.get_layer("block")
+    return {name: (block.get_layer(name) if name in ("c2", "c3") else model.get_layer(name)).kernel
+            for name in ("c1", "c2", "c3", "d1", "d2")}
+
+
+@pytest.mark.parametrize("form", ["volume", "normalized"])
+def test_volume_form_values_equal_the_ops_functions(form):
+    """One value per layer: dense `dense_volume_change`, conv the per-position
+    `conv_volume_change(kernel, grid) / (h w)` on the default grid (output size,
+    at least the kernel size) and the total N_out times it."""
+    model = small_cnn()
+    kernels = _kernels(model)
+    normalized = form == "normalized"
+    profile = keras_entropy.entropy_profile(model, form=form, label="v")
+    assert profile.form == form and [e.form for e in profile] == [form] * 5
+    assert profile.names == ["c1", "c2", "c3", "d1", "d2"]
+    # c3's output is 4 x 2, its kernel 2 x 3: the grid is at least the kernel.
+    assert [e.grid for e in profile] == [(10, 8), (5, 4), (4, 3), None, None]
+    for entry in profile:
+        kernel = kernels[entry.name]
+        assert entry.values.shape == (1,)
+        if entry.kind == "conv":
+            h, w = entry.grid
+            expected = float(to_numpy(E.conv_volume_change(kernel, (h, w), normalized))) / (h * w)
+            np.testing.assert_allclose(entry.values[0], expected, rtol=1e-5)
+            np.testing.assert_allclose(entry.total, entry.output_positions * expected, rtol=1e-5)
+        else:
+            expected = float(to_numpy(E.dense_volume_change(kernel, normalized)))
+            np.testing.assert_allclose([entry.values[0], entry.total], [expected] * 2, rtol=1e-5)
+        if normalized:
+            assert entry.total <= 1e-5
+    # The paper's numbers are other numbers: the form is not ignored.
+    paper = keras_entropy.entropy_profile(model)
+    assert all(not np.isclose(a.total, b.total) for a, b in zip(paper, profile))
+    # An explicit grid serves every conv layer; mean/min/... are the one value.
+    fixed = keras_entropy.entropy_profile(model, kinds="conv", form=form, grid=(6, 6))
+    assert [e.grid for e in fixed] == [(6, 6)] * 3
+    expected = float(to_numpy(E.conv_volume_change(kernels["c2"], (6, 6), normalized))) / 36
+    np.testing.assert_allclose(fixed["c2"].statistic("mean"), expected, rtol=1e-5)
+    np.testing.assert_allclose(fixed["c2"].total, 20 * expected, rtol=1e-5)
+
+
+def test_volume_form_unknown_spatial_size_and_argument_errors():
+    inputs = keras.Input((None, None, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="c")(inputs))
+    entry = keras_entropy.entropy_profile(model, form="volume")[0]
+    assert entry.grid == (16, 16) and math.isnan(entry.total) and np.isfinite(entry.values[0])
+    with pytest.raises(ValueError, match="form='log'"):
+        keras_entropy.entropy_profile(model, form="log")
+    with pytest.raises(ValueError, match="grid"):
+        keras_entropy.entropy_profile(model, form="volume", grid=(0, 4))
+    with pytest.raises(ValueError, match="form"):
+        keras_entropy.profile.layer_entropy(model.get_layer("c"), form="Volume")
+    volume = keras_entropy.entropy_profile(small_cnn(), form="volume")
+    with pytest.raises(ValueError, match="form"):
+        keras_entropy.EntropyProfile(list(volume), form="paper")
+    assert keras_entropy.EntropyProfile(list(volume)).form == "volume"
+
+
+def test_volume_form_records_csv_and_json_carry_the_form(tmp_path):
+    profile = keras_entropy.entropy_profile(small_cnn(), form="normalized", label="n")
+    assert "form='normalized'" in repr(profile)
+    record = profile.to_records()[1]
+    assert (record["form"], record["grid"], record["n_values"]) == ("normalized", "5x4", 1)
+    rows = list(csv.DictReader(io.StringIO(profile.to_csv())))
+    assert [r["form"] for r in rows] == ["normalized"] * 5
+    assert [r["grid"] for r in rows] == ["10x8", "5x4", "4x3", "", ""]
+    assert list(profile.to_dataframe().columns)[-2:] == ["form", "grid"]
+    assert len(profile.to_records(per="value")) == 5  # one value per layer
+    # A paper-form table keeps its columns (no form, no grid).
+    paper_header = keras_entropy.entropy_profile(small_cnn()).to_csv().splitlines()[0]
+    assert "form" not in paper_header and paper_header.endswith(",total")
+    assert json.loads(profile.to_json())["form"] == "normalized"
+    profile.to_json(tmp_path / "n.json")
+    back = keras_entropy.EntropyProfile.from_json(str(tmp_path / "n.json"))
+    assert back.form == "normalized" and back.label == "n"
+    assert [e.grid for e in back] == [e.grid for e in profile]
+    assert [e.form for e in back] == ["normalized"] * 5
+    np.testing.assert_array_equal(np.concatenate([e.values for e in back]),
+                                  np.concatenate([e.values for e in profile]))
+    # A JSON written before the forms existed reads back as the paper form.
+    old = json.loads(keras_entropy.entropy_profile(small_cnn()).to_json())
+    old.pop("form")
+    for layer in old["layers"]:
+        layer.pop("grid")
+    assert keras_entropy.EntropyProfile.from_json(json.dumps(old)).form == "paper"
+
+
+def test_plot_volume_form_draws_a_point_per_layer_and_names_the_form():
+    model = small_cnn()
+    volume = keras_entropy.entropy_profile(model, form="volume", label="volume")
+    fig = keras_entropy.plot_profiles([volume, volume])
+    for ax in fig.get_axes():
+        assert not [p for p in ax.patches if type(p).__name__ == "PathPatch"]  # no boxes
+        points = [line for line in ax.get_lines() if line.get_marker() in ("o", "D")]
+        assert sorted(len(line.get_xdata()) for line in points) == [2, 3]  # dense, conv
+    assert fig.get_axes()[0].get_ylabel() == "volume form: dH_vol/(h w) (nats)"
+    secondary = fig.get_axes()[-1].child_axes
+    assert len(secondary) == 1 and "dH_vol" in secondary[0].get_ylabel()
+    dense_only = keras_entropy.EntropyProfile([e for e in volume if e.kind == "dense"])
+    label = keras_entropy.plot_profiles(dense_only).get_axes()[0].get_ylabel()
+    assert label.startswith("volume form:") and "dH_vol" in label
+    with pytest.raises(ValueError, match="profiles"):
+        keras_entropy.plot_profiles([volume, keras_entropy.entropy_profile(model)])

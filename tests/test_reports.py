@@ -330,3 +330,39 @@ def test_dense_autoencoder_mixed_precision(tmp_path, no_tfds_copy, capsys):
     (record,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert record["config"]["dtype_policy"] == "mixed_float16"
     assert all(np.isfinite(v) and v > 0 for v in record["history"]["val_loss"] + record["history"]["val_mse"])
+
+
+def test_dense_autoencoder_forms_side_by_side(tmp_path, no_tfds_copy, capsys):
+    example = load_example()
+    out = tmp_path / "forms"
+    argv = ["--quick", "--forms", "paper", "normalized", "--latent-dims", "4", "--lams", "0", "0.5",
+            "--replications", "1", "--max-epochs", "2", "--patience", "1", "--train-size", "128",
+            "--val-size", "32", "--verbose", "0", "--out", str(out)]
+    assert example.main(argv) == 0
+    printed = capsys.readouterr().out
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    # One shared baseline (no penalty, no form), then lam=0.5 once per form; the paper's form is the
+    # config without `form` (so results written before the forms existed resume).
+    assert sorted((r["config"]["lam"], r["config"].get("form", "-")) for r in records) == [
+        (0.0, "-"), (0.5, "-"), (0.5, "normalized")]
+    normalized = next(r for r in records if r["config"].get("form") == "normalized")
+    paper = next(r for r in records if r["config"]["lam"] == 0.5 and "form" not in r["config"])
+    assert normalized["history"]["val_loss"] != paper["history"]["val_loss"]
+    summary = (out / "summary.md").read_text()
+    assert summary.index("## form = paper") < summary.index("## form = normalized")
+    assert "![form_normalized/val_mse_vs_latent_dim.png](form_normalized/val_mse_vs_latent_dim.png)" in summary
+    for form in ("paper", "normalized"):
+        folder = out / f"form_{form}"
+        assert (folder / "val_mse_vs_latent_dim.png").read_bytes().startswith(PNG)
+        report = (folder / "summary.md").read_text()
+        assert report.splitlines()[0] == f"# Dense autoencoder on mnist (embedded subset, --quick), form={form}"
+        assert f"form={form}" in next(line for line in report.splitlines() if line.startswith("Fixed settings"))
+        assert report.count("| 4 | 0 | 1 |") == 1 and report.count("| 4 | 0.5 | 1 |") == 1
+    assert "form=paper:" in printed and "form=normalized:" in printed
+    # Resumes: nothing re-trained.
+    before = (out / "results.jsonl").read_bytes()
+    assert example.main(argv) == 0
+    assert (out / "results.jsonl").read_bytes() == before
+    with pytest.raises(SystemExit):
+        example.main(["--form", "volume", "--forms", "paper", "volume"])
+    assert "error: --form and --forms: give one of them" in capsys.readouterr().err

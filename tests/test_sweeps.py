@@ -205,3 +205,66 @@ def test_sigkill_mid_sweep_then_resume_records_every_run_once(tmp_path):
     # Only the run in flight was lost and run again.
     n_calls = len(calls.read_text().splitlines())
     assert 12 <= n_calls <= 13
+
+
+# ---------------------------------------------------------------------------
+# Penalty forms: results written before the forms existed still resume.
+
+
+def _tiny_data():
+    from types import SimpleNamespace
+
+    images = np.zeros((4, 28, 28), "uint8")
+    return SimpleNamespace(x_train=images, x_test=images, y_train=np.zeros(4, "int64"),
+                           y_test=np.zeros(4, "int64"), is_embedded=True, name="mnist")
+
+
+def _old_dense_config(latent_dim, lam):
+    """A dense autoencoder config exactly as written before the forms existed (no `form`)."""
+    return {"experiment": "dense_autoencoder", "dataset": "mnist", "data_source": "embedded", "train_size": 4,
+            "val_size": 4, "patience": 7, "max_epochs": 200, "batch_size": 128, "learning_rate": 1e-3,
+            "monitor": "val_loss", "stop_when": "all", "dtype_policy": keras.config.dtype_policy().name,
+            "latent_dim": latent_dim, "lam": lam}
+
+
+def test_paper_form_sweeps_keep_the_run_keys_of_earlier_results(tmp_path):
+    from keras_entropy.experiments import autoencoder, classification
+
+    settings = {"latent_dims": [4], "lams": [0.0, 0.1], "train_size": 4, "val_size": 4}
+    old = [_old_dense_config(4, 0.0), _old_dense_config(4, 0.1)]
+    results = sweeps.ResultsFile(tmp_path / "results.jsonl")
+    for config in old:  # an earlier results file
+        results.append(sweeps.make_record(config, 0, history={"val_loss": [1.0]}))
+    for form_settings in ({}, {"form": "paper"}, {"forms": ["paper"]}, {"form": None, "forms": None}):
+        _, configs = autoencoder.dense_autoencoder_sweep(_tiny_data(), {**settings, **form_settings}, "mnist")
+        assert configs == old, form_settings
+        calls = []
+        summary = sweeps.run_sweep(lambda c, s: calls.append(c), configs, 1, results, log=None)
+        assert summary == {"total": 2, "skipped": 2, "ran": 0} and calls == []
+    # Another form: the shared baseline is still done; only the penalised run is new, and says its form.
+    _, configs = autoencoder.dense_autoencoder_sweep(_tiny_data(), {**settings, "forms": ["paper", "volume"]},
+                                                     "mnist")
+    assert configs == old + [{**old[1], "form": "volume"}]
+    calls = []
+    assert sweeps.run_sweep(lambda c, s: calls.append(c) or {}, configs, 1, results, log=None)["ran"] == 1
+    assert calls == [{**old[1], "form": "volume"}]
+    assert [autoencoder.config_form(r["config"]) for r in results.records()] == ["paper", "paper", "volume"]
+    # The small CNNs: paper-form configs as before; another form goes to the penalised runs only.
+    cnn = {"depths": [1], "widths": [4], "lams": [0.0, 0.1], "placements": ["first"]}
+    paper = classification.cnn_configs(cnn, {"dataset": "mnist", **autoencoder.form_entry("paper")})
+    assert paper == [{"dataset": "mnist", "depth": 1, "width": 4, "placement": "none", "lam": 0.0},
+                     {"dataset": "mnist", "depth": 1, "width": 4, "placement": "first", "lam": 0.1}]
+    volume = classification.cnn_configs(cnn, {"dataset": "mnist", **autoencoder.form_entry("volume")})
+    assert volume == [paper[0], {**paper[1], "form": "volume"}]
+
+
+def test_form_helpers():
+    from keras_entropy.experiments import autoencoder
+
+    assert autoencoder.form_entry("paper") == {} and autoencoder.form_entry("normalized") == {"form": "normalized"}
+    assert autoencoder.config_form({"lam": 0.1}) == "paper"
+    assert autoencoder.config_form({"lam": 0.1, "form": "volume"}) == "volume"
+    assert autoencoder.with_forms([{"lam": 0.0, "form": "volume"}, {"lam": 0.5}], ["normalized", "paper"]) == [
+        {"lam": 0.0}, {"lam": 0.5, "form": "normalized"}, {"lam": 0.5}]
+    with pytest.raises(ValueError, match="form='area'"):
+        autoencoder.form_entry("area")

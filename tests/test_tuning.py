@@ -5,6 +5,7 @@ fault-tolerant oracle: test_tuning_oracle.py; the KerasTuner adapter and the lay
 test_tuning_compat.py.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -192,6 +193,58 @@ def test_search_space_names_and_conditions():
     assert tuning.hp_names("conv")["lam"] == "conv_lam"
 
 
+def test_form_is_a_choice_conditional_on_the_penalty_and_a_fixed_non_paper_form_is_recorded():
+    hp = keras_tuner.HyperParameters()
+    choice = tuning.EntropySearch(lam=[0.0, 0.1], form=["paper", "normalized"]).declare(hp, "dense")
+    (form,) = [p for p in hp.space if p.name == tuning.hp_names("dense")["form"]]
+    assert form.name == "dense_form" and type(form).__name__ == "Choice"
+    assert form.values == ["paper", "normalized"]
+    assert form.conditions[0].values == [0.1]  # not for the baseline 0
+    assert choice == {"lam": 0.0, "placement": None, "where": None, "stabilized": None, "form": None}
+    hp.values["dense_lam"] = 0.1
+    hp.values["dense_form"] = "normalized"
+    assert tuning.EntropySearch(lam=[0.0, 0.1], form=["paper", "normalized"]).declare(hp, "dense")["form"] \
+        == "normalized"
+    fixed = keras_tuner.HyperParameters()
+    assert tuning.EntropySearch(lam=0.1, form="volume").declare(fixed, "conv")["form"] == "volume"
+    assert fixed.values == {"conv_form": "volume"}  # exported trials say which form ran
+    paper = keras_tuner.HyperParameters()
+    assert tuning.EntropySearch(lam=0.1).declare(paper, "conv")["form"] == "paper"
+    assert paper.values == {}  # the paper's form declares nothing: earlier searches resume unchanged
+
+
+def test_build_gives_the_regularizers_the_chosen_form():
+    hypermodel = tuning.EntropyHyperModel(
+        tiny_cnn, conv=tuning.EntropySearch(lam=0.1, placement="all", form=["paper", "volume"], grid=(4, 4)),
+        dense=tuning.EntropySearch(lam=0.01, placement="first", form="normalized"))
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    hp.values["conv_form"] = "volume"
+    model = hypermodel.build(hp)
+    regularizers = {layer.name: layer.kernel_regularizer for layer in model.layers
+                    if getattr(layer, "kernel_regularizer", None) is not None}
+    assert {name: r.form for name, r in regularizers.items()} == {
+        "conv_a": "volume", "conv_b": "volume", "dense_a": "normalized"}
+    assert regularizers["conv_a"].grid == (4, 4)
+    assert len(model.losses) == 3 and all(np.isfinite(float(to_numpy(v))) for v in model.losses)
+
+
+def test_search_records_and_exports_the_form(tmp_path):
+    space = tuning.EntropySearch(lam=0.1, placement="first", form=["volume", "normalized"])
+    hypermodel = RecordingHyperModel(tiny_cnn, seeds=0, dense=space)
+    tuner = keras_tuner.GridSearch(hypermodel, objective="val_loss", directory=str(tmp_path), project_name="forms")
+    x, y = data(16)
+    tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=16, verbose=0)
+    assert sorted(r.form for seen in hypermodel.seen for r in seen["regularizers"].values()) == [
+        "normalized", "volume"]
+    records = tuning.trial_records(tuner)
+    assert sorted(r["config"]["dense_form"] for r in records) == ["normalized", "volume"]
+    for trial in tuner.oracle.trials.values():
+        with open(os.path.join(tuner.get_trial_dir(trial.trial_id), tuning.TRIAL_RECORD_FILE)) as f:
+            penalties = json.load(f)["penalties"]
+        assert penalties["dense"]["form"] == trial.hyperparameters.values["dense_form"]
+
+
 def test_placement_by_layer_names():
     space = tuning.EntropySearch(lam=0.1, placement={"second": ["dense_b"], "both": [0, 1]})
     hypermodel = tuning.EntropyHyperModel(tiny_cnn, dense=space)
@@ -215,6 +268,14 @@ def test_argument_validation():
         tuning.EntropySearch(stabilized=[True, True])
     with pytest.raises(TypeError, match="stabilized"):
         tuning.EntropySearch(stabilized="yes")
+    with pytest.raises(ValueError, match="form"):
+        tuning.EntropySearch(form="log_volume")
+    with pytest.raises(ValueError, match="form"):
+        tuning.EntropySearch(form=["paper", "paper"])
+    with pytest.raises(ValueError, match="form"):
+        tuning.EntropySearch(form=[])
+    with pytest.raises(ValueError, match="grid"):
+        tuning.EntropySearch(grid=(0, 4))
     with pytest.raises(ValueError, match="low"):
         tuning.log_uniform(1.0, 0.1)
     with pytest.raises(ValueError, match="low"):
@@ -285,10 +346,12 @@ def test_example_help_and_quick_autoencoder_search(tmp_path, capsys):
         example.main(["--lam-range", "1", "0.1"])
     code = example.main(["--model", "autoencoder", "--quick", "--max-trials", "2", "--epochs", "1",
                          "--train-size", "128", "--val-size", "64", "--latent-dim", "8",
-                         "--batch-size", "64", "--out", str(tmp_path / "out")])
+                         "--batch-size", "64", "--forms", "paper", "normalized", "--out", str(tmp_path / "out")])
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-2].startswith("best trial hyperparameters:")
     assert lines[-1].startswith("best trial score: val_loss = ")
     records = sweeps.ResultsFile(tmp_path / "out" / "results.jsonl").records()
     assert len(records) == 2 and all(r["config"]["model"] == "autoencoder" for r in records)
+    for r in records:  # the searched form, in the trials where the penalty is on
+        assert r["config"].get("dense_form") in ((None,) if r["config"]["dense_lam"] == 0 else ("paper", "normalized"))

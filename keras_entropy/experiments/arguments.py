@@ -33,6 +33,10 @@ from keras_entropy.experiments.loading import DISPLAY_NAMES, data_paragraph
 TRAIN_SIZE_HELP = "use the first N training images (default: all)"
 VAL_SIZE_HELP = "use the first N test images for validation (default: all)"
 LAMS_HELP = "entropy loss strengths, include 0 for the baseline"
+#: The forms of the entropy penalties, in words, for --form and --forms (`penalty_form` checks them).
+FORM_NAMES = ("paper (the paper's formulas), volume (the log-volume the whole kernel maps) or normalized "
+              "(that volume less its scale part); MATH.md sections 8-10")
+FORM_HELP = f"the entropy change the penalty takes: {FORM_NAMES}"
 
 #: The sentence of --quick's help saying what a --quick run uses without the data (`fallback` of `load_data_for`).
 _QUICK_FALLBACK = {
@@ -93,6 +97,30 @@ def lams_setting(quick=_NO_QUICK, help=LAMS_HELP):
     return Setting(help, float, nargs="+", quick=quick)
 
 
+def penalty_form(text):
+    """The type of --form / --forms: a name of `keras_entropy.validation.FORMS`.
+
+    The names are read from `keras_entropy.validation` when a value is
+    parsed, not when the parser is built, so that --help imports nothing
+    but the standard library.
+    """
+    from keras_entropy import validation
+
+    if text not in validation.FORMS:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(validation.FORMS)}, got {text!r}")
+    return text
+
+
+def form_setting(quick=_NO_QUICK):
+    """--form: the entropy change the penalties take (default: the paper's)."""
+    return Setting(FORM_HELP + "; default paper", penalty_form, metavar="FORM", quick=quick)
+
+
+def forms_setting(help):
+    """--forms: several penalty forms (`help` says what is done with them: a grid axis, a search)."""
+    return Setting(f"{help}; each one of {FORM_NAMES}", penalty_form, nargs="+", metavar="FORM")
+
+
 def replications_setting(unit, paper, quick=_NO_QUICK, default="paper"):
     """--replications: runs per `unit` with distinct seeds; the help names the `paper`'s (or default) count."""
     return Setting(f"runs per {unit}, distinct seeds ({default}: {paper})", minimum=1, quick=quick)
@@ -106,10 +134,10 @@ def size_setting(help, quick=_NO_QUICK):
 def sweep_settings(paper, quick, *, monitor=None, validation="test"):
     """The settings every supervised sweep of the paper has, their help naming the paper's values.
 
-    --lams, --replications (per cell), --max-epochs, --patience (on
-    `monitor` when given; with the paper's `min_delta`), --batch-size,
-    --train-size and --val-size (the first N `validation` images: "test"
-    or "validation").
+    --lams, --form (`form_setting`), --replications (per cell),
+    --max-epochs, --patience (on `monitor` when given; with the paper's
+    `min_delta`), --batch-size, --train-size and --val-size (the first N
+    `validation` images: "test" or "validation").
 
     Args:
         paper: the experiment's paper settings (`keras_entropy.experiments.paper`).
@@ -126,6 +154,7 @@ def sweep_settings(paper, quick, *, monitor=None, validation="test"):
     val_help = VAL_SIZE_HELP if validation == "test" else f"use the first N {validation} images (default: all)"
     return {
         "lams": lams_setting(value("lams"), f"{LAMS_HELP} (paper: {grid})"),
+        "form": form_setting(value("form")),
         "replications": replications_setting("cell", paper["replications"], value("replications")),
         "max_epochs": Setting(f"epoch cap of each run (default {paper['max_epochs']})", minimum=1,
                               quick=value("max_epochs")),
@@ -135,6 +164,14 @@ def sweep_settings(paper, quick, *, monitor=None, validation="test"):
         "train_size": size_setting(TRAIN_SIZE_HELP, value("train_size")),
         "val_size": size_setting(val_help, value("val_size")),
     }
+
+
+def at_most_one(parser, args, *names):
+    """`args`, after `parser.error` if more than one of the options `names` was given (e.g. --form and --forms)."""
+    given = [flag(name) for name in names if getattr(args, name, None) not in (None, [], False)]
+    if len(given) > 1:
+        parser.error(f"{' and '.join(given)}: give one of them")
+    return args
 
 
 def flag(name):
@@ -271,7 +308,8 @@ def add_common_arguments(parser, datasets, default_dataset, *, settings, run_nam
 
 
 __all__ = [
-    "InputError", "LAMS_HELP", "OneLineErrorParser", "Setting", "TRAIN_SIZE_HELP", "VAL_SIZE_HELP",
-    "add_common_arguments", "add_verbose_argument", "data_dir_help", "flag", "lams_setting",
-    "parser_for", "quick_values", "replications_setting", "settings_for", "size_setting", "sweep_settings",
+    "FORM_HELP", "FORM_NAMES", "InputError", "LAMS_HELP", "OneLineErrorParser", "Setting", "TRAIN_SIZE_HELP",
+    "VAL_SIZE_HELP", "add_common_arguments", "add_verbose_argument", "at_most_one", "data_dir_help", "flag",
+    "form_setting", "forms_setting", "lams_setting", "parser_for", "penalty_form", "quick_values",
+    "replications_setting", "settings_for", "size_setting", "sweep_settings",
 ]

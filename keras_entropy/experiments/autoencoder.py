@@ -6,18 +6,23 @@ function that returns a sweep record's fields (see
 `keras_entropy.experiments.paper`). The example scripts in `examples/` are
 thin command-line wrappers around them (`examples/dense_autoencoder.py`:
 `dense_autoencoder_sweep`, `write_dense_autoencoder_report`);
-`fixed_config` makes the fixed part of any sweep's configs.
+`fixed_config` makes the fixed part of any sweep's configs, and
+`form_entry`, `config_form`, `unpenalised` and `with_forms` their penalty
+form (a config without `form` ran the paper's, `PAPER_FORM`).
 
 Dense autoencoder (section 5.2): one dense hidden layer of `latent_dim`
 sigmoid units, a sigmoid reconstruction layer, Adam, mean squared error,
 `DenseEntropy(lam)` on the first kernel, early stopping after 7 epochs
-without improvement, 10 replications.
+without improvement, 10 replications. Several penalty forms (`forms`) run
+side by side, each with its own report (`write_dense_autoencoder_report`).
 """
+
+import os
 
 import keras
 
 from keras_entropy import validation
-from keras_entropy.experiments.paper import DENSE_AUTOENCODER_PAPER
+from keras_entropy.experiments.paper import DENSE_AUTOENCODER_PAPER, PAPER_FORM
 from keras_entropy.experiments.runs import fit_run
 from keras_entropy.regularizers import DenseEntropy
 
@@ -27,14 +32,14 @@ from keras_entropy.regularizers import DenseEntropy
 DENSE_AUTOENCODER_MONITORS = ("val_loss", "val_mse")
 
 
-def dense_autoencoder(input_dim, latent_dim, lam=0.0, stabilized=True, epsilon=None):
+def dense_autoencoder(input_dim, latent_dim, lam=0.0, stabilized=True, epsilon=None, form=PAPER_FORM):
     """A one-hidden-layer sigmoid autoencoder with `DenseEntropy(lam)` on its encoder.
 
     Args:
         input_dim: number of input features (784 for MNIST, 3072 for CIFAR-10).
         latent_dim: width of the hidden (latent) layer.
         lam: entropy penalty strength on the first kernel; 0 adds no penalty.
-        stabilized, epsilon: as for `DenseEntropy` (epsilon None: its default).
+        stabilized, epsilon, form: as for `DenseEntropy` (epsilon None: its default).
 
     Returns:
         An uncompiled `keras.Sequential`.
@@ -44,7 +49,7 @@ def dense_autoencoder(input_dim, latent_dim, lam=0.0, stabilized=True, epsilon=N
     regularizer = None
     if lam != 0:
         kwargs = {} if epsilon is None else {"epsilon": epsilon}
-        regularizer = DenseEntropy(lam, stabilized=stabilized, **kwargs)
+        regularizer = DenseEntropy(lam, stabilized=stabilized, form=form, **kwargs)
     return keras.Sequential(
         [
             keras.Input((input_dim,)),
@@ -72,6 +77,47 @@ def fixed_config(experiment, dataset, data_source, sizes, values, names, dtype_p
     return fixed
 
 
+def form_entry(form):
+    """The config entry of a penalty `form`: none for the paper's, else `{"form": form}`.
+
+    A config without `form` ran `PAPER_FORM`, so configs (and their run
+    keys, `keras_entropy.experiments.sweeps.run_key`) of paper-form runs
+    are those written before the forms existed: old results files resume.
+
+    >>> form_entry("paper"), form_entry("volume")
+    ({}, {'form': 'volume'})
+    """
+    return {} if validation.validate_form(form) == PAPER_FORM else {"form": form}
+
+
+def config_form(config):
+    """The penalty form a config ran (its `form`; `PAPER_FORM` when it has none)."""
+    return config.get("form", PAPER_FORM)
+
+
+def unpenalised(config):
+    """`config` without a `form`: the lambda = 0 baseline has no penalty, hence no form.
+
+    One baseline then serves every form of a sweep (and of sweeps run into
+    the same results file with another --form).
+    """
+    return {k: v for k, v in config.items() if k != "form"}
+
+
+def with_forms(configs, forms):
+    """Each config with a nonzero `lam` once per penalty form (`form_entry`); lam = 0 configs once, unpenalised.
+
+    >>> with_forms([{"lam": 0.0}, {"lam": 0.1}], ["paper", "normalized"])
+    [{'lam': 0.0}, {'lam': 0.1}, {'lam': 0.1, 'form': 'normalized'}]
+    """
+    forms = validation.validate_names(forms, "forms")
+    expanded = []
+    for config in configs:
+        base = unpenalised(config)
+        expanded += [base] if config["lam"] == 0 else [{**base, **form_entry(form)} for form in forms]
+    return expanded
+
+
 def flatten_images(x):
     """uint8 images `(N, ...)` as float32 vectors in [0, 1], shape `(N, prod(...))`."""
     import numpy as np
@@ -88,7 +134,7 @@ def dense_autoencoder_run(config, seed, data, verbose="auto"):
             `max_epochs`, `batch_size`, `learning_rate`, `monitor` (the run's
             own early-stopping monitor, "val_loss" or "val_mse"), `stop_when`
             ("all": train until both monitors stopped, the default, or
-            "first"), `stabilized`.
+            "first"), `stabilized`, `form` (default `PAPER_FORM`).
         seed: seeds Keras (weights, shuffling) for this run.
         data: `(x_train, x_val)` float32 arrays of shape `(N, features)`.
 
@@ -110,6 +156,7 @@ def dense_autoencoder_run(config, seed, data, verbose="auto"):
         int(settings["latent_dim"]),
         float(settings["lam"]),
         stabilized=bool(settings.get("stabilized", True)),
+        form=config_form(settings),
     )
     model.compile(
         optimizer=keras.optimizers.Adam(float(settings["learning_rate"])),
@@ -133,7 +180,12 @@ def dense_autoencoder_run(config, seed, data, verbose="auto"):
 
 
 def dense_autoencoder_sweep(data, settings, dataset, monitor="val_loss", stop_when="all"):
-    """`(arrays, configs)` of the dense autoencoder sweep: `(x_train, x_val)` and latent_dim x lam configs."""
+    """`(arrays, configs)` of the dense autoencoder sweep: `(x_train, x_val)` and latent_dim x lam x form configs.
+
+    The forms are `settings["forms"]` when given, else `[settings["form"]]`
+    (default `PAPER_FORM`); the lambda = 0 baseline runs once for all of
+    them (`with_forms`).
+    """
     from keras_entropy.experiments.sweeps import expand_grid
 
     x_train = flatten_images(data.x_train[: settings["train_size"]])
@@ -143,14 +195,56 @@ def dense_autoencoder_sweep(data, settings, dataset, monitor="val_loss", stop_wh
                          {"train_size": len(x_train), "val_size": len(x_val)}, values,
                          ("patience", "max_epochs", "batch_size", "learning_rate", "monitor", "stop_when"))
     configs = expand_grid({"latent_dim": settings["latent_dims"], "lam": settings["lams"]}, fixed=fixed)
-    return (x_train, x_val), configs
+    forms = settings.get("forms") or [settings.get("form") or PAPER_FORM]
+    return (x_train, x_val), with_forms(configs, forms)
+
+
+def forms_of(records):
+    """The penalty forms of the penalised runs (lam != 0) among `records`, in first-seen order."""
+    return list(dict.fromkeys(config_form(r["config"]) for r in records if r["config"]["lam"] != 0))
+
+
+def records_of_form(records, form):
+    """The runs of one penalty form and the lambda = 0 baselines, each config stating `form` (for its report)."""
+    return [{**r, "config": {**r["config"], "form": form}} for r in records
+            if r["config"]["lam"] == 0 or config_form(r["config"]) == form]
 
 
 def write_dense_autoencoder_report(run, dataset, command):
-    """Plots and summary.md of the dense autoencoder sweep (`keras_entropy.experiments.reports.write_report`)."""
-    from keras_entropy.experiments import reports
+    """Plots and summary.md of the dense autoencoder sweep (`keras_entropy.experiments.reports.write_report`).
+
+    One form ran: one report in `run.out`, its fixed settings naming the
+    form. Several forms: one report per form in `run.out/form_<form>/`
+    (its penalised runs against the shared lambda = 0 baseline), and a
+    summary.md in `run.out` with each form's table and plots, form by form.
+
+    Returns:
+        A `keras_entropy.experiments.reports.Summary`.
+    """
+    from keras_entropy.experiments import reports, script_setup, sweeps
 
     title = f"Dense autoencoder on {dataset}" + (" (embedded subset, --quick)" if run.data.is_embedded else "")
-    return reports.write_report(
-        run.results_path, run.out, keys=run.keys, x="latent_dim", group="lam", metric="val_mse",
-        monitors=list(DENSE_AUTOENCODER_MONITORS), title=title, note=run.note, command=command)
+    records = sweeps.load_records(run.results_path, run.keys)
+    if not records:
+        raise ValueError(f"No runs to report in {run.results_path!r}.")
+    forms = forms_of(records) or [PAPER_FORM]
+    common = dict(x="latent_dim", group="lam", metric="val_mse", monitors=list(DENSE_AUTOENCODER_MONITORS),
+                  note=run.note, command=command)
+    if len(forms) == 1:
+        return reports.write_report(records_of_form(records, forms[0]), run.out, title=title, **common)
+    lines = script_setup.summary_header(title, run.note, command) + [
+        f"{len(records)} runs of {len(forms)} penalty forms: " + ", ".join(forms) + ". Each form's section "
+        "compares its runs with the shared lam=0 baseline; its folder holds the full report "
+        "(pairwise tables, one-tailed tests).", ""]
+    tables, files = [], []
+    for form in forms:
+        folder = f"form_{form}"
+        summary = reports.write_report(records_of_form(records, form), run.path(folder),
+                                       title=f"{title}, form={form}", **common)
+        plots = [os.path.relpath(f, run.out) for f in summary.files if f.endswith("_vs_latent_dim.png")]
+        lines += [f"## form = {form}", "", f"Full report: [{folder}/summary.md]({folder}/summary.md)", "",
+                  summary.table, ""] + [line for p in plots for line in (f"![{p}]({p})", "")]
+        tables.append(f"form={form}:\n\n{summary.table}")
+        files += summary.files
+    path = script_setup.write_summary(run.out, lines)
+    return reports.Summary(markdown="\n".join(lines), table="\n\n".join(tables), files=files + [path])

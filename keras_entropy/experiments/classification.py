@@ -3,7 +3,7 @@
 Small CNNs on CIFAR-10 (section 5.3, Table 1): 1-3 blocks of (3x3
 convolution, leaky ReLU, 2x2 max pooling), then a softmax classifier;
 widths 32/64/128; cross-entropy and Adam; `ConvEntropy(lam)` on the first
-convolution or on all of them; 10 replications; one-tailed t-tests of "the
+convolution or on all of them (the paper's form, or another `form`); 10 replications; one-tailed t-tests of "the
 entropy loss improves the accuracy" (`classification_report.improvement_table`).
 
 Large CNNs on Imagenette (section 5.4, Table 2): `keras.applications`
@@ -30,9 +30,9 @@ import keras
 
 from keras_entropy import validation
 from keras_entropy.experiments import runs, sweeps
-from keras_entropy.experiments.autoencoder import fixed_config
+from keras_entropy.experiments.autoencoder import config_form, fixed_config, form_entry, unpenalised
 from keras_entropy.experiments.images import image_shape, prepare_images
-from keras_entropy.experiments.paper import CNN_PAPER, LARGE_CNN_PAPER, NO_PLACEMENT
+from keras_entropy.experiments.paper import CNN_PAPER, LARGE_CNN_PAPER, NO_PLACEMENT, PAPER_FORM
 from keras_entropy.placement import place_penalties
 
 TRAININGS = ("vanilla", "augmentation", "augmentation_dropout")
@@ -43,7 +43,8 @@ ARCHS = ("vgg16", "resnet50")
 # Small CNN (section 5.3)
 
 
-def small_cnn(input_shape, depth, width, classes=10, lam=0.0, placement="first", stabilized=True):
+def small_cnn(input_shape, depth, width, classes=10, lam=0.0, placement="first", stabilized=True,
+              form=PAPER_FORM):
     """The paper's small CNN with `ConvEntropy(lam)` placed by `placement`.
 
     `depth` blocks of `Conv2D(width, 3)` (named `conv1`, `conv2`, ...),
@@ -60,6 +61,8 @@ def small_cnn(input_shape, depth, width, classes=10, lam=0.0, placement="first",
             list of layer names / indices (see `keras_entropy.select_layers`;
             only the convolutions are candidates).
         stabilized: stabilized (default) or exact penalty.
+        form: the penalty's form, `"paper"` (default), `"volume"` or
+            `"normalized"` (see `keras_entropy.ConvEntropy`).
 
     Returns:
         An uncompiled `keras.Sequential`; with `lam != 0` its chosen
@@ -81,7 +84,7 @@ def small_cnn(input_shape, depth, width, classes=10, lam=0.0, placement="first",
     if lam != 0:
         if placement == NO_PLACEMENT:
             raise ValueError(f"Argument `placement` cannot be {NO_PLACEMENT!r} when lam != 0. Received: lam={lam!r}")
-        place_penalties(model, placement, lam, kinds=("conv",), stabilized=stabilized)
+        place_penalties(model, placement, lam, kinds=("conv",), stabilized=stabilized, form=form)
     return model
 
 
@@ -107,7 +110,7 @@ def cnn_run(config, seed, data, verbose="auto"):
     Args:
         config: dict with `depth`, `width`, `lam`, `placement` and optionally
             `patience`, `max_epochs`, `batch_size`, `learning_rate`,
-            `stabilized`.
+            `stabilized`, `form` (default `PAPER_FORM`).
         seed: seeds Keras (weights, shuffling).
         data: `(x_train, y_train, x_val, y_val)`; images float32 `(N, H, W, C)`.
     """
@@ -117,7 +120,7 @@ def cnn_run(config, seed, data, verbose="auto"):
     classes = int(max(int(y_train.max()), int(y_val.max())) + 1)
     model = small_cnn(tuple(x_train.shape[1:]), int(settings["depth"]), int(settings["width"]),
                       max(classes, 2), float(settings["lam"]), settings["placement"],
-                      stabilized=bool(settings.get("stabilized", True)))
+                      stabilized=bool(settings.get("stabilized", True)), form=config_form(settings))
     model.compile(keras.optimizers.Adam(float(settings["learning_rate"])),
                   "sparse_categorical_crossentropy", metrics=["accuracy"])
     outcome = fit_classifier(model, x_train, y_train, (x_val, y_val),
@@ -144,7 +147,8 @@ def augmentation_layers(rotation=0.2, zoom=0.2, seed=None):
 
 
 def large_cnn(arch, input_shape=(224, 224, 3), classes=10, *, training="vanilla", head_units=4096,
-              dropout=0.5, lam=0.0, placement="first", reference=None, k=None, stabilized=True):
+              dropout=0.5, lam=0.0, placement="first", reference=None, k=None, stabilized=True,
+              form=PAPER_FORM):
     """VGG16 or ResNet50 (`keras.applications`, random weights) with a dense head.
 
     The model: uint8-range images -> `Rescaling(1/255)` -> [augmentation]
@@ -169,6 +173,7 @@ def large_cnn(arch, input_shape=(224, 224, 3), classes=10, *, training="vanilla"
             names / indices; only convolutions are candidates.
         reference, k: for "empirical" (see `keras_entropy.select_layers`).
         stabilized: stabilized (default) or exact penalty.
+        form: the penalty's form (see `keras_entropy.ConvEntropy`).
 
     Returns:
         An uncompiled functional `keras.Model`.
@@ -208,7 +213,7 @@ def large_cnn(arch, input_shape=(224, 224, 3), classes=10, *, training="vanilla"
         if placement == NO_PLACEMENT:
             raise ValueError(f"Argument `placement` cannot be {NO_PLACEMENT!r} when lam != 0. Received: lam={lam!r}")
         place_penalties(model, placement, lam, reference=reference, k=k, kinds=("conv",),
-                        stabilized=stabilized)
+                        stabilized=stabilized, form=form)
     return model
 
 
@@ -251,7 +256,7 @@ def large_cnn_run(config, seed, data, verbose="auto", reference=None):
             optionally the keys of `LARGE_CNN_PAPER` (`head_units`,
             `dropout`, `learning_rate`, `lr_patience`, `lr_factor`,
             `patience`, `max_epochs`, `batch_size`, `empirical_k`,
-            `reference`).
+            `reference`, `form`).
         seed: seeds Keras.
         data: `(x_train, y_train, x_val, y_val)`, images uint8 or float in
             [0, 255] of shape `(N, S, S, 3)`.
@@ -272,7 +277,7 @@ def large_cnn_run(config, seed, data, verbose="auto", reference=None):
     model = large_cnn(settings["arch"], tuple(x_train.shape[1:]), max(classes, 2),
                       training=settings["training"], head_units=int(settings["head_units"]),
                       dropout=float(settings["dropout"]), lam=lam, placement=placement,
-                      reference=reference, k=int(settings["empirical_k"]))
+                      reference=reference, k=int(settings["empirical_k"]), form=config_form(settings))
     penalised = [layer.name for layer in model.layers
                  if getattr(layer, "kernel_regularizer", None) is not None]
     model.compile(keras.optimizers.SGD(float(settings["learning_rate"])),
@@ -294,13 +299,17 @@ def large_cnn_run(config, seed, data, verbose="auto", reference=None):
 
 
 def baseline_and_treated(lams, cell, treated_configs):
-    """The lam=0 baseline of one cell (placement "none", when 0 is in `lams`), then its treated configs."""
-    configs = [{**cell, "placement": NO_PLACEMENT, "lam": 0.0}] if 0.0 in lams else []
+    """The lam=0 baseline of one cell (placement "none", no form, when 0 is in `lams`), then its treated configs."""
+    configs = [unpenalised({**cell, "placement": NO_PLACEMENT, "lam": 0.0})] if 0.0 in lams else []
     return configs + (treated_configs if any(lam != 0 for lam in lams) else [])
 
 
 def cnn_inputs(data, settings, source):
-    """`(arrays, fixed)` of the small-CNN sweep: `(x_train, y_train, x_val, y_val)` and the fixed config."""
+    """`(arrays, fixed)` of the small-CNN sweep: `(x_train, y_train, x_val, y_val)` and the fixed config.
+
+    The fixed config holds the penalty form when it is not the paper's
+    (`form_entry`); the baselines leave it out (`baseline_and_treated`).
+    """
     x_train = prepare_images(data.x_train[: settings["train_size"]])
     y_train = data.y_train[: settings["train_size"]].astype("int32")
     x_val = prepare_images(data.x_test[: settings["val_size"]])
@@ -308,7 +317,7 @@ def cnn_inputs(data, settings, source):
     fixed = fixed_config("cnn_classification", data.name, "embedded" if data.is_embedded else source,
                          {"train_size": len(x_train), "val_size": len(x_val)}, {**CNN_PAPER, **settings},
                          ("patience", "max_epochs", "batch_size", "learning_rate"))
-    return (x_train, y_train, x_val, y_val), fixed
+    return (x_train, y_train, x_val, y_val), {**fixed, **form_entry(settings.get("form", PAPER_FORM))}
 
 
 def cnn_configs(settings, fixed):
@@ -332,7 +341,8 @@ INITIAL_REFERENCE_NOTE = (
 def large_cnn_inputs(data, settings, source, note=None, dataset="imagenette"):
     """`(arrays, fixed, note)` of the large-CNN sweep.
 
-    `arrays` is `(x_train, y_train, x_val, y_val)`; `note` gains
+    `arrays` is `(x_train, y_train, x_val, y_val)`; `fixed` holds the
+    penalty form when it is not the paper's (`form_entry`); `note` gains
     `INITIAL_REFERENCE_NOTE` when "empirical" runs use `reference="initial"`.
     """
     x_train = data.x_train[: settings["train_size"]]
@@ -343,6 +353,7 @@ def large_cnn_inputs(data, settings, source, note=None, dataset="imagenette"):
                          {"train_size": len(x_train), "val_size": len(x_val)}, {**LARGE_CNN_PAPER, **settings},
                          ("image_size", "head_units", "dropout", "learning_rate", "lr_factor", "lr_patience",
                           "patience", "max_epochs", "batch_size"))
+    fixed.update(form_entry(settings.get("form", PAPER_FORM)))
     if settings["reference"] == "initial" and "empirical" in (
             settings["placements"] or LARGE_CNN_PAPER["placements"]["resnet50"]):
         note = f"{note} {INITIAL_REFERENCE_NOTE}" if note else INITIAL_REFERENCE_NOTE

@@ -14,10 +14,17 @@ PAPER_LAMS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 #: Placement of the lambda = 0 baseline runs in configs (no penalty anywhere).
 NO_PLACEMENT = "none"
 
+#: The entropy change the paper penalises (the penalties' `form`; MATH.md
+#: sections 8-10 give the others, "volume" and "normalized"). A config
+#: without `form` ran it: sweeps add `form` only when it is another one, so
+#: that results files written before the forms existed keep their run keys.
+PAPER_FORM = "paper"
+
 #: Dense autoencoder (section 5.2).
 DENSE_AUTOENCODER_PAPER = {
     "latent_dims": [20, 60, 100, 140, 180, 220, 260],
     "lams": list(PAPER_LAMS),
+    "form": PAPER_FORM,
     "replications": 10,
     "patience": 7,
     "max_epochs": 200,
@@ -32,6 +39,7 @@ CNN_PAPER = {
     "depths": [1, 2, 3],
     "widths": [32, 64, 128],
     "lams": list(PAPER_LAMS),
+    "form": PAPER_FORM,
     "placements": ["first", "all"],
     "replications": 10,
     "patience": 10,
@@ -47,6 +55,7 @@ LARGE_CNN_PAPER = {
     "placements": {"vgg16": ["first", "first_two"],
                    "resnet50": ["first", "first_two", "pre_skip", "empirical"]},
     "lams": list(PAPER_LAMS),
+    "form": PAPER_FORM,
     "replications": 1,
     "image_size": 224,
     "head_units": 4096,
@@ -72,6 +81,7 @@ PAPER_PLACEMENT_LABELS = {
 #: U-Net segmentation (section 5.5): the lambda grid of Table 3, default layers.
 UNET_PAPER = {
     "lams": list(PAPER_LAMS),
+    "form": PAPER_FORM,
     "placements": ["3,7,11,15"],
     "replications": 1,
     "image_size": 256,
@@ -123,6 +133,6 @@ PROFILE_PAPER = {
 }
 
 __all__ = [
-    "CLUSTERING_PAPER", "CNN_PAPER", "DENSE_AUTOENCODER_PAPER", "LARGE_CNN_PAPER", "NO_PLACEMENT", "PAPER_LAMS",
-    "PAPER_PLACEMENT_LABELS", "PROFILE_PAPER", "SPARSE_AUTOENCODER_PAPER", "UNET_PAPER",
+    "CLUSTERING_PAPER", "CNN_PAPER", "DENSE_AUTOENCODER_PAPER", "LARGE_CNN_PAPER", "NO_PLACEMENT", "PAPER_FORM",
+    "PAPER_LAMS", "PAPER_PLACEMENT_LABELS", "PROFILE_PAPER", "SPARSE_AUTOENCODER_PAPER", "UNET_PAPER",
 ]

@@ -32,7 +32,7 @@ import keras
 from keras_entropy import validation
 from keras_entropy.experiments import runs, sweeps
 from keras_entropy.experiments.images import image_shape, prepare_images
-from keras_entropy.experiments.paper import NO_PLACEMENT, UNET_PAPER
+from keras_entropy.experiments.paper import NO_PLACEMENT, PAPER_FORM, UNET_PAPER
 from keras_entropy.experiments.reports import markdown_table
 from keras_entropy.placement import place_penalties
 
@@ -90,7 +90,7 @@ class BinaryIoU(keras.metrics.Metric):
 
 
 def unet(input_shape=(256, 256, 3), base_filters=16, depth=4, lam=0.0, placement="pre_concat",
-         stabilized=True):
+         stabilized=True, form=PAPER_FORM):
     """A U-Net with a sigmoid one-channel output and `ConvEntropy(lam)` at `placement`.
 
     `depth` down levels of (Conv 3x3, Dropout, Conv 3x3, MaxPool 2x2) with
@@ -111,6 +111,8 @@ def unet(input_shape=(256, 256, 3), base_filters=16, depth=4, lam=0.0, placement
             or `("paper", [indices])`: the paper's `model.layers` indices
             (see `paper_layers`).
         stabilized: stabilized (default) or exact penalty.
+        form: the penalty's form, `"paper"` (default), `"volume"` or
+            `"normalized"` (see `keras_entropy.ConvEntropy`).
 
     Returns:
         An uncompiled functional `keras.Model`.
@@ -155,7 +157,7 @@ def unet(input_shape=(256, 256, 3), base_filters=16, depth=4, lam=0.0, placement
     if lam != 0:
         if isinstance(placement, tuple) and len(placement) == 2 and placement[0] == "paper":
             placement = [layer.name for layer in paper_layers(model, placement[1])]
-        place_penalties(model, placement, lam, kinds=("conv",), stabilized=stabilized)
+        place_penalties(model, placement, lam, kinds=("conv",), stabilized=stabilized, form=form)
     return model
 
 
@@ -235,7 +237,7 @@ def unet_run(config, seed, data, verbose="auto", mask_path=None, mask_examples=4
         config: dict with `lam`, `placement` (see `parse_placement`; "none"
             for the baseline) and optionally the keys of `UNET_PAPER`
             (`base_filters`, `depth`, `patience`, `min_delta`, `max_epochs`,
-            `batch_size`, `learning_rate`).
+            `batch_size`, `learning_rate`, `form`).
         seed: seeds Keras.
         data: `(x_train, y_train, x_val, y_val)`: images float32 in [0, 1]
             `(N, S, S, 3)`, masks float32 `(N, S, S, 1)` of 0 and 1.
@@ -252,7 +254,8 @@ def unet_run(config, seed, data, verbose="auto", mask_path=None, mask_examples=4
     keras.utils.set_random_seed(int(seed))
     lam = float(settings["lam"])
     placement = parse_placement(settings["placement"]) if lam != 0 else "pre_concat"
-    model = unet(tuple(x_train.shape[1:]), int(settings["base_filters"]), int(settings["depth"]), lam, placement)
+    model = unet(tuple(x_train.shape[1:]), int(settings["base_filters"]), int(settings["depth"]), lam, placement,
+                 form=settings.get("form", PAPER_FORM))
     penalised = [layer.name for layer in model.layers if getattr(layer, "kernel_regularizer", None) is not None]
     model.compile(keras.optimizers.Adam(float(settings["learning_rate"])), "mse",
                   metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), BinaryIoU(name="iou")])
@@ -309,14 +312,23 @@ def table3(results, keys=None):
 
 
 def mask_file(config, seed):
-    """File name of the mask figure of one run: `masks_lam<lam>_<placement>_seed<seed>.png`."""
+    """File name of the mask figure of one run: `masks_lam<lam>_<placement>[_<form>]_seed<seed>.png`.
+
+    The form is named when the config has one (not the paper's).
+    """
     label = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(config["placement"]))
-    return f"masks_lam{config['lam']:g}_{label}_seed{seed}.png"
+    form = f"_{config['form']}" if "form" in config else ""
+    return f"masks_lam{config['lam']:g}_{label}{form}_seed{seed}.png"
 
 
 def unet_inputs(data, settings, source, dataset="coco_segmentation"):
-    """`(arrays, fixed)` of the U-Net sweep: `(x_train, y_train, x_val, y_val)` and the fixed config."""
-    from keras_entropy.experiments.autoencoder import fixed_config
+    """`(arrays, fixed)` of the U-Net sweep: `(x_train, y_train, x_val, y_val)` and the fixed config.
+
+    The fixed config holds the penalty form when it is not the paper's
+    (`keras_entropy.experiments.autoencoder.form_entry`); the baseline leaves
+    it out (`unet_configs`).
+    """
+    from keras_entropy.experiments.autoencoder import fixed_config, form_entry
 
     def masks(y):
         return y.astype("float32")[..., None]
@@ -327,12 +339,14 @@ def unet_inputs(data, settings, source, dataset="coco_segmentation"):
     fixed = fixed_config("unet_segmentation", dataset, source, {"train_size": len(x_train), "val_size": len(x_val)},
                          {**UNET_PAPER, **settings}, ("image_size", "base_filters", "depth", "patience", "min_delta",
                                                       "max_epochs", "batch_size", "learning_rate"))
-    return (x_train, y_train, x_val, y_val), fixed
+    return (x_train, y_train, x_val, y_val), {**fixed, **form_entry(settings.get("form", PAPER_FORM))}
 
 
 def unet_configs(settings, fixed):
-    """The U-Net sweep: the baseline (lam 0, placement "none"), then each placement x nonzero lambda."""
-    configs = [{**fixed, "placement": NO_PLACEMENT, "lam": 0.0}] if 0.0 in settings["lams"] else []
+    """The U-Net sweep: the baseline (lam 0, placement "none", no form), then each placement x nonzero lambda."""
+    from keras_entropy.experiments.autoencoder import unpenalised
+
+    configs = [unpenalised({**fixed, "placement": NO_PLACEMENT, "lam": 0.0})] if 0.0 in settings["lams"] else []
     return configs + [{**fixed, "placement": placement, "lam": lam}
                       for placement in settings["placements"] for lam in settings["lams"] if lam != 0]
 

@@ -11,6 +11,13 @@ order, evaluates the formulas of MATH.md on the layer's kernel:
 - `Dense` (kernel `(n_in, n_out)`, `S = K[:k, :k]`, `k = min(n_in, n_out)`):
   one value, `log|det S|`, which is also the layer total `dH_dense`.
 
+That is the paper's form (`form="paper"`, the default). With `form="volume"`
+or `"normalized"` (MATH.md sections 8-10) every layer holds one value of its
+whole kernel: `ops.dense_volume_change`, or for a conv layer the per-position
+`ops.conv_volume_change(kernel, grid) / (h w)` with the total `N_out` times
+it; the profile records its form (`EntropyProfile.form`) and plots draw a
+point per layer.
+
 All the mathematics comes from `keras_entropy.ops`; this package only walks the
 model (`walk`), collects the numbers (`compute`) into records (`records`) and
 converts or plots them (`plot`). pandas and matplotlib are imported inside
@@ -23,11 +30,14 @@ Example:
 >>> profile = keras_entropy.entropy_profile(model)
 >>> profile.to_csv("vgg16_init.csv")                   # one row per layer
 >>> keras_entropy.plot_profiles([profile], path="vgg16_init.png")
+>>> volume = keras_entropy.entropy_profile(model, form="volume")
+>>> volume.form, volume[0].values.size
+('volume', 1)
 """
 
 from keras_entropy.profile.compute import compute_entries, entropy_profile, layer_entropy
 from keras_entropy.profile.plot import plot_profiles
-from keras_entropy.profile.records import STATISTICS, EntropyProfile, LayerEntropy
+from keras_entropy.profile.records import QUANTITIES, STATISTICS, EntropyProfile, LayerEntropy
 from keras_entropy.profile.walk import (
     KINDS,
     iter_entropy_layers,
@@ -41,6 +51,7 @@ from keras_entropy.profile.walk import (
 
 __all__ = [
     "KINDS",
+    "QUANTITIES",
     "STATISTICS",
     "EntropyProfile",
     "LayerEntropy",

@@ -1,11 +1,15 @@
-"""Plotting profiles: box plots of per-filter entropy change, in the paper's style."""
+"""Plotting profiles: box plots of per-filter entropy change, in the paper's style.
+
+A profile in a volume form (MATH.md sections 8-10) has one value per layer:
+it is drawn as a point per layer, and the axis labels name the form.
+"""
 
 import math
 
 import numpy as np
 
 from keras_entropy import validation
-from keras_entropy.profile.records import EntropyProfile
+from keras_entropy.profile.records import QUANTITIES, EntropyProfile
 
 
 def _dense_scale(profiles):
@@ -51,6 +55,66 @@ _BOX_STYLES = {
     "dense": {"face": "#fdae6b", "edge": "#a63603"},
 }
 
+#: The marker of a layer's point in a volume form's plot.
+_MARKERS = {"conv": "o", "dense": "D"}
+
+
+def _axis_texts(form):
+    """`{conv, dense, right, conv_legend, dense_legend}`: the axis texts of `form`."""
+    conv, dense = QUANTITIES[form]["conv"], QUANTITIES[form]["dense"]
+    if form == "paper":
+        left = {"conv": f"entropy change per conv filter, {conv} (nats)",
+                "dense": f"entropy change per dense layer, {dense} (nats)"}
+    else:  # one value per layer: short labels that name the form
+        left = {"conv": f"{form} form: {conv} (nats)",
+                "dense": f"{form} form: {dense} per dense layer (nats)"}
+    return {
+        **left,
+        "right": f"dense layers: {dense} (nats)",
+        "conv_legend": f"conv: {conv} (left axis)",
+        "dense_legend": f"dense: {dense} (right axis)",
+    }
+
+
+def _legend_handle(kind, form, label):
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    style = _BOX_STYLES[kind]
+    if form == "paper":
+        return Patch(facecolor=style["face"], edgecolor=style["edge"], label=label)
+    return Line2D([], [], linestyle="none", marker=_MARKERS[kind], markersize=6,
+                  markerfacecolor=style["face"], markeredgecolor=style["edge"], label=label)
+
+
+def _draw(ax, kind, positions, data, form, showfliers):
+    """One box per layer (form "paper"), or one point per layer (the volume forms)."""
+    style = _BOX_STYLES[kind]
+    if form != "paper":
+        points = [(pos, float(d[0])) for pos, d in zip(positions, data) if d.size]
+        ax.plot([p for p, _ in points], [v for _, v in points], linestyle="none",
+                marker=_MARKERS[kind], markersize=6,
+                markerfacecolor=style["face"], markeredgecolor=style["edge"])
+        return
+    ax.boxplot(
+        data,
+        positions=positions,
+        widths=0.6,
+        patch_artist=True,
+        showfliers=showfliers,
+        manage_ticks=False,
+        boxprops={"facecolor": style["face"], "edgecolor": style["edge"], "linewidth": 0.8},
+        medianprops={"color": "#d94801" if kind == "conv" else style["edge"],
+                     "linewidth": 1.2 if kind == "conv" else 2.0},
+        showmeans=kind == "dense",
+        meanprops={"marker": "D", "markersize": 5, "markerfacecolor": style["face"],
+                   "markeredgecolor": style["edge"]},
+        whiskerprops={"color": style["edge"], "linewidth": 0.8},
+        capprops={"color": style["edge"], "linewidth": 0.8},
+        flierprops={"marker": "o", "markersize": 2.5, "markerfacecolor": "none",
+                    "markeredgecolor": "#525252", "markeredgewidth": 0.5, "alpha": 0.6},
+    )
+
 
 def plot_profiles(
     profiles,
@@ -71,6 +135,12 @@ def plot_profiles(
     mapped linearly onto the range of the conv values and the last panel's
     right axis reads their true values (a dense `log|det S|`, summed over
     all units, would otherwise squash the conv boxes). Outliers are drawn.
+
+    Profiles in a volume form (`entropy_profile(..., form="volume")` or
+    `"normalized"`) have no per-filter values: each layer is a point, its
+    per-output-position value `dH / (h w)` for a conv layer and its `dH`
+    for a dense one (on the dense scale as above), and the y labels name
+    the form and the quantity. All the profiles must have the same form.
 
     Example:
 
@@ -94,10 +164,13 @@ def plot_profiles(
         A `matplotlib.figure.Figure` (made without pyplot, so no GUI window
         and no global state) with one axes per profile in `fig.axes` (the
         dense scale is a secondary axis of the last one). Needs matplotlib.
+
+    Raises:
+        ValueError: profiles of different forms, or a bad `tick_labels` or
+            `labels`.
     """
     try:
         from matplotlib.figure import Figure
-        from matplotlib.patches import Patch
     except ImportError as exc:  # pragma: no cover - matplotlib is in the plot extra
         raise ImportError(
             "plot_profiles needs matplotlib: pip install 'keras-entropy[plot]'"
@@ -110,6 +183,13 @@ def plot_profiles(
             "Argument `profiles` must be an EntropyProfile or a non-empty list of them. "
             f"Received: profiles={profiles!r}"
         )
+    forms = sorted({p.form for p in profiles})
+    if len(forms) > 1:
+        raise ValueError(
+            "Argument `profiles` must all have one form (their values share a y axis). "
+            f"Received: profiles of forms {forms}"
+        )
+    form = forms[0]
     validation.validate_choice(tick_labels, "tick_labels", ("index", "name"))
     if labels is None:
         labels = [p.label for p in profiles]
@@ -128,33 +208,14 @@ def plot_profiles(
     axes = fig.subplots(1, len(profiles), sharey=True, squeeze=False)[0]
     for ax, profile, label in zip(axes, profiles, labels):
         positions = list(range(1, len(profile) + 1))
-        for kind, style in _BOX_STYLES.items():
+        for kind in _BOX_STYLES:
             picked = [(pos, e) for pos, e in zip(positions, profile) if e.kind == kind]
             if not picked:
                 continue
             data = [e.values[np.isfinite(e.values)] for _, e in picked]
             if kind == "dense" and dense_scale is not None:
                 data = [dense_scale[0](d) for d in data]
-            ax.boxplot(
-                data,
-                positions=[pos for pos, _ in picked],
-                widths=0.6,
-                patch_artist=True,
-                showfliers=showfliers,
-                manage_ticks=False,
-                boxprops={"facecolor": style["face"], "edgecolor": style["edge"],
-                          "linewidth": 0.8},
-                medianprops={"color": "#d94801" if kind == "conv" else style["edge"],
-                             "linewidth": 1.2 if kind == "conv" else 2.0},
-                showmeans=kind == "dense",
-                meanprops={"marker": "D", "markersize": 5, "markerfacecolor": style["face"],
-                           "markeredgecolor": style["edge"]},
-                whiskerprops={"color": style["edge"], "linewidth": 0.8},
-                capprops={"color": style["edge"], "linewidth": 0.8},
-                flierprops={"marker": "o", "markersize": 2.5, "markerfacecolor": "none",
-                            "markeredgecolor": "#525252", "markeredgewidth": 0.5,
-                            "alpha": 0.6},
-            )
+            _draw(ax, kind, [pos for pos, _ in picked], data, form, showfliers)
         ax.axhline(0.0, color="#969696", linewidth=0.6, linestyle="--", zorder=0)
         if tick_labels == "name":
             ax.set_xticks(positions, [e.name for e in profile], rotation=90, fontsize=7)
@@ -166,19 +227,15 @@ def plot_profiles(
         ax.set_xlabel("layer" if tick_labels == "name" else "layer index (0-based, as in the CSV)")
         ax.set_title(label or "")
         ax.grid(axis="y", linewidth=0.3, alpha=0.6)
-    if kinds_present == {"dense"}:
-        axes[0].set_ylabel("entropy change per dense layer, log|det W_sq| (nats)")
-    else:
-        axes[0].set_ylabel("entropy change per conv filter, log|c11| (nats)")
+    texts = _axis_texts(form)
+    axes[0].set_ylabel(texts["dense" if kinds_present == {"dense"} else "conv"])
     if dense_scale is not None:
         to_plot, from_plot = dense_scale
         right = axes[-1].secondary_yaxis("right", functions=(from_plot, to_plot))
-        right.set_ylabel("dense layers: log|det W_sq| (nats)", color=_BOX_STYLES["dense"]["edge"])
+        right.set_ylabel(texts["right"], color=_BOX_STYLES["dense"]["edge"])
         right.tick_params(axis="y", colors=_BOX_STYLES["dense"]["edge"])
         axes[0].legend(
-            handles=[Patch(facecolor=s["face"], edgecolor=s["edge"], label=text)
-                     for s, text in ((_BOX_STYLES["conv"], "conv: log|c11| (left axis)"),
-                                     (_BOX_STYLES["dense"], "dense: log|det W_sq| (right axis)"))],
+            handles=[_legend_handle(kind, form, texts[f"{kind}_legend"]) for kind in _BOX_STYLES],
             loc="best", fontsize=7, frameon=False,
         )
     if title:

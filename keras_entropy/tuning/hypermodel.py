@@ -41,7 +41,8 @@ class EntropyHyperModel(keras_tuner.HyperModel):
 
     `build(hp)` calls the function (with `hp` if it takes an argument, so
     the function can tune its own hyperparameters too), then adds to the
-    model it returns the entropy penalties the trial chose, with
+    model it returns the entropy penalties the trial chose (strength,
+    placement, exact/stabilized and form), with
     `keras_entropy.place_penalties`: one `EntropySearch` for the `Conv2D`
     layers and one for the `Dense` layers. The penalties are weight
     regularizers, so they are in `model.losses` and in every loss and
@@ -122,6 +123,7 @@ class EntropyHyperModel(keras_tuner.HyperModel):
                 model, choice["where"], choice["lam"], kinds=(kind,),
                 stabilized=choice["stabilized"], epsilon=space.epsilon,
                 reference=space.reference, k=space.k, statistic=space.statistic,
+                form=choice["form"], grid=space.grid,
             )
             if not touched:
                 raise ValueError(

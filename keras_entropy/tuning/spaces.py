@@ -1,10 +1,11 @@
-"""Search spaces of entropy penalties: strength, placement, exact/stabilized.
+"""Search spaces of entropy penalties: strength, placement, exact/stabilized, form.
 
 `EntropySearch` is the space of one layer kind (`"conv"` or `"dense"`);
 `EntropySearch.declare(hp, kind)` declares its hyperparameters, named by
 `hp_names(kind)`, in a `keras_tuner.HyperParameters` and returns the trial's
-choice. Placement and exact/stabilized are conditional on the penalty being
-on, so a search spends no trials on variants of the `lambda = 0` baseline.
+choice. Placement, exact/stabilized and form are conditional on the penalty
+being on, so a search spends no trials on variants of the `lambda = 0`
+baseline.
 """
 
 import math
@@ -27,7 +28,8 @@ def hp_names(kind):
     Returns:
         dict with `lam` (`<kind>_lam`), `switch` (`<kind>_entropy`, the
         on/off Boolean of a log-uniform range with a baseline), `placement`
-        (`<kind>_placement`) and `stabilized` (`<kind>_stabilized`).
+        (`<kind>_placement`), `stabilized` (`<kind>_stabilized`) and `form`
+        (`<kind>_form`: `"paper"`, `"volume"` or `"normalized"`).
     """
     _check_kind(kind)
     return {
@@ -35,6 +37,7 @@ def hp_names(kind):
         "switch": f"{kind}_entropy",
         "placement": f"{kind}_placement",
         "stabilized": f"{kind}_stabilized",
+        "form": f"{kind}_form",
     }
 
 
@@ -164,6 +167,20 @@ def _validate_stabilized_space(stabilized):
     return [validation.validate_bool(stabilized, "stabilized")]
 
 
+def _validate_form_space(form):
+    """The forms searched (one: a fixed form)."""
+    forms = [form] if isinstance(form, str) else form
+    if not isinstance(forms, (list, tuple)) or not forms:
+        raise ValueError(
+            f"Argument `form` must be one of {validation.FORMS} or a non-empty list of them, "
+            f"e.g. ['paper', 'normalized']. Received: form={form!r}"
+        )
+    forms = [validation.validate_form(value, "form") for value in forms]
+    if len(set(forms)) != len(forms):
+        raise ValueError(f"Argument `form` contains duplicates. Received: form={form!r}")
+    return forms
+
+
 class EntropySearch:
     """The search space of the entropy penalty of one layer kind.
 
@@ -178,13 +195,25 @@ class EntropySearch:
             are searched). See `keras_entropy.select_layers`.
         stabilized: True (the stabilized surrogate, default), False (exact
             `-log|x|`) or `[True, False]` to search both.
+        form: the entropy change penalised (see `keras_entropy.DenseEntropy`
+            and `ConvEntropy`): `"paper"` (default), `"volume"`,
+            `"normalized"`, or a list of them to search (a `Choice`). A
+            fixed form other than `"paper"` is a `Fixed` hyperparameter, so
+            exported trials record it; a fixed `"paper"` declares nothing.
+        grid: the frequency grid of the conv volume forms (None: their
+            default, `keras_entropy.regularizers.default_grid`).
         epsilon: the surrogate's epsilon.
         reference, k, statistic: for the `"empirical"` strategy; see
             `keras_entropy.select_layers`.
 
-    The hyperparameters are named by `hp_names(kind)`. Placement and
-    exact/stabilized only exist (are active) in trials where the penalty is
-    on, so a search does not spend trials on variants of the baseline.
+    The hyperparameters are named by `hp_names(kind)`. Placement,
+    exact/stabilized and form only exist (are active) in trials where the
+    penalty is on, so a search does not spend trials on variants of the
+    baseline.
+
+    >>> space = EntropySearch(lam=[0.0, 1e-3], form=["paper", "normalized"])
+    >>> space.forms
+    ['paper', 'normalized']
     """
 
     def __init__(
@@ -196,10 +225,14 @@ class EntropySearch:
         reference=None,
         k=None,
         statistic="mean",
+        form="paper",
+        grid=None,
     ):
         self.lam = _validate_lam_space(lam)
         self.placements, self.where = _validate_placement_space(placement)
         self.stabilized = _validate_stabilized_space(stabilized)
+        self.forms = _validate_form_space(form)
+        self.grid = validation.validate_grid(grid)
         self.epsilon = validation.validate_epsilon(epsilon)
         self.reference = reference
         self.k = k
@@ -211,7 +244,7 @@ class EntropySearch:
 
     def __repr__(self):
         return (f"EntropySearch(lam={self.lam!r}, placement={self.placements!r}, "
-                f"stabilized={self.stabilized!r})")
+                f"stabilized={self.stabilized!r}, form={self.forms!r})")
 
     def declare(self, hp, kind):
         """Declare this space's hyperparameters in `hp`; return the trial's choice.
@@ -219,7 +252,7 @@ class EntropySearch:
         Returns:
             dict with `lam` (float, 0 = no penalty), `placement` (the label,
             or None when the penalty is off), `where` (what `place_penalties`
-            gets) and `stabilized`.
+            gets), `stabilized` and `form` (None when the penalty is off).
         """
         names = hp_names(kind)
         condition = None  # (parent name, parent values) under which the penalty is on
@@ -242,7 +275,7 @@ class EntropySearch:
                     condition = (names["lam"], nonzero)
         else:
             lam = self.lam  # a fixed float or array
-        off = {"lam": 0.0, "placement": None, "where": None, "stabilized": None}
+        off = {"lam": 0.0, "placement": None, "where": None, "stabilized": None, "form": None}
         if condition is None and isinstance(lam, float) and lam == 0:
             return off  # a fixed 0: no penalty, nothing else to choose
 
@@ -253,13 +286,18 @@ class EntropySearch:
             stabilized = self.stabilized[0]
             if len(self.stabilized) > 1:
                 stabilized = hp.Boolean(names["stabilized"], default=True)
-            return placement, stabilized
+            form = self.forms[0]
+            if len(self.forms) > 1:
+                form = hp.Choice(names["form"], self.forms)
+            elif form != "paper":
+                form = hp.Fixed(names["form"], form)
+            return placement, stabilized, form
 
         if condition is None:
-            placement, stabilized = declare_rest()
+            placement, stabilized, form = declare_rest()
         else:
             with hp.conditional_scope(*condition):
-                placement, stabilized = declare_rest()
+                placement, stabilized, form = declare_rest()
         if isinstance(lam, float) and lam == 0:
             return off
         return {
@@ -267,6 +305,7 @@ class EntropySearch:
             "placement": placement,
             "where": self.where[placement],
             "stabilized": bool(stabilized),
+            "form": form,
         }
 
 
