@@ -96,6 +96,24 @@ def data(family, batch_size, steps):
     return x, x
 
 
+def time_steps(models, x, y, batch_size, steps, rounds):
+    """Median ms per train step of each model, timed round by round.
+
+    Each round fits one epoch of every model in turn, so load from elsewhere
+    on the machine falls on all of them alike; every model is compiled and
+    warmed up by one epoch first.
+    """
+    for model in models.values():
+        model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+    times = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+            times[name].append((time.perf_counter() - start) / steps)
+    return {name: 1e3 * statistics.median(values) for name, values in times.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=256)
@@ -114,18 +132,8 @@ def main():
             continue
         x, y = data(family, args.batch_size, args.steps)
         models = {name: make() for name, make in configs.items()}
-        for model in models.values():  # compile and warm up
-            model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)
-        times = {name: [] for name in models}
-        for _ in range(args.rounds):
-            for name, model in models.items():
-                start = time.perf_counter()
-                model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)
-                times[name].append((time.perf_counter() - start) / args.steps)
-        base = statistics.median(times["none"])
-        for name in models:
-            step = statistics.median(times[name])
-            rows.append((family, name, step * 1e3, step / base))
+        ms = time_steps(models, x, y, args.batch_size, args.steps, args.rounds)
+        rows += [(family, name, ms[name], ms[name] / ms["none"]) for name in models]
 
     print()
     print("| model | penalty | ms / step | ratio to none | target |")

@@ -3,6 +3,11 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# TensorFlow's CPU Conv2D takes channels_first (NCHW) inputs only through its
+# oneDNN kernels, which TensorFlow 2.21 no longer enables by default on every
+# CPU ("The Conv2D op currently only supports the NHWC tensor format on the
+# CPU"); the channels_first tests need them, as a user on a CPU would.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -16,10 +16,13 @@ from keras import ops
 #: both comfortably finite in float32.
 DEFAULT_EPSILON = 1e-3
 
-_FLOAT32_EPS = 1.1920929e-07
+#: float32 machine epsilon (`numpy.finfo("float32").eps`): the rounding unit
+#: that sizes the Cholesky jitter of `factor_jitter`.
+FLOAT32_EPS = 1.1920929e-07
 
 
-def _as_float32(x):
+def as_float32(x):
+    """`x` as a float32 tensor (cast up from float16/bfloat16; no copy if float32)."""
     x = ops.convert_to_tensor(x)
     if x.dtype != "float32":
         x = ops.cast(x, "float32")
@@ -50,7 +53,7 @@ def qr_factors(matrix):
     Returns:
         A float32 vector of shape `(k,)`; zero entries for a singular matrix.
     """
-    _, r = ops.qr(_as_float32(matrix), mode="reduced")
+    _, r = ops.qr(as_float32(matrix), mode="reduced")
     return ops.abs(ops.diagonal(r))
 
 
@@ -69,13 +72,74 @@ def dense_entropy_change(kernel):
     value is about -220, so `det S` itself underflows to 0 in float32: the
     determinant is never formed.
     """
-    return ops.sum(ops.log(qr_factors(square_part(_as_float32(kernel)))))
+    return ops.sum(ops.log(qr_factors(square_part(as_float32(kernel)))))
 
 
 def factor_jitter(gram, epsilon=DEFAULT_EPSILON):
     """`delta = epsilon**2 + k * float32_eps * ||G||_F` for a `k x k` Gram matrix."""
     k = gram.shape[0]
-    return epsilon**2 + k * _FLOAT32_EPS * ops.sqrt(ops.sum(ops.square(gram)))
+    return epsilon**2 + k * FLOAT32_EPS * ops.sqrt(ops.sum(ops.square(gram)))
+
+
+def gram_cholesky_factors(x, epsilon=DEFAULT_EPSILON, with_trace=False):
+    """`r = diag(chol(X^T X + delta I))` for a tall `(n, k)` matrix, `n >= k`.
+
+    The `|r_jj|` of the QR factorisation of `X` stacked on `sqrt(delta) I`,
+    with `delta = factor_jitter(X^T X, epsilon)` (no gradient through it):
+    every factor is at least `sqrt(delta) > 0`, so any function of them is
+    finite with a finite gradient, even for a zero or rank-deficient `X`.
+
+    The gradient is closed-form rather than differentiated through the
+    Cholesky factorisation: with `G = X^T X + delta I = L L^T` and upstream
+    gradient `g` on `r`, `dr_j = r_j/2 (L^-1 dG L^-T)_jj`, so
+
+        dX = X L^-T diag(g * r) L^-1
+
+    (MATH.md section 4): two triangular solves against the `k x k` factor
+    and one product with `X`, where autodiff would add a Cholesky backward
+    pass (`benchmarks/form_cost.py` measures the difference). It matches
+    autodiff to float32 rounding (tests/test_ops.py).
+
+    >>> import numpy as np
+    >>> x = np.array([[3.0, 0.0], [4.0, 0.0], [0.0, 2.0]], "float32")
+    >>> np.round(np.asarray(gram_cholesky_factors(x, epsilon=0.0)), 4).tolist()
+    [5.0, 2.0]
+
+    Args:
+        x: an `(n, k)` matrix with `n >= k`.
+        epsilon: the floor of the jitter (`factor_jitter`).
+        with_trace: also return `tr(X^T X + delta I)` (gradient `2 X`), the
+            energy the normalized forms divide by, from the same Gram matrix.
+
+    Returns:
+        A float32 vector of shape `(k,)`; with `with_trace`, `(r, trace)`.
+    """
+    # A tensor, never a variable: TensorFlow's custom gradients would
+    # otherwise owe the variable a gradient of their own.
+    x = as_float32(x)
+    x = ops.reshape(x, x.shape)
+    k = x.shape[1]
+
+    @ops.custom_gradient
+    def factors_and_trace(x):
+        gram = ops.matmul(ops.transpose(x), x)
+        delta = factor_jitter(gram, epsilon)
+        chol = ops.cholesky(gram + delta * ops.eye(k, dtype="float32"))
+        r = ops.diagonal(chol)
+        trace = ops.trace(gram) + k * delta
+
+        def grad(*args, upstream=None):
+            if upstream is None:  # TensorFlow and JAX pass it positionally
+                (upstream,) = args
+            upper = ops.transpose(chol)
+            left = ops.solve_triangular(upper, ops.diag(upstream[:k] * r), lower=False)  # L^-T D
+            gram_grad = ops.solve_triangular(upper, ops.transpose(left), lower=False)  # L^-T D L^-1
+            return ops.matmul(x, gram_grad) + 2.0 * upstream[k] * x
+
+        return ops.concatenate([r, ops.reshape(trace, (1,))]), grad
+
+    out = factors_and_trace(x)
+    return (out[:k], out[k]) if with_trace else out[:k]
 
 
 def dense_entropy_factors(kernel, epsilon=DEFAULT_EPSILON):
@@ -95,7 +159,8 @@ def dense_entropy_factors(kernel, epsilon=DEFAULT_EPSILON):
     `|r_jj|` of the QR factorisation of `S` stacked on `sqrt(delta) I`, so
     each factor is floored smoothly at `sqrt(delta)`; for Glorot-initialised
     kernels the factors move by under 1% (tests/test_ops.py). The
-    jitter is a stabilizer: no gradient flows through it.
+    jitter is a stabilizer: no gradient flows through it. The gradient is
+    closed-form (`gram_cholesky_factors`).
 
     Factor `j` belongs to column `j` of `S` (output unit `j` when
     `n_out <= n_in`): it is the part of that column orthogonal to the columns
@@ -104,12 +169,7 @@ def dense_entropy_factors(kernel, epsilon=DEFAULT_EPSILON):
     Returns:
         A float32 vector of shape `(k,)`, every entry >= `sqrt(delta)` > 0.
     """
-    s = square_part(_as_float32(kernel))
-    k = s.shape[0]
-    gram = ops.matmul(ops.transpose(s), s)
-    delta = ops.stop_gradient(factor_jitter(gram, epsilon))
-    chol = ops.cholesky(gram + delta * ops.eye(k, dtype="float32"))
-    return ops.diagonal(chol)
+    return gram_cholesky_factors(square_part(as_float32(kernel)), epsilon)
 
 
 def conv_entropy_change(kernel, output_positions=1):
@@ -128,7 +188,7 @@ def conv_entropy_change(kernel, output_positions=1):
         A float32 array of shape `(c_in, c_out)`; its sum is the layer's
         `dH_conv`.
     """
-    c11 = _as_float32(kernel)[0, 0, :, :]
+    c11 = as_float32(kernel)[0, 0, :, :]
     return ops.multiply(ops.cast(output_positions, "float32"), ops.log(ops.abs(c11)))
 
 
@@ -138,7 +198,7 @@ def entropy_surrogate(x, epsilon=DEFAULT_EPSILON):
     MATH.md section 4: finite (at most `1/eps`) with a bounded gradient (at
     most `1/eps**2`), steeper than `-log|x|` near 0.
     """
-    return 1.0 / (ops.abs(_as_float32(x)) + epsilon)
+    return 1.0 / (ops.abs(as_float32(x)) + epsilon)
 
 
 def dense_entropy_penalty(kernel, lam=1.0, stabilized=True, epsilon=DEFAULT_EPSILON):
@@ -153,10 +213,10 @@ def dense_entropy_penalty(kernel, lam=1.0, stabilized=True, epsilon=DEFAULT_EPSI
     Returns:
         A float32 scalar.
     """
-    lam = _as_float32(lam)
+    lam = as_float32(lam)
     if stabilized:
         return ops.sum(lam * entropy_surrogate(dense_entropy_factors(kernel, epsilon), epsilon))
-    return -ops.sum(lam * ops.log(qr_factors(square_part(_as_float32(kernel)))))
+    return -ops.sum(lam * ops.log(qr_factors(square_part(as_float32(kernel)))))
 
 
 def conv_entropy_penalty(
@@ -174,9 +234,9 @@ def conv_entropy_penalty(
     Returns:
         A float32 scalar.
     """
-    lam = _as_float32(lam)
+    lam = as_float32(lam)
     n_out = ops.cast(output_positions, "float32")
-    c11 = _as_float32(kernel)[0, 0, :, :]
+    c11 = as_float32(kernel)[0, 0, :, :]
     if stabilized:
         per_filter = entropy_surrogate(c11, epsilon)
     else:
@@ -210,7 +270,7 @@ def kl_sparsity_penalty(activations, rho=0.05, beta=1.0, delta=1e-6, batch_mean=
     Returns:
         A float32 scalar.
     """
-    a = _as_float32(activations)
+    a = as_float32(activations)
     if batch_mean is None:
         axes = tuple(range(len(a.shape) - 1))
         rho_hat = ops.mean(a, axis=axes)
@@ -226,7 +286,7 @@ def softmax_entropy(x, beta=1.0, axis=-1):
 
     `log q` comes from log-sum-exp, so inputs of magnitude 1e4 stay finite.
     """
-    logits = -beta * _as_float32(x)
+    logits = -beta * as_float32(x)
     log_q = logits - ops.logsumexp(logits, axis=axis, keepdims=True)
     return -ops.sum(ops.exp(log_q) * log_q, axis=axis)
 
@@ -254,7 +314,7 @@ def softmax_entropy_clustering_loss(x, beta=1.0, balance=1.0, batch_mean=None):
     Returns:
         A float32 scalar.
     """
-    logits = -beta * _as_float32(x)
+    logits = -beta * as_float32(x)
     log_q = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
     q = ops.exp(log_q)
     n = q.shape[-1]

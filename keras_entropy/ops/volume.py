@@ -19,14 +19,13 @@ import math
 import numpy as np
 from keras import ops
 
-from keras_entropy.ops.entropy import DEFAULT_EPSILON, entropy_surrogate, factor_jitter
-
-_F32_EPS = float(np.finfo(np.float32).eps)
-
-
-def _float32(x):
-    x = ops.convert_to_tensor(x)
-    return x if x.dtype == "float32" else ops.cast(x, "float32")
+from keras_entropy.ops.entropy import (
+    DEFAULT_EPSILON,
+    FLOAT32_EPS,
+    as_float32,
+    entropy_surrogate,
+    gram_cholesky_factors,
+)
 
 
 def _diag(x):
@@ -41,25 +40,15 @@ def _scalar_lam(lam):
             "The volume penalties take one strength for the whole kernel: `lam` must be "
             f"a scalar, got lam={lam!r} of shape {shape}."
         )
-    return _float32(lam)
+    return as_float32(lam)
 
 
 def _tall(kernel):
     """The dense kernel as float32, transposed if needed so that rows >= columns."""
-    kernel = _float32(kernel)
+    kernel = as_float32(kernel)
     if len(kernel.shape) != 2:
         raise ValueError(f"A Dense kernel has rank 2, got shape {tuple(kernel.shape)}.")
     return kernel if kernel.shape[0] >= kernel.shape[1] else ops.transpose(kernel)
-
-
-def _dense_factors(kernel, epsilon):
-    """(factors r_j = diag chol(G + delta I), tr G, delta) with G the k x k Gram."""
-    x = _tall(kernel)
-    k = x.shape[1]
-    gram = ops.matmul(ops.transpose(x), x)
-    delta = ops.stop_gradient(factor_jitter(gram, epsilon))
-    factors = _diag(ops.cholesky(gram + delta * ops.eye(k, dtype="float32")))
-    return factors, ops.trace(gram), delta
 
 
 def dense_volume_change(kernel, normalized=False):
@@ -109,7 +98,7 @@ def dense_volume_factors(kernel, epsilon=DEFAULT_EPSILON):
     Returns:
         A float32 vector of shape `(k,)`, every entry >= `sqrt(delta)` > 0.
     """
-    return _dense_factors(kernel, epsilon)[0]
+    return gram_cholesky_factors(_tall(kernel), epsilon)
 
 
 def dense_volume_penalty(
@@ -138,10 +127,10 @@ def dense_volume_penalty(
     lam = _scalar_lam(lam)
     if not stabilized:
         return -lam * dense_volume_change(kernel, normalized)
-    factors, trace, delta = _dense_factors(kernel, epsilon)
+    factors, trace = gram_cholesky_factors(_tall(kernel), epsilon, with_trace=True)
     if normalized:
         k = factors.shape[0]
-        factors = factors / ops.sqrt(trace / k + delta)
+        factors = factors / ops.sqrt(trace / k)
     return lam * ops.sum(entropy_surrogate(factors, epsilon))
 
 
@@ -167,7 +156,7 @@ def _transfer(kernel, grid):
     Returns `A, B` of shape `(F, m, k)` with `m >= k` (`P` or `P^T`) and the
     `(F,)` weights, summing to `h w`.
     """
-    kernel = _float32(kernel)
+    kernel = as_float32(kernel)
     if len(kernel.shape) != 4:
         raise ValueError(f"A Conv2D kernel has rank 4, got shape {tuple(kernel.shape)}.")
     h, w = _check_grid(grid)
@@ -295,7 +284,7 @@ def conv_volume_penalty(
     gram_im = ops.matmul(ar, imag) - ops.matmul(ai, real)  #       + i (A^T B - B^T A)
     gram = _embed(gram_re, gram_im)  # (F, 2k, 2k), symmetric
     norm = ops.sqrt(ops.sum(ops.square(gram), axis=(1, 2)) / 2.0)  # ||G||_F
-    delta = ops.stop_gradient(epsilon**2 + 2 * k * _F32_EPS * norm)
+    delta = ops.stop_gradient(epsilon**2 + 2 * k * FLOAT32_EPS * norm)
     chol = ops.cholesky(gram + delta[:, None, None] * ops.eye(2 * k, dtype="float32"))
     factors = _diag(chol)[:, ::2]  # (F, k)
     if normalized:
