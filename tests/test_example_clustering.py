@@ -1,5 +1,7 @@
 """examples/unsupervised_clustering.py (--quick) and the clustering scores of keras_entropy.experiments.clustering."""
 
+import doctest
+import itertools
 import json
 import re
 
@@ -26,6 +28,53 @@ FIXED = [
     (np.array([0, 1, 2, 3, 4, 5]), np.array([0, 0, 0, 0, 0, 0])),
     (np.random.default_rng(3).integers(0, 10, 500), np.random.default_rng(4).integers(0, 8, 500)),
 ]
+
+
+def _accuracy_reference(y, c):
+    """Clustering accuracy by brute force over the one-to-one maps between clusters and labels."""
+    table = clustering.contingency_matrix(y, c)
+    n_labels, n_clusters = table.shape
+    if n_clusters <= n_labels:
+        best = max(sum(table[m[j], j] for j in range(n_clusters))
+                   for m in itertools.permutations(range(n_labels), n_clusters))
+    else:
+        best = max(sum(table[i, m[i]] for i in range(n_labels))
+                   for m in itertools.permutations(range(n_clusters), n_labels))
+    return best / len(y)
+
+
+@pytest.mark.parametrize("y,c", FIXED[:3] + [
+    (np.random.default_rng(5).integers(0, 5, 200), np.random.default_rng(6).integers(0, 6, 200)),
+    (np.random.default_rng(7).integers(0, 6, 200), np.random.default_rng(8).integers(0, 4, 200)),
+])
+def test_accuracy_matches_brute_force(y, c):
+    assert clustering.clustering_accuracy(y, c) == pytest.approx(_accuracy_reference(y, c))
+
+
+def test_accuracy_of_known_labelings():
+    y = np.repeat(np.arange(10), 7)
+    permuted = np.random.default_rng(0).permutation(10)[y] + 100  # a perfect clustering under other names
+    assert clustering.clustering_accuracy(y, permuted) == 1.0
+    # By hand: contingency (labels x clusters 0, 1, 2) [[1, 2, 0], [2, 0, 1], [0, 2, 2]]; the best map is
+    # cluster 0 -> label 1 (2), cluster 1 -> label 0 (2), cluster 2 -> label 2 (2): 6 of 10.
+    y = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+    c = np.array([1, 1, 0, 0, 0, 2, 2, 2, 1, 1])
+    assert clustering.clustering_accuracy(y, c) == pytest.approx(0.6)
+    # Two clusters of the same label: purity counts both, accuracy matches only one of them.
+    y, c = [0, 0, 0, 0, 1, 1], [0, 0, 1, 1, 2, 2]
+    assert clustering.cluster_purity(y, c) == 1.0
+    assert clustering.clustering_accuracy(y, c) == pytest.approx(4 / 6)
+    # One cluster for four labels: the largest label's share; more clusters than labels: the extra count as errors.
+    assert clustering.clustering_accuracy([0, 1, 2, 3, 3], [7, 7, 7, 7, 7]) == pytest.approx(2 / 5)
+    assert clustering.clustering_accuracy([0, 0, 0, 1], [0, 1, 2, 3]) == pytest.approx(2 / 4)
+    assert clustering.clustering_scores([0, 0, 1], [1, 1, 0])["accuracy"] == 1.0
+    with pytest.raises(ValueError, match="labels_pred"):
+        clustering.clustering_accuracy([0, 1], [0, 1, 1])
+
+
+def test_docstring_examples():
+    result = doctest.testmod(clustering, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 3 and result.failed == 0
 
 
 @pytest.mark.parametrize("y,c", FIXED)
@@ -67,15 +116,53 @@ def test_kmeans_recovers_separated_blobs():
     assert clustering.cluster_purity(y, assign(x)) == 1.0
 
 
+def test_sklearn_kmeans_recovers_separated_blobs():
+    rng = np.random.default_rng(0)
+    centers = np.array([[0, 0], [10, 0], [0, 10]], float)
+    y = np.repeat(np.arange(3), 50)
+    x = (centers[y] + rng.normal(scale=0.5, size=(150, 2))).astype("float32")
+    _, assign = clustering.kmeans_sklearn(x, 3, seed=1, inits=2)
+    assert clustering.clustering_accuracy(y, assign(x)) == 1.0
+    run = clustering.clustering_run({"method": "kmeans_sklearn", "kmeans_inits": 2, "n_clusters": 3}, 0, (x, x, y))
+    assert run["metrics"]["accuracy"] == 1.0 and run["metrics"]["clusters_used"] == 3
+
+
+def test_sweep_configs_hold_only_their_methods_settings():
+    from keras_entropy.experiments import datasets, paper
+
+    data = datasets.load_embedded_mnist()
+    settings = {**paper.CLUSTERING_PAPER, "train_size": 50, "test_size": 20, "kmeans_inits": None}
+    _, configs = clustering.clustering_sweep(data, settings, clustering.METHODS, "mnist")
+    by = {c["method"]: c for c in configs}
+    # The configs (hence the keys of finished runs) of the methods that existed before kmeans_sklearn are unchanged.
+    assert "kmeans_inits" not in by["kmeans"] and "pca_components" not in by["kmeans"]
+    assert by["kmeans_pca"]["pca_components"] == 50 and "kmeans_inits" not in by["kmeans_pca"]
+    assert by["kmeans_sklearn"]["kmeans_inits"] == clustering.KMEANS_INITS
+    assert by["entropy"]["balance"] == 1.0 and "kmeans_iterations" not in by["entropy"]
+
+
+def test_method_comparisons_are_one_tailed_tests_of_entropy():
+    def records(method, values):
+        return [{"config": {"method": method}, "metrics": {"accuracy": v, "nmi": v, "purity": v}} for v in values]
+
+    rs = records("entropy", [0.6, 0.62, 0.61]) + records("kmeans", [0.5, 0.52, 0.51]) + records("x", [0.7, 0.72, 0.71])
+    out = {(c["baseline"], c["metric"]): c for c in clustering.method_comparisons(rs)}
+    assert set(out) == {(b, m) for b in ("kmeans", "x") for m in clustering.SCORES}
+    assert out["kmeans", "accuracy"]["pvalue"] < 0.01 and out["kmeans", "accuracy"]["pvalue_worse"] > 0.99
+    assert out["x", "nmi"]["pvalue"] > 0.99 and out["x", "nmi"]["pvalue_worse"] < 0.01
+    assert out["kmeans", "purity"]["difference"] == pytest.approx(0.1)
+    assert clustering.method_comparisons(records("kmeans", [0.5, 0.6])) == []
+
+
 def test_quick_run_writes_scores_per_method(tmp_path, backend):
     out = tmp_path / "run"
     proc = run_example("unsupervised_clustering", ["--quick", "--out", str(out), "--replications", "2"], backend)
     assert f"backend: {backend}" in proc.stdout
     assert "embedded MNIST subset" in proc.stdout
-    # Quiet by default: one line per finished run (4 methods x 2 replications), no per-epoch output.
+    # Quiet by default: one line per finished run (5 methods x 2 replications), no per-epoch output.
     lines = proc.stdout.splitlines()
-    assert len(lines) < 60, proc.stdout
-    assert sum(1 for line in lines if re.match(r"\[\d/8\] method=\S+ seed=[01]: purity=", line)) == 8, proc.stdout
+    assert len(lines) < 80, proc.stdout
+    assert sum(1 for line in lines if re.match(r"\[\d+/10\] method=\S+ seed=[01]: accuracy=", line)) == 10, proc.stdout
 
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     methods = [r["config"]["method"] for r in records]
@@ -83,7 +170,7 @@ def test_quick_run_writes_scores_per_method(tmp_path, backend):
     assert {r["seed"] for r in records} == {0, 1}
     for r in records:
         m = r["metrics"]
-        assert 0.0 <= m["nmi"] <= 1.0 and 0.0 < m["purity"] <= 1.0
+        assert 0.0 <= m["nmi"] <= 1.0 and 0.0 < m["accuracy"] <= m["purity"] <= 1.0
         assert r["backend"] == backend
         if r["config"]["method"].startswith("entropy"):
             assert "hidden_units" in r["config"] and len(r["history"]["loss"]) == r["config"]["epochs"]
@@ -93,6 +180,7 @@ def test_quick_run_writes_scores_per_method(tmp_path, backend):
     # k-means on MNIST pixels is far better than chance (purity 0.1, NMI 0).
     assert min(m["purity"] for m in by["kmeans"]) > 0.35
     assert min(m["nmi"] for m in by["kmeans"]) > 0.3
+    assert min(m["accuracy"] for m in by["kmeans_sklearn"]) > 0.35
     # The balance term keeps the network from putting everything in one cluster.
     assert np.mean([m["clusters_used"] for m in by["entropy"]]) > np.mean(
         [m["clusters_used"] for m in by["entropy_balance0"]])
@@ -104,8 +192,12 @@ def test_quick_run_writes_scores_per_method(tmp_path, backend):
         assert method in rows
         cells = [c.strip() for c in rows[method].split("|")[1:-1]]
         assert cells[1] == "2"
-        mean_purity = float(cells[2].split()[0])
-        assert mean_purity == pytest.approx(np.mean([m["purity"] for m in by[method]]), abs=6e-4)
+        for cell, metric in zip(cells[2:5], clustering.SCORES):
+            assert float(cell.split()[0]) == pytest.approx(np.mean([m[metric] for m in by[method]]), abs=6e-4)
+    # One-tailed tests of the entropy loss against every other method, each score.
+    for other in clustering.METHODS[1:]:
+        for score in ("accuracy", "NMI", "purity"):
+            assert f"| entropy vs {other} | {score} |" in summary
     assert (out / "scores.png").stat().st_size > 1000
 
     # Resumable: a second run trains nothing.

@@ -7,14 +7,13 @@ The predicted cluster of an input is `argmin(X)` (the largest `q`).
 
 This module holds the pieces of `examples/unsupervised_clustering.py`:
 
-- the external scores of a clustering against held-out labels, in numpy:
-  `contingency_matrix`, `cluster_purity`, `normalized_mutual_info`;
-- `kmeans` (numpy, k-means++ seeding, Lloyd iterations) and `pca` for the
-  baselines;
+- the scores of a clustering against held-out labels: `contingency_matrix`,
+  `cluster_purity`, `normalized_mutual_info`, `clustering_accuracy` (Hungarian);
+- the baselines: `kmeans` and `pca` (numpy), `kmeans_sklearn` (scikit-learn's);
 - `clustering_model` (an MLP with `n_clusters` linear outputs) and
   `clustering_run(config, seed, data)` for `keras_entropy.experiments.sweeps.run_sweep`;
 - the example's sweep and report: `clustering_sweep`, `write_clustering_report`
-  (summary.md) and `plot_scores` (scores.png).
+  (summary.md, with `summarize_methods` and `method_comparisons`) and `plot_scores` (scores.png).
 """
 
 import math
@@ -28,7 +27,13 @@ from keras_entropy.experiments.paper import CLUSTERING_PAPER
 from keras_entropy.losses import SoftmaxEntropyLoss
 
 #: Methods `clustering_run` knows.
-METHODS = ("entropy", "entropy_balance0", "kmeans", "kmeans_pca")
+METHODS = ("entropy", "entropy_balance0", "kmeans", "kmeans_pca", "kmeans_sklearn")
+
+#: k-means++ restarts of scikit-learn's KMeans ("kmeans_sklearn"; the best inertia is kept).
+KMEANS_INITS = 10
+
+#: The scores `clustering_scores` returns that the report tabulates, in table order.
+SCORES = ("accuracy", "nmi", "purity")
 
 
 # ---------------------------------------------------------------------------
@@ -41,9 +46,7 @@ def _labels(values, name):
         raise ValueError(f"Argument `{name}` must be a 1-D array of labels. Received: {name} of shape {array.shape}")
     if array.size and not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.bool_)):
         if not np.issubdtype(array.dtype, np.floating) or not np.all(array == np.round(array)):
-            raise TypeError(
-                f"Argument `{name}` must hold integer labels. Received: {name} with dtype {array.dtype}"
-            )
+            raise TypeError(f"Argument `{name}` must hold integer labels. Received: {name} with dtype {array.dtype}")
     return array.astype("int64")
 
 
@@ -55,10 +58,8 @@ def contingency_matrix(labels_true, labels_pred):
     y = _labels(labels_true, "labels_true")
     c = _labels(labels_pred, "labels_pred")
     if len(y) != len(c):
-        raise ValueError(
-            f"Arguments `labels_true` and `labels_pred` must have the same length. "
-            f"Received: {len(y)} and {len(c)}"
-        )
+        raise ValueError(f"Arguments `labels_true` and `labels_pred` must have the same length. "
+                         f"Received: {len(y)} and {len(c)}")
     if len(y) == 0:
         raise ValueError("Arguments `labels_true` and `labels_pred` must not be empty.")
     _, yi = np.unique(y, return_inverse=True)
@@ -106,9 +107,32 @@ def normalized_mutual_info(labels_true, labels_pred):
     return float(min(max(mi / denominator, 0.0), 1.0))
 
 
+def clustering_accuracy(labels_true, labels_pred):
+    """Clustering accuracy: the share of inputs labelled right by the best one-to-one map of clusters to labels.
+
+    `accuracy = max_m sum_j C[m(j), j] / N` over one-to-one maps `m` from
+    clusters to labels (`C`: `contingency_matrix`), found by Hungarian
+    matching (`scipy.optimize.linear_sum_assignment`). 1 when the clustering
+    equals the labels up to renaming. Unlike purity, two clusters cannot
+    both claim a label (extra clusters count as errors): `accuracy <= purity`.
+
+    >>> clustering_accuracy([0, 0, 1, 1, 2, 2], [5, 5, 3, 3, 4, 4])
+    1.0
+    >>> y, c = [0, 0, 0, 0, 1, 1], [0, 0, 1, 1, 2, 2]   # clusters 0 and 1 both hold label 0
+    >>> round(clustering_accuracy(y, c), 4), cluster_purity(y, c)
+    (0.6667, 1.0)
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    table = contingency_matrix(labels_true, labels_pred)
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    return float(table[rows, cols].sum() / table.sum())
+
+
 def clustering_scores(labels_true, labels_pred):
-    """dict with `purity`, `nmi` and `clusters_used` (distinct predicted clusters)."""
+    """dict with `accuracy` (Hungarian), `nmi`, `purity` and `clusters_used` (distinct predicted clusters)."""
     return {
+        "accuracy": clustering_accuracy(labels_true, labels_pred),
         "purity": cluster_purity(labels_true, labels_pred),
         "nmi": normalized_mutual_info(labels_true, labels_pred),
         "clusters_used": int(len(np.unique(np.asarray(labels_pred)))),
@@ -119,8 +143,8 @@ def clustering_scores(labels_true, labels_pred):
 # Baselines.
 
 
-def _matrix(x, name="x"):
-    x = np.asarray(x, dtype="float64")
+def _matrix(x, name="x", dtype="float64"):
+    x = np.asarray(x, dtype=dtype)
     if x.ndim != 2 or len(x) == 0:
         raise ValueError(f"Argument `{name}` must be a non-empty 2-D array. Received: {name} of shape {x.shape}")
     return x
@@ -144,33 +168,22 @@ def pca(x, n_components, fit_on=None):
 
 
 def _sq_distances(x, centers):
-    return (
-        np.sum(x * x, axis=1)[:, None] - 2.0 * x @ centers.T + np.sum(centers * centers, axis=1)[None, :]
-    )
+    return np.sum(x * x, axis=1)[:, None] - 2.0 * x @ centers.T + np.sum(centers * centers, axis=1)[None, :]
 
 
 def kmeans(x, n_clusters, seed=0, iterations=100, tol=1e-6):
-    """k-means (k-means++ seeding, Lloyd iterations) in numpy.
+    """k-means in numpy: one k-means++ seeding (drawn with `seed`), Lloyd iterations on `x` `(N, D)`.
 
-    Args:
-        x: `(N, D)` array.
-        n_clusters: number of clusters `k <= N`.
-        seed: seeds the k-means++ draws.
-        iterations: maximum Lloyd iterations.
-        tol: stop when the centres move less than this (squared, summed).
-
-    Returns:
-        `(centers, assign)`: `(k, D)` centres and a function mapping an array
-        `(M, D)` to its nearest-centre labels.
+    Stops after `iterations` or when the centres move less than `tol`
+    (squared, summed). Returns `(centers, assign)`: the `(k, D)` centres, `k
+    = n_clusters <= N`, and a function mapping `(M, D)` to nearest-centre labels.
     """
     x = _matrix(x)
     n_clusters = validation.validate_positive_int(n_clusters, "n_clusters")
     iterations = validation.validate_positive_int(iterations, "iterations")
     if n_clusters > len(x):
-        raise ValueError(
-            f"Argument `n_clusters` must be at most the number of points ({len(x)}). "
-            f"Received: n_clusters={n_clusters}"
-        )
+        raise ValueError(f"Argument `n_clusters` must be at most the number of points ({len(x)}). "
+                         f"Received: n_clusters={n_clusters}")
     rng = np.random.default_rng(seed)
     centers = [x[rng.integers(len(x))]]
     closest = _sq_distances(x, np.asarray(centers))[:, 0]
@@ -197,6 +210,22 @@ def kmeans(x, n_clusters, seed=0, iterations=100, tol=1e-6):
         return np.argmin(_sq_distances(_matrix(points, "points"), centers), axis=1)
 
     return centers, assign
+
+
+def kmeans_sklearn(x, n_clusters, seed=0, iterations=300, inits=KMEANS_INITS):
+    """scikit-learn's `KMeans` (k-means++, `inits` starts, best inertia kept): `(centers, assign)` as `kmeans`."""
+    from sklearn.cluster import KMeans
+
+    dtype = "float32" if np.asarray(x).dtype == np.float32 else "float64"  # float32 inputs stay float32: faster
+    x = _matrix(x, dtype=dtype)
+    n_clusters = validation.validate_positive_int(n_clusters, "n_clusters")
+    model = KMeans(n_clusters, init="k-means++", n_init=validation.validate_positive_int(inits, "inits"),
+                   max_iter=validation.validate_positive_int(iterations, "iterations"), random_state=int(seed)).fit(x)
+
+    def assign(points):
+        return model.predict(_matrix(points, "points", dtype))
+
+    return model.cluster_centers_, assign
 
 
 # ---------------------------------------------------------------------------
@@ -237,20 +266,17 @@ def clustering_run(config, seed, data, verbose=0):
     """One clustering run of a sweep; returns the record's fields.
 
     Args:
-        config: dict with `method` (one of `METHODS`) and optionally the keys
-            of `paper.CLUSTERING_PAPER` (`n_clusters`, `hidden_units`, `beta`,
-            `balance`, `epochs`, `batch_size`, `learning_rate`,
-            `pca_components`, `kmeans_iterations`). `"entropy"` trains
-            `clustering_model` with `SoftmaxEntropyLoss(beta, balance)` on
-            the training inputs alone; `"entropy_balance0"` the same with
-            `balance=0` (plain mean entropy); `"kmeans"` runs `kmeans` on the
-            pixels, `"kmeans_pca"` on the PCA features.
+        config: dict with `method` (one of `METHODS`, see
+            `METHOD_DESCRIPTIONS`) and optionally the keys of
+            `paper.CLUSTERING_PAPER` and `kmeans_inits`. The networks train
+            on the training inputs alone; the k-means methods fit on them
+            and assign the test inputs to the nearest centre.
         seed: seeds weights, shuffling and k-means.
         data: `(x_train, x_test, y_test)`: float32 `(N, D)` inputs and the
             held-out labels of `x_test`, used only to score the clusters.
 
     Returns:
-        dict with `metrics` (`purity`, `nmi`, `clusters_used`, and for the
+        dict with `metrics` (`clustering_scores`, `fit_time_s`, and for the
         network runs `final_loss`) and for the network runs `history`.
     """
     if not isinstance(config, dict):
@@ -266,21 +292,21 @@ def clustering_run(config, seed, data, verbose=0):
         if method == "kmeans_pca":
             train, (mean, components) = pca(x_train, int(settings["pca_components"]))
             test = (np.asarray(x_test, "float64") - mean) @ components.T
-        _, assign = kmeans(train, n_clusters, seed=seed, iterations=int(settings["kmeans_iterations"]))
+        iterations, inits = int(settings["kmeans_iterations"]), int(settings.get("kmeans_inits") or KMEANS_INITS)
+        if method == "kmeans_sklearn":
+            _, assign = kmeans_sklearn(train, n_clusters, seed, iterations, inits)
+        else:
+            _, assign = kmeans(train, n_clusters, seed=seed, iterations=iterations)
         metrics = clustering_scores(y_test, assign(test))
         metrics["fit_time_s"] = round(time.perf_counter() - start, 3)
         return {"metrics": metrics}
     balance = 0.0 if method == "entropy_balance0" else float(settings["balance"])
     keras.utils.set_random_seed(seed)
     model = clustering_model(x_train.shape[1], n_clusters, settings["hidden_units"])
-    model.compile(
-        optimizer=keras.optimizers.Adam(float(settings["learning_rate"])),
-        loss=SoftmaxEntropyLoss(beta=float(settings["beta"]), balance=balance),
-    )
-    history = model.fit(
-        x_train, epochs=int(settings["epochs"]), batch_size=int(settings["batch_size"]),
-        shuffle=True, verbose=verbose,
-    ).history
+    model.compile(optimizer=keras.optimizers.Adam(float(settings["learning_rate"])),
+                  loss=SoftmaxEntropyLoss(beta=float(settings["beta"]), balance=balance))
+    history = model.fit(x_train, epochs=int(settings["epochs"]), batch_size=int(settings["batch_size"]),
+                        shuffle=True, verbose=verbose).history
     history = {name: [float(v) for v in values] for name, values in history.items()}
     metrics = clustering_scores(y_test, predict_clusters(model, x_test))
     final = history["loss"][-1] if history.get("loss") else math.nan
@@ -291,47 +317,15 @@ def clustering_run(config, seed, data, verbose=0):
 
 
 # ---------------------------------------------------------------------------
-# Report.
-
-
-def summarize_methods(records, metrics=("purity", "nmi"), group="method", confidence=0.95):
-    """Mean and t-confidence interval of each metric per method.
-
-    Args:
-        records: sweep records (dicts with `config[group]` and `metrics`).
-        metrics: metric names to summarise.
-        group: the config key that names the method.
-        confidence: level of the interval (`stats.t_confidence_interval`).
-
-    Returns:
-        dict `method -> {"n": runs, metric: (mean, low, high), ...}` in the
-        order the methods first appear.
-    """
-    from keras_entropy.experiments.stats import t_confidence_interval
-
-    values = {}
-    for record in records:
-        name = record["config"][group]
-        values.setdefault(name, []).append(record.get("metrics") or {})
-    out = {}
-    for name, runs in values.items():
-        row = {"n": len(runs)}
-        for metric in metrics:
-            sample = [r[metric] for r in runs if r.get(metric) is not None]
-            row[metric] = t_confidence_interval(sample, confidence) if sample else (math.nan,) * 3
-        out[name] = row
-    return out
-
-
-# ---------------------------------------------------------------------------
 # The sweep and report of examples/unsupervised_clustering.py.
 
 
 def clustering_sweep(data, settings, methods, dataset):
     """`(arrays, configs)` of the clustering sweep: `(x_train, x_test, y_test)` and one config per method.
 
-    `settings`: train_size, test_size, hidden_units, beta, balance, epochs,
-    batch_size (the networks), pca_components, kmeans_iterations (k-means).
+    `settings`: the example's (train_size, test_size, the networks', the
+    k-means'). A config holds only its method's settings, so that a new
+    setting leaves the keys of other methods' finished runs unchanged.
     """
     from keras_entropy.experiments.autoencoder import fixed_config, flatten_images
 
@@ -345,35 +339,103 @@ def clustering_sweep(data, settings, methods, dataset):
     network = {name: values[name] for name in ("hidden_units", "beta", "balance", "epochs", "batch_size",
                                                "learning_rate")}
     network["dtype_policy"] = keras.config.dtype_policy().name
-    baseline = {"pca_components": settings["pca_components"], "kmeans_iterations": settings["kmeans_iterations"]}
     configs = []
     for method in methods:
-        extra = network if method.startswith("entropy") else baseline
-        if method == "kmeans":
-            extra = {"kmeans_iterations": baseline["kmeans_iterations"]}
+        extra = network if method.startswith("entropy") else {"kmeans_iterations": values["kmeans_iterations"]}
+        if method == "kmeans_pca":
+            extra = {**extra, "pca_components": values["pca_components"]}
+        if method == "kmeans_sklearn":
+            extra = {**extra, "kmeans_inits": values.get("kmeans_inits") or KMEANS_INITS}
         configs.append({"method": method, **fixed, **extra})
     return (x_train, x_test, y_test), configs
 
 
-def plot_scores(summary, path):
-    """Bar chart of purity and NMI per method (mean, 95% CI) from `summarize_methods`."""
+#: What each method is, in the report's words.
+METHOD_DESCRIPTIONS = {
+    "entropy": "the MLP trained with SoftmaxEntropyLoss(beta, balance)",
+    "entropy_balance0": "the same MLP with balance=0 (plain mean entropy, free to collapse into one cluster)",
+    "kmeans": "k-means (k=10, this module's `kmeans`: k-means++ seeding, one start) on the pixels",
+    "kmeans_pca": "the same k-means on PCA features",
+    "kmeans_sklearn": "scikit-learn's KMeans (k=10, k-means++, best of `kmeans_inits` starts) on the pixels",
+}
+
+#: Names of the scores in tables and figures.
+SCORE_NAMES = {"accuracy": "accuracy", "nmi": "NMI", "purity": "purity"}
+
+
+def _by_method(records, group="method"):
+    values = {}
+    for record in records:
+        values.setdefault(record["config"][group], []).append(record.get("metrics") or {})
+    return values
+
+
+def summarize_methods(records, metrics=SCORES, group="method", confidence=0.95):
+    """Mean and t-confidence interval (`stats.t_confidence_interval`) of each metric per method.
+
+    Returns:
+        dict `method -> {"n": runs, metric: (mean, low, high), ...}` in the
+        order the methods (`config[group]`) first appear in `records`.
+    """
+    from keras_entropy.experiments.stats import t_confidence_interval
+
+    out = {}
+    for name, runs in _by_method(records, group).items():
+        out[name] = {"n": len(runs)}
+        for metric in metrics:
+            sample = [r[metric] for r in runs if r.get(metric) is not None]
+            out[name][metric] = t_confidence_interval(sample, confidence) if sample else (math.nan,) * 3
+    return out
+
+
+def method_comparisons(records, treatment="entropy", metrics=SCORES, group="method"):
+    """One-tailed Welch t-tests of `treatment` against every other method in `records`, metric by metric.
+
+    Returns:
+        list of dicts `{"baseline", "metric", "pvalue_worse", **stats.improvement_test(other, treatment)}`:
+        `pvalue` tests H1 "the treatment scores higher", `pvalue_worse` H1
+        "it scores lower"; empty when `treatment` has no records.
+    """
+    from keras_entropy.experiments.stats import improvement_test
+
+    values = _by_method(records, group)
+    out = []
+    for baseline in [name for name in values if name != treatment and treatment in values]:
+        for metric in metrics:
+            a, b = ([m.get(metric) for m in values[name]] for name in (baseline, treatment))
+            worse = improvement_test(a, b, higher_is_better=False)["pvalue"]
+            out.append({"baseline": baseline, "metric": metric, **improvement_test(a, b), "pvalue_worse": worse})
+    return out
+
+
+def plot_scores(summary, path, metrics=SCORES):
+    """Bars of each metric per method (mean, 95% CI error bars; `summarize_methods`); legend above the axes."""
     from matplotlib.figure import Figure
 
     names = list(summary)
-    fig = Figure(figsize=(1.6 + 1.3 * len(names), 3.6), layout="constrained")
+    fig = Figure(figsize=(2.2 + 1.4 * len(names), 4.0), layout="constrained")
     ax = fig.subplots()
-    x = np.arange(len(names))
-    for offset, metric in ((-0.2, "purity"), (0.2, "nmi")):
-        means = np.array([summary[n][metric][0] for n in names])
-        lows = np.array([summary[n][metric][1] for n in names])
-        highs = np.array([summary[n][metric][2] for n in names])
+    x, width = np.arange(len(names)), 0.8 / len(metrics)
+    for i, metric in enumerate(metrics):
+        means, lows, highs = (np.array([summary[n][metric][j] for n in names], dtype="float64") for j in range(3))
         err = np.where(np.isfinite(lows), [means - lows, highs - means], 0.0)
-        ax.bar(x + offset, means, width=0.4, yerr=err, capsize=3, label=metric)
-    ax.set_xticks(x, names, fontsize=8)
+        ax.bar(x + (i - (len(metrics) - 1) / 2) * width, np.nan_to_num(means), width=width, yerr=err, capsize=3,
+               label=SCORE_NAMES.get(metric, metric))
+    ax.set_xticks(x, [f"{n}\n(n={summary[n]['n']})" for n in names], fontsize=8)
+    ax.set_xlabel("method (runs)")
     ax.set_ylim(0, 1)
-    ax.set_ylabel("score (mean, 95% CI)")
-    ax.legend()
+    ax.set_ylabel("score on held-out test images\n(mean, 95% CI)")
+    ax.grid(axis="y", alpha=0.3)
+    fig.legend(loc="outside upper center", ncols=len(metrics), frameon=False)
     fig.savefig(path, dpi=120)
+
+
+def _p(value):
+    from keras_entropy.experiments.stats import stars
+
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return (f"{value:.2g}" if value >= 1e-4 else "<1e-4") + (f" {stars(value)}" if stars(value) else "")
 
 
 def write_clustering_report(run, records, settings, dataset, command):
@@ -388,46 +450,47 @@ def write_clustering_report(run, records, settings, dataset, command):
                                         run.note, command, inline=True) + [
         script_setup.runtime_line(run.info, run.data),
         f"Training inputs: {sizes['train_size']} images without labels; scored on {sizes['test_size']} held-out "
-        "test images against their labels. Network: MLP "
-        f"{settings['hidden_units']} -> 10, SoftmaxEntropyLoss(beta={settings['beta']}), "
-        f"{settings['epochs']} epochs, batch {settings['batch_size']}.",
+        f"test images against their labels. Network: MLP {settings['hidden_units']} -> 10, SoftmaxEntropyLoss("
+        f"beta={settings['beta']}, balance={settings['balance']}), Adam {CLUSTERING_PAPER['learning_rate']}, "
+        f"{settings['epochs']} epochs, batch {settings['batch_size']}. k-means: at most "
+        f"{settings['kmeans_iterations']} iterations; PCA: {settings['pca_components']} components; "
+        f"scikit-learn: {settings.get('kmeans_inits') or KMEANS_INITS} starts. Seeds: "
+        f"{', '.join(map(str, sorted({r['seed'] for r in records})))}.",
         "",
-        "Mean and 95% t-confidence interval over replications (distinct seeds):",
+        "Accuracy: the share of test images labelled right under the best one-to-one map of clusters to "
+        "digits (Hungarian matching); NMI: normalised mutual information (arithmetic mean); purity: the share "
+        "of images in their cluster's majority digit. Mean and 95% t-confidence interval over replications "
+        "(distinct seeds):",
         "",
     ]
     rows = []
-    for method, row in summary.items():
-        used = [r["metrics"]["clusters_used"] for r in records if r["config"]["method"] == method]
-        rows.append([method, row["n"], format_interval(row["purity"]), format_interval(row["nmi"]),
-                     f"{sum(used) / len(used):.1f}"])
-    lines += markdown_table(["method", "runs", "purity", "NMI", "clusters used (mean)"], rows).splitlines()
-    lines += [
-        "",
-        "Methods: `entropy`: SoftmaxEntropyLoss with the balance term; `entropy_balance0`: the same "
-        "network with balance=0 (plain mean entropy, free to collapse into one cluster); `kmeans`: "
-        "k-means (k=10) on the pixels; `kmeans_pca`: k-means on PCA features.",
-        "",
-        "![scores](scores.png)",
-        "",
-    ]
+    for method, runs in _by_method(records).items():
+        times = [m["fit_time_s"] for m in runs if m.get("fit_time_s") is not None]
+        rows.append([method, len(runs), *(format_interval(summary[method][m]) for m in SCORES),
+                     f"{np.mean([m['clusters_used'] for m in runs]):.1f}", f"{np.mean(times):.0f}" if times else "n/a"])
+    lines += markdown_table(["method", "runs", *(SCORE_NAMES[m] for m in SCORES), "clusters used (mean)",
+                             "fit s/run"], rows).splitlines()
+    comparisons = method_comparisons(records)
+    if comparisons:
+        lines += ["", "One-tailed Welch t-tests of `entropy` against each other method: `p (better)` tests H1 "
+                  "\"entropy scores higher\", `p (worse)` H1 \"entropy scores lower\" (* p < 0.05, ** p < 0.01, "
+                  "*** p < 0.001):", ""]
+        rows = [[f"entropy vs {c['baseline']}", SCORE_NAMES.get(c["metric"], c["metric"]),
+                 *(f"{c[k]:.3f}" for k in ("treatment_mean", "baseline_mean")), f"{c['difference']:+.3f}",
+                 *(f"{c[k]:.2f}" if math.isfinite(c[k]) else "n/a" for k in ("statistic", "df")),
+                 _p(c["pvalue"]), _p(c["pvalue_worse"])] for c in comparisons]
+        lines += markdown_table(["comparison", "score", "entropy", "other", "difference", "t", "df", "p (better)",
+                                 "p (worse)"], rows).splitlines()
+    lines += ["", "Methods:", "", *(f"- `{m}`: {METHOD_DESCRIPTIONS.get(m, m)}" for m in summary), "",
+              "![scores](scores.png)", ""]
     path = script_setup.write_summary(run.out, lines)
     plot_scores(summary, run.path("scores.png"))
     return lines, path
 
 
 __all__ = [
-    "summarize_methods",
-    "METHODS",
-    "cluster_purity",
-    "clustering_model",
-    "clustering_run",
-    "clustering_scores",
-    "clustering_sweep",
-    "contingency_matrix",
-    "kmeans",
-    "normalized_mutual_info",
-    "pca",
-    "plot_scores",
-    "predict_clusters",
-    "write_clustering_report",
+    "KMEANS_INITS", "METHODS", "METHOD_DESCRIPTIONS", "SCORES", "SCORE_NAMES", "cluster_purity",
+    "clustering_accuracy", "clustering_model", "clustering_run", "clustering_scores", "clustering_sweep",
+    "contingency_matrix", "kmeans", "kmeans_sklearn", "method_comparisons", "normalized_mutual_info", "pca",
+    "plot_scores", "predict_clusters", "summarize_methods", "write_clustering_report",
 ]
