@@ -354,7 +354,7 @@ def clustering_sweep(data, settings, methods, dataset):
 METHOD_DESCRIPTIONS = {
     "entropy": "the MLP trained with SoftmaxEntropyLoss(beta, balance)",
     "entropy_balance0": "the same MLP with balance=0 (plain mean entropy, free to collapse into one cluster)",
-    "kmeans": "k-means (k=10, this module's `kmeans`: k-means++ seeding, one start) on the pixels",
+    "kmeans": "k-means (k=10; keras_entropy's numpy `kmeans`: k-means++ seeding, one start) on the pixels",
     "kmeans_pca": "the same k-means on PCA features",
     "kmeans_sklearn": "scikit-learn's KMeans (k=10, k-means++, best of `kmeans_inits` starts) on the pixels",
 }
