@@ -12,7 +12,7 @@ from keras_entropy import validation
 
 
 #: The largest side of the default frequency grid of the conv volume forms
-#: (provisional, pending the benchmark of issue 11: see `ConvEntropy`).
+#: (chosen by `benchmarks/conv_grid.py`: see `ConvEntropy`).
 MAX_DEFAULT_GRID = 16
 
 
@@ -153,26 +153,27 @@ class ConvEntropy(keras.regularizers.Regularizer):
 
     The volume forms' `grid` is exact (for circular boundaries) when it
     equals the output size; a coarser grid samples the kernel's smooth
-    transfer function more sparsely. The default (`grid=None`, provisional
-    pending the benchmark of issue 11) is `default_grid`: the output size
-    (`output_shape`, or the layer's in `EntropyConv2D`) capped at 16 per
-    axis and at least the kernel size; `(16, 16)` when unknown. Measured for
-    3x3x32x64 kernels (a Glorot one and a random smooth one, `0.05 Glorot +`
-    random mixes of a Gaussian bump and two linear ramps), relative error of
-    the per-position value against a 32x32 grid, and CPU time per call (TF
-    eager, mean of 20 calls; `KERAS_BACKEND=tensorflow python
-    /tmp/forms_grid/bench.py`, a one-off script outside the repository):
+    transfer function more sparsely. The default (`grid=None`) is
+    `default_grid`: the output size (`output_shape`, or the layer's in
+    `EntropyConv2D`) capped at 16 per axis and at least the kernel size;
+    `(16, 16)` when unknown. Measured on the kernels of the paper's 3-block
+    CNN (width 32) trained 2 epochs on the embedded MNIST subset (`KERAS_BACKEND=tensorflow
+    python benchmarks/conv_grid.py --epochs 2`): relative error of the
+    per-position value against the exact grid (conv1, output 26x26), worst
+    of the four forms, and ms per value and gradient of the stabilized
+    penalty on the trained conv2 (32 -> 32) kernel, compiled, on a loaded
+    2-core CPU:
 
-        grid   stabilized volume   exact normalized    ms per call
-               Glorot   smooth     Glorot   smooth     stabilized  exact
-        4x4    2.7e-4   9.0e-1     2.9e-3   4.0e-1      5.5         6.4
-        8x8    6.0e-5   1.8e-1     4.8e-4   6.9e-2      8.0        14.7
-        16x16  <1e-6    1.6e-2     1.4e-6   4.9e-3     14.1        43.4
-        32x32  (reference)                             42.6       155.2
+        grid     error (conv1, trained)   ms (conv2)
+        4x4      2.6e-2                    5.9
+        8x8      1.4e-3                   14.5
+        12x12    3.5e-5                   20.6
+        16x16    2.3e-6                   59.1
+        26x26    (exact)                  199.0
 
-    (the paper form's stabilized penalty: 0.46 ms). Stabilized normalized
-    errors equal the stabilized volume's to two digits; the exact volume's
-    per-position error on the Glorot kernel is 2.3e-3 nats at 8x8.
+    The 16x16 default keeps every form within 1e-5 of exact; on wide layers
+    where its cost shows, `grid=(8, 8)` is about 4x cheaper for errors under
+    1% (conv2, 11x11 output: 9e-3 at 8x8).
 
     Example:
 
