@@ -1,0 +1,380 @@
+"""Does an entropy penalty help a dense autoencoder on MNIST? A tuned comparison (issue 12, study 1).
+
+Per latent width (784 -> width -> 784, sigmoid, MSE, Adam, batch 256) five
+configurations: no penalty, DenseEntropy in the paper's, the volume and the
+normalized form (MATH.md sections 8-10), and Keras's OrthogonalRegularizer
+as a peer. A KerasTuner grid search on a validation split (the last
+--val-size training images) chooses each one's learning rate and, for the
+penalties, the strength and the kernel it goes on (encoder or decoder), by
+the lowest validation MSE within --trial-epochs epochs (the MSE alone, not
+val_loss, which includes the penalty). Each configuration then trains at
+its chosen hyperparameters for --epochs epochs with --seeds seeds, without
+early stopping; the paper's stopping rule (patience on val MSE and on val
+loss) is replayed on the recorded histories. The test images are used only
+for the final report.
+
+    python examples/dense_autoencoder_study.py --quick          # seconds, on the embedded MNIST subset
+    python examples/dense_autoencoder_study.py --data-dir ~/data/mnist --cpu-minutes 60
+    python examples/dense_autoencoder_study.py --data-dir ~/data/mnist --report-only
+
+Widths run one after another, each searched and then trained. Every
+finished trial and run is on disk at once (tuner/, trials.jsonl,
+results.jsonl in --out): the same command resumes without repeating any;
+with --cpu-minutes no trial or run starts once the process has used that
+much CPU time. summary.md, trials.csv and the figures are rewritten from
+the records at the end of each width, and by --report-only alone.
+"""
+
+import contextlib
+import io
+import math
+import os
+import shutil
+import sys
+import time
+
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
+from keras_entropy.experiments import arguments, evidence, script_setup  # noqa: E402
+from keras_entropy.experiments.arguments import Setting  # noqa: E402
+
+#: The study's settings: option, help, --quick value; DEFAULTS otherwise.
+SETTINGS = {
+    "widths": Setting("latent widths, studied one after another (default 100 260)", nargs="+", minimum=1,
+                      quick=[8]),
+    "penalties": Setting("configurations (default: all of none paper volume normalized orthogonal)", str,
+                         nargs="+", choices=list(evidence.PENALTIES), metavar="PENALTY"),
+    "learning_rates": Setting("Adam learning rates searched for every configuration (default 1e-3 3e-3 1e-2)",
+                              float, nargs="+", quick=[1e-2]),
+    "lams": Setting("DenseEntropy strengths searched (default 1e-4 1e-3 1e-2)", float, nargs="+", quick=[1e-2]),
+    "factors": Setting("OrthogonalRegularizer factors searched (default 1e-2 1e-1 1)", float, nargs="+",
+                       quick=[1e-2]),
+    "trial_epochs": Setting("epochs of each search trial (default 12)", minimum=1, quick=2),
+    "epochs": Setting("epochs of each final run, no early stopping (default 60)", minimum=1, quick=3),
+    "seeds": Setting("final runs per configuration, seeds --seed, --seed + 1, ... (default 5)", minimum=2, quick=2),
+    "patience": Setting("patience of the paper's stopping rule, replayed on the histories (default 7)", minimum=1),
+    "thresholds": Setting("validation MSEs whose epochs to reach are reported (default 0.01 0.006)", float,
+                          nargs="+"),
+    "batch_size": Setting("default 256", minimum=1),
+    "val_size": arguments.size_setting("validation = the last N training images (default 10000)", quick=200),
+    "train_size": arguments.size_setting("use the first N of the other training images (default: all)", quick=500),
+    "test_size": arguments.size_setting("use the first N test images (default: all)", quick=200),
+    "search_seed": Setting("seed of every search trial's weights (default 1000, apart from the final runs')",
+                           minimum=0),
+}
+DEFAULTS = {"widths": [100, 260], "penalties": list(evidence.PENALTIES), "learning_rates": [1e-3, 3e-3, 1e-2],
+            "lams": [1e-4, 1e-3, 1e-2], "factors": [1e-2, 1e-1, 1.0], "trial_epochs": 12, "epochs": 60,
+            "seeds": 5, "patience": 7, "thresholds": [0.01, 0.006], "batch_size": 256, "val_size": 10000,
+            "search_seed": 1000}
+
+
+class TimeUp(Exception):
+    """--cpu-minutes used up: no new trial or run starts."""
+
+
+def parse_args(argv=None):
+    parser = arguments.parser_for(__doc__)
+    arguments.add_common_arguments(parser, ["mnist"], "mnist", settings=SETTINGS, run_name="dense_autoencoder_study",
+                                   writes="tuner/, trials.jsonl, trials.csv, figures", mixed_precision=False)
+    parser.add_argument("--cpu-minutes", type=float, metavar="MINUTES",
+                        help="start no trial or final run once this process has used MINUTES of CPU time, all "
+                        "its threads together (default: no limit); run the same command again to resume")
+    args = parser.parse_args(argv)
+    if args.cpu_minutes is not None and args.cpu_minutes <= 0:
+        parser.error(f"--cpu-minutes must be > 0, got {args.cpu_minutes:g}")
+    return args
+
+
+def time_is_up(deadline):
+    """True once the process's CPU time (all threads) passed `deadline` seconds."""
+    return time.process_time() > deadline
+
+
+def hypermodel_for(settings, width, penalty, input_dim):
+    """The KerasTuner hypermodel of one configuration: learning rate, and strength and kernel for a penalty."""
+    from keras_entropy import tuning
+
+    def build(hp):
+        learning_rate = hp.Choice("learning_rate", settings["learning_rates"])
+        if penalty != evidence.PEER:  # the entropy penalties are placed by EntropySearch
+            return evidence.study_autoencoder(input_dim, width, learning_rate=learning_rate)
+        factor, placement = hp.Choice("factor", settings["factors"]), hp.Choice("placement", evidence.PLACEMENTS)
+        return evidence.study_autoencoder(input_dim, width, penalty, factor, placement, learning_rate)
+
+    dense = None if penalty in (evidence.BASELINE, evidence.PEER) else tuning.EntropySearch(
+        lam=settings["lams"], placement={p: [p] for p in evidence.PLACEMENTS}, form=penalty)
+    return tuning.EntropyHyperModel(build, dense=dense, seeds=settings["search_seed"], name=f"{penalty}_{width}")
+
+
+def grid_oracle_class():
+    """A KerasTuner oracle that runs each point of the search space's grid once, and resumes.
+
+    KerasTuner's GridSearch keeps its place in the grid in memory only (1.4.8):
+    a reloaded project stops early, or fails after an interrupted trial. This
+    oracle gives the first grid point (in KerasTuner's grid order) that no
+    trial of the project has taken; an interrupted trial is retried first.
+    """
+    import itertools
+
+    import keras_tuner
+
+    class GridOracle(keras_tuner.Oracle):
+        def populate_space(self, trial_id):
+            space = self.get_space().space
+            taken = [trial.hyperparameters.values for trial in self.trials.values()]
+            for point in itertools.product(*(getattr(hp, "values", None) or [hp.value] for hp in space)):
+                values = dict(zip([hp.name for hp in space], point))
+                if values not in taken:
+                    return {"status": "RUNNING", "values": values}
+            return {"status": "IDLE" if self.ongoing_trials else "STOPPED", "values": None}
+
+    return GridOracle
+
+
+def search(run, settings, arrays, width, penalty, deadline):
+    """Grid-search one configuration (resuming its KerasTuner project); export its trials. False: time is up."""
+    import keras_tuner
+
+    from keras_entropy import tuning
+
+    if time_is_up(deadline):
+        return False
+    oracle = grid_oracle_class()(objective=tuning.objective("val_mse"), seed=settings["search_seed"])
+    hypermodel = hypermodel_for(settings, width, penalty, arrays[0].shape[1])
+    with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner's "Reloading Tuner from ..."
+        tuner = keras_tuner.Tuner(oracle=oracle, hypermodel=hypermodel, directory=run.path("tuner"),
+                                  project_name=f"width_{width}_{penalty}")
+    print(f"search: width {width}, {penalty}: grid over " + ", ".join(tuner.oracle.hyperparameters.values)
+          + f"; {settings['trial_epochs']} epochs per trial; objective lowest val_mse", flush=True)
+    end = tuner.on_trial_end
+
+    def on_trial_end(trial):  # past the CPU budget: the grid stops here, resumable
+        result = end(trial)
+        if time_is_up(deadline):
+            tuner.oracle.max_trials = len(tuner.oracle.trials)
+        return result
+
+    tuner.on_trial_end = on_trial_end
+    x_train, x_val, _ = arrays
+    tuning.run_search(tuner, x_train, x_train, validation_data=(x_val, x_val), epochs=settings["trial_epochs"],
+                      batch_size=settings["batch_size"], verbose=0, progress=True)
+    fixed = {"latent_dim": width, "penalty": penalty, "trial_epochs": settings["trial_epochs"]}
+    if penalty == evidence.BASELINE:
+        fixed.update(lam=0.0, placement=evidence.NO_PLACEMENT)
+    elif penalty in evidence.FORMS and len(settings["lams"]) == 1:  # a single lam is no hyperparameter
+        fixed["lam"] = settings["lams"][0]
+    tuning.export_trials(tuner, run.path("trials.jsonl"), fixed=fixed, drop=("dense_form",),
+                         rename={"dense_lam": "lam", "dense_placement": "placement", "factor": "lam"})
+    for trial in os.listdir(tuner.project_dir):  # weights of the best epochs: not needed, and large
+        with contextlib.suppress(OSError):
+            os.remove(os.path.join(tuner.project_dir, trial, "checkpoint.weights.h5"))
+    return not time_is_up(deadline) and not any(
+        str(t.status) not in ("COMPLETED", "INVALID", "FAILED") for t in tuner.oracle.trials.values())
+
+
+def grid_size(settings, penalty):
+    lrs = len(settings["learning_rates"])
+    if penalty == evidence.BASELINE:
+        return lrs
+    return lrs * len(evidence.PLACEMENTS) * len(settings["factors" if penalty == evidence.PEER else "lams"])
+
+
+def current_trials(run, settings):
+    """The exported trials of this search space (its widths, penalties, grids and trial epochs)."""
+    from keras_entropy.experiments import sweeps
+
+    def in_space(config):
+        grid = [0.0] if config["penalty"] == evidence.BASELINE else settings[
+            "factors" if config["penalty"] == evidence.PEER else "lams"]
+        return (config["latent_dim"] in settings["widths"] and config["penalty"] in settings["penalties"]
+                and config["trial_epochs"] == settings["trial_epochs"] and config.get("lam", 0.0) in grid
+                and config["learning_rate"] in settings["learning_rates"])
+
+    return [r for r in sweeps.load_records(run.path("trials.jsonl")) if in_space(r["config"])]
+
+
+def final_configs(run, settings, arrays, trials):
+    """The final runs' configs: each searched configuration at its chosen hyperparameters."""
+    chosen = evidence.chosen_hyperparameters(trials)
+    fixed = {"experiment": "dense_autoencoder_study", "dataset": run.data.name,
+             "data_source": "embedded" if run.data.is_embedded else "full", "train_size": len(arrays[0]),
+             "val_size": len(arrays[1]), "test_size": len(arrays[2]),
+             **{k: settings[k] for k in ("epochs", "batch_size", "patience")}}
+    counts = {}
+    for r in trials:
+        counts[r["config"]["latent_dim"], r["config"]["penalty"]] = counts.get(
+            (r["config"]["latent_dim"], r["config"]["penalty"]), 0) + 1
+    return [{**fixed, "latent_dim": w, "penalty": p,
+             **{k: chosen[w, p][k] for k in ("learning_rate", "lam", "placement")}}
+            for w in settings["widths"] for p in settings["penalties"]
+            if (w, p) in chosen and counts[w, p] >= grid_size(settings, p)]
+
+
+def train_final(settings, arrays, deadline, verbose):
+    def train(config, seed):
+        if time_is_up(deadline):
+            raise TimeUp
+        return evidence.study_run(config, seed, arrays, verbose=verbose)
+
+    return train
+
+
+def write_report(run, settings, trials, command):
+    """summary.md, trials.csv and the figures from the records: the planned final runs and the current trials."""
+    from keras_entropy.experiments import sweeps
+
+    configs = final_configs(run, settings, run.arrays, trials)
+    keys = {p["key"] for p in sweeps.plan_runs(configs, settings["seeds"], run.args.seed)} if configs else set()
+    records = sweeps.load_records(run.results_path, keys)
+    write_trials_csv(run.path("trials.csv"), trials, configs)
+    figures = []
+    if records:
+        for metric, label in (("val_mse", "validation MSE"), ("test_mse", "test MSE")):
+            figures.append(evidence.plot_curves(records, run.path(f"{metric}_curves.png"), metric, label,
+                                                title=f"Dense autoencoder on MNIST: {label} per epoch"))
+    lines = summary_lines(run, settings, trials, configs, records, len(keys), command, figures)
+    return script_setup.write_summary(run.out, lines), records
+
+
+def write_trials_csv(path, trials, configs):
+    chosen = {(c["latent_dim"], c["penalty"], c["learning_rate"], c["lam"], c["placement"]) for c in configs}
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("latent_dim,penalty,learning_rate,lam,placement,trial_epochs,score_min_val_mse,best_epoch,"
+                "trial_id,chosen\n")
+        for r in trials:
+            c = r["config"]
+            key = (c["latent_dim"], c["penalty"], c["learning_rate"], c["lam"], c["placement"])
+            f.write(f"{c['latent_dim']},{c['penalty']},{c['learning_rate']:g},{c['lam']:g},{c['placement']},"
+                    f"{c['trial_epochs']},{evidence.trial_score(r):.6g},{(r.get('tuner') or {}).get('best_step')},"
+                    f"{(r.get('tuner') or {}).get('trial_id')},{key in chosen}\n")
+
+
+def chosen_table(settings, trials, configs, records):
+    """Markdown: the chosen hyperparameters per configuration, with the best trial score per kernel."""
+    from keras_entropy.experiments.reports import markdown_table
+
+    rows = []
+    for c in configs:
+        mine = [r for r in trials if (r["config"]["latent_dim"], r["config"]["penalty"]) == (c["latent_dim"],
+                                                                                            c["penalty"])]
+        best = {p: min((evidence.trial_score(r) for r in mine if r["config"]["placement"] == p), default=math.nan)
+                for p in (*evidence.PLACEMENTS, evidence.NO_PLACEMENT)}
+        runs = [r for r in records if r["config"] == c]
+        per_epoch = sum(r["wall_time_s"] / len(r["history"]["val_mse"]) for r in runs) / len(runs) if runs else math.nan
+        rows.append([c["latent_dim"], c["penalty"], f"{c['learning_rate']:g}", f"{c['lam']:g}", c["placement"],
+                     len(mine)] + [f"{best[p]:.4e}" if math.isfinite(best[p]) else "-" for p in
+                                   (evidence.NO_PLACEMENT, *evidence.PLACEMENTS)]
+                    + [f"{per_epoch:.2f}" if math.isfinite(per_epoch) else "-"])
+    return markdown_table(["width", "config", "learning rate", "lam / factor", "kernel", "trials",
+                           "best trial (no penalty)", "best trial on encoder", "best trial on decoder",
+                           "s / epoch (final runs)"], rows)
+
+
+def summary_lines(run, settings, trials, configs, records, planned, command, figures):
+    thresholds, n_trials = settings["thresholds"], sum(grid_size(settings, p) for p in settings["penalties"])
+    info = sorted({f"{r.get('backend')} on {', '.join(r.get('devices') or ['?'])}" for r in records + trials})
+    x_train, x_val, x_test = run.arrays
+    lines = script_setup.summary_header("Does an entropy penalty help a dense autoencoder on MNIST?", run.note,
+                                        command)
+    lines += [f"**Status:** {len(records)} of {planned} final runs done ({len(configs)} configurations with a "
+              f"finished search); {len(trials)} of {n_trials * len(settings['widths'])} search trials done. "
+              f"Backend/devices: {', '.join(info) or 'none yet'}.", "",
+              "## Setup", "",
+              f"- Data: {_data(run.data)}. Training: the first {len(x_train)} training images; validation: "
+              f"the last {len(x_val)} training images (hyperparameters are chosen on these alone); test: "
+              f"{len(x_test)} test images, used only for this report.",
+              f"- Model: {x_train.shape[1]} -> width -> {x_train.shape[1]}, sigmoid both layers, MSE, Adam, batch "
+              f"{settings['batch_size']}; widths {', '.join(map(str, settings['widths']))}. Configurations: "
+              "`none` (no penalty), `paper` / `volume` / `normalized` (`DenseEntropy(lam, form=...)`, stabilized), "
+              "`orthogonal` (`keras.regularizers.OrthogonalRegularizer(factor)`, mode `columns` on the encoder "
+              "kernel and `rows` on the decoder kernel, the vectors that can be orthogonal); each penalty is a "
+              "kernel regularizer on one kernel.",
+              f"- Search (a KerasTuner grid search, one project per width and configuration in `tuner/`, every "
+              f"trial exported to `trials.jsonl` and `trials.csv`): learning rate "
+              f"{_grid(settings['learning_rates'])} for every configuration, the baseline included; DenseEntropy lam "
+              f"{_grid(settings['lams'])}; orthogonal factor {_grid(settings['factors'])}; kernel encoder or decoder "
+              f"for each penalty. Each trial trains {settings['trial_epochs']} epochs (fewer than the final runs, "
+              f"to fit the compute budget) from the weights of seed {settings['search_seed']}; its score is the "
+              "lowest validation MSE within those epochs (the MSE alone, not `val_loss`, which includes the "
+              "penalty); the lowest score wins.",
+              f"- Final runs: each configuration at its chosen hyperparameters, seeds {run.args.seed} .. "
+              f"{run.args.seed + settings['seeds'] - 1}, {settings['epochs']} epochs each, no early stopping; per "
+              "epoch the records hold train MSE (`mse`), validation MSE and loss, and test MSE. The paper's "
+              f"stopping rule (patience {settings['patience']}) is replayed afterwards on val MSE and on val loss.",
+              "", "## Chosen hyperparameters", "",
+              "Best trial = the lowest validation MSE within a trial's epochs, per kernel.", "",
+              chosen_table(settings, trials, configs, records), ""]
+    if not records:
+        return lines + ["No final runs yet.", ""]
+    verdict = evidence.verdict_rows(records)
+    rows = evidence.evidence_rows(records, thresholds)
+    lines += ["## Verdict", ""] + [f"- {s}" for s in evidence.verdict_sentences(verdict)] + [
+        "", evidence.verdict_table(verdict), "",
+        "## Results", "",
+        "Cells: mean over seeds [95% t-interval]. Epochs count from 1. \"Epochs to ...\": the first epoch "
+        "whose validation MSE is at or below the value; a run that never gets there counts as "
+        f"{settings['epochs'] + 1} (one past the last epoch), so a mean with runs that never got there is a lower "
+        "bound (`>=`, with the count). `stop epoch`: the epoch at which Keras's EarlyStopping rule "
+        f"(patience {settings['patience']}) would fire on that monitor; `(cap k/n)`: in k runs it never fired "
+        f"within {settings['epochs']} epochs (censored at the last epoch). `val_loss` includes the penalty.", "",
+        evidence.evidence_table(rows, thresholds), "",
+        "One-tailed Welch t-tests that the configuration is better (lower) than no penalty and than the "
+        "orthogonal peer (`*` p < 0.05, `**` p < 0.01, `***` p < 0.001; \"never\" counted as above):", "",
+        evidence.tests_table(rows), ""]
+    return lines + [line for path in figures for line in (f"![{os.path.basename(path)}]({os.path.basename(path)})",
+                                                          "")]
+
+
+#: The environment a study's command states (OpenBLAS threads: see the summary's setup).
+ENVIRONMENT = ("KERAS_BACKEND", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def study_command(argv):
+    """The study's command for summary.md: its environment, the script and its arguments (but --report-only)."""
+    env = [f"{name}={os.environ[name]}" for name in ENVIRONMENT if name in os.environ]
+    return " ".join(env + [script_setup.command_line(__file__, argv).replace(" --report-only", "")])
+
+
+def _data(data):
+    source = {"embedded": "the embedded MNIST subset", "local": "the four MNIST IDX files of --data-dir"}
+    return (f"{data.name}, {len(data.x_train)} training and {len(data.x_test)} test images from "
+            + source.get(data.source, "tensorflow-datasets"))
+
+
+def _grid(values):
+    return ", ".join(f"{v:g}" for v in values)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
+    settings = arguments.settings_for(args, DEFAULTS, SETTINGS)
+    run = script_setup.start(args, "dense_autoencoder_study")
+    run.arrays = evidence.split_images(run.data, settings["val_size"], settings["train_size"], settings["test_size"])
+    deadline = time.process_time() + 60 * args.cpu_minutes if args.cpu_minutes else math.inf
+    command = study_command(argv)
+    try:
+        for width in settings["widths"] if not args.report_only else []:
+            for penalty in settings["penalties"]:
+                if not search(run, settings, run.arrays, width, penalty, deadline):
+                    raise TimeUp
+            configs = [c for c in final_configs(run, settings, run.arrays, current_trials(run, settings))
+                       if c["latent_dim"] == width]
+            run.sweep(train_final(settings, run.arrays, deadline, args.verbose), configs, settings["seeds"],
+                      show=("val_mse", "test_mse"))
+            write_report(run, settings, current_trials(run, settings), command)
+    except TimeUp:
+        print("--cpu-minutes reached: finished trials and runs are saved; run the same command again to resume",
+              flush=True)
+    summary, records = write_report(run, settings, current_trials(run, settings), command)
+    verdict = evidence.verdict_rows(records) if records else []
+    run.report(summary, evidence.verdict_table(verdict) if verdict else None,
+               writes="tuner/, trials.jsonl, trials.csv, figures")
+    for sentence in evidence.verdict_sentences(verdict):
+        print(sentence)
+    if os.path.isdir(run.path("tuner")) and not os.listdir(run.path("tuner")):
+        shutil.rmtree(run.path("tuner"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(script_setup.run(main))

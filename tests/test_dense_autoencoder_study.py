@@ -1,0 +1,224 @@
+"""examples/dense_autoencoder_study.py (--quick, resume, --report-only, --cpu-minutes) and
+keras_entropy.experiments.evidence on records with known numbers."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+from test_example_cli import run_example
+
+from keras_entropy.experiments import evidence
+
+
+def record(width, penalty, val_mse, seed=0, test_mse=None, val_loss=None, stopping=None, **config):
+    """A final run's record with the given per-epoch histories."""
+    val_loss = val_loss or val_mse
+    return {"key": f"{width}-{penalty}-{seed}", "seed": seed,
+            "config": {"latent_dim": width, "penalty": penalty, "learning_rate": 1e-3,
+                       "lam": 0.0 if penalty == "none" else 0.01,
+                       "placement": "none" if penalty == "none" else "encoder", **config},
+            "history": {"val_mse": list(val_mse), "val_loss": list(val_loss),
+                        "test_mse": list(test_mse or val_mse)},
+            "stopping": stopping or {m: {"epoch": len(val_mse), "best_epoch": len(val_mse), "stopped": False}
+                                     for m in evidence.MONITORS}}
+
+
+def known_records():
+    """Width 10: the baseline ends at 0.5 (mean over seeds); 'fast' gets there at epoch 2, 'slow' never."""
+    base = [record(10, "none", [0.9, 0.7, 0.6, 0.52 + 0.02 * s], seed=s) for s in range(3)]
+    # final means: 0.54 (baseline: 0.52, 0.54, 0.56), 0.3 (normalized), 0.8 (paper)
+    fast = [record(10, "normalized", [0.8, 0.5 - 0.01 * s, 0.4, 0.3 + 0.01 * (s - 1)], seed=s) for s in range(3)]
+    slow = [record(10, "paper", [0.9, 0.85, 0.82, 0.8 + 0.01 * (s - 1)], seed=s) for s in range(3)]
+    return base + slow + fast
+
+
+def test_first_epoch_and_modes():
+    assert evidence.first_epoch_at_or_below([0.3, None, 0.1, 0.05], 0.1) == 3
+    assert evidence.first_epoch_at_or_below([0.3, 0.2], 0.1) is None
+    assert evidence.orthogonal_mode((784, 100)) == "columns"
+    assert evidence.orthogonal_mode((100, 784)) == "rows"
+    assert evidence.orthogonal_mode((100, 100)) == "columns"
+
+
+def test_cells_are_ordered_by_width_then_penalty():
+    records = [record(260, "orthogonal", [1.0]), record(100, "orthogonal", [1.0]), record(100, "none", [1.0]),
+               record(100, "volume", [1.0])]
+    assert list(evidence.cells(records)) == [(100, "none"), (100, "volume"), (100, "orthogonal"),
+                                             (260, "orthogonal")]
+
+
+def test_evidence_rows_count_epochs_nevers_and_censoring():
+    records = known_records()
+    rows = {row["penalty"]: row for row in evidence.evidence_rows(records, thresholds=(0.6, 0.1))}
+    assert [r["penalty"] for r in evidence.evidence_rows(records)] == ["none", "paper", "normalized"]
+    base, slow, fast = rows["none"], rows["paper"], rows["normalized"]
+    assert base["baseline_final"] == pytest.approx(0.54)
+    # epochs to the baseline's final val MSE (0.54): never = 4 epochs + 1
+    assert fast["samples"]["reach_baseline"] == [2, 2, 2] and fast["never"]["reach_baseline"] == 0
+    assert slow["samples"]["reach_baseline"] == [5, 5, 5] and slow["never"]["reach_baseline"] == 3
+    assert base["samples"]["reach_baseline"] == [4, 4, 5] and base["never"]["reach_baseline"] == 1
+    assert base["samples"]["reach_0.6"] == [3, 3, 3] and base["never"]["reach_0.1"] == 3
+    assert fast["samples"]["best_val_mse"] == pytest.approx([0.29, 0.3, 0.31])
+    assert fast["samples"]["final_test_mse"] == pytest.approx([0.29, 0.3, 0.31])
+    assert base["samples"]["stop_val_mse"] == [4, 4, 4] and base["censored"]["stop_val_loss"] == 3
+    assert evidence.reach_cell(slow, "reach_baseline") == "never (3/3)"
+    assert evidence.reach_cell(base, "reach_baseline").startswith(">= 4.3 [") and "(1/3 never)" in \
+        evidence.reach_cell(base, "reach_baseline")
+    assert evidence.reach_cell(fast, "reach_baseline") == "2.0 [2.0, 2.0]"
+    assert evidence.describe_config(fast) == "lr 0.001, lam 0.01, encoder"
+    assert evidence.describe_config(base) == "lr 0.001"
+
+
+def test_tables_and_tests():
+    records = known_records()
+    rows = evidence.evidence_rows(records)
+    table = evidence.evidence_table(rows).splitlines()
+    assert len(table) == 2 + 3 and table[0].startswith("| width | config | hyperparameters | n |")
+    assert "never (3/3)" in table[3]  # paper never reaches 0.54
+    fast = next(r for r in rows if r["penalty"] == "normalized")
+    test = evidence.improvement(rows, fast, "none", "final_test_mse")
+    assert test["pvalue"] < 0.001 and test["difference"] == pytest.approx(0.3 - 0.54)
+    assert evidence.improvement(rows, fast, "orthogonal", "final_test_mse") is None  # no peer runs
+    p_table = evidence.tests_table(rows).splitlines()
+    assert len(p_table) == 2 + 3
+    assert p_table[4].split(" | ")[4].endswith("***")  # normalized: final test MSE vs none
+
+
+def test_verdict_rows_table_and_sentence():
+    verdict = evidence.verdict_rows(known_records())
+    by = {r["penalty"]: r for r in verdict}
+    assert by["none"]["p_vs_baseline"] is None and by["normalized"]["p_vs_baseline"] < 0.001
+    assert by["paper"]["p_vs_baseline"] > 0.99
+    assert by["normalized"]["final"][0] == pytest.approx(0.3)
+    assert by["normalized"]["reach_cell"] == "2.0 [2.0, 2.0]" and by["paper"]["reach_cell"] == "never (3/3)"
+    assert len(evidence.verdict_table(verdict).splitlines()) == 5
+    (sentence,) = evidence.verdict_sentences(verdict)
+    assert sentence.startswith("Width 10 (3 baseline runs): normalized reached a significantly lower final")
+    assert "the lowest mean was normalized (3.000e-01, -44.4% against 5.400e-01" in sentence
+    assert "normalized reached the baseline's final test_mse in fewer epochs" in sentence
+    # A penalty that is no better: said so.
+    plain = [r for r in known_records() if r["config"]["penalty"] != "normalized"]
+    (sentence,) = evidence.verdict_sentences(evidence.verdict_rows(plain))
+    assert "no penalised configuration reached a significantly lower" in sentence
+    assert "no penalty had the lowest mean" in sentence
+    assert evidence.verdict_sentences(evidence.verdict_rows([r for r in plain if r["config"]["penalty"] == "paper"])) \
+        == ["Width 10: no baseline runs yet, so nothing can be said."]
+
+
+def test_chosen_hyperparameters_take_the_lowest_score():
+    def trial(penalty, lr, lam, placement, score, history=None):
+        return {"config": {"latent_dim": 10, "penalty": penalty, "learning_rate": lr, "lam": lam,
+                           "placement": placement}, "history": {"val_mse": history or []},
+                "tuner": {"score": score}}
+
+    trials = [trial("none", 1e-3, 0.0, "none", 0.2), trial("none", 1e-2, 0.0, "none", 0.1),
+              trial("volume", 1e-3, 0.01, "decoder", 0.3), trial("volume", 1e-2, 0.1, "encoder", 0.3),
+              trial("volume", 3e-3, 0.1, "encoder", None, history=[0.5, 0.25, 0.4])]
+    chosen = evidence.chosen_hyperparameters(trials)
+    assert chosen[10, "none"] == {"learning_rate": 1e-2, "lam": 0.0, "placement": "none", "score": 0.1}
+    assert chosen[10, "volume"]["learning_rate"] == 3e-3 and chosen[10, "volume"]["score"] == 0.25
+    assert evidence.trial_score(trials[2]) == 0.3
+
+
+def test_plot_curves_writes_one_panel_per_width(tmp_path):
+    records = known_records() + [record(20, "none", [0.5, 0.4], seed=s) for s in range(2)]
+    path = evidence.plot_curves(records, str(tmp_path / "curves.png"))
+    assert os.path.getsize(path) > 10_000
+    epochs, means, lows, highs = evidence.epoch_bands(records[:3], "val_mse")
+    assert epochs == [1, 2, 3, 4] and means[:3] == pytest.approx([0.9, 0.7, 0.6])
+    assert lows[3] < means[3] < highs[3]
+
+
+def test_models_place_each_penalty_on_one_kernel():
+    import keras
+
+    from keras_entropy import DenseEntropy
+
+    model = evidence.study_autoencoder(784, 16, "normalized", 0.01, "decoder", 3e-3)
+    assert model.get_layer("encoder").kernel_regularizer is None
+    penalty = model.get_layer("decoder").kernel_regularizer
+    assert isinstance(penalty, DenseEntropy) and penalty.get_config()["form"] == "normalized"
+    peer = evidence.study_autoencoder(784, 16, "orthogonal", 0.1, "decoder").get_layer("decoder").kernel_regularizer
+    assert isinstance(peer, keras.regularizers.OrthogonalRegularizer) and peer.mode == "rows"
+    none = evidence.study_autoencoder(784, 16)
+    assert not none.losses and float(keras.ops.convert_to_numpy(none.optimizer.learning_rate)) == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="penalty"):
+        evidence.penalty_regularizer("l2", 0.1, (3, 2))
+
+
+def test_study_run_records_test_mse_each_epoch():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(96, 784)).astype("float32")
+    config = {"latent_dim": 4, "penalty": "volume", "lam": 1e-3, "placement": "encoder", "learning_rate": 1e-2,
+              "epochs": 3, "batch_size": 32, "patience": 1}
+    out = evidence.study_run(config, 0, (x[:64], x[64:80], x[80:]))
+    history = out["history"]
+    assert len(history["test_mse"]) == len(history["val_mse"]) == 3
+    assert all(0 < v < 1 for v in history["test_mse"]) and history["val_loss"][0] > history["val_mse"][0]
+    assert set(out["stopping"]) == set(evidence.MONITORS) and out["epochs_trained"] == 3
+
+
+def test_split_images_takes_validation_from_the_training_images():
+    class Data:
+        x_train = np.arange(10 * 4, dtype="uint8").reshape(10, 2, 2)
+        x_test = np.zeros((5, 2, 2), dtype="uint8")
+
+    x_train, x_val, x_test = evidence.split_images(Data, 3, train_size=4, test_size=2)
+    assert x_train.shape == (4, 4) and x_val.shape == (3, 4) and x_test.shape == (2, 4)
+    np.testing.assert_allclose(x_val[0] * 255, np.arange(28, 32))  # image 7 of 10: the last 3 are validation
+    with pytest.raises(ValueError, match="val_size"):
+        evidence.split_images(Data, 10)
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_quick_study_runs_resumes_and_reports(tmp_path, backend):
+    out = tmp_path / "study"
+    args = ["--quick", "--out", str(out)]
+    # A CPU budget that Keras's start-up already used: nothing starts, and it says how to go on.
+    proc = run_example("dense_autoencoder_study", args + ["--cpu-minutes", "0.0001"], backend)
+    assert "--cpu-minutes reached" in proc.stdout and not (out / "results.jsonl").exists()
+    assert "No final runs yet." in (out / "summary.md").read_text()
+
+    proc = run_example("dense_autoencoder_study", args, backend)
+    lines = proc.stdout.splitlines()
+    assert f"backend: {backend}" in proc.stdout and "embedded MNIST subset" in proc.stdout
+    assert len(lines) < 60, proc.stdout  # quiet: one line per trial and per run
+    assert sum(line.startswith("search: width 8,") for line in lines) == 5
+    assert sum(" trial " in line and line.startswith("[") for line in lines) == 9  # 1 + 2 x 4 grid points
+    assert sum(line.startswith("[") and "/10] penalty=" in line for line in lines) == 10
+
+    trials, results = read_jsonl(out / "trials.jsonl"), read_jsonl(out / "results.jsonl")
+    assert len(trials) == 9 and len(results) == 10
+    assert {r["config"]["penalty"] for r in results} == set(evidence.PENALTIES)
+    for r in results:
+        assert r["backend"] == backend and r["config"]["epochs"] == 3 and r["seed"] in (0, 1)
+        assert len(r["history"]["test_mse"]) == len(r["history"]["mse"]) == 3
+        assert {"val_mse", "val_loss"} <= set(r["stopping"])
+    for t in trials:  # the search's objective: the lowest val MSE within the trial's epochs
+        assert t["tuner"]["score"] == pytest.approx(min(t["history"]["val_mse"]))
+        assert t["config"]["placement"] in ("none", "encoder", "decoder") and "dense_form" not in t["config"]
+    assert not list(out.glob("tuner/*/trial_*/checkpoint.weights.h5"))
+    assert len(list(out.glob("tuner/width_8_*/trial_*/trial.json"))) == 9
+    summary = (out / "summary.md").read_text()
+    for text in ("## Chosen hyperparameters", "## Verdict", "## Results", "10 of 10 final runs done",
+                 "9 of 9 search trials done", "![val_mse_curves.png]", "p vs orthogonal"):
+        assert text in summary
+    assert (out / "val_mse_curves.png").stat().st_size > 10_000
+    assert len((out / "trials.csv").read_text().splitlines()) == 10
+
+    # Resume: nothing runs again, nothing is recorded twice.
+    proc = run_example("dense_autoencoder_study", args, backend)
+    assert "sweep: 10 runs, 10 already in" in proc.stdout and "] trial " not in proc.stdout
+    assert len(read_jsonl(out / "trials.jsonl")) == 9 and len(read_jsonl(out / "results.jsonl")) == 10
+
+    # --report-only: the report from the records alone.
+    (out / "summary.md").unlink()
+    proc = run_example("dense_autoencoder_study", args + ["--report-only"], backend)
+    assert "search:" not in proc.stdout and "sweep:" not in proc.stdout
+    assert (out / "summary.md").read_text() == summary
+    assert math.isfinite(float(proc.stdout.split("| 8 | none | lr ")[1].split(" | ")[2].split()[0]))
