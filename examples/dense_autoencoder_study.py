@@ -271,12 +271,16 @@ def chosen_table(settings, trials, configs, records):
 
 def summary_lines(run, settings, trials, configs, records, planned, command, figures):
     thresholds, n_trials = settings["thresholds"], sum(grid_size(settings, p) for p in settings["penalties"])
+    n_runs = len(settings["widths"]) * len(settings["penalties"]) * settings["seeds"]
     info = sorted({f"{r.get('backend')} on {', '.join(r.get('devices') or ['?'])}" for r in records + trials})
     x_train, x_val, x_test = run.arrays
     lines = script_setup.summary_header("Does an entropy penalty help a dense autoencoder on MNIST?", run.note,
                                         command)
-    lines += [f"**Status:** {len(records)} of {planned} final runs done ({len(configs)} configurations with a "
-              f"finished search); {len(trials)} of {n_trials * len(settings['widths'])} search trials done. "
+    lines += ["The study runs in portions: the same command resumes it (--cpu-minutes bounds the CPU time of each "
+              "invocation), so the command above may have run several times.", "",
+              f"**Status:** {len(records)} of {n_runs} final runs done ({planned} planned so far: {len(configs)} "
+              "configurations have a finished search); "
+              f"{len(trials)} of {n_trials * len(settings['widths'])} search trials done. "
               f"Backend/devices: {', '.join(info) or 'none yet'}.", "",
               "## Setup", "",
               f"- Data: {_data(run.data)}. Training: the first {len(x_train)} training images; validation: "
@@ -298,7 +302,8 @@ def summary_lines(run, settings, trials, configs, records, planned, command, fig
               "penalty); the lowest score wins.",
               f"- Final runs: each configuration at its chosen hyperparameters, seeds {run.args.seed} .. "
               f"{run.args.seed + settings['seeds'] - 1}, {settings['epochs']} epochs each, no early stopping; per "
-              "epoch the records hold train MSE (`mse`), validation MSE and loss, and test MSE. The paper's "
+              "epoch the records hold train MSE (`mse`, Keras's mean over the epoch's batches), validation MSE and "
+              "loss, and test MSE. The paper's "
               f"stopping rule (patience {settings['patience']}) is replayed afterwards on val MSE and on val loss.",
               "", "## Chosen hyperparameters", "",
               "Best trial = the lowest validation MSE within a trial's epochs, per kernel.", "",
