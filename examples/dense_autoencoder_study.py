@@ -277,7 +277,11 @@ def summary_lines(run, settings, trials, configs, records, planned, command, fig
     lines = script_setup.summary_header("Does an entropy penalty help a dense autoencoder on MNIST?", run.note,
                                         command)
     lines += ["The study runs in portions: the same command resumes it (--cpu-minutes bounds the CPU time of each "
-              "invocation), so the command above may have run several times.", "",
+              "invocation), so the command above may have run several times."
+              + (" `OPENBLAS_NUM_THREADS=1`: on the JAX backend the penalties' Cholesky and QR run through the "
+                 "OpenBLAS that scipy bundles, whose idle threads spin; on a shared CPU that made each penalised "
+                 "step several times slower (only the speed changes)." if os.environ.get("OPENBLAS_NUM_THREADS") == "1"
+                 else ""), "",
               f"**Status:** {len(records)} of {n_runs} final runs done ({planned} planned so far: {len(configs)} "
               "configurations have a finished search); "
               f"{len(trials)} of {n_trials * len(settings['widths'])} search trials done. "
@@ -313,6 +317,7 @@ def summary_lines(run, settings, trials, configs, records, planned, command, fig
     verdict = evidence.verdict_rows(records)
     rows = evidence.evidence_rows(records, thresholds)
     lines += ["## Verdict", ""] + [f"- {s}" for s in evidence.verdict_sentences(verdict)] + [
+        f"- {s}" for s in search_against_final(settings, trials, verdict)] + [
         "", evidence.verdict_table(verdict), "",
         "## Results", "",
         "Cells: mean over seeds [95% t-interval]. Epochs count from 1. \"Epochs to ...\": the first epoch "
@@ -331,6 +336,24 @@ def summary_lines(run, settings, trials, configs, records, planned, command, fig
 
 #: The environment a study's command states (OpenBLAS threads: see the summary's setup).
 ENVIRONMENT = ("KERAS_BACKEND", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def search_against_final(settings, trials, verdict):
+    """Per width: what beat no penalty within the trials' epochs, and which of those lost after the final runs."""
+    chosen, sentences = evidence.chosen_hyperparameters(trials), []
+    for width in sorted({r["latent_dim"] for r in verdict}):
+        final = {r["penalty"]: r["final"][0] for r in verdict if r["latent_dim"] == width}
+        if (width, evidence.BASELINE) not in chosen or evidence.BASELINE not in final:
+            continue
+        early = [p for p in final if p != evidence.BASELINE and (width, p) in chosen
+                 and chosen[width, p]["score"] < chosen[width, evidence.BASELINE]["score"]]
+        late = [p for p in early if final[p] > final[evidence.BASELINE]]
+        sentences.append(
+            f"Width {width}: within the search's {settings['trial_epochs']} epochs, "
+            + (", ".join(early) or "no penalty") + " had a lower best validation MSE than no penalty"
+            + (f"; after {settings['epochs']} epochs {', '.join(late)} had a higher mean final test MSE than no "
+               "penalty: the short trials favoured what helps early" if late else "") + ".")
+    return sentences
 
 
 def study_command(argv):

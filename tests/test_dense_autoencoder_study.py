@@ -93,11 +93,17 @@ def test_verdict_rows_table_and_sentence():
     assert by["paper"]["p_vs_baseline"] > 0.99
     assert by["normalized"]["final"][0] == pytest.approx(0.3)
     assert by["normalized"]["reach_cell"] == "2.0 [2.0, 2.0]" and by["paper"]["reach_cell"] == "never (3/3)"
-    assert len(evidence.verdict_table(verdict).splitlines()) == 5
+    table = evidence.verdict_table(verdict).splitlines()
+    assert len(table) == 5 and table[0].endswith("| p lower vs none | p lower vs orthogonal | p sooner vs none |")
+    # With the peer: whether an entropy form beat it.
+    peer = [record(10, "orthogonal", [0.8, 0.6, 0.5, 0.45 + 0.01 * s], seed=s) for s in range(3)]
+    (sentence,) = evidence.verdict_sentences(evidence.verdict_rows(known_records() + peer))
+    assert sentence.endswith("; normalized had a significantly lower final test_mse than the orthogonal peer.")
     (sentence,) = evidence.verdict_sentences(verdict)
     assert sentence.startswith("Width 10 (3 baseline runs): normalized reached a significantly lower final")
     assert "the lowest mean was normalized (3.000e-01, -44.4% against 5.400e-01" in sentence
-    assert "normalized reached the baseline's final test_mse in fewer epochs" in sentence
+    assert "; normalized reached the baseline's final test_mse in significantly fewer epochs." in sentence
+    assert by["normalized"]["p_sooner"] < 0.01 and by["paper"]["p_sooner"] > 0.9
     # A penalty that is no better: said so.
     plain = [r for r in known_records() if r["config"]["penalty"] != "normalized"]
     (sentence,) = evidence.verdict_sentences(evidence.verdict_rows(plain))

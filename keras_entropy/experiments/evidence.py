@@ -359,36 +359,45 @@ def verdict_rows(records, metric="test_mse"):
     Row keys: `latent_dim`, `penalty`, `config`, `n`, `final` (mean, low,
     high), `final_samples`, `reach` (mean epochs, never counted as epochs + 1),
     `never`, `reach_cell` (text), `p_vs_baseline` and `p_vs_peer` (one-tailed
-    Welch: lower final `metric`; None for the reference itself).
+    Welch: lower final `metric`; None for the reference itself) and
+    `p_sooner` (one-tailed Welch: fewer epochs to the baseline's final
+    `metric` than no penalty, never counted as epochs + 1).
     """
     rows = evidence_rows(records, thresholds=(), metric=metric)
     out = []
     for row in rows:
         finals = row["samples"][f"final_{metric}"]
         tests = {against: improvement(rows, row, against, f"final_{metric}") for against in (BASELINE, PEER)}
+        sooner = improvement(rows, row, BASELINE, "reach_baseline")
         reach = row["samples"]["reach_baseline"]
         out.append({"latent_dim": row["latent_dim"], "penalty": row["penalty"], "config": describe_config(row),
                     "n": row["n"], "final": stats.t_confidence_interval(finals), "final_samples": finals,
                     "reach": sum(reach) / len(reach) if reach else math.nan, "never": row["never"]["reach_baseline"],
                     "reach_cell": reach_cell(row, "reach_baseline"),
                     "p_vs_baseline": None if tests[BASELINE] is None else tests[BASELINE]["pvalue"],
-                    "p_vs_peer": None if tests[PEER] is None else tests[PEER]["pvalue"]})
+                    "p_vs_peer": None if tests[PEER] is None else tests[PEER]["pvalue"],
+                    "p_sooner": None if sooner is None else sooner["pvalue"]})
     return out
 
 
 def verdict_table(rows, metric="test_mse"):
     """The verdict as Markdown: config, final quality [95% CI], epochs to the baseline's, p vs no penalty."""
     header = ["width", "config", "hyperparameters", "n", f"final {metric} [95% CI]",
-              f"epochs to baseline's final {metric}", "p vs none (one-tailed)", "p vs orthogonal (one-tailed)"]
-    body = [[r["latent_dim"], r["penalty"], r["config"], r["n"],
-             _mse(r["final_samples"]), r["reach_cell"],
-             "-" if r["p_vs_baseline"] is None else _p(r["p_vs_baseline"]),
-             "-" if r["p_vs_peer"] is None else _p(r["p_vs_peer"])] for r in rows]
+              f"epochs to baseline's final {metric}", "p lower vs none", "p lower vs orthogonal",
+              "p sooner vs none"]
+    body = [[r["latent_dim"], r["penalty"], r["config"], r["n"], _mse(r["final_samples"]), r["reach_cell"]]
+            + ["-" if r[name] is None else _p(r[name]) for name in ("p_vs_baseline", "p_vs_peer", "p_sooner")]
+            for r in rows]
     return _table(header, body)
 
 
 def verdict_sentences(rows, alpha=ALPHA, metric="test_mse"):
-    """One sentence per width, computed from `verdict_rows`: which configurations beat no penalty, and by how much."""
+    """One sentence per width, computed from `verdict_rows`: what beat no penalty (and the peer), by how much.
+
+    Significance is one-tailed Welch at `alpha`: a lower final `metric`
+    than no penalty, fewer epochs to the baseline's final `metric`, and (for
+    the entropy forms, when the peer ran) a lower final `metric` than the peer.
+    """
     sentences = []
     for width in sorted({r["latent_dim"] for r in rows}):
         group = [r for r in rows if r["latent_dim"] == width]
@@ -397,8 +406,11 @@ def verdict_sentences(rows, alpha=ALPHA, metric="test_mse"):
             sentences.append(f"Width {width}: no baseline runs yet, so nothing can be said.")
             continue
         best = min(group, key=lambda r: r["final"][0])
-        better = [r["penalty"] for r in group if r["p_vs_baseline"] is not None and r["p_vs_baseline"] < alpha]
-        faster = [r["penalty"] for r in group if r is not base and r["reach"] < base["reach"]]
+        def significant(name, penalties=PENALTIES):
+            return [r["penalty"] for r in group
+                    if r["penalty"] in penalties and r[name] is not None and r[name] < alpha]
+
+        better, faster = significant("p_vs_baseline"), significant("p_sooner")
         text = (f"Width {width} ({base['n']} baseline runs): " +
                 (f"{', '.join(better)} reached a significantly lower final {metric} than no penalty "
                  f"(one-tailed Welch, p < {alpha:g})" if better else
@@ -410,9 +422,14 @@ def verdict_sentences(rows, alpha=ALPHA, metric="test_mse"):
             change = (best["final"][0] / base["final"][0] - 1) * 100
             text += (f"; the lowest mean was {best['penalty']} ({best['final'][0]:.3e}, {change:+.1f}% against "
                      f"{base['final'][0]:.3e} without penalty)")
-        text += ("; " + ", ".join(faster) + " reached the baseline's final " + metric
-                 + " in fewer epochs on average" if faster else
-                 f"; no penalised configuration reached the baseline's final {metric} in fewer epochs on average")
+        text += (f"; {', '.join(faster)} reached the baseline's final {metric} in significantly fewer epochs"
+                 if faster else
+                 f"; no penalised configuration reached the baseline's final {metric} in significantly fewer epochs")
+        if any(r["penalty"] == PEER for r in group):
+            beat_peer = significant("p_vs_peer", FORMS)
+            text += (f"; {', '.join(beat_peer)} had a significantly lower final {metric} than the {PEER} peer"
+                     if beat_peer else f"; no entropy form had a significantly lower final {metric} than the "
+                     f"{PEER} peer")
         sentences.append(text + ".")
     return sentences
 
@@ -447,9 +464,10 @@ def plot_curves(records, path, metric="val_mse", ylabel="validation MSE", log=Tr
         for (w, penalty), group in grouped.items():
             if w != width:
                 continue
-            color = f"C{PENALTIES.index(penalty) if penalty in PENALTIES else 9}"
+            index = PENALTIES.index(penalty) if penalty in PENALTIES else 9
+            color, style = f"C{index}", ("-", "-.", ":", "--", "-")[index % 5]  # overlapping curves stay visible
             epochs, means, lows, highs = epoch_bands(group, metric)
-            (line,) = ax.plot(epochs, means, color=color, linewidth=1.6, label=penalty)
+            (line,) = ax.plot(epochs, means, color=color, linestyle=style, linewidth=1.6, label=penalty)
             if len(group) > 1:
                 ax.fill_between(epochs, lows, highs, color=color, alpha=0.2, linewidth=0)
             handles.setdefault(penalty, line)
