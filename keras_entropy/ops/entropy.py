@@ -97,7 +97,7 @@ def gram_cholesky_factors(x, epsilon=DEFAULT_EPSILON, with_trace=False):
 
     (MATH.md section 4): two triangular solves against the `k x k` factor
     and one product with `X`, where autodiff would add a Cholesky backward
-    pass (`benchmarks/form_cost.py` measures the difference). It matches
+    pass (`benchmarks/dense_factor_routes.py` times both). It matches
     autodiff to float32 rounding (tests/test_ops.py).
 
     >>> import numpy as np
