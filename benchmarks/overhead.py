@@ -96,12 +96,14 @@ def data(family, batch_size, steps):
     return x, x
 
 
-def time_steps(models, x, y, batch_size, steps, rounds):
-    """Median ms per train step of each model, timed round by round.
+def time_steps(models, x, y, batch_size, steps, rounds, statistic=statistics.median):
+    """Ms per train step of each model (`statistic` over rounds, median by default).
 
     Each round fits one epoch of every model in turn, so load from elsewhere
     on the machine falls on all of them alike; every model is compiled and
-    warmed up by one epoch first.
+    warmed up by one epoch first. `statistic=min` is timeit's choice: on a
+    shared 2-core machine whole rounds fall into slow modes (here about 14.4
+    and 27.2 ms per autoencoder step whatever the model), which only add.
     """
     for model in models.values():
         model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
@@ -111,7 +113,7 @@ def time_steps(models, x, y, batch_size, steps, rounds):
             start = time.perf_counter()
             model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
             times[name].append((time.perf_counter() - start) / steps)
-    return {name: 1e3 * statistics.median(values) for name, values in times.items()}
+    return {name: 1e3 * statistic(values) for name, values in times.items()}
 
 
 def main():
