@@ -37,6 +37,7 @@ CONSTRAINTS = os.path.join(ROOT, ".ci", "constraints.txt")
 # every example that takes it. --documented runs `--quick` alone instead
 # (quickstart.py, which has no --quick: its defaults).
 EXAMPLE_ARGS = {
+    "compare_penalties": ["--quick"],
     "quickstart": ["--latent", "20", "--epochs", "2", "--lam", "0.5"],
     "dense_autoencoder": ["--quick", "--latent-dims", "20", "--lams", "0", "0.1", "--replications", "1",
                           "--max-epochs", "2", "--train-size", "500", "--val-size", "100"],
@@ -64,7 +65,7 @@ INSTALLS = {
 
 def all_examples():
     names = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, "examples", "*.py")))
-    first = [n for n in ("dense_autoencoder",) if n in names]
+    first = [n for n in ("compare_penalties",) if n in names]
     return [(n, None) for n in first + [n for n in names if n not in first]]
 
 

@@ -34,7 +34,7 @@ import sys
 import time
 
 os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
-from keras_entropy.experiments import arguments, evidence, script_setup  # noqa: E402
+from keras_entropy.experiments import arguments, curves, evidence, script_setup, verdict  # noqa: E402
 from keras_entropy.experiments.arguments import Setting  # noqa: E402
 
 #: The study's settings: option, help, --quick value; DEFAULTS otherwise.
@@ -229,7 +229,7 @@ def write_report(run, settings, trials, command):
     figures = []
     if records:
         for metric, label in (("val_mse", "validation MSE"), ("test_mse", "test MSE")):
-            figures.append(evidence.plot_curves(records, run.path(f"{metric}_curves.png"), metric, label,
+            figures.append(curves.plot_curves(records, run.path(f"{metric}_curves.png"), metric, label,
                                                 title=f"Dense autoencoder on MNIST: {label} per epoch"))
     lines = summary_lines(run, settings, trials, configs, records, len(keys), command, figures)
     return script_setup.write_summary(run.out, lines), records
@@ -314,11 +314,11 @@ def summary_lines(run, settings, trials, configs, records, planned, command, fig
               chosen_table(settings, trials, configs, records), ""]
     if not records:
         return lines + ["No final runs yet.", ""]
-    verdict = evidence.verdict_rows(records)
+    verdicts = verdict.verdict_rows(records)
     rows = evidence.evidence_rows(records, thresholds)
-    lines += ["## Verdict", ""] + [f"- {s}" for s in evidence.verdict_sentences(verdict)] + [
-        f"- {s}" for s in search_against_final(settings, trials, verdict)] + [
-        "", evidence.verdict_table(verdict), "",
+    lines += ["## Verdict", ""] + [f"- {s}" for s in verdict.verdict_sentences(verdicts)] + [
+        f"- {s}" for s in search_against_final(settings, trials, verdicts)] + [
+        "", verdict.verdict_table(verdicts), "",
         "## Results", "",
         "Cells: mean over seeds [95% t-interval]. Epochs count from 1. \"Epochs to ...\": the first epoch "
         "whose validation MSE is at or below the value; a run that never gets there counts as "
@@ -338,11 +338,11 @@ def summary_lines(run, settings, trials, configs, records, planned, command, fig
 ENVIRONMENT = ("KERAS_BACKEND", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
 
 
-def search_against_final(settings, trials, verdict):
+def search_against_final(settings, trials, verdicts):
     """Per width: what beat no penalty within the trials' epochs, and which of those lost after the final runs."""
     chosen, sentences = evidence.chosen_hyperparameters(trials), []
-    for width in sorted({r["latent_dim"] for r in verdict}):
-        final = {r["penalty"]: r["final"][0] for r in verdict if r["latent_dim"] == width}
+    for width in sorted({r["latent_dim"] for r in verdicts}):
+        final = {r["penalty"]: r["final"][0] for r in verdicts if r["latent_dim"] == width}
         if (width, evidence.BASELINE) not in chosen or evidence.BASELINE not in final:
             continue
         early = [p for p in final if p != evidence.BASELINE and (width, p) in chosen
@@ -394,10 +394,10 @@ def main(argv=None):
         print("--cpu-minutes reached: finished trials and runs are saved; run the same command again to resume",
               flush=True)
     summary, records = write_report(run, settings, current_trials(run, settings), command)
-    verdict = evidence.verdict_rows(records) if records else []
-    run.report(summary, evidence.verdict_table(verdict) if verdict else None,
+    verdicts = verdict.verdict_rows(records) if records else []
+    run.report(summary, verdict.verdict_table(verdicts) if verdicts else None,
                writes="tuner/, trials.jsonl, trials.csv, figures")
-    for sentence in evidence.verdict_sentences(verdict):
+    for sentence in verdict.verdict_sentences(verdicts):
         print(sentence)
     if os.path.isdir(run.path("tuner")) and not os.listdir(run.path("tuner")):
         shutil.rmtree(run.path("tuner"))

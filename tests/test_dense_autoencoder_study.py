@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from test_example_cli import run_example
 
-from keras_entropy.experiments import evidence
+from keras_entropy.experiments import curves, evidence, verdict
 
 
 def record(width, penalty, val_mse, seed=0, test_mse=None, val_loss=None, stopping=None, **config):
@@ -87,29 +87,30 @@ def test_tables_and_tests():
 
 
 def test_verdict_rows_table_and_sentence():
-    verdict = evidence.verdict_rows(known_records())
-    by = {r["penalty"]: r for r in verdict}
+    verdicts = verdict.verdict_rows(known_records())
+    by = {r["penalty"]: r for r in verdicts}
     assert by["none"]["p_vs_baseline"] is None and by["normalized"]["p_vs_baseline"] < 0.001
     assert by["paper"]["p_vs_baseline"] > 0.99
     assert by["normalized"]["final"][0] == pytest.approx(0.3)
     assert by["normalized"]["reach_cell"] == "2.0 [2.0, 2.0]" and by["paper"]["reach_cell"] == "never (3/3)"
-    table = evidence.verdict_table(verdict).splitlines()
-    assert len(table) == 5 and table[0].endswith("| p lower vs none | p lower vs orthogonal | p sooner vs none |")
+    table = verdict.verdict_table(verdicts).splitlines()
+    assert len(table) == 5 and table[0].startswith("| config | hyperparameters | n |")
+    assert table[0].endswith("| p lower vs none | p sooner vs none |")  # no peer ran: no column for it
     # With the peer: whether an entropy form beat it.
     peer = [record(10, "orthogonal", [0.8, 0.6, 0.5, 0.45 + 0.01 * s], seed=s) for s in range(3)]
-    (sentence,) = evidence.verdict_sentences(evidence.verdict_rows(known_records() + peer))
+    (sentence,) = verdict.verdict_sentences(verdict.verdict_rows(known_records() + peer))
     assert sentence.endswith("; normalized had a significantly lower final test_mse than the orthogonal peer.")
-    (sentence,) = evidence.verdict_sentences(verdict)
+    (sentence,) = verdict.verdict_sentences(verdicts)
     assert sentence.startswith("Width 10 (3 baseline runs): normalized reached a significantly lower final")
     assert "the lowest mean was normalized (3.000e-01, -44.4% against 5.400e-01" in sentence
     assert "; normalized reached the baseline's final test_mse in significantly fewer epochs." in sentence
     assert by["normalized"]["p_sooner"] < 0.01 and by["paper"]["p_sooner"] > 0.9
     # A penalty that is no better: said so.
     plain = [r for r in known_records() if r["config"]["penalty"] != "normalized"]
-    (sentence,) = evidence.verdict_sentences(evidence.verdict_rows(plain))
+    (sentence,) = verdict.verdict_sentences(verdict.verdict_rows(plain))
     assert "no penalised configuration reached a significantly lower" in sentence
     assert "no penalty had the lowest mean" in sentence
-    assert evidence.verdict_sentences(evidence.verdict_rows([r for r in plain if r["config"]["penalty"] == "paper"])) \
+    assert verdict.verdict_sentences(verdict.verdict_rows([r for r in plain if r["config"]["penalty"] == "paper"])) \
         == ["Width 10: no baseline runs yet, so nothing can be said."]
 
 
@@ -130,9 +131,9 @@ def test_chosen_hyperparameters_take_the_lowest_score():
 
 def test_plot_curves_writes_one_panel_per_width(tmp_path):
     records = known_records() + [record(20, "none", [0.5, 0.4], seed=s) for s in range(2)]
-    path = evidence.plot_curves(records, str(tmp_path / "curves.png"))
+    path = curves.plot_curves(records, str(tmp_path / "curves.png"))
     assert os.path.getsize(path) > 10_000
-    epochs, means, lows, highs = evidence.epoch_bands(records[:3], "val_mse")
+    epochs, means, lows, highs = curves.epoch_bands(records[:3], "val_mse")
     assert epochs == [1, 2, 3, 4] and means[:3] == pytest.approx([0.9, 0.7, 0.6])
     assert lows[3] < means[3] < highs[3]
 

@@ -11,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES_DIR = os.path.join(ROOT, "examples")
 EXAMPLES = sorted(f[:-3] for f in os.listdir(EXAMPLES_DIR) if f.endswith(".py") and not f.startswith("_"))
 WITH_DATA_DIR = [name for name in EXAMPLES if name != "quickstart"]
-MNIST_EXAMPLES = ["dense_autoencoder", "sparse_autoencoder", "tune_lambda", "unsupervised_clustering"]
+MNIST_EXAMPLES = ["compare_penalties", "dense_autoencoder", "sparse_autoencoder", "tune_lambda", "unsupervised_clustering"]
 # TensorFlow's C++ logs, absl's and TensorFlow's Python loggers.
 LOG_LINE = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages|(WARNING|INFO|ERROR):(absl|tensorflow):)")
 

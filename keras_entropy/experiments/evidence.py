@@ -16,11 +16,10 @@ and the evidence, computed from the records alone:
   counted as one epoch past the last), and the stopping epochs of the
   paper's rule (patience on val MSE and on val loss) replayed afterwards;
 - `evidence_table`, `tests_table`: those as Markdown, with 95% t-intervals
-  and one-tailed Welch tests against no penalty and against the peer;
-- `verdict_rows`, `verdict_table`, `verdict_sentences`: the short answer
-  (config, final quality with its 95% CI, epochs to reach the baseline's
-  final quality or "never", p vs no penalty) and sentences computed from it;
-- `plot_curves`: mean curves with 95% bands, one panel per width.
+  and one-tailed Welch tests against no penalty and against the peer.
+
+The short answer computed from these rows is `keras_entropy.experiments.verdict`;
+the convergence figures are `keras_entropy.experiments.curves`.
 
 Records are those of `keras_entropy.experiments.sweeps` (`config` with
 `latent_dim`, `penalty`, `learning_rate`, `lam`, `placement`, `epochs`;
@@ -291,15 +290,6 @@ def _censored_cell(row, name, digits=1):
     return _interval(row["samples"][name], digits) + (f" (cap {count}/{row['n']})" if count else "")
 
 
-def _mse(values):
-    if not values:
-        return "n/a"
-    mean, low, high = stats.t_confidence_interval(values)
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{mean:.3e}"
-    return f"{mean:.3e} [{low:.3e}, {high:.3e}]"
-
-
 def evidence_table(rows, thresholds=(0.01, 0.006), metric="val_mse"):
     """The main table (Markdown): one row per (width, configuration), 95% t-intervals over seeds."""
     header = ["width", "config", "hyperparameters", "n", f"epochs to baseline's final {metric}"]
@@ -312,19 +302,13 @@ def evidence_table(rows, thresholds=(0.01, 0.006), metric="val_mse"):
                      reach_cell(row, "reach_baseline")]
                     + [reach_cell(row, f"reach_{t:g}") for t in thresholds]
                     + [_censored_cell(row, f"stop_{m}") for m in MONITORS]
-                    + [_mse(row["samples"][f"best_{metric}"]), _mse(row["samples"]["final_test_mse"])])
+                    + [stats.format_mean_interval(row["samples"][f"best_{metric}"]), stats.format_mean_interval(row["samples"]["final_test_mse"])])
     return _table(header, body)
 
 
 #: The quantities `tests_table` tests (sample name, label); lower is better for each.
 TESTED = (("best_val_mse", "best val MSE"), ("final_test_mse", "final test MSE"),
           ("reach_baseline", "epochs to baseline's final val MSE"))
-
-
-def _p(pvalue):
-    if pvalue is None or math.isnan(pvalue):
-        return "n/a"
-    return f"{pvalue:.3g}{stats.stars(pvalue)}"
 
 
 def improvement(rows, row, against, name):
@@ -344,154 +328,15 @@ def tests_table(rows):
         for name, _ in TESTED:
             for against in (BASELINE, PEER):
                 test = improvement(rows, row, against, name)
-                cells_.append("-" if test is None else _p(test["pvalue"]))
+                cells_.append("-" if test is None else stats.format_pvalue(test["pvalue"]))
         body.append([row["latent_dim"], row["penalty"], *cells_])
     return _table(header, body)
 
 
-# ---------------------------------------------------------------------------
-# The verdict: a short table and sentences computed from it.
-
-
-def verdict_rows(records, metric="test_mse"):
-    """Per (width, configuration): final `metric` (95% CI), epochs to reach the baseline's final `metric`, p.
-
-    Row keys: `latent_dim`, `penalty`, `config`, `n`, `final` (mean, low,
-    high), `final_samples`, `reach` (mean epochs, never counted as epochs + 1),
-    `never`, `reach_cell` (text), `p_vs_baseline` and `p_vs_peer` (one-tailed
-    Welch: lower final `metric`; None for the reference itself) and
-    `p_sooner` (one-tailed Welch: fewer epochs to the baseline's final
-    `metric` than no penalty, never counted as epochs + 1).
-    """
-    rows = evidence_rows(records, thresholds=(), metric=metric)
-    out = []
-    for row in rows:
-        finals = row["samples"][f"final_{metric}"]
-        tests = {against: improvement(rows, row, against, f"final_{metric}") for against in (BASELINE, PEER)}
-        sooner = improvement(rows, row, BASELINE, "reach_baseline")
-        reach = row["samples"]["reach_baseline"]
-        out.append({"latent_dim": row["latent_dim"], "penalty": row["penalty"], "config": describe_config(row),
-                    "n": row["n"], "final": stats.t_confidence_interval(finals), "final_samples": finals,
-                    "reach": sum(reach) / len(reach) if reach else math.nan, "never": row["never"]["reach_baseline"],
-                    "reach_cell": reach_cell(row, "reach_baseline"),
-                    "p_vs_baseline": None if tests[BASELINE] is None else tests[BASELINE]["pvalue"],
-                    "p_vs_peer": None if tests[PEER] is None else tests[PEER]["pvalue"],
-                    "p_sooner": None if sooner is None else sooner["pvalue"]})
-    return out
-
-
-def verdict_table(rows, metric="test_mse"):
-    """The verdict as Markdown: config, final quality [95% CI], epochs to the baseline's, p vs no penalty."""
-    header = ["width", "config", "hyperparameters", "n", f"final {metric} [95% CI]",
-              f"epochs to baseline's final {metric}", "p lower vs none", "p lower vs orthogonal",
-              "p sooner vs none"]
-    body = [[r["latent_dim"], r["penalty"], r["config"], r["n"], _mse(r["final_samples"]), r["reach_cell"]]
-            + ["-" if r[name] is None else _p(r[name]) for name in ("p_vs_baseline", "p_vs_peer", "p_sooner")]
-            for r in rows]
-    return _table(header, body)
-
-
-def verdict_sentences(rows, alpha=ALPHA, metric="test_mse"):
-    """One sentence per width, computed from `verdict_rows`: what beat no penalty (and the peer), by how much.
-
-    Significance is one-tailed Welch at `alpha`: a lower final `metric`
-    than no penalty, fewer epochs to the baseline's final `metric`, and (for
-    the entropy forms, when the peer ran) a lower final `metric` than the peer.
-    """
-    sentences = []
-    for width in sorted({r["latent_dim"] for r in rows}):
-        group = [r for r in rows if r["latent_dim"] == width]
-        base = next((r for r in group if r["penalty"] == BASELINE), None)
-        if base is None:
-            sentences.append(f"Width {width}: no baseline runs yet, so nothing can be said.")
-            continue
-        best = min(group, key=lambda r: r["final"][0])
-        def significant(name, penalties=PENALTIES):
-            return [r["penalty"] for r in group
-                    if r["penalty"] in penalties and r[name] is not None and r[name] < alpha]
-
-        better, faster = significant("p_vs_baseline"), significant("p_sooner")
-        text = (f"Width {width} ({base['n']} baseline runs): " +
-                (f"{', '.join(better)} reached a significantly lower final {metric} than no penalty "
-                 f"(one-tailed Welch, p < {alpha:g})" if better else
-                 f"no penalised configuration reached a significantly lower final {metric} than no penalty "
-                 f"(one-tailed Welch, p < {alpha:g})"))
-        if best is base:
-            text += f"; no penalty had the lowest mean ({base['final'][0]:.3e})"
-        else:
-            change = (best["final"][0] / base["final"][0] - 1) * 100
-            text += (f"; the lowest mean was {best['penalty']} ({best['final'][0]:.3e}, {change:+.1f}% against "
-                     f"{base['final'][0]:.3e} without penalty)")
-        text += (f"; {', '.join(faster)} reached the baseline's final {metric} in significantly fewer epochs"
-                 if faster else
-                 f"; no penalised configuration reached the baseline's final {metric} in significantly fewer epochs")
-        if any(r["penalty"] == PEER for r in group):
-            beat_peer = significant("p_vs_peer", FORMS)
-            text += (f"; {', '.join(beat_peer)} had a significantly lower final {metric} than the {PEER} peer"
-                     if beat_peer else f"; no entropy form had a significantly lower final {metric} than the "
-                     f"{PEER} peer")
-        sentences.append(text + ".")
-    return sentences
-
-
-# ---------------------------------------------------------------------------
-# Figures.
-
-
-def epoch_bands(group, metric):
-    """`(epochs, means, lows, highs)` over the runs of `group`, epoch by epoch (95% t-intervals)."""
-    length = min(len(r["history"][metric]) for r in group)
-    bands = [stats.t_confidence_interval([r["history"][metric][e] for r in group]) for e in range(length)]
-    return list(range(1, length + 1)), *(list(b) for b in zip(*bands))
-
-
-def plot_curves(records, path, metric="val_mse", ylabel="validation MSE", log=True, title=None):
-    """Mean `metric` per epoch with its 95% band, one line per configuration, one panel per width; saved to `path`.
-
-    The legend sits below the panels; with a single run per cell the band
-    is left out. Returns `path`.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    grouped = cells(records)
-    widths = sorted({w for w, _ in grouped})
-    fig, axes = plt.subplots(1, len(widths), figsize=(5.6 * len(widths), 4.4), squeeze=False, layout="constrained")
-    handles = {}
-    for ax, width in zip(axes[0], widths):
-        for (w, penalty), group in grouped.items():
-            if w != width:
-                continue
-            index = PENALTIES.index(penalty) if penalty in PENALTIES else 9
-            color, style = f"C{index}", ("-", "-.", ":", "--", "-")[index % 5]  # overlapping curves stay visible
-            epochs, means, lows, highs = epoch_bands(group, metric)
-            (line,) = ax.plot(epochs, means, color=color, linestyle=style, linewidth=1.6, label=penalty)
-            if len(group) > 1:
-                ax.fill_between(epochs, lows, highs, color=color, alpha=0.2, linewidth=0)
-            handles.setdefault(penalty, line)
-        if log:
-            ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        ax.set_title(f"latent width {width}")
-        ax.grid(alpha=0.3, which="both")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    labels = [p for p in PENALTIES if p in handles] + [p for p in handles if p not in PENALTIES]
-    fig.legend([handles[p] for p in labels], labels, loc="outside lower center", ncol=len(labels),
-               title="penalty: mean over seeds, band = 95% CI")
-    if title:
-        fig.suptitle(title)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 __all__ = [
     "ALPHA", "BASELINE", "FORMS", "MONITORS", "NO_PLACEMENT", "PEER", "PENALTIES", "PLACEMENTS", "TESTED",
-    "baseline_final", "cells", "chosen_hyperparameters", "describe_config", "epoch_bands", "evidence_rows",
+    "baseline_final", "cells", "chosen_hyperparameters", "describe_config", "evidence_rows",
     "evidence_table", "final_value", "first_epoch_at_or_below", "improvement", "orthogonal_mode",
-    "penalty_regularizer", "plot_curves", "reach_cell", "split_images", "study_autoencoder", "study_run",
-    "tests_table", "trial_score", "verdict_rows", "verdict_sentences", "verdict_table",
+    "penalty_regularizer", "reach_cell", "split_images", "study_autoencoder", "study_run",
+    "tests_table", "trial_score",
 ]

@@ -206,6 +206,23 @@ def start(args, name, *, dtype_policy=True, **load_kwargs):
     return Run(args, info, data, source, note, out, results_path)
 
 
+def start_embedded(args, name, note=None):
+    """`start` for MNIST that defaults to the embedded subset: a `Run`, whatever else is installed.
+
+    --data-dir (a folder with the MNIST IDX files) is read when given;
+    otherwise the subset shipped in the package, never tensorflow-datasets'
+    copy or a download, so that the same command gives the same data on
+    every machine. Prints `data: <description>`.
+    """
+    from keras_entropy.experiments import datasets
+
+    info = announce_runtime(args, dtype_policy=False)
+    data = datasets.load("mnist", args.data_dir) if args.data_dir else datasets.load_embedded_mnist()
+    print(f"data: {data.describe()}", flush=True)
+    out, results_path = output_dir(args, name)
+    return Run(args, info, data, data.source, note, out, results_path)
+
+
 def summary_header(title, notes, command, *, inline=False):
     """The first lines of an example's summary.md: title, notes, command.
 

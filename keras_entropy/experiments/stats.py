@@ -82,6 +82,33 @@ def format_interval(interval, digits=3):
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def format_mean_interval(values, confidence=0.95):
+    """`mean [low, high]` of `values` in 4-digit scientific notation (MSE-sized numbers).
+
+    Just the mean with one value, "n/a" with none.
+
+    >>> format_mean_interval([0.001, 0.002, 0.003])
+    '2.000e-03 [-4.841e-04, 4.484e-03]'
+    """
+    mean, low, high = t_confidence_interval(values, confidence)
+    if not math.isfinite(mean):
+        return "n/a"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{mean:.3e}"
+    return f"{mean:.3e} [{low:.3e}, {high:.3e}]"
+
+
+def format_pvalue(pvalue):
+    """`0.0123*`: three significant digits and `stars`; "n/a" for None or nan.
+
+    >>> format_pvalue(0.0004), format_pvalue(0.3), format_pvalue(None)
+    ('0.0004***', '0.3', 'n/a')
+    """
+    if pvalue is None or math.isnan(pvalue):
+        return "n/a"
+    return f"{pvalue:.3g}{stars(pvalue)}"
+
+
 def ttest(a, b, alternative="two-sided", equal_var=False):
     """Two-sample t-test of `mean(a)` against `mean(b)`.
 

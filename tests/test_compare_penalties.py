@@ -1,0 +1,54 @@
+"""examples/compare_penalties.py, the README's first command: its tiny mode end to end, quiet, resumable;
+and the hyperparameters it uses are the ones the dense-autoencoder study chose."""
+
+import json
+import os
+
+import pytest
+from test_example_cli import ROOT, run_example
+
+from keras_entropy.experiments import comparison, evidence
+
+STUDY_TRIALS = os.path.join(ROOT, "docs", "results", "dense_autoencoder_study", "trials.jsonl")
+
+
+def test_tuned_hyperparameters_are_the_studys_choice():
+    with open(STUDY_TRIALS, encoding="utf-8") as f:
+        trials = [json.loads(line) for line in f if line.strip()]
+    chosen = evidence.chosen_hyperparameters(trials)
+    for penalty, tuned in comparison.TUNED.items():
+        choice = chosen[comparison.WIDTH, penalty]
+        assert {k: choice[k] for k in ("learning_rate", "lam", "placement")} == tuned, penalty
+
+
+def test_configs_validate():
+    with pytest.raises(ValueError, match="penalties"):
+        comparison.configs(3, penalties=("none", "volumes"))
+    with pytest.raises(ValueError, match="epochs"):
+        comparison.configs(0)
+
+
+def test_quick_runs_quietly_resumes_and_reports(tmp_path, backend):
+    out = tmp_path / "compare"
+    proc = run_example("compare_penalties", ["--quick", "--out", str(out)], backend)
+    lines = proc.stdout.splitlines()
+    assert len(lines) <= 60, proc.stdout
+    assert not [line for line in proc.stderr.splitlines() if "absl" in line or "cuda" in line.lower()], proc.stderr
+    assert f"backend: {backend}" in proc.stdout and "embedded" in proc.stdout
+    assert sum(line.startswith("[") and "/8] penalty=" in line for line in lines) == 8  # 4 configs x 2 seeds
+    # The verdict table, one row per configuration, then the sentence.
+    table = [line for line in lines if line.startswith("| ")]
+    assert table[0].startswith("| config | hyperparameters | n | final test_mse [95% CI] |")
+    assert [row.split(" | ")[0] for row in table[1:]] == ["| none", "| paper", "| normalized", "| orthogonal"]
+    assert lines[-1].startswith("Against no penalty (final test_mse ")
+    summary = (out / "summary.md").read_text()
+    assert "python examples/compare_penalties.py --quick" in summary and lines[-1] in summary
+    assert (out / "test_mse_curves.png").stat().st_size > 10_000
+    with open(out / "results.jsonl", encoding="utf-8") as f:
+        records = [json.loads(line) for line in f]
+    assert len(records) == 8 and all(len(r["history"]["test_mse"]) == 3 for r in records)
+    # The same command again: nothing reruns, the same verdict.
+    again = run_example("compare_penalties", ["--quick", "--out", str(out)], backend)
+    assert "0 to run" in again.stdout and again.stdout.splitlines()[-1] == lines[-1]
+    with open(out / "results.jsonl", encoding="utf-8") as f:
+        assert len(f.readlines()) == 8
