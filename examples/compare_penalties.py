@@ -65,7 +65,7 @@ def main(argv=None):
     figure = curves.plot_curves(records, run.path("test_mse_curves.png"), "test_mse", "test MSE",
                                 title="784 -> 100 -> 784 autoencoder: test MSE per epoch")
     lines = comparison.summary_lines(TITLE, script_setup.command_line(__file__, argv), run.data.describe(),
-                                     settings, rows, sentence, table, os.path.basename(figure), run.note)
+                                     settings, sentence, table, os.path.basename(figure), run.note)
     summary = script_setup.write_summary(run.out, lines)
     run.report(summary, table, writes=os.path.basename(figure))
     print(f"\n{sentence}")

@@ -57,7 +57,7 @@ def configs(epochs, batch_size=256, penalties=tuple(TUNED), patience=7, **fixed)
              "epochs": epochs, "batch_size": batch_size, "patience": patience, **fixed} for penalty in penalties]
 
 
-def summary_lines(title, command, data_text, settings, rows, sentence, table, figure, note=None):
+def summary_lines(title, command, data_text, settings, sentence, table, figure, note=None):
     """summary.md: the command, the setup, the sentence, the verdict table and the figure."""
     hyper = "; ".join(f"`{p}`: {DESCRIPTIONS[p]}, learning rate {TUNED[p]['learning_rate']:g}"
                       + (f", lam {TUNED[p]['lam']:g} on the {TUNED[p]['placement']} kernel"

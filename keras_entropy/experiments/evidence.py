@@ -302,7 +302,8 @@ def evidence_table(rows, thresholds=(0.01, 0.006), metric="val_mse"):
                      reach_cell(row, "reach_baseline")]
                     + [reach_cell(row, f"reach_{t:g}") for t in thresholds]
                     + [_censored_cell(row, f"stop_{m}") for m in MONITORS]
-                    + [stats.format_mean_interval(row["samples"][f"best_{metric}"]), stats.format_mean_interval(row["samples"]["final_test_mse"])])
+                    + [stats.format_mean_interval(row["samples"][f"best_{metric}"]),
+                       stats.format_mean_interval(row["samples"]["final_test_mse"])])
     return _table(header, body)
 
 
