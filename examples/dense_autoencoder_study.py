@@ -25,16 +25,13 @@ much CPU time. summary.md, trials.csv and the figures are rewritten from
 the records at the end of each width, and by --report-only alone.
 """
 
-import contextlib
-import io
 import math
 import os
 import shutil
 import sys
-import time
 
 os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
-from keras_entropy.experiments import arguments, curves, evidence, script_setup, verdict  # noqa: E402
+from keras_entropy.experiments import arguments, curves, evidence, script_setup, study, verdict  # noqa: E402
 from keras_entropy.experiments.arguments import Setting  # noqa: E402
 
 #: The study's settings: option, help, --quick value; DEFAULTS otherwise.
@@ -67,10 +64,6 @@ DEFAULTS = {"widths": [100, 260], "penalties": list(evidence.PENALTIES), "learni
             "search_seed": 1000}
 
 
-class TimeUp(Exception):
-    """--cpu-minutes used up: no new trial or run starts."""
-
-
 def parse_args(argv=None):
     parser = arguments.parser_for(__doc__)
     arguments.add_common_arguments(parser, ["mnist"], "mnist", settings=SETTINGS, run_name="dense_autoencoder_study",
@@ -82,11 +75,6 @@ def parse_args(argv=None):
     if args.cpu_minutes is not None and args.cpu_minutes <= 0:
         parser.error(f"--cpu-minutes must be > 0, got {args.cpu_minutes:g}")
     return args
-
-
-def time_is_up(deadline):
-    """True once the process's CPU time (all threads) passed `deadline` seconds."""
-    return time.process_time() > deadline
 
 
 def hypermodel_for(settings, width, penalty, input_dim):
@@ -105,70 +93,23 @@ def hypermodel_for(settings, width, penalty, input_dim):
     return tuning.EntropyHyperModel(build, dense=dense, seeds=settings["search_seed"], name=f"{penalty}_{width}")
 
 
-def grid_oracle_class():
-    """A KerasTuner oracle that runs each point of the search space's grid once, and resumes.
-
-    KerasTuner's GridSearch keeps its place in the grid in memory only (1.4.8):
-    a reloaded project stops early, or fails after an interrupted trial. This
-    oracle gives the first grid point (in KerasTuner's grid order) that no
-    trial of the project has taken; an interrupted trial is retried first.
-    """
-    import itertools
-
-    import keras_tuner
-
-    class GridOracle(keras_tuner.Oracle):
-        def populate_space(self, trial_id):
-            space = self.get_space().space
-            taken = [trial.hyperparameters.values for trial in self.trials.values()]
-            for point in itertools.product(*(getattr(hp, "values", None) or [hp.value] for hp in space)):
-                values = dict(zip([hp.name for hp in space], point))
-                if values not in taken:
-                    return {"status": "RUNNING", "values": values}
-            return {"status": "IDLE" if self.ongoing_trials else "STOPPED", "values": None}
-
-    return GridOracle
-
-
 def search(run, settings, arrays, width, penalty, deadline):
     """Grid-search one configuration (resuming its KerasTuner project); export its trials. False: time is up."""
-    import keras_tuner
-
     from keras_entropy import tuning
 
-    if time_is_up(deadline):
-        return False
-    oracle = grid_oracle_class()(objective=tuning.objective("val_mse"), seed=settings["search_seed"])
-    hypermodel = hypermodel_for(settings, width, penalty, arrays[0].shape[1])
-    with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner's "Reloading Tuner from ..."
-        tuner = keras_tuner.Tuner(oracle=oracle, hypermodel=hypermodel, directory=run.path("tuner"),
-                                  project_name=f"width_{width}_{penalty}")
-    print(f"search: width {width}, {penalty}: grid over " + ", ".join(tuner.oracle.hyperparameters.values)
-          + f"; {settings['trial_epochs']} epochs per trial; objective lowest val_mse", flush=True)
-    end = tuner.on_trial_end
-
-    def on_trial_end(trial):  # past the CPU budget: the grid stops here, resumable
-        result = end(trial)
-        if time_is_up(deadline):
-            tuner.oracle.max_trials = len(tuner.oracle.trials)
-        return result
-
-    tuner.on_trial_end = on_trial_end
-    x_train, x_val, _ = arrays
-    tuning.run_search(tuner, x_train, x_train, validation_data=(x_val, x_val), epochs=settings["trial_epochs"],
-                      batch_size=settings["batch_size"], verbose=0, progress=True)
     fixed = {"latent_dim": width, "penalty": penalty, "trial_epochs": settings["trial_epochs"]}
     if penalty == evidence.BASELINE:
         fixed.update(lam=0.0, placement=evidence.NO_PLACEMENT)
     elif penalty in evidence.FORMS and len(settings["lams"]) == 1:  # a single lam is no hyperparameter
         fixed["lam"] = settings["lams"][0]
-    tuning.export_trials(tuner, run.path("trials.jsonl"), fixed=fixed, drop=("dense_form",),
-                         rename={"dense_lam": "lam", "dense_placement": "placement", "factor": "lam"})
-    for trial in os.listdir(tuner.project_dir):  # weights of the best epochs: not needed, and large
-        with contextlib.suppress(OSError):
-            os.remove(os.path.join(tuner.project_dir, trial, "checkpoint.weights.h5"))
-    return not time_is_up(deadline) and not any(
-        str(t.status) not in ("COMPLETED", "INVALID", "FAILED") for t in tuner.oracle.trials.values())
+    x_train, x_val, _ = arrays
+    return study.grid_search(
+        hypermodel_for(settings, width, penalty, x_train.shape[1]), tuning.objective("val_mse"), run.path("tuner"),
+        f"width_{width}_{penalty}", dict(x=x_train, y=x_train, validation_data=(x_val, x_val),
+                                         epochs=settings["trial_epochs"], batch_size=settings["batch_size"]),
+        deadline_s=deadline, export_to=run.path("trials.jsonl"), fixed=fixed, drop=("dense_form",),
+        rename={"dense_lam": "lam", "dense_placement": "placement", "factor": "lam"}, seed=settings["search_seed"],
+        label=f"width {width}, {penalty}")
 
 
 def grid_size(settings, penalty):
@@ -211,8 +152,8 @@ def final_configs(run, settings, arrays, trials):
 
 def train_final(settings, arrays, deadline, verbose):
     def train(config, seed):
-        if time_is_up(deadline):
-            raise TimeUp
+        if study.time_is_up(deadline):
+            raise study.TimeUp
         return evidence.study_run(config, seed, arrays, verbose=verbose)
 
     return train
@@ -378,19 +319,19 @@ def main(argv=None):
     settings = arguments.settings_for(args, DEFAULTS, SETTINGS)
     run = script_setup.start(args, "dense_autoencoder_study")
     run.arrays = evidence.split_images(run.data, settings["val_size"], settings["train_size"], settings["test_size"])
-    deadline = time.process_time() + 60 * args.cpu_minutes if args.cpu_minutes else math.inf
+    deadline = study.deadline(args.cpu_minutes)
     command = study_command(argv)
     try:
         for width in settings["widths"] if not args.report_only else []:
             for penalty in settings["penalties"]:
                 if not search(run, settings, run.arrays, width, penalty, deadline):
-                    raise TimeUp
+                    raise study.TimeUp
             configs = [c for c in final_configs(run, settings, run.arrays, current_trials(run, settings))
                        if c["latent_dim"] == width]
             run.sweep(train_final(settings, run.arrays, deadline, args.verbose), configs, settings["seeds"],
                       show=("val_mse", "test_mse"))
             write_report(run, settings, current_trials(run, settings), command)
-    except TimeUp:
+    except study.TimeUp:
         print("--cpu-minutes reached: finished trials and runs are saved; run the same command again to resume",
               flush=True)
     summary, records = write_report(run, settings, current_trials(run, settings), command)
