@@ -275,15 +275,11 @@ def summary_lines(run, settings, trials, configs, records, planned, command, fig
                                                           "")]
 
 
-#: The environment a study's command states (OpenBLAS threads: see the summary's setup).
-ENVIRONMENT = ("KERAS_BACKEND", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
-
-
 def search_against_final(settings, trials, verdicts):
     """Per width: what beat no penalty within the trials' epochs, and which of those lost after the final runs."""
     chosen, sentences = evidence.chosen_hyperparameters(trials), []
-    for width in sorted({r["latent_dim"] for r in verdicts}):
-        final = {r["penalty"]: r["final"][0] for r in verdicts if r["latent_dim"] == width}
+    for width in sorted({r["group"] for r in verdicts}):
+        final = {r["penalty"]: r["final"][0] for r in verdicts if r["group"] == width}
         if (width, evidence.BASELINE) not in chosen or evidence.BASELINE not in final:
             continue
         early = [p for p in final if p != evidence.BASELINE and (width, p) in chosen
@@ -295,12 +291,6 @@ def search_against_final(settings, trials, verdicts):
             + (f"; after {settings['epochs']} epochs {', '.join(late)} had a higher mean final test MSE than no "
                "penalty: the short trials favoured what helps early" if late else "") + ".")
     return sentences
-
-
-def study_command(argv):
-    """The study's command for summary.md: its environment, the script and its arguments (but --report-only)."""
-    env = [f"{name}={os.environ[name]}" for name in ENVIRONMENT if name in os.environ]
-    return " ".join(env + [script_setup.command_line(__file__, argv).replace(" --report-only", "")])
 
 
 def _data(data):
@@ -320,7 +310,7 @@ def main(argv=None):
     run = script_setup.start(args, "dense_autoencoder_study")
     run.arrays = evidence.split_images(run.data, settings["val_size"], settings["train_size"], settings["test_size"])
     deadline = study.deadline(args.cpu_minutes)
-    command = study_command(argv)
+    command = study.study_command(__file__, argv)
     try:
         for width in settings["widths"] if not args.report_only else []:
             for penalty in settings["penalties"]:

@@ -28,6 +28,7 @@ function over records is pure. Keras, numpy, scipy, matplotlib and the
 report helpers are imported lazily, so that a script's --help starts none.
 """
 
+import dataclasses
 import math
 
 from keras_entropy import validation
@@ -154,29 +155,90 @@ def study_run(config, seed, data, verbose=0):
 
 
 # ---------------------------------------------------------------------------
+# What a study measures.
+
+
+@dataclasses.dataclass(frozen=True)
+class Measure:
+    """What a study compares: how its runs are grouped, the metric per epoch, the final quality, their direction.
+
+    Attributes:
+        group: the config key of the model variant whose runs are compared
+            (`latent_dim` for the dense autoencoder, `arch` for the CNN).
+        group_label: that key in words ("width", "architecture").
+        curve: the per-epoch metric whose epochs to reach a value are
+            counted, and whose best and final values are reported.
+        final: the quality compared after the last epoch (a test metric).
+        higher_is_better: the direction of `curve` and `final` (and of a
+            search trial's score).
+        target: the value every run must reach on `curve`: the baseline's
+            mean "final" or mean "best" value.
+        monitors: the monitors of the paper's stopping rule, replayed on the
+            histories (absent from the records: no stopping columns).
+    """
+
+    group: str = "latent_dim"
+    group_label: str = "width"
+    curve: str = "val_mse"
+    final: str = "test_mse"
+    higher_is_better: bool = False
+    target: str = "final"
+    monitors: tuple = MONITORS
+
+    def better(self, a, b):
+        """True if value `a` is strictly better than `b`."""
+        return a > b if self.higher_is_better else a < b
+
+    def reached(self, value, threshold):
+        """True if `value` is at least as good as `threshold`."""
+        return value >= threshold if self.higher_is_better else value <= threshold
+
+    def best(self, values):
+        """The best of `values` (Nones skipped)."""
+        values = [v for v in values if v is not None]
+        return max(values) if self.higher_is_better else min(values)
+
+    @property
+    def word(self):
+        """"higher" or "lower": the better direction, in words."""
+        return "higher" if self.higher_is_better else "lower"
+
+
+#: The dense autoencoder study: per width, validation MSE per epoch, test MSE after the last (lower is better).
+MSE = Measure()
+#: Its verdict, and the README's first command's: the test MSE per epoch, and the baseline's final test MSE to reach.
+TEST_MSE = Measure(curve="test_mse")
+#: The CNN study: per architecture, validation accuracy per epoch (the baseline's best to reach), test accuracy.
+ACCURACY = Measure(group="arch", group_label="architecture", curve="val_accuracy", final="test_accuracy",
+                   higher_is_better=True, target="best", monitors=("val_accuracy", "val_loss"))
+
+
+# ---------------------------------------------------------------------------
 # The choice of hyperparameters from search trials.
 
 
-def trial_score(record):
-    """A trial's score: the lowest val MSE within its epochs (the tuner's, else from its history)."""
+def trial_score(record, measure=MSE):
+    """A trial's score: the best `measure.curve` value within its epochs (the tuner's, else from its history)."""
     score = (record.get("tuner") or {}).get("score")
     if score is None:
-        values = [v for v in record["history"].get("val_mse", []) if v is not None]
-        score = min(values) if values else math.nan
+        values = [v for v in record["history"].get(measure.curve, []) if v is not None]
+        score = measure.best(values) if values else math.nan
     return float(score)
 
 
-def chosen_hyperparameters(trial_records):
-    """`{(latent_dim, penalty): best trial's config, with its "score"}`; ties go to the first trial.
+def chosen_hyperparameters(trial_records, measure=MSE):
+    """`{(group, penalty): best trial's config, with its "score"}`; ties go to the first trial.
 
-    The configs of the trials name `learning_rate`, `lam` and `placement`
-    (see examples/dense_autoencoder_study.py, which exports them so).
+    The configs of the trials name `measure.group`, `penalty`,
+    `learning_rate`, `lam` and `placement` (see
+    examples/dense_autoencoder_study.py and examples/cnn_study.py, which
+    export them so).
     """
     best = {}
     for record in trial_records:
-        config, score = record["config"], trial_score(record)
-        cell = (config["latent_dim"], config["penalty"])
-        if not math.isnan(score) and (cell not in best or score < best[cell]["score"]):
+        config, score = record["config"], trial_score(record, measure)
+        cell = (config[measure.group], config["penalty"])
+        if not math.isnan(score) and (cell not in best or measure.better(score, best[cell]["score"])):
             best[cell] = {"learning_rate": config["learning_rate"], "lam": config.get("lam", 0.0),
                           "placement": config.get("placement", NO_PLACEMENT), "score": score}
     return best
@@ -186,25 +248,42 @@ def chosen_hyperparameters(trial_records):
 # Evidence from the final runs' records.
 
 
-def cells(records):
-    """`{(latent_dim, penalty): [records]}`, widths ascending, penalties in `PENALTIES` order."""
+def group_order(value):
+    """Groups sort by their numbers: widths ascending, architectures "2x16" by width, then depth."""
+    if isinstance(value, str) and "x" in value:
+        depth, _, width = value.partition("x")
+        if depth.isdigit() and width.isdigit():
+            return (int(width), int(depth))
+    return (value,)
+
+
+def cells(records, measure=MSE):
+    """`{(group, penalty): [records]}`, groups in order (`latent_dim` ascending), penalties in `PENALTIES` order."""
     grouped = {}
     for record in records:
-        grouped.setdefault((record["config"]["latent_dim"], record["config"]["penalty"]), []).append(record)
+        grouped.setdefault((record["config"][measure.group], record["config"]["penalty"]), []).append(record)
     order = {p: i for i, p in enumerate(PENALTIES)}
-    return {cell: grouped[cell] for cell in sorted(grouped, key=lambda c: (c[0], order.get(c[1], len(order))))}
+    return {cell: grouped[cell] for cell in sorted(
+        grouped, key=lambda c: (group_order(c[0]), order.get(c[1], len(order))))}
+
+
+def first_epoch_reaching(values, threshold, higher_is_better=False):
+    """The first epoch (from 1) whose value is at least as good as `threshold`; None if none is.
+
+    >>> first_epoch_reaching([0.3, 0.2, 0.1], 0.2), first_epoch_reaching([0.3], 0.1)
+    (2, None)
+    >>> first_epoch_reaching([0.90, 0.97, 0.98], 0.975, higher_is_better=True)
+    3
+    """
+    for epoch, value in enumerate(values, 1):
+        if value is not None and (value >= threshold if higher_is_better else value <= threshold):
+            return epoch
+    return None
 
 
 def first_epoch_at_or_below(values, threshold):
-    """The first epoch (from 1) whose value is <= `threshold`; None if none is.
-
-    >>> first_epoch_at_or_below([0.3, 0.2, 0.1], 0.2), first_epoch_at_or_below([0.3], 0.1)
-    (2, None)
-    """
-    for epoch, value in enumerate(values, 1):
-        if value is not None and value <= threshold:
-            return epoch
-    return None
+    """The first epoch (from 1) whose value is <= `threshold`; None if none is (`first_epoch_reaching`)."""
+    return first_epoch_reaching(values, threshold)
 
 
 def final_value(record, metric):
@@ -212,47 +291,64 @@ def final_value(record, metric):
     return record["history"][metric][-1]
 
 
-def baseline_final(records, latent_dim, metric="val_mse"):
-    """Mean over seeds of the baseline's final `metric` at `latent_dim` (nan without baseline runs)."""
-    values = [final_value(r, metric) for r in records
-              if r["config"]["latent_dim"] == latent_dim and r["config"]["penalty"] == BASELINE]
+def baseline_target(records, group, measure=MSE):
+    """The baseline's mean over seeds of its final (or best: `measure.target`) `measure.curve` in `group`.
+
+    nan without baseline runs in that group.
+    """
+    runs_ = [r for r in records if r["config"][measure.group] == group and r["config"]["penalty"] == BASELINE]
+    if measure.target == "best":
+        values = [measure.best(r["history"][measure.curve]) for r in runs_]
+    else:
+        values = [final_value(r, measure.curve) for r in runs_]
     return sum(values) / len(values) if values else math.nan
 
 
-def _reach(group, metric, threshold):
+def baseline_final(records, latent_dim, metric="val_mse"):
+    """Mean over seeds of the baseline's final `metric` at `latent_dim` (nan without baseline runs)."""
+    return baseline_target(records, latent_dim, Measure(curve=metric))
+
+
+def _reach(group, measure, threshold):
     """Epochs to reach `threshold` per run, "never" counted as one epoch past the last; and the nevers."""
-    epochs = [first_epoch_at_or_below(r["history"][metric], threshold) for r in group]
-    cap = max(len(r["history"][metric]) for r in group) + 1
+    epochs = [first_epoch_reaching(r["history"][measure.curve], threshold, measure.higher_is_better) for r in group]
+    cap = max(len(r["history"][measure.curve]) for r in group) + 1
     return [cap if e is None else e for e in epochs], sum(e is None for e in epochs)
 
 
-def evidence_rows(records, thresholds=(0.01, 0.006), metric="val_mse"):
-    """One row per (width, configuration): its hyperparameters and per-seed samples.
+def evidence_rows(records, thresholds=(0.01, 0.006), metric=None, measure=MSE):
+    """One row per (group, configuration): its hyperparameters and per-seed samples.
 
-    Row keys: `latent_dim`, `penalty`, `config` (learning_rate, lam,
-    placement), `n`, `epochs`, `baseline_final` (the baseline's mean final
-    `metric` at that width), `samples` (name -> list over seeds) and
-    `never` (name -> runs that never reached it). Samples: `best_<metric>`,
-    `final_<metric>`, `final_test_mse`, `reach_baseline` and
-    `reach_<threshold>` (first epoch with `metric` <= it; never = epochs + 1),
-    `stop_<monitor>` for `MONITORS` (censored at the last epoch: `censored`).
+    Row keys: `group` (the value of `measure.group`), `penalty`, `config`
+    (learning_rate, lam, placement), `n`, `epochs`, `baseline_final` (the
+    baseline's target on `measure.curve` in that group, see
+    `baseline_target`), `samples` (name -> list over seeds) and `never`
+    (name -> runs that never reached it). Samples, with `c` =
+    `measure.curve`: `best_<c>`, `final_<c>`, `final_<measure.final>`,
+    `reach_baseline` and `reach_<threshold>` (first epoch with `c` at least
+    as good as it; never = epochs + 1), `stop_<monitor>` for the
+    `measure.monitors` the records hold (censored at the last epoch:
+    `censored`). `metric` replaces `measure.curve`.
     """
-    rows = []
-    for (width, penalty), group in cells(records).items():
-        target = baseline_final(records, width, metric)
-        samples = {f"best_{metric}": [min(v for v in r["history"][metric] if v is not None) for r in group],
-                   f"final_{metric}": [final_value(r, metric) for r in group],
-                   "final_test_mse": [final_value(r, "test_mse") for r in group]}
+    if metric is not None:
+        measure = dataclasses.replace(measure, curve=metric)
+    curve, rows = measure.curve, []
+    for (group_value, penalty), group in cells(records, measure).items():
+        target = baseline_target(records, group_value, measure)
+        samples = {f"best_{curve}": [measure.best(r["history"][curve]) for r in group],
+                   f"final_{curve}": [final_value(r, curve) for r in group],
+                   f"final_{measure.final}": [final_value(r, measure.final) for r in group]}
         never, censored = {}, {}
         for name, threshold in [("reach_baseline", target)] + [(f"reach_{t:g}", t) for t in thresholds]:
-            samples[name], never[name] = _reach(group, metric, threshold) if not math.isnan(threshold) \
+            samples[name], never[name] = _reach(group, measure, threshold) if not math.isnan(threshold) \
                 else ([], len(group))
-        for monitor in MONITORS:
-            samples[f"stop_{monitor}"] = [r["stopping"][monitor]["epoch"] for r in group]
-            censored[f"stop_{monitor}"] = sum(not r["stopping"][monitor]["stopped"] for r in group)
+        for monitor in measure.monitors:
+            if all(monitor in r.get("stopping", {}) for r in group):
+                samples[f"stop_{monitor}"] = [r["stopping"][monitor]["epoch"] for r in group]
+                censored[f"stop_{monitor}"] = sum(not r["stopping"][monitor]["stopped"] for r in group)
         config = group[0]["config"]
-        rows.append({"latent_dim": width, "penalty": penalty, "n": len(group), "baseline_final": target,
-                     "epochs": max(len(r["history"][metric]) for r in group),
+        rows.append({"group": group_value, "penalty": penalty, "n": len(group), "baseline_final": target,
+                     "epochs": max(len(r["history"][curve]) for r in group),
                      "config": {k: config.get(k) for k in ("learning_rate", "lam", "placement")},
                      "samples": samples, "never": never, "censored": censored})
     return rows
@@ -286,58 +382,80 @@ def reach_cell(row, name, digits=1):
 
 
 def _censored_cell(row, name, digits=1):
+    if name not in row["samples"]:
+        return "-"
     count = row["censored"][name]
     return _interval(row["samples"][name], digits) + (f" (cap {count}/{row['n']})" if count else "")
 
 
-def evidence_table(rows, thresholds=(0.01, 0.006), metric="val_mse"):
-    """The main table (Markdown): one row per (width, configuration), 95% t-intervals over seeds."""
-    header = ["width", "config", "hyperparameters", "n", f"epochs to baseline's final {metric}"]
-    header += [f"epochs to {metric} <= {t:g}" for t in thresholds]
-    header += [f"stop epoch ({m}, patience rule)" for m in MONITORS]
-    header += [f"best {metric}", "final test MSE"]
+def _value_cell(values, measure):
+    if measure.higher_is_better:  # accuracies, in percent
+        return stats.format_interval(tuple(100 * v for v in stats.t_confidence_interval(values)), 2) + " %"
+    return stats.format_mean_interval(values)
+
+
+def evidence_table(rows, thresholds=(0.01, 0.006), metric=None, measure=MSE):
+    """The main table (Markdown): one row per (group, configuration), 95% t-intervals over seeds."""
+    if metric is not None:
+        measure = dataclasses.replace(measure, curve=metric)
+    curve = measure.curve
+    target = "final" if measure.target == "final" else "best"
+    header = [measure.group_label, "config", "hyperparameters", "n", f"epochs to baseline's {target} {curve}"]
+    header += [f"epochs to {curve} {'>=' if measure.higher_is_better else '<='} {t:g}" for t in thresholds]
+    header += [f"stop epoch ({m}, patience rule)" for m in measure.monitors]
+    header += [f"best {curve}", f"final {measure.final}"]
     body = []
     for row in rows:
-        body.append([row["latent_dim"], row["penalty"], describe_config(row), row["n"],
+        body.append([row["group"], row["penalty"], describe_config(row), row["n"],
                      reach_cell(row, "reach_baseline")]
                     + [reach_cell(row, f"reach_{t:g}") for t in thresholds]
-                    + [_censored_cell(row, f"stop_{m}") for m in MONITORS]
-                    + [stats.format_mean_interval(row["samples"][f"best_{metric}"]),
-                       stats.format_mean_interval(row["samples"]["final_test_mse"])])
+                    + [_censored_cell(row, f"stop_{m}") for m in measure.monitors]
+                    + [_value_cell(row["samples"][f"best_{curve}"], measure),
+                       _value_cell(row["samples"][f"final_{measure.final}"], measure)])
     return _table(header, body)
 
 
-#: The quantities `tests_table` tests (sample name, label); lower is better for each.
-TESTED = (("best_val_mse", "best val MSE"), ("final_test_mse", "final test MSE"),
-          ("reach_baseline", "epochs to baseline's final val MSE"))
+def tested(measure=MSE):
+    """The quantities `tests_table` tests: `(sample name, label, higher_is_better)`."""
+    target = "final" if measure.target == "final" else "best"
+    return ((f"best_{measure.curve}", f"best {measure.curve.replace('_', ' ')}", measure.higher_is_better),
+            (f"final_{measure.final}", f"final {measure.final.replace('_', ' ')}", measure.higher_is_better),
+            ("reach_baseline", f"epochs to baseline's {target} {measure.curve.replace('_', ' ')}", False))
 
 
-def improvement(rows, row, against, name):
-    """`stats.improvement_test` of `row` against the row of configuration `against` at its width (None: absent)."""
-    reference = next((r for r in rows if r["latent_dim"] == row["latent_dim"] and r["penalty"] == against), None)
+#: The quantities `tests_table` tests for the dense study (sample name, label); lower is better for each.
+TESTED = tuple((name, label) for name, label, _ in tested(MSE))
+
+
+def improvement(rows, row, against, name, higher_is_better=False):
+    """`stats.improvement_test` of `row` against the row of configuration `against` in its group (None: absent)."""
+    reference = next((r for r in rows if r["group"] == row["group"] and r["penalty"] == against), None)
     if reference is None or reference is row:
         return None
-    return stats.improvement_test(reference["samples"][name], row["samples"][name], higher_is_better=False)
+    return stats.improvement_test(reference["samples"][name], row["samples"][name],
+                                  higher_is_better=higher_is_better)
 
 
-def tests_table(rows):
-    """One-tailed Welch p-values (Markdown): each configuration better (lower) than no penalty, than the peer."""
-    header = ["width", "config"] + [f"{label}: p vs {against}" for _, label in TESTED for against in (BASELINE, PEER)]
+def tests_table(rows, measure=MSE):
+    """One-tailed Welch p-values (Markdown): each configuration better than no penalty, than the peer."""
+    quantities = tested(measure)
+    header = [measure.group_label, "config"] + [f"{label}: p vs {against}" for _, label, _ in quantities
+                                                for against in (BASELINE, PEER)]
     body = []
     for row in rows:
         cells_ = []
-        for name, _ in TESTED:
+        for name, _, higher in quantities:
             for against in (BASELINE, PEER):
-                test = improvement(rows, row, against, name)
+                test = improvement(rows, row, against, name, higher)
                 cells_.append("-" if test is None else stats.format_pvalue(test["pvalue"]))
-        body.append([row["latent_dim"], row["penalty"], *cells_])
+        body.append([row["group"], row["penalty"], *cells_])
     return _table(header, body)
 
 
 __all__ = [
-    "ALPHA", "BASELINE", "FORMS", "MONITORS", "NO_PLACEMENT", "PEER", "PENALTIES", "PLACEMENTS", "TESTED",
-    "baseline_final", "cells", "chosen_hyperparameters", "describe_config", "evidence_rows",
-    "evidence_table", "final_value", "first_epoch_at_or_below", "improvement", "orthogonal_mode",
-    "penalty_regularizer", "reach_cell", "split_images", "study_autoencoder", "study_run",
-    "tests_table", "trial_score",
+    "ACCURACY", "ALPHA", "BASELINE", "FORMS", "MONITORS", "MSE", "Measure", "NO_PLACEMENT", "PEER", "PENALTIES",
+    "PLACEMENTS", "TESTED", "TEST_MSE", "baseline_final", "baseline_target", "cells", "chosen_hyperparameters",
+    "describe_config", "evidence_rows", "evidence_table", "final_value", "first_epoch_at_or_below",
+    "first_epoch_reaching", "group_order", "improvement", "orthogonal_mode", "penalty_regularizer", "reach_cell", "split_images",
+    "study_autoencoder", "study_run", "tested", "tests_table", "trial_score",
 ]

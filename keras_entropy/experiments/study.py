@@ -112,4 +112,17 @@ def grid_search(hypermodel, objective, directory, project, fit, *, deadline_s, e
         str(t.status) not in ("COMPLETED", "INVALID", "FAILED") for t in tuner.oracle.trials.values())
 
 
-__all__ = ["TimeUp", "deadline", "grid_oracle_class", "grid_search", "time_is_up"]
+#: The environment a study's command states (OpenBLAS threads: the JAX backend's linear algebra runs through
+#: the OpenBLAS that scipy bundles, whose idle threads spin and slow a shared CPU several times).
+ENVIRONMENT = ("KERAS_BACKEND", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def study_command(script, argv):
+    """A study's command for its summary.md: its `ENVIRONMENT`, the script and its arguments (but --report-only)."""
+    from keras_entropy.experiments.script_setup import command_line
+
+    env = [f"{name}={os.environ[name]}" for name in ENVIRONMENT if name in os.environ]
+    return " ".join(env + [command_line(script, argv).replace(" --report-only", "")])
+
+
+__all__ = ["ENVIRONMENT", "TimeUp", "deadline", "grid_oracle_class", "grid_search", "study_command", "time_is_up"]

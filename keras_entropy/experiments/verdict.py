@@ -3,46 +3,51 @@
 Computed from the records alone (`keras_entropy.experiments.evidence` rows),
 so that a report never says more than its numbers:
 
-- `verdict_rows`: per (width, configuration) the final quality with its 95%
-  t-interval, the epochs to reach the unpenalised model's mean final
-  quality ("never" counted as one epoch past the last), and one-tailed Welch
-  p-values: lower final quality than no penalty and than the peer, fewer
-  epochs than no penalty;
+- `verdict_rows`: per (group, configuration) the final quality with its 95%
+  t-interval, the epochs to reach the unpenalised model's mean final (or
+  best) value ("never" counted as one epoch past the last), and one-tailed
+  Welch p-values: better final quality than no penalty and than the peer,
+  fewer epochs than no penalty;
 - `verdict_table`: those rows as Markdown;
-- `verdict_sentences`: per width, what was significantly better, faster, or
+- `verdict_sentences`: per group, what was significantly better, faster, or
   better than the peer (the studies' summaries);
 - `comparison_sentence`: one sentence in words for one width, naming each
   penalty as faster, slower, no different or never there, and whether it
   ended better or worse (the README's first command).
 
-Lower is better for the metric (an MSE) and for the epochs.
+Fewer is better for the epochs; the direction of the quality, and what
+the runs are grouped by, are the `evidence.Measure`'s (`evidence.TEST_MSE`
+by default: lower test MSE, per latent width).
 """
 
 import math
 
 from keras_entropy.experiments import stats
 from keras_entropy.experiments.evidence import (
-    ALPHA, BASELINE, FORMS, PEER, PENALTIES, describe_config, evidence_rows, improvement, reach_cell)
+    ALPHA, BASELINE, FORMS, PEER, PENALTIES, TEST_MSE, describe_config, evidence_rows, group_order, improvement,
+    reach_cell)
 
 
-def verdict_rows(records, metric="test_mse"):
-    """Per (width, configuration): final `metric` (95% CI), epochs to reach the baseline's final `metric`, p.
+def verdict_rows(records, measure=TEST_MSE):
+    """Per (group, configuration): final quality (95% CI), epochs to reach the baseline's target, p.
 
-    Row keys: `latent_dim`, `penalty`, `config` (text), `n`, `epochs`,
+    With `m = measure` (`evidence.Measure`): the final `m.final`, and the
+    epochs until `m.curve` reaches the baseline's mean final (or best) value.
+    Row keys: `group`, `penalty`, `config` (text), `n`, `epochs`,
     `final` (mean, low, high), `final_samples`, `reach` (mean epochs, never
     counted as epochs + 1), `reach_samples`, `never`, `reach_cell` (text),
-    `p_vs_baseline` and `p_vs_peer` (one-tailed Welch: lower final `metric`;
-    None for the reference itself or without it) and `p_sooner` (one-tailed
-    Welch: fewer epochs to the baseline's final `metric` than no penalty).
+    `p_vs_baseline` and `p_vs_peer` (one-tailed Welch: a better final
+    `m.final`; None for the reference itself or without it) and `p_sooner`
+    (one-tailed Welch: fewer epochs to the baseline's target than no penalty).
     """
-    rows = evidence_rows(records, thresholds=(), metric=metric)
-    out = []
+    rows = evidence_rows(records, thresholds=(), measure=measure)
+    name, higher, out = f"final_{measure.final}", measure.higher_is_better, []
     for row in rows:
-        finals = row["samples"][f"final_{metric}"]
-        tests = {against: improvement(rows, row, against, f"final_{metric}") for against in (BASELINE, PEER)}
+        finals = row["samples"][name]
+        tests = {against: improvement(rows, row, against, name, higher) for against in (BASELINE, PEER)}
         sooner = improvement(rows, row, BASELINE, "reach_baseline")
         reach = row["samples"]["reach_baseline"]
-        out.append({"latent_dim": row["latent_dim"], "penalty": row["penalty"], "config": describe_config(row),
+        out.append({"group": row["group"], "penalty": row["penalty"], "config": describe_config(row),
                     "n": row["n"], "epochs": row["epochs"], "final": stats.t_confidence_interval(finals),
                     "final_samples": finals, "reach": sum(reach) / len(reach) if reach else math.nan,
                     "reach_samples": reach, "never": row["never"]["reach_baseline"],
@@ -53,65 +58,91 @@ def verdict_rows(records, metric="test_mse"):
     return out
 
 
-def verdict_table(rows, metric="test_mse"):
+def _final_cell(row, measure):
+    if measure.higher_is_better:  # accuracies, in percent
+        return stats.format_interval(tuple(100 * v for v in row["final"]), 2) + " %"
+    return stats.format_mean_interval(row["final_samples"])
+
+
+def _target(measure):
+    return f"{measure.target} {measure.curve}"
+
+
+def verdict_table(rows, measure=TEST_MSE):
     """The verdict as Markdown: config, final quality [95% CI], epochs to the baseline's, p-values.
 
-    The width column is left out when all rows share one width; the column
+    The group column is left out when all rows share one group; the column
     against the peer when the peer did not run.
     """
     from keras_entropy.experiments.reports import markdown_table
 
-    widths = len({r["latent_dim"] for r in rows}) > 1
+    groups = len({r["group"] for r in rows}) > 1
     peer = any(r["penalty"] == PEER for r in rows)
-    header = (["width"] if widths else []) + [
-        "config", "hyperparameters", "n", f"final {metric} [95% CI]", f"epochs to no penalty's final {metric}",
-        "p lower vs none"] + (["p lower vs orthogonal"] if peer else []) + ["p sooner vs none"]
+    word = measure.word
+    header = ([measure.group_label] if groups else []) + [
+        "config", "hyperparameters", "n", f"final {measure.final} [95% CI]",
+        f"epochs to no penalty's {_target(measure)}", f"p {word} vs none"] + (
+        [f"p {word} vs orthogonal"] if peer else []) + ["p sooner vs none"]
     names = ("p_vs_baseline",) + (("p_vs_peer",) if peer else ()) + ("p_sooner",)
-    body = [([r["latent_dim"]] if widths else []) + [r["penalty"], r["config"], r["n"],
-                                                      stats.format_mean_interval(r["final_samples"]), r["reach_cell"]]
+    body = [([r["group"]] if groups else []) + [r["penalty"], r["config"], r["n"], _final_cell(r, measure),
+                                                 r["reach_cell"]]
             + ["-" if r[name] is None else stats.format_pvalue(r[name]) for name in names] for r in rows]
     return markdown_table(header, body)
 
 
-def verdict_sentences(rows, alpha=ALPHA, metric="test_mse"):
-    """One sentence per width, computed from `verdict_rows`: what beat no penalty (and the peer), by how much.
+def _value(value, measure):
+    return f"{100 * value:.2f}%" if measure.higher_is_better else f"{value:.3e}"
 
-    Significance is one-tailed Welch at `alpha`: a lower final `metric`
-    than no penalty, fewer epochs to the baseline's final `metric`, and (for
-    the entropy forms, when the peer ran) a lower final `metric` than the peer.
+
+def _change(row, base, measure):
+    """`-12.3%` (relative, for an MSE) or `+0.45 points` (a difference of percentages, for an accuracy)."""
+    if measure.higher_is_better:
+        return f"{100 * (row['final'][0] - base['final'][0]):+.2f} points"
+    return f"{(row['final'][0] / base['final'][0] - 1) * 100:+.1f}%"
+
+
+def verdict_sentences(rows, alpha=ALPHA, measure=TEST_MSE):
+    """One sentence per group, computed from `verdict_rows`: what beat no penalty (and the peer), by how much.
+
+    Significance is one-tailed Welch at `alpha`: a better final quality
+    (`measure.final`) than no penalty, fewer epochs to the baseline's target
+    on `measure.curve`, and (for the entropy forms, when the peer ran) a
+    better final quality than the peer.
     """
-    sentences = []
-    for width in sorted({r["latent_dim"] for r in rows}):
-        group = [r for r in rows if r["latent_dim"] == width]
+    sentences, word, final = [], measure.word, measure.final
+    target = f"the baseline's {_target(measure)}"
+    for value in sorted({r["group"] for r in rows}, key=group_order):
+        group = [r for r in rows if r["group"] == value]
+        name = f"{measure.group_label.capitalize()} {value}"
         base = next((r for r in group if r["penalty"] == BASELINE), None)
         if base is None:
-            sentences.append(f"Width {width}: no baseline runs yet, so nothing can be said.")
+            sentences.append(f"{name}: no baseline runs yet, so nothing can be said.")
             continue
-        best = min(group, key=lambda r: r["final"][0])
+        best = (max if measure.higher_is_better else min)(group, key=lambda r: r["final"][0])
 
-        def significant(name, penalties=PENALTIES):
+        def significant(key, penalties=PENALTIES):
             return [r["penalty"] for r in group
-                    if r["penalty"] in penalties and r[name] is not None and r[name] < alpha]
+                    if r["penalty"] in penalties and r[key] is not None and r[key] < alpha]
 
         better, faster = significant("p_vs_baseline"), significant("p_sooner")
-        text = (f"Width {width} ({base['n']} baseline runs): " +
-                (f"{', '.join(better)} reached a significantly lower final {metric} than no penalty "
+        text = (f"{name} ({base['n']} baseline runs): " +
+                (f"{', '.join(better)} reached a significantly {word} final {final} than no penalty "
                  f"(one-tailed Welch, p < {alpha:g})" if better else
-                 f"no penalised configuration reached a significantly lower final {metric} than no penalty "
+                 f"no penalised configuration reached a significantly {word} final {final} than no penalty "
                  f"(one-tailed Welch, p < {alpha:g})"))
         if best is base:
-            text += f"; no penalty had the lowest mean ({base['final'][0]:.3e})"
+            text += f"; no penalty had the {'highest' if measure.higher_is_better else 'lowest'} mean " \
+                    f"({_value(base['final'][0], measure)})"
         else:
-            change = (best["final"][0] / base["final"][0] - 1) * 100
-            text += (f"; the lowest mean was {best['penalty']} ({best['final'][0]:.3e}, {change:+.1f}% against "
-                     f"{base['final'][0]:.3e} without penalty)")
-        text += (f"; {', '.join(faster)} reached the baseline's final {metric} in significantly fewer epochs"
-                 if faster else
-                 f"; no penalised configuration reached the baseline's final {metric} in significantly fewer epochs")
+            text += (f"; the {'highest' if measure.higher_is_better else 'lowest'} mean was {best['penalty']} "
+                     f"({_value(best['final'][0], measure)}, {_change(best, base, measure)} against "
+                     f"{_value(base['final'][0], measure)} without penalty)")
+        text += (f"; {', '.join(faster)} reached {target} in significantly fewer epochs" if faster else
+                 f"; no penalised configuration reached {target} in significantly fewer epochs")
         if any(r["penalty"] == PEER for r in group):
             beat_peer = significant("p_vs_peer", FORMS)
-            text += (f"; {', '.join(beat_peer)} had a significantly lower final {metric} than the {PEER} peer"
-                     if beat_peer else f"; no entropy form had a significantly lower final {metric} than the "
+            text += (f"; {', '.join(beat_peer)} had a significantly {word} final {final} than the {PEER} peer"
+                     if beat_peer else f"; no entropy form had a significantly {word} final {final} than the "
                      f"{PEER} peer")
         sentences.append(text + ".")
     return sentences
@@ -139,8 +170,8 @@ def speed(row, base, alpha=ALPHA):
 def quality(row, alpha=ALPHA):
     """Final quality against no penalty: `(label, p)`, label "better", "worse" or "same".
 
-    "better": lower final metric, one-tailed Welch p < `alpha`; "worse":
-    higher, p < `alpha` the other way (`1 - p` of the same statistic); p is
+    "better": a better final quality (lower MSE, higher accuracy),
+    one-tailed Welch p < `alpha`; "worse": p < `alpha` the other way (`1 - p` of the same statistic); p is
     the test's that decided (for "same", the test for lower).
     """
     p = row["p_vs_baseline"]
@@ -164,8 +195,8 @@ def _epoch(row):
     return f"epoch {row['reach']:.1f}"
 
 
-def comparison_sentence(rows, alpha=ALPHA, metric="test_mse"):
-    """One sentence for one width: each penalty's speed and final quality against no penalty.
+def comparison_sentence(rows, alpha=ALPHA, measure=TEST_MSE):
+    """One sentence for one group (a width): each penalty's speed and final quality against no penalty.
 
     Computed from `verdict_rows` (one width): for example "Against no
     penalty (final test_mse 2.450e-03, mean of 3 seeds, which its runs
@@ -178,8 +209,8 @@ def comparison_sentence(rows, alpha=ALPHA, metric="test_mse"):
     base = next((r for r in rows if r["penalty"] == BASELINE), None)
     if base is None:
         return "No runs without a penalty, so nothing can be compared."
-    if len({r["latent_dim"] for r in rows}) > 1:
-        raise ValueError(f"`rows` must be of one width: {sorted({r['latent_dim'] for r in rows})}")
+    if len({r["group"] for r in rows}) > 1:
+        raise ValueError(f"`rows` must be of one {measure.group_label}: {sorted({r['group'] for r in rows})}")
     verbs = {"faster": "got there sooner", "slower": "got there later", "same": "got there no sooner",
              "never": "never got there"}
     ends = {"better": "ended better", "worse": "ended worse", "same": "ended no different"}
@@ -189,9 +220,9 @@ def comparison_sentence(rows, alpha=ALPHA, metric="test_mse"):
             continue
         (how, p_how), (end, p_end) = speed(row, base, alpha), quality(row, alpha)
         when = "" if how == "never" else f" ({_epoch(row)}, {_p(p_how)})"
-        change = (row["final"][0] / base["final"][0] - 1) * 100
-        parts.append(f"{row['penalty']} {verbs[how]}{when} and {ends[end]} ({change:+.1f}%, {_p(p_end)})")
-    head = (f"Against no penalty (final {metric} {base['final'][0]:.3e}, mean of {base['n']} seeds, which its "
+        parts.append(f"{row['penalty']} {verbs[how]}{when} and {ends[end]} ({_change(row, base, measure)}, "
+                     f"{_p(p_end)})")
+    head = (f"Against no penalty (final {measure.final} {_value(base['final'][0], measure)}, mean of {base['n']} seeds, which its "
             f"runs reach at {_epoch(base)})")
     if not parts:
         return head + ": nothing else ran."

@@ -1,0 +1,112 @@
+"""Does an entropy penalty help a small CNN on MNIST? A tuned comparison (issue 12, study 2).
+
+The paper's Table 1 layout (section 5.3): 1-3 blocks of (3x3 convolution,
+leaky ReLU, 2x2 max pooling) and a softmax classifier, at two widths;
+cross-entropy, Adam, batch 128. Per architecture five configurations: no
+penalty, ConvEntropy in the paper's, the volume and the normalized form
+(MATH.md sections 8-10), and Keras's OrthogonalRegularizer on the kernel
+as a matrix as a peer. A KerasTuner grid search on a validation split (the
+last --val-size training images) chooses each one's learning rate and, for
+the penalties, the strength and the placement (the first convolution, as
+the paper's [1], or all of them), by the highest validation accuracy within
+--trial-epochs epochs. Each configuration then trains at its chosen
+hyperparameters for --epochs epochs with --seeds seeds, without early
+stopping; the test accuracy is measured after the last epoch and used only
+for the report.
+
+    python examples/cnn_study.py --quick          # seconds, on the embedded MNIST subset
+    python examples/cnn_study.py --data-dir ~/data/mnist --cpu-minutes 60
+    python examples/cnn_study.py --data-dir ~/data/mnist --report-only
+
+Architectures run one after another (the narrow width first), each searched
+and then trained; every finished trial and run is on disk at once (tuner/,
+trials.jsonl, results.jsonl in --out): the same command resumes without
+repeating any; with --cpu-minutes no trial or run starts once the process
+has used that much CPU time. summary.md, trials.csv and the figure are
+rewritten from the records after each architecture, and by --report-only.
+"""
+
+import os
+import shutil
+import sys
+
+os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
+from keras_entropy.experiments import arguments, evidence, script_setup, study, verdict  # noqa: E402
+from keras_entropy.experiments.arguments import Setting  # noqa: E402
+
+#: The study's settings: option, help, --quick value; DEFAULTS otherwise.
+SETTINGS = {
+    "depths": Setting("convolution blocks (default 1 2 3)", nargs="+", minimum=1, quick=[1]),
+    "widths": Setting("filters per convolution (default 16 32; the paper: 32 64 128)", nargs="+", minimum=1,
+                      quick=[4]),
+    "penalties": Setting("configurations (default: all of none paper volume normalized orthogonal)", str,
+                         nargs="+", choices=list(evidence.PENALTIES), metavar="PENALTY"),
+    "learning_rates": Setting("Adam learning rates searched for every configuration (default 1e-3 3e-3)",
+                              float, nargs="+", quick=[1e-2]),
+    "lams": Setting("ConvEntropy strengths searched (default 1e-3 1e-2)", float, nargs="+", quick=[1e-2]),
+    "factors": Setting("orthogonal factors searched (default 1e-2 1e-1)", float, nargs="+", quick=[1e-2]),
+    "trial_epochs": Setting("epochs of each search trial (default 4)", minimum=1, quick=1),
+    "epochs": Setting("epochs of each final run, no early stopping (default 10)", minimum=2, quick=2),
+    "seeds": Setting("final runs per configuration, seeds --seed, --seed + 1, ... (default 5)", minimum=2, quick=2),
+    "patience": Setting("patience of the paper's stopping rule, replayed on the histories (default 3)", minimum=1),
+    "batch_size": Setting("default 128", minimum=1),
+    "val_size": arguments.size_setting("validation = the last N training images (default 3000)", quick=200),
+    "train_size": arguments.size_setting("use the first N of the other training images (default 5000)",
+                                         quick=400),
+    "test_size": arguments.size_setting("use the first N test images (default: all)", quick=200),
+    "search_seed": Setting("seed of every search trial's weights (default 1000, apart from the final runs')",
+                           minimum=0),
+}
+DEFAULTS = {"depths": [1, 2, 3], "widths": [16, 32], "penalties": list(evidence.PENALTIES),
+            "learning_rates": [1e-3, 3e-3], "lams": [1e-3, 1e-2], "factors": [1e-2, 1e-1], "trial_epochs": 4,
+            "epochs": 10, "seeds": 5, "patience": 3, "batch_size": 128, "val_size": 3000, "train_size": 5000,
+            "search_seed": 1000}
+
+
+def parse_args(argv=None):
+    parser = arguments.parser_for(__doc__)
+    arguments.add_common_arguments(parser, ["mnist"], "mnist", settings=SETTINGS, run_name="cnn_study",
+                                   writes="tuner/, trials.jsonl, trials.csv, figures", mixed_precision=False)
+    parser.add_argument("--cpu-minutes", type=float, metavar="MINUTES",
+                        help="start no trial or final run once this process has used MINUTES of CPU time, all "
+                        "its threads together (default: no limit); run the same command again to resume")
+    args = parser.parse_args(argv)
+    if args.cpu_minutes is not None and args.cpu_minutes <= 0:
+        parser.error(f"--cpu-minutes must be > 0, got {args.cpu_minutes:g}")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
+    from keras_entropy.experiments import cnn_study
+
+    settings = arguments.settings_for(args, DEFAULTS, SETTINGS)
+    run = script_setup.start(args, "cnn_study")
+    run.arrays = cnn_study.split_labelled(run.data, settings["val_size"], settings["train_size"],
+                                          settings["test_size"])
+    plan = cnn_study.StudyPlan(run, settings, study.deadline(args.cpu_minutes))
+    command = study.study_command(__file__, argv)
+    try:
+        for depth, width in plan.archs() if not args.report_only else []:
+            for penalty in settings["penalties"]:
+                if not plan.search(depth, width, penalty):
+                    raise study.TimeUp
+            run.sweep(plan.train_final(args.verbose), plan.final_configs(depth, width), settings["seeds"],
+                      show=("val_accuracy", "final_test_accuracy"))
+            cnn_study.write_report(plan, command)
+    except study.TimeUp:
+        print("--cpu-minutes reached: finished trials and runs are saved; run the same command again to resume",
+              flush=True)
+    summary, verdicts = cnn_study.write_report(plan, command)
+    run.report(summary, verdict.verdict_table(verdicts, evidence.ACCURACY) if verdicts else None,
+               writes="tuner/, trials.jsonl, trials.csv, figures")
+    for sentence in verdict.verdict_sentences(verdicts, measure=evidence.ACCURACY):
+        print(sentence)
+    if os.path.isdir(run.path("tuner")) and not os.listdir(run.path("tuner")):
+        shutil.rmtree(run.path("tuner"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(script_setup.run(main))

@@ -1,0 +1,409 @@
+"""The CNN study's model and run: the paper's Table 1 CNN with one penalty, tuned (issue 12, study 2).
+
+examples/cnn_study.py compares, per architecture (1-3 blocks of 3x3
+convolution, leaky ReLU and 2x2 max pooling, at a width), the same five
+configurations as the dense autoencoder study (`evidence.PENALTIES`): no
+penalty, `ConvEntropy` in each of its three forms, and Keras's
+`OrthogonalRegularizer` as a peer, on the first convolution or on all of
+them. This module holds the pieces the script runs:
+
+- `KernelOrthogonal`: the peer for convolutions (Keras's
+  `OrthogonalRegularizer` takes 2-D kernels only): the kernel reshaped to
+  `(k * k * c_in, c_out)`, one row per input tap, one column per filter;
+- `study_cnn`: the compiled model of one configuration;
+- `split_labelled`: training / validation (the end of the training set) /
+  test arrays;
+- `study_cnn_run`: one final run, every epoch's validation accuracy and
+  loss, the test accuracy after the last epoch, no early stopping;
+- `StudyPlan`: the study's searches (`study.grid_search`) and final runs,
+  per architecture, resumable; `write_report`: its summary.md, trials.csv
+  and figure from the records.
+
+Records are those of `keras_entropy.experiments.sweeps`; their config has
+`arch` (`"<depth>x<width>"`), `depth`, `width`, `penalty`, `lam`,
+`placement`, `learning_rate`. The evidence computed from them is
+`keras_entropy.experiments.evidence` with `evidence.ACCURACY`.
+"""
+
+import math
+import os
+
+import keras
+
+from keras_entropy import validation
+from keras_entropy.experiments import evidence, script_setup, study, sweeps, verdict
+from keras_entropy.experiments.classification import small_cnn
+from keras_entropy.experiments.evidence import ACCURACY, BASELINE, FORMS, PEER, PENALTIES, orthogonal_mode
+
+#: Where a penalty goes: the first convolution (the paper's [1]) or all of them.
+PLACEMENTS = ("first", "all")
+NO_PLACEMENT = "none"
+#: The paper's stopping rule is replayed on these (the first: the run's own).
+MONITORS = ("val_accuracy", "val_loss")
+
+
+def arch_name(depth, width):
+    """`"2x32"`: 2 blocks of 32 filters.
+
+    >>> arch_name(3, 16)
+    '3x16'
+    """
+    return f"{int(depth)}x{int(width)}"
+
+
+@keras.saving.register_keras_serializable(package="keras_entropy")
+class KernelOrthogonal(keras.regularizers.Regularizer):
+    """Keras's `OrthogonalRegularizer` on a kernel of any rank, as a matrix.
+
+    The kernel is reshaped to `(prod(shape[:-1]), shape[-1])` (for a
+    convolution: one row per input tap `(i, j, c_in)`, one column per
+    filter) and penalised by `OrthogonalRegularizer(factor, mode)` with the
+    mode its vectors can satisfy (`evidence.orthogonal_mode`: "columns"
+    when there are at least as many rows as columns, else "rows"):
+
+        factor * mean_{a != b} |<v_a, v_b>| / (|v_a| |v_b|)
+
+    over the columns (or rows) `v`.
+
+    >>> reg = KernelOrthogonal(0.1)
+    >>> float(reg(keras.ops.ones((3, 3, 1, 4)))) > 0
+    True
+    """
+
+    def __init__(self, factor=0.01):
+        self.factor = validation.validate_non_negative(factor, "factor")
+
+    def __call__(self, kernel):
+        matrix = keras.ops.reshape(kernel, (-1, kernel.shape[-1]))
+        mode = orthogonal_mode(tuple(matrix.shape))
+        return keras.regularizers.OrthogonalRegularizer(self.factor, mode=mode)(matrix)
+
+    def get_config(self):
+        return {"factor": self.factor}
+
+
+def _convolutions(model, placement):
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    return convs[:1] if placement == "first" else convs
+
+
+def study_cnn(input_shape, depth, width, penalty=BASELINE, lam=0.0, placement="first", learning_rate=1e-3,
+              classes=10):
+    """The paper's small CNN (`classification.small_cnn`) with one configuration's penalty, compiled.
+
+    Args:
+        input_shape: `(height, width, channels)`.
+        depth, width: blocks and filters per convolution.
+        penalty: one of `evidence.PENALTIES`: a `ConvEntropy` form
+            (stabilized) or the `KernelOrthogonal` peer, strength `lam`.
+        placement: "first" (the first convolution) or "all".
+        learning_rate: Adam's.
+
+    Sparse categorical cross-entropy, metric `accuracy` (`loss` and
+    `val_loss` add the penalty).
+    """
+    validation.validate_choice(penalty, "penalty", PENALTIES)
+    validation.validate_choice(placement, "placement", (*PLACEMENTS, NO_PLACEMENT))
+    lam = validation.validate_non_negative(lam, "lam")
+    if penalty in FORMS and lam:
+        model = small_cnn(input_shape, depth, width, classes, lam, placement, form=penalty)
+    else:
+        model = small_cnn(input_shape, depth, width, classes)
+    if penalty == PEER and lam:
+        for layer in _convolutions(model, placement):  # as keras_entropy.place_penalties does
+            layer.kernel_regularizer = KernelOrthogonal(lam)
+            layer.kernel.regularizer = layer.kernel_regularizer
+    model.compile(keras.optimizers.Adam(float(learning_rate)), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def split_labelled(data, val_size, train_size=None, test_size=None):
+    """`((x_train, y_train), (x_val, y_val), (x_test, y_test))`: validation = the last `val_size` training images.
+
+    Images as float32 `(N, H, W, C)` in [0, 1], labels int32;
+    `train_size`/`test_size`: the first N of the rest / of the test images
+    (None: all).
+    """
+    from keras_entropy.experiments.images import prepare_images
+
+    val_size = validation.validate_positive_int(val_size, "val_size")
+    if val_size >= len(data.x_train):
+        raise ValueError(f"`val_size` must leave training images: {val_size} of {len(data.x_train)}.")
+    rest = len(data.x_train) - val_size
+    end = min(rest, train_size or rest)
+
+    def pair(x, y):
+        return prepare_images(x), y.astype("int32")
+
+    return (pair(data.x_train[:end], data.y_train[:end]), pair(data.x_train[rest:], data.y_train[rest:]),
+            pair(data.x_test[:test_size], data.y_test[:test_size]))
+
+
+def study_cnn_run(config, seed, arrays, verbose=0):
+    """Train one configuration for `config["epochs"]` epochs (no early stopping); a sweep record's fields.
+
+    The history holds `loss`, `accuracy`, `val_loss`, `val_accuracy` per
+    epoch and `test_accuracy`, measured after the last epoch only (None
+    before it); the stopping epochs of the paper's rule
+    (`config["patience"]` on `MONITORS`) are replayed on it.
+
+    Args:
+        config: `depth`, `width`, `penalty`, `lam`, `placement`,
+            `learning_rate`, `epochs`, `batch_size`, `patience`.
+        arrays: see `split_labelled`.
+    """
+    from keras_entropy.experiments.runs import run_record
+
+    (x_train, y_train), validation_data, (x_test, y_test) = arrays
+    keras.utils.set_random_seed(int(seed))
+    model = study_cnn(tuple(x_train.shape[1:]), config["depth"], config["width"], config["penalty"],
+                      config["lam"], config["placement"], config["learning_rate"])
+    epochs = int(config["epochs"])
+    history = model.fit(x_train, y_train, validation_data=validation_data, epochs=epochs,
+                        batch_size=int(config["batch_size"]), verbose=verbose).history
+    test = model.evaluate(x_test, y_test, batch_size=1024, verbose=0, return_dict=True)["accuracy"]
+    keras.backend.clear_session()
+    history["test_accuracy"] = [None] * (epochs - 1) + [float(test)]
+    record = run_record(history, MONITORS, int(config["patience"]), modes={"val_accuracy": "max"})
+    record["metrics"]["final_test_accuracy"] = float(test)  # `metrics` are at the rule's stopping epoch
+    return record
+
+
+# ---------------------------------------------------------------------------
+# The study: searches, final runs, report.
+
+
+class StudyPlan:
+    """The searches and final runs of examples/cnn_study.py, from its settings; resumable.
+
+    Args:
+        run: the script's `script_setup.Run`, with `arrays` (`split_labelled`).
+        settings: the script's settings (`depths`, `widths`, `penalties`,
+            `learning_rates`, `lams`, `factors`, `trial_epochs`, `epochs`,
+            `seeds`, `patience`, `batch_size`, `search_seed`).
+        deadline_s: the CPU-time budget's end (`study.deadline`).
+    """
+
+    def __init__(self, run, settings, deadline_s=math.inf):
+        self.run, self.settings, self.deadline_s = run, settings, deadline_s
+
+    def archs(self):
+        """`(depth, width)` in the order they run: the narrow width first, shallow first."""
+        return [(d, w) for w in self.settings["widths"] for d in self.settings["depths"]]
+
+    def placements(self, depth):
+        """Where a penalty can go: "first", and "all" when there is more than one convolution."""
+        return list(PLACEMENTS) if depth > 1 else ["first"]
+
+    def grid_size(self, depth, penalty):
+        size = len(self.settings["learning_rates"])
+        if penalty == BASELINE:
+            return size
+        return size * len(self.placements(depth)) * len(self.settings["factors" if penalty == PEER else "lams"])
+
+    def hypermodel(self, depth, width, penalty):
+        """The KerasTuner hypermodel: learning rate; strength and placement for a penalty."""
+        from keras_entropy import tuning
+
+        settings, shape, placements = self.settings, tuple(self.run.arrays[0][0].shape[1:]), self.placements(depth)
+
+        def build(hp):
+            learning_rate = hp.Choice("learning_rate", settings["learning_rates"])
+            if penalty != PEER:  # the entropy penalties are placed by EntropySearch
+                return study_cnn(shape, depth, width, learning_rate=learning_rate)
+            factor = hp.Choice("factor", settings["factors"])
+            placement = hp.Choice("placement", placements) if len(placements) > 1 else placements[0]
+            return study_cnn(shape, depth, width, PEER, factor, placement, learning_rate)
+
+        conv = None if penalty in (BASELINE, PEER) else tuning.EntropySearch(
+            lam=settings["lams"], placement=placements if len(placements) > 1 else placements[0], form=penalty)
+        return tuning.EntropyHyperModel(build, conv=conv, seeds=settings["search_seed"],
+                                        name=f"{penalty}_{arch_name(depth, width)}")
+
+    def search(self, depth, width, penalty):
+        """Grid-search one configuration (resuming); export its trials. False: the CPU budget ran out."""
+        from keras_entropy import tuning
+
+        settings, arch = self.settings, arch_name(depth, width)
+        fixed = {"arch": arch, "depth": depth, "width": width, "penalty": penalty,
+                 "trial_epochs": settings["trial_epochs"]}
+        if penalty == BASELINE:
+            fixed.update(lam=0.0, placement=NO_PLACEMENT)
+        elif len(self.placements(depth)) == 1:
+            fixed["placement"] = self.placements(depth)[0]
+        if penalty in FORMS and len(settings["lams"]) == 1:  # a single lam is no hyperparameter
+            fixed["lam"] = settings["lams"][0]
+        (x, y), validation_data, _ = self.run.arrays
+        return study.grid_search(
+            self.hypermodel(depth, width, penalty), tuning.objective("val_accuracy"), self.run.path("tuner"),
+            f"{arch}_{penalty}", dict(x=x, y=y, validation_data=validation_data, epochs=settings["trial_epochs"],
+                                      batch_size=settings["batch_size"]),
+            deadline_s=self.deadline_s, export_to=self.run.path("trials.jsonl"), fixed=fixed, drop=("conv_form",),
+            rename={"conv_lam": "lam", "conv_placement": "placement", "factor": "lam"},
+            seed=settings["search_seed"], label=f"{arch}, {penalty}")
+
+    def trials(self):
+        """The exported trials of this search space (its architectures, penalties, grids and trial epochs)."""
+        settings = self.settings
+
+        def in_space(config):
+            grid = [0.0] if config["penalty"] == BASELINE else settings[
+                "factors" if config["penalty"] == PEER else "lams"]
+            return ((config["depth"], config["width"]) in self.archs() and config["penalty"] in settings["penalties"]
+                    and config["trial_epochs"] == settings["trial_epochs"] and config.get("lam", 0.0) in grid
+                    and config["learning_rate"] in settings["learning_rates"])
+
+        return [r for r in sweeps.load_records(self.run.path("trials.jsonl")) if in_space(r["config"])]
+
+    def final_configs(self, depth=None, width=None, trials=None):
+        """The final runs' configs: each configuration with a complete search, at its chosen hyperparameters."""
+        trials = self.trials() if trials is None else trials
+        chosen, run, settings = evidence.chosen_hyperparameters(trials, ACCURACY), self.run, self.settings
+        (x_train, _), (x_val, _), (x_test, _) = run.arrays
+        fixed = {"experiment": "cnn_study", "dataset": run.data.name,
+                 "data_source": "embedded" if run.data.is_embedded else "full", "train_size": len(x_train),
+                 "val_size": len(x_val), "test_size": len(x_test),
+                 **{k: settings[k] for k in ("epochs", "batch_size", "patience")}}
+        counts = {}
+        for r in trials:
+            counts[r["config"]["arch"], r["config"]["penalty"]] = counts.get(
+                (r["config"]["arch"], r["config"]["penalty"]), 0) + 1
+        archs = [(depth, width)] if depth is not None else self.archs()
+        return [{**fixed, "arch": arch_name(d, w), "depth": d, "width": w, "penalty": p,
+                 **{k: chosen[arch_name(d, w), p][k] for k in ("learning_rate", "lam", "placement")}}
+                for d, w in archs for p in settings["penalties"]
+                if (arch_name(d, w), p) in chosen and counts[arch_name(d, w), p] >= self.grid_size(d, p)]
+
+    def train_final(self, verbose=0):
+        """The sweep's training function: one final run, unless the CPU budget is used up (`study.TimeUp`)."""
+        def train(config, seed):
+            if study.time_is_up(self.deadline_s):
+                raise study.TimeUp
+            return study_cnn_run(config, seed, self.run.arrays, verbose=verbose)
+
+        return train
+
+
+def write_report(plan, command):
+    """summary.md, trials.csv and the figure from the records; returns `(summary path, verdict rows)`."""
+    from keras_entropy.experiments import curves
+
+    run, settings, trials = plan.run, plan.settings, plan.trials()
+    configs = plan.final_configs(trials=trials)
+    keys = {p["key"] for p in sweeps.plan_runs(configs, settings["seeds"], run.args.seed)} if configs else set()
+    records = sweeps.load_records(run.results_path, keys)
+    _write_trials_csv(run.path("trials.csv"), trials, configs)
+    figures = []
+    if records:
+        figures.append(curves.plot_curves(
+            records, run.path("val_accuracy_curves.png"), "val_accuracy", "validation accuracy (%)", log=False,
+            title="Small CNN on MNIST: validation accuracy per epoch", measure=ACCURACY, scale=100))
+    verdicts = verdict.verdict_rows(records, ACCURACY) if records else []
+    lines = _summary_lines(plan, trials, configs, records, verdicts, len(keys), command, figures)
+    return script_setup.write_summary(run.out, lines), verdicts
+
+
+def _write_trials_csv(path, trials, configs):
+    fields = ("arch", "penalty", "learning_rate", "lam", "placement")
+    chosen = {tuple(c[k] for k in fields) for c in configs}
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("arch,penalty,learning_rate,lam,placement,trial_epochs,score_max_val_accuracy,best_epoch,trial_id,"
+                "chosen\n")
+        for r in trials:
+            c, tuner = r["config"], r.get("tuner") or {}
+            f.write(f"{c['arch']},{c['penalty']},{c['learning_rate']:g},{c['lam']:g},{c['placement']},"
+                    f"{c['trial_epochs']},{evidence.trial_score(r, ACCURACY):.6g},{tuner.get('best_step')},"
+                    f"{tuner.get('trial_id')},{tuple(c[k] for k in fields) in chosen}\n")
+
+
+def _chosen_table(trials, configs, records):
+    from keras_entropy.experiments.reports import markdown_table
+
+    rows = []
+    for c in configs:
+        mine = [r for r in trials if (r["config"]["arch"], r["config"]["penalty"]) == (c["arch"], c["penalty"])]
+        best = {p: max((evidence.trial_score(r, ACCURACY) for r in mine if r["config"]["placement"] == p),
+                       default=math.nan) for p in (NO_PLACEMENT, *PLACEMENTS)}
+        runs = [r for r in records if r["config"] == c]
+        per_epoch = sum(r["wall_time_s"] / len(r["history"]["val_accuracy"]) for r in runs) / len(runs) \
+            if runs else math.nan
+        rows.append([c["arch"], c["penalty"], f"{c['learning_rate']:g}", f"{c['lam']:g}", c["placement"], len(mine)]
+                    + [f"{100 * best[p]:.2f}" if math.isfinite(best[p]) else "-" for p in (NO_PLACEMENT, *PLACEMENTS)]
+                    + [f"{per_epoch:.2f}" if math.isfinite(per_epoch) else "-"])
+    return markdown_table(["architecture", "config", "learning rate", "lam / factor", "placement", "trials",
+                           "best trial % (no penalty)", "best trial % (first conv)", "best trial % (all convs)",
+                           "s / epoch (final runs)"], rows)
+
+
+def _grid(values):
+    return ", ".join(f"{v:g}" for v in values)
+
+
+def _summary_lines(plan, trials, configs, records, verdicts, planned, command, figures):
+    run, settings = plan.run, plan.settings
+    archs = plan.archs()
+    n_trials = sum(plan.grid_size(d, p) for d, _ in archs for p in settings["penalties"])
+    n_runs = len(archs) * len(settings["penalties"]) * settings["seeds"]
+    info = sorted({f"{r.get('backend')} on {', '.join(r.get('devices') or ['?'])}" for r in records + trials})
+    (x_train, _), (x_val, _), (x_test, _) = run.arrays
+    data = run.data
+    source = {"embedded": "the embedded MNIST subset", "local": "the four MNIST IDX files of --data-dir"}.get(
+        data.source, "tensorflow-datasets")
+    lines = script_setup.summary_header("Does an entropy penalty help a small CNN on MNIST?", run.note, command)
+    lines += ["The study runs in portions: the same command resumes it (--cpu-minutes bounds the CPU time of each "
+              "invocation), so the command above may have run several times.", "",
+              f"**Status:** {len(records)} of {n_runs} final runs done ({planned} planned so far: {len(configs)} "
+              f"configurations have a finished search); {len(trials)} of {n_trials} search trials done. "
+              f"Backend/devices: {', '.join(info) or 'none yet'}.", "",
+              "## Setup", "",
+              f"- Data: {data.name}, {len(data.x_train)} training and {len(data.x_test)} test images from {source}. "
+              f"Training: the first {len(x_train)} training images; validation: the last {len(x_val)} training "
+              f"images (hyperparameters are chosen on these alone); test: {len(x_test)} test images, used only for "
+              "this report. MNIST is an easy substitute for the paper's CIFAR-10 (which cannot be fetched here): "
+              "every configuration ends near 98%, so differences are small.",
+              f"- Model: the paper's Table 1 CNN (section 5.3): 1-3 blocks of (3x3 convolution, leaky ReLU, 2x2 max "
+              f"pooling), a softmax classifier; depths {_grid(settings['depths'])}, widths "
+              f"{_grid(settings['widths'])} filters (the paper: 32, 64, 128; narrower here to fit two CPU cores); "
+              f"sparse categorical cross-entropy, Adam, batch {settings['batch_size']}. Configurations: `none`, "
+              "`paper` / `volume` / `normalized` (`ConvEntropy(lam, form=...)`, stabilized, placed with "
+              "`keras_entropy.place_penalties`), `orthogonal` (Keras's `OrthogonalRegularizer(factor)` on each "
+              "kernel reshaped to (9 c_in, c_out), mode `rows` when it has fewer rows than columns: "
+              "`cnn_study.KernelOrthogonal`).",
+              f"- Search (a KerasTuner grid search, one project per architecture and configuration in `tuner/`, "
+              f"every trial exported to `trials.jsonl` and `trials.csv`): learning rate "
+              f"{_grid(settings['learning_rates'])} for every configuration, the baseline included; ConvEntropy lam "
+              f"{_grid(settings['lams'])}; orthogonal factor {_grid(settings['factors'])}; placement the first "
+              "convolution or all of them (one convolution: the first). Each trial trains "
+              f"{settings['trial_epochs']} epochs from the weights of seed {settings['search_seed']}; its score is "
+              "the highest validation accuracy within those epochs; the highest score wins.",
+              f"- Final runs: each configuration at its chosen hyperparameters, seeds {run.args.seed} .. "
+              f"{run.args.seed + settings['seeds'] - 1}, {settings['epochs']} epochs each, no early stopping; per "
+              "epoch the records hold train and validation accuracy and loss; the test accuracy is measured after "
+              "the last epoch.", "",
+              "## Chosen hyperparameters", "",
+              "Best trial = the highest validation accuracy within a trial's epochs, per placement.", "",
+              _chosen_table(trials, configs, records), ""]
+    if not records:
+        return lines + ["No final runs yet.", ""]
+    rows = evidence.evidence_rows(records, thresholds=(), measure=ACCURACY)
+    lines += ["## Verdict", ""] + [f"- {s}" for s in verdict.verdict_sentences(verdicts, measure=ACCURACY)] + [
+        "", verdict.verdict_table(verdicts, ACCURACY), "",
+        "## Results", "",
+        "Cells: mean over seeds [95% t-interval]; accuracies in percent. Epochs count from 1. \"Epochs to "
+        "baseline's best\": the first epoch whose validation accuracy is at or above the baseline's mean best "
+        f"validation accuracy; a run that never gets there counts as {settings['epochs'] + 1} (one past the last "
+        "epoch), so a mean with such runs is a lower bound (`>=`, with the count; the baseline's own runs reach "
+        "their mean best only about half the time). `stop epoch`: the epoch at which Keras's EarlyStopping rule "
+        f"(patience {settings['patience']}) would fire on that monitor; `(cap k/n)`: in k runs it never fired "
+        f"within {settings['epochs']} epochs. `val_loss` includes the penalty.", "",
+        evidence.evidence_table(rows, thresholds=(), measure=ACCURACY), "",
+        "One-tailed Welch t-tests that the configuration is better than no penalty and than the orthogonal peer "
+        "(higher accuracy, fewer epochs; `*` p < 0.05, `**` p < 0.01, `***` p < 0.001; \"never\" counted as "
+        "above):", "", evidence.tests_table(rows, ACCURACY), ""]
+    return lines + [line for path in figures for line in (f"![{os.path.basename(path)}]({os.path.basename(path)})",
+                                                          "")]
+
+
+__all__ = ["KernelOrthogonal", "MONITORS", "NO_PLACEMENT", "PLACEMENTS", "StudyPlan", "arch_name", "split_labelled",
+           "study_cnn", "study_cnn_run", "write_report"]

@@ -1,0 +1,183 @@
+"""examples/cnn_study.py (--quick, resume, --report-only), keras_entropy.experiments.cnn_study, and the
+accuracy side of keras_entropy.experiments.evidence / verdict on records with known numbers."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+from test_example_cli import run_example
+
+from keras_entropy import ConvEntropy
+from keras_entropy.experiments import cnn_study, curves, evidence, verdict
+
+
+def record(arch, penalty, val_accuracy, test_accuracy, seed=0):
+    """A final run's record: validation accuracy per epoch, test accuracy after the last."""
+    return {"key": f"{arch}-{penalty}-{seed}", "seed": seed,
+            "config": {"arch": arch, "penalty": penalty, "learning_rate": 1e-3,
+                       "lam": 0.0 if penalty == "none" else 0.01,
+                       "placement": "none" if penalty == "none" else "first"},
+            "history": {"val_accuracy": list(val_accuracy), "val_loss": [1 - v for v in val_accuracy],
+                        "test_accuracy": [None] * (len(val_accuracy) - 1) + [test_accuracy]},
+            "stopping": {m: {"epoch": len(val_accuracy), "best_epoch": len(val_accuracy), "stopped": False}
+                         for m in cnn_study.MONITORS}}
+
+
+def known_records():
+    """Architecture 1x8: the baseline's best validation accuracies 0.90, 0.91, 0.92 (mean 0.91).
+
+    'normalized' reaches 0.91 at epoch 2 and ends higher; 'paper' never reaches it and ends lower.
+    """
+    base = [record("1x8", "none", [0.80, 0.85, 0.90 + 0.01 * s], 0.90 + 0.01 * s, seed=s) for s in range(3)]
+    fast = [record("1x8", "normalized", [0.85, 0.92 + 0.01 * s, 0.95], 0.95 + 0.005 * s, seed=s) for s in range(3)]
+    slow = [record("1x8", "paper", [0.70, 0.80, 0.85 + 0.01 * s], 0.85 + 0.01 * s, seed=s) for s in range(3)]
+    return slow + base + fast
+
+
+def test_evidence_counts_epochs_to_the_baselines_best_accuracy():
+    rows = {r["penalty"]: r for r in evidence.evidence_rows(known_records(), (), measure=evidence.ACCURACY)}
+    assert list(rows) == ["none", "paper", "normalized"]
+    base, fast, slow = rows["none"], rows["normalized"], rows["paper"]
+    assert base["baseline_final"] == pytest.approx(0.91) and base["group"] == "1x8"
+    assert fast["samples"]["reach_baseline"] == [2, 2, 2] and fast["never"]["reach_baseline"] == 0
+    assert slow["samples"]["reach_baseline"] == [4, 4, 4] and slow["never"]["reach_baseline"] == 3
+    assert base["samples"]["reach_baseline"] == [4, 3, 3]  # the baseline's own runs reach their mean best or not
+    assert fast["samples"]["best_val_accuracy"] == pytest.approx([0.95, 0.95, 0.95])
+    assert fast["samples"]["final_test_accuracy"] == pytest.approx([0.95, 0.955, 0.96])
+    table = evidence.evidence_table(list(rows.values()), (), measure=evidence.ACCURACY).splitlines()
+    assert table[0].startswith("| architecture | config |") and "epochs to baseline's best val_accuracy" in table[0]
+    assert "| 95.50 [94.26, 96.74] % |" in table[4]  # normalized's final test accuracy, in percent
+    p_table = evidence.tests_table(list(rows.values()), evidence.ACCURACY).splitlines()
+    assert p_table[4].split(" | ")[4] == "0.00323**"  # normalized: higher final test accuracy than none
+    assert evidence.first_epoch_reaching([0.5, 0.9], 0.9, higher_is_better=True) == 2
+    assert evidence.first_epoch_reaching([0.5, 0.9], 0.95, higher_is_better=True) is None
+
+
+def test_verdict_is_higher_is_better_for_accuracy():
+    rows = verdict.verdict_rows(known_records(), evidence.ACCURACY)
+    by = {r["penalty"]: r for r in rows}
+    assert by["normalized"]["p_vs_baseline"] < 0.01 and by["paper"]["p_vs_baseline"] > 0.99
+    assert verdict.quality(by["paper"]) [0] == "worse" and verdict.quality(by["normalized"])[0] == "better"
+    assert verdict.speed(by["normalized"], by["none"])[0] == "faster"
+    (sentence,) = verdict.verdict_sentences(rows, measure=evidence.ACCURACY)
+    assert sentence.startswith("Architecture 1x8 (3 baseline runs): normalized reached a significantly higher final "
+                               "test_accuracy than no penalty")
+    assert "the highest mean was normalized (95.50%, +4.50 points against 91.00% without penalty)" in sentence
+    assert "normalized reached the baseline's best val_accuracy in significantly fewer epochs" in sentence
+    table = verdict.verdict_table(rows, evidence.ACCURACY).splitlines()
+    assert table[0].startswith("| config |") and "| p higher vs none |" in table[0]
+    sentence = verdict.comparison_sentence(rows, measure=evidence.ACCURACY)
+    assert sentence.startswith("Against no penalty (final test_accuracy 91.00%")
+    assert "paper never got there and ended worse" in sentence
+
+
+def test_chosen_hyperparameters_take_the_highest_accuracy():
+    def trial(penalty, lr, score):
+        return {"config": {"arch": "2x8", "penalty": penalty, "learning_rate": lr, "lam": 0.01,
+                           "placement": "all"}, "history": {"val_accuracy": [0.5, score]}, "tuner": {}}
+
+    chosen = evidence.chosen_hyperparameters([trial("volume", 1e-3, 0.9), trial("volume", 3e-3, 0.95),
+                                              trial("volume", 1e-2, 0.93)], evidence.ACCURACY)
+    assert chosen["2x8", "volume"]["learning_rate"] == 3e-3 and chosen["2x8", "volume"]["score"] == 0.95
+
+
+def test_groups_sort_by_width_then_depth_and_plot_in_rows(tmp_path):
+    records = [record(arch, "none", [0.5, 0.6], 0.6, seed=s) for arch in ("2x32", "1x16", "3x16", "1x32")
+               for s in range(2)]
+    assert [g for g, _ in evidence.cells(records, evidence.ACCURACY)] == ["1x16", "3x16", "1x32", "2x32"]
+    path = curves.plot_curves(records, str(tmp_path / "c.png"), "val_accuracy", "validation accuracy (%)",
+                              log=False, measure=evidence.ACCURACY, scale=100)
+    assert os.path.getsize(path) > 10_000
+
+
+def test_kernel_orthogonal_is_keras_orthogonal_on_the_kernel_as_a_matrix():
+    tensor = keras.ops.convert_to_tensor  # Keras's regularizer takes tensors, not NumPy arrays, in mode "columns"
+    kernel = np.random.default_rng(0).normal(size=(3, 3, 2, 4)).astype("float32")
+    reg = cnn_study.KernelOrthogonal(0.1)
+    expected = keras.regularizers.OrthogonalRegularizer(0.1, mode="columns")(tensor(kernel.reshape(18, 4)))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(reg(tensor(kernel))), keras.ops.convert_to_numpy(expected),
+                               rtol=1e-5)
+    wide = np.random.default_rng(1).normal(size=(3, 3, 1, 16)).astype("float32")  # 9 rows < 16 columns
+    expected = keras.regularizers.OrthogonalRegularizer(0.1, mode="rows")(tensor(wide.reshape(9, 16)))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(reg(tensor(wide))), keras.ops.convert_to_numpy(expected),
+                               rtol=1e-5)
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(reg))
+    assert isinstance(again, cnn_study.KernelOrthogonal) and again.factor == 0.1
+    with pytest.raises(ValueError, match="factor"):
+        cnn_study.KernelOrthogonal(-1.0)
+
+
+def test_study_cnn_places_each_penalty():
+    model = cnn_study.study_cnn((12, 12, 1), 2, 4, "normalized", 0.01, "all", 3e-3)
+    assert all(isinstance(model.get_layer(f"conv{i}").kernel_regularizer, ConvEntropy) for i in (1, 2))
+    assert model.get_layer("conv1").kernel_regularizer.get_config()["form"] == "normalized"
+    peer = cnn_study.study_cnn((12, 12, 1), 2, 4, "orthogonal", 0.1, "first")
+    assert isinstance(peer.get_layer("conv1").kernel_regularizer, cnn_study.KernelOrthogonal)
+    assert peer.get_layer("conv2").kernel_regularizer is None and len(peer.losses) == 1
+    assert not cnn_study.study_cnn((12, 12, 1), 1, 4).losses
+    with pytest.raises(ValueError, match="placement"):
+        cnn_study.study_cnn((12, 12, 1), 1, 4, "volume", 0.1, "decoder")
+
+
+def test_study_cnn_run_records_test_accuracy_after_the_last_epoch():
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(size=(96, 12, 12, 1)).astype("float32"), rng.integers(0, 3, 96).astype("int32")
+    config = {"depth": 1, "width": 4, "penalty": "volume", "lam": 1e-3, "placement": "first", "learning_rate": 1e-2,
+              "epochs": 3, "batch_size": 32, "patience": 1}
+    out = cnn_study.study_cnn_run(config, 0, ((x[:64], y[:64]), (x[64:80], y[64:80]), (x[80:], y[80:])))
+    history = out["history"]
+    assert len(history["val_accuracy"]) == len(history["test_accuracy"]) == 3
+    assert history["test_accuracy"][:2] == [None, None] and 0 <= history["test_accuracy"][2] <= 1
+    assert set(out["stopping"]) == set(cnn_study.MONITORS)
+
+
+def test_split_labelled_takes_validation_from_the_training_images():
+    class Data:
+        x_train = np.arange(10 * 4, dtype="uint8").reshape(10, 2, 2)
+        y_train = np.arange(10)
+        x_test, y_test = np.zeros((5, 2, 2), dtype="uint8"), np.zeros(5)
+
+    (x, y), (xv, yv), (xt, yt) = cnn_study.split_labelled(Data, 3, train_size=4, test_size=2)
+    assert x.shape == (4, 2, 2, 1) and xv.shape == (3, 2, 2, 1) and xt.shape == (2, 2, 2, 1)
+    assert list(yv) == [7, 8, 9] and list(y) == [0, 1, 2, 3] and yv.dtype == "int32"
+    with pytest.raises(ValueError, match="val_size"):
+        cnn_study.split_labelled(Data, 10)
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_quick_study_runs_resumes_and_reports(tmp_path, backend):
+    out = tmp_path / "study"
+    args = ["--quick", "--out", str(out)]
+    proc = run_example("cnn_study", args, backend)
+    lines = proc.stdout.splitlines()
+    assert f"backend: {backend}" in proc.stdout and "embedded MNIST subset" in proc.stdout
+    assert sum(line.startswith("search: 1x4,") for line in lines) == 5
+    assert sum(" trial " in line and line.startswith("[") for line in lines) == 5  # one grid point each
+    trials, results = read_jsonl(out / "trials.jsonl"), read_jsonl(out / "results.jsonl")
+    assert len(trials) == 5 and len(results) == 10
+    assert {r["config"]["penalty"] for r in results} == set(evidence.PENALTIES)
+    for r in results:
+        assert r["backend"] == backend and r["config"]["arch"] == "1x4" and r["seed"] in (0, 1)
+        assert r["history"]["test_accuracy"][0] is None and 0 <= r["history"]["test_accuracy"][1] <= 1
+    for t in trials:  # the search's objective: the highest val accuracy within the trial's epochs
+        assert t["tuner"]["score"] == pytest.approx(max(t["history"]["val_accuracy"]))
+        assert t["config"]["placement"] in ("none", "first") and "conv_form" not in t["config"]
+    summary = (out / "summary.md").read_text()
+    for text in ("## Chosen hyperparameters", "## Verdict", "## Results", "10 of 10 final runs done",
+                 "5 of 5 search trials done", "![val_accuracy_curves.png]", "p vs orthogonal"):
+        assert text in summary
+    assert (out / "val_accuracy_curves.png").stat().st_size > 10_000
+
+    # Resume: nothing runs again, nothing is recorded twice; --report-only rewrites the same report.
+    proc = run_example("cnn_study", args, backend)
+    assert "sweep: 10 runs, 10 already in" in proc.stdout and "] trial " not in proc.stdout
+    assert len(read_jsonl(out / "trials.jsonl")) == 5 and len(read_jsonl(out / "results.jsonl")) == 10
+    (out / "summary.md").unlink()
+    proc = run_example("cnn_study", args + ["--report-only"], backend)
+    assert "search:" not in proc.stdout and "sweep:" not in proc.stdout
+    assert (out / "summary.md").read_text() == summary
