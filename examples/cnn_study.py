@@ -49,6 +49,8 @@ SETTINGS = {
     "epochs": Setting("epochs of each final run, no early stopping (default 10)", minimum=2, quick=2),
     "seeds": Setting("final runs per configuration, seeds --seed, --seed + 1, ... (default 5)", minimum=2, quick=2),
     "patience": Setting("patience of the paper's stopping rule, replayed on the histories (default 3)", minimum=1),
+    "thresholds": Setting("validation accuracies whose epochs to reach are reported (default 0.9 0.95)", float,
+                          nargs="+"),
     "batch_size": Setting("default 128", minimum=1),
     "val_size": arguments.size_setting("validation = the last N training images (default 3000)", quick=200),
     "train_size": arguments.size_setting("use the first N of the other training images (default 5000)",
@@ -59,8 +61,8 @@ SETTINGS = {
 }
 DEFAULTS = {"depths": [1, 2, 3], "widths": [16, 32], "penalties": list(evidence.PENALTIES),
             "learning_rates": [1e-3, 3e-3], "lams": [1e-3, 1e-2], "factors": [1e-2, 1e-1], "trial_epochs": 4,
-            "epochs": 10, "seeds": 5, "patience": 3, "batch_size": 128, "val_size": 3000, "train_size": 5000,
-            "search_seed": 1000}
+            "epochs": 10, "seeds": 5, "patience": 3, "thresholds": [0.9, 0.95], "batch_size": 128, "val_size": 3000,
+            "train_size": 5000, "search_seed": 1000}
 
 
 def parse_args(argv=None):

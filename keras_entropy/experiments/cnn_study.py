@@ -181,7 +181,7 @@ class StudyPlan:
         run: the script's `script_setup.Run`, with `arrays` (`split_labelled`).
         settings: the script's settings (`depths`, `widths`, `penalties`,
             `learning_rates`, `lams`, `factors`, `trial_epochs`, `epochs`,
-            `seeds`, `patience`, `batch_size`, `search_seed`).
+            `seeds`, `patience`, `thresholds`, `batch_size`, `search_seed`).
         deadline_s: the CPU-time budget's end (`study.deadline`).
     """
 
@@ -360,10 +360,10 @@ def _summary_lines(plan, trials, configs, records, verdicts, planned, command, f
               f"- Data: {data.name}, {len(data.x_train)} training and {len(data.x_test)} test images from {source}. "
               f"Training: the first {len(x_train)} training images; validation: the last {len(x_val)} training "
               f"images (hyperparameters are chosen on these alone); test: {len(x_test)} test images, used only for "
-              "this report. MNIST is an easy substitute for the paper's CIFAR-10 (which cannot be fetched here): "
-              "every configuration ends near 98%, so differences are small.",
+              "this report. MNIST is an easier task than the paper's CIFAR-10, which cannot be fetched here; "
+              "what holds on MNIST need not hold there.",
               f"- Model: the paper's Table 1 CNN (section 5.3): 1-3 blocks of (3x3 convolution, leaky ReLU, 2x2 max "
-              f"pooling), a softmax classifier; depths {_grid(settings['depths'])}, widths "
+              f"pooling), a softmax classifier; named <blocks>x<filters>: depths {_grid(settings['depths'])}, widths "
               f"{_grid(settings['widths'])} filters (the paper: 32, 64, 128; narrower here to fit two CPU cores); "
               f"sparse categorical cross-entropy, Adam, batch {settings['batch_size']}. Configurations: `none`, "
               "`paper` / `volume` / `normalized` (`ConvEntropy(lam, form=...)`, stabilized, placed with "
@@ -386,18 +386,20 @@ def _summary_lines(plan, trials, configs, records, verdicts, planned, command, f
               _chosen_table(trials, configs, records), ""]
     if not records:
         return lines + ["No final runs yet.", ""]
-    rows = evidence.evidence_rows(records, thresholds=(), measure=ACCURACY)
+    thresholds = settings["thresholds"]
+    rows = evidence.evidence_rows(records, thresholds, measure=ACCURACY)
     lines += ["## Verdict", ""] + [f"- {s}" for s in verdict.verdict_sentences(verdicts, measure=ACCURACY)] + [
         "", verdict.verdict_table(verdicts, ACCURACY), "",
         "## Results", "",
         "Cells: mean over seeds [95% t-interval]; accuracies in percent. Epochs count from 1. \"Epochs to "
         "baseline's best\": the first epoch whose validation accuracy is at or above the baseline's mean best "
-        f"validation accuracy; a run that never gets there counts as {settings['epochs'] + 1} (one past the last "
+        "validation accuracy (\"epochs to val_accuracy >= t\": at or above t); a run that never gets there counts "
+        f"as {settings['epochs'] + 1} (one past the last "
         "epoch), so a mean with such runs is a lower bound (`>=`, with the count; the baseline's own runs reach "
         "their mean best only about half the time). `stop epoch`: the epoch at which Keras's EarlyStopping rule "
         f"(patience {settings['patience']}) would fire on that monitor; `(cap k/n)`: in k runs it never fired "
         f"within {settings['epochs']} epochs. `val_loss` includes the penalty.", "",
-        evidence.evidence_table(rows, thresholds=(), measure=ACCURACY), "",
+        evidence.evidence_table(rows, thresholds, measure=ACCURACY), "",
         "One-tailed Welch t-tests that the configuration is better than no penalty and than the orthogonal peer "
         "(higher accuracy, fewer epochs; `*` p < 0.05, `**` p < 0.01, `***` p < 0.001; \"never\" counted as "
         "above):", "", evidence.tests_table(rows, ACCURACY), ""]
