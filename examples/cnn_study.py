@@ -27,7 +27,6 @@ rewritten from the records after each architecture, and by --report-only.
 """
 
 import os
-import shutil
 import sys
 
 os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
@@ -69,13 +68,8 @@ def parse_args(argv=None):
     parser = arguments.parser_for(__doc__)
     arguments.add_common_arguments(parser, ["mnist"], "mnist", settings=SETTINGS, run_name="cnn_study",
                                    writes="tuner/, trials.jsonl, trials.csv, figures", mixed_precision=False)
-    parser.add_argument("--cpu-minutes", type=float, metavar="MINUTES",
-                        help="start no trial or final run once this process has used MINUTES of CPU time, all "
-                        "its threads together (default: no limit); run the same command again to resume")
-    args = parser.parse_args(argv)
-    if args.cpu_minutes is not None and args.cpu_minutes <= 0:
-        parser.error(f"--cpu-minutes must be > 0, got {args.cpu_minutes:g}")
-    return args
+    study.add_budget_argument(parser)
+    return parser.parse_args(argv)
 
 
 def main(argv=None):
@@ -98,15 +92,10 @@ def main(argv=None):
                       show=("val_accuracy", "final_test_accuracy"))
             cnn_study.write_report(plan, command)
     except study.TimeUp:
-        print("--cpu-minutes reached: finished trials and runs are saved; run the same command again to resume",
-              flush=True)
+        print(study.TIME_UP_MESSAGE, flush=True)
     summary, verdicts = cnn_study.write_report(plan, command)
-    run.report(summary, verdict.verdict_table(verdicts, evidence.ACCURACY) if verdicts else None,
-               writes="tuner/, trials.jsonl, trials.csv, figures")
-    for sentence in verdict.verdict_sentences(verdicts, measure=evidence.ACCURACY):
-        print(sentence)
-    if os.path.isdir(run.path("tuner")) and not os.listdir(run.path("tuner")):
-        shutil.rmtree(run.path("tuner"))
+    study.finish(run, summary, verdict.verdict_table(verdicts, evidence.ACCURACY) if verdicts else None,
+                 verdict.verdict_sentences(verdicts, measure=evidence.ACCURACY))
     return 0
 
 

@@ -28,6 +28,10 @@ class TimeUp(Exception):
     """The CPU budget is used up: no new trial or run starts."""
 
 
+#: What a study prints when its budget stops it.
+TIME_UP_MESSAGE = "--cpu-minutes reached: finished trials and runs are saved; run the same command again to resume"
+
+
 def deadline(cpu_minutes):
     """The process CPU time (seconds, all threads) at which a budget of `cpu_minutes` ends (None: never)."""
     return time.process_time() + 60 * cpu_minutes if cpu_minutes else math.inf
@@ -36,6 +40,26 @@ def deadline(cpu_minutes):
 def time_is_up(deadline_s):
     """True once the process's CPU time (all threads) passed `deadline_s` seconds."""
     return time.process_time() > deadline_s
+
+
+def _positive_minutes(text):
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of minutes, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value:g}")
+    return value
+
+
+def add_budget_argument(parser):
+    """Add --cpu-minutes (the budget of one invocation, > 0; default None: no limit) to a study's `parser`."""
+    parser.add_argument("--cpu-minutes", type=_positive_minutes, metavar="MINUTES",
+                        help="start no trial or final run once this process has used MINUTES of CPU time, all "
+                        "its threads together (default: no limit); run the same command again to resume")
+    return parser
 
 
 def grid_oracle_class():
@@ -112,6 +136,17 @@ def grid_search(hypermodel, objective, directory, project, fit, *, deadline_s, e
         str(t.status) not in ("COMPLETED", "INVALID", "FAILED") for t in tuner.oracle.trials.values())
 
 
+def finish(run, summary, table, sentences):
+    """A study's last words: the report (`run.report`), the verdict's sentences; an empty `tuner/` removed."""
+    import shutil
+
+    run.report(summary, table, writes="tuner/, trials.jsonl, trials.csv, figures")
+    for sentence in sentences:
+        print(sentence)
+    if os.path.isdir(run.path("tuner")) and not os.listdir(run.path("tuner")):
+        shutil.rmtree(run.path("tuner"))
+
+
 #: The environment a study's command states (OpenBLAS threads: the JAX backend's linear algebra runs through
 #: the OpenBLAS that scipy bundles, whose idle threads spin and slow a shared CPU several times).
 ENVIRONMENT = ("KERAS_BACKEND", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
@@ -125,4 +160,4 @@ def study_command(script, argv):
     return " ".join(env + [command_line(script, argv).replace(" --report-only", "")])
 
 
-__all__ = ["ENVIRONMENT", "TimeUp", "deadline", "grid_oracle_class", "grid_search", "study_command", "time_is_up"]
+__all__ = ["ENVIRONMENT", "TIME_UP_MESSAGE", "TimeUp", "add_budget_argument", "deadline", "finish", "grid_oracle_class", "grid_search", "study_command", "time_is_up"]
