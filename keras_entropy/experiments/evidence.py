@@ -10,22 +10,28 @@ train, validation and test MSE, no early stopping during training), the
 choice of hyperparameters from search trials (`chosen_hyperparameters`),
 and the evidence, computed from the records alone:
 
-- `evidence_rows`: per (width, configuration) the per-seed samples of the
-  best and final validation MSE, the final test MSE, the epochs to reach
-  the baseline's final validation MSE and fixed thresholds ("never"
-  counted as one epoch past the last), and the stopping epochs of the
-  paper's rule (patience on val MSE and on val loss) replayed afterwards;
+- `Measure`: what a study compares (`MSE`, `TEST_MSE` for the autoencoder;
+  `ACCURACY` for the CNN study, examples/cnn_study.py, where higher is
+  better): the config key its runs are grouped by, the metric per epoch,
+  the final quality, the direction and the value to reach;
+- `evidence_rows`: per (group, configuration) the per-seed samples of the
+  best and final validation metric, the final test metric, the epochs to
+  reach the baseline's final (or best) validation metric and fixed
+  thresholds ("never" counted as one epoch past the last), and the
+  stopping epochs of the paper's rule (patience on the validation metric
+  and on val loss) replayed afterwards;
 - `evidence_table`, `tests_table`: those as Markdown, with 95% t-intervals
   and one-tailed Welch tests against no penalty and against the peer.
 
 The short answer computed from these rows is `keras_entropy.experiments.verdict`;
 the convergence figures are `keras_entropy.experiments.curves`.
 
-Records are those of `keras_entropy.experiments.sweeps` (`config` with
-`latent_dim`, `penalty`, `learning_rate`, `lam`, `placement`, `epochs`;
-`history` with `val_mse`, `val_loss`, `test_mse`; `stopping`). Every
-function over records is pure. Keras, numpy, scipy, matplotlib and the
-report helpers are imported lazily, so that a script's --help starts none.
+Records are those of `keras_entropy.experiments.sweeps` (`config` with the
+group's key (`latent_dim`, `arch`), `penalty`, `learning_rate`, `lam`,
+`placement`, `epochs`; `history` with the measure's metrics per epoch;
+`stopping`). Every function over records is pure. Keras, numpy, scipy,
+matplotlib and the report helpers are imported lazily, so that a script's
+--help starts none.
 """
 
 import dataclasses
