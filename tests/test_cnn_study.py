@@ -65,6 +65,7 @@ def test_verdict_is_higher_is_better_for_accuracy():
     assert sentence.startswith("Architecture 1x8 (3 baseline runs): normalized reached a significantly higher final "
                                "test_accuracy than no penalty")
     assert "the highest mean was normalized (95.50%, +4.50 points against 91.00% without penalty)" in sentence
+    assert "; paper ended with a significantly lower final test_accuracy (the other tail);" in sentence
     assert "normalized reached the baseline's best val_accuracy in significantly fewer epochs" in sentence
     table = verdict.verdict_table(rows, evidence.ACCURACY).splitlines()
     assert table[0].startswith("| config |") and "| p higher vs none |" in table[0]

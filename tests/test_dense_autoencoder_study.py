@@ -103,6 +103,7 @@ def test_verdict_rows_table_and_sentence():
     (sentence,) = verdict.verdict_sentences(verdicts)
     assert sentence.startswith("Width 10 (3 baseline runs): normalized reached a significantly lower final")
     assert "the lowest mean was normalized (3.000e-01, -44.4% against 5.400e-01" in sentence
+    assert "; paper ended with a significantly higher final test_mse (the other tail);" in sentence
     assert "; normalized reached the baseline's final test_mse in significantly fewer epochs." in sentence
     assert by["normalized"]["p_sooner"] < 0.01 and by["paper"]["p_sooner"] > 0.9
     # A penalty that is no better: said so.

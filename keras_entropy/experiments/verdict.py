@@ -105,7 +105,7 @@ def verdict_sentences(rows, alpha=ALPHA, measure=TEST_MSE):
     """One sentence per group, computed from `verdict_rows`: what beat no penalty (and the peer), by how much.
 
     Significance is one-tailed Welch at `alpha`: a better final quality
-    (`measure.final`) than no penalty, fewer epochs to the baseline's target
+    (`measure.final`) than no penalty (and a worse one, the other tail), fewer epochs to the baseline's target
     on `measure.curve`, and (for the entropy forms, when the peer ran) a
     better final quality than the peer.
     """
@@ -130,6 +130,11 @@ def verdict_sentences(rows, alpha=ALPHA, measure=TEST_MSE):
                  f"(one-tailed Welch, p < {alpha:g})" if better else
                  f"no penalised configuration reached a significantly {word} final {final} than no penalty "
                  f"(one-tailed Welch, p < {alpha:g})"))
+        worse = [r["penalty"] for r in group if r["p_vs_baseline"] is not None
+                 and not math.isnan(r["p_vs_baseline"]) and 1.0 - r["p_vs_baseline"] < alpha]
+        if worse:
+            opposite = "lower" if measure.higher_is_better else "higher"
+            text += f"; {', '.join(worse)} ended with a significantly {opposite} final {final} (the other tail)"
         if best is base:
             text += f"; no penalty had the {'highest' if measure.higher_is_better else 'lowest'} mean " \
                     f"({_value(base['final'][0], measure)})"
