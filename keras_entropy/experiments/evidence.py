@@ -462,6 +462,7 @@ __all__ = [
     "ACCURACY", "ALPHA", "BASELINE", "FORMS", "MONITORS", "MSE", "Measure", "NO_PLACEMENT", "PEER", "PENALTIES",
     "PLACEMENTS", "TESTED", "TEST_MSE", "baseline_final", "baseline_target", "cells", "chosen_hyperparameters",
     "describe_config", "evidence_rows", "evidence_table", "final_value", "first_epoch_at_or_below",
-    "first_epoch_reaching", "group_order", "improvement", "orthogonal_mode", "penalty_regularizer", "reach_cell", "split_images",
+    "first_epoch_reaching", "group_order", "improvement", "orthogonal_mode", "penalty_regularizer", "reach_cell",
+    "split_images",
     "study_autoencoder", "study_run", "tested", "tests_table", "trial_score",
 ]

@@ -160,4 +160,5 @@ def study_command(script, argv):
     return " ".join(env + [command_line(script, argv).replace(" --report-only", "")])
 
 
-__all__ = ["ENVIRONMENT", "TIME_UP_MESSAGE", "TimeUp", "add_budget_argument", "deadline", "finish", "grid_oracle_class", "grid_search", "study_command", "time_is_up"]
+__all__ = ["ENVIRONMENT", "TIME_UP_MESSAGE", "TimeUp", "add_budget_argument", "deadline", "finish", "grid_oracle_class",
+           "grid_search", "study_command", "time_is_up"]

@@ -227,8 +227,8 @@ def comparison_sentence(rows, alpha=ALPHA, measure=TEST_MSE):
         when = "" if how == "never" else f" ({_epoch(row)}, {_p(p_how)})"
         parts.append(f"{row['penalty']} {verbs[how]}{when} and {ends[end]} ({_change(row, base, measure)}, "
                      f"{_p(p_end)})")
-    head = (f"Against no penalty (final {measure.final} {_value(base['final'][0], measure)}, mean of {base['n']} seeds, which its "
-            f"runs reach at {_epoch(base)})")
+    head = (f"Against no penalty (final {measure.final} {_value(base['final'][0], measure)}, mean of {base['n']} "
+            f"seeds, which its runs reach at {_epoch(base)})")
     if not parts:
         return head + ": nothing else ran."
     return f"{head}: {'; '.join(parts)}."
