@@ -69,6 +69,11 @@ def test_verdict_is_higher_is_better_for_accuracy():
     assert "normalized reached the baseline's best val_accuracy in significantly fewer epochs" in sentence
     table = verdict.verdict_table(rows, evidence.ACCURACY).splitlines()
     assert table[0].startswith("| config |") and "| p higher vs none |" in table[0]
+    assert verdict.overall_sentence(rows, measure=evidence.ACCURACY) == (
+        "Over 1 architecture (2 penalised configurations, each against no penalty in its architecture): 1 ended "
+        "with a significantly higher final test_accuracy (normalized in 1x8), 1 with a significantly lower one "
+        "(paper in 1x8), and 1 reached the baseline's best val_accuracy in significantly fewer epochs (normalized "
+        "in 1x8) (one-tailed Welch, p < 0.05 each; no correction for the 2 comparisons).")
     sentence = verdict.comparison_sentence(rows, measure=evidence.ACCURACY)
     assert sentence.startswith("Against no penalty (final test_accuracy 91.00%")
     assert "paper never got there and ended worse" in sentence
@@ -169,7 +174,8 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, backend):
         assert t["tuner"]["score"] == pytest.approx(max(t["history"]["val_accuracy"]))
         assert t["config"]["placement"] in ("none", "first") and "conv_form" not in t["config"]
     summary = (out / "summary.md").read_text()
-    for text in ("## Chosen hyperparameters", "## Verdict", "## Results", "10 of 10 final runs done",
+    for text in ("**Conclusion:** Over 1 architecture (", "## Chosen hyperparameters", "## Verdict", "## Results",
+                 "10 of 10 final runs done",
                  "5 of 5 search trials done", "![val_accuracy_curves.png]", "p vs orthogonal"):
         assert text in summary
     assert (out / "val_accuracy_curves.png").stat().st_size > 10_000

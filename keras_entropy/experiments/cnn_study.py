@@ -355,8 +355,11 @@ def _summary_lines(plan, trials, configs, records, verdicts, planned, command, f
               "invocation), so the command above may have run several times.", "",
               f"**Status:** {len(records)} of {n_runs} final runs done ({planned} planned so far: {len(configs)} "
               f"configurations have a finished search); {len(trials)} of {n_trials} search trials done. "
-              f"Backend/devices: {', '.join(info) or 'none yet'}.", "",
-              "## Setup", "",
+              f"Backend/devices: {', '.join(info) or 'none yet'}.", ""]
+    if verdicts:
+        lines += [f"**Conclusion:** {verdict.overall_sentence(verdicts, measure=ACCURACY)} Per architecture: "
+                  "the verdict below.", ""]
+    lines += ["## Setup", "",
               f"- Data: {data.name}, {len(data.x_train)} training and {len(data.x_test)} test images from {source}. "
               f"Training: the first {len(x_train)} training images; validation: the last {len(x_val)} training "
               f"images (hyperparameters are chosen on these alone); test: {len(x_test)} test images, used only for "

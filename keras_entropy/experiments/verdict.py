@@ -11,6 +11,8 @@ so that a report never says more than its numbers:
 - `verdict_table`: those rows as Markdown;
 - `verdict_sentences`: per group, what was significantly better, faster, or
   better than the peer (the studies' summaries);
+- `overall_sentence`: over every group, how many penalised configurations
+  ended significantly better, worse, or got there sooner;
 - `comparison_sentence`: one sentence in words for one width, naming each
   penalty as faster, slower, no different or never there, and whether it
   ended better or worse (the README's first command).
@@ -153,6 +155,36 @@ def verdict_sentences(rows, alpha=ALPHA, measure=TEST_MSE):
     return sentences
 
 
+def overall_sentence(rows, alpha=ALPHA, measure=TEST_MSE):
+    """One sentence over every group of `verdict_rows`: how many penalised configurations were better, worse, sooner.
+
+    For example "Over 6 architectures (24 penalised configurations, each
+    against no penalty in its architecture): 0 ended with a significantly
+    higher final test_accuracy, 4 with a significantly lower one (volume in
+    1x16, ...), and 0 reached the baseline's best val_accuracy in
+    significantly fewer epochs (one-tailed Welch, p < 0.05 each; no
+    correction for the 24 comparisons)."
+    """
+    penalised = [r for r in rows if r["penalty"] != BASELINE and r["p_vs_baseline"] is not None
+                 and not math.isnan(r["p_vs_baseline"])]
+    groups = sorted({r["group"] for r in rows}, key=group_order)
+    better = [r for r in penalised if r["p_vs_baseline"] < alpha]
+    worse = [r for r in penalised if 1.0 - r["p_vs_baseline"] < alpha]
+    sooner = [r for r in penalised if r["p_sooner"] is not None and r["p_sooner"] < alpha]
+    word, opposite = measure.word, "lower" if measure.higher_is_better else "higher"
+
+    def which(found):
+        names = ", ".join(str(r["penalty"]) + " in " + str(r["group"]) for r in found)
+        return f" ({names})" if found else ""
+
+    plural = "s" if len(groups) != 1 else ""
+    return (f"Over {len(groups)} {measure.group_label}{plural} ({len(penalised)} penalised configurations, each against no "
+            f"penalty in its {measure.group_label}): {len(better)} ended with a significantly {word} final "
+            f"{measure.final}{which(better)}, {len(worse)} with a significantly {opposite} one{which(worse)}, and "
+            f"{len(sooner)} reached the baseline's {_target(measure)} in significantly fewer epochs{which(sooner)} "
+            f"(one-tailed Welch, p < {alpha:g} each; no correction for the {len(penalised)} comparisons).")
+
+
 def speed(row, base, alpha=ALPHA):
     """How `row` reached no penalty's final quality: `(label, p)`.
 
@@ -234,4 +266,4 @@ def comparison_sentence(rows, alpha=ALPHA, measure=TEST_MSE):
     return f"{head}: {'; '.join(parts)}."
 
 
-__all__ = ["comparison_sentence", "quality", "speed", "verdict_rows", "verdict_sentences", "verdict_table"]
+__all__ = ["comparison_sentence", "overall_sentence", "quality", "speed", "verdict_rows", "verdict_sentences", "verdict_table"]
