@@ -336,6 +336,18 @@ def _chosen_table(trials, configs, records):
                            "s / epoch (final runs)"], rows)
 
 
+def _edge_note(configs, settings):
+    """A sentence when chosen learning rates sit at the top of the grid (a larger one might have done better)."""
+    top = max(settings["learning_rates"])
+    edge = [c for c in configs if c["learning_rate"] == top]
+    if not edge or len(settings["learning_rates"]) < 2:
+        return ""
+    bases = [c for c in configs if c["penalty"] == BASELINE]
+    return (f" {len(edge)} of {len(configs)} configurations ({sum(c in edge for c in bases)} of {len(bases)} "
+            f"baselines) chose the largest learning rate of the grid ({top:g}): a larger one might have served "
+            "them better.")
+
+
 def _grid(values):
     return ", ".join(f"{v:g}" for v in values)
 
@@ -385,8 +397,8 @@ def _summary_lines(plan, trials, configs, records, verdicts, planned, command, f
               "epoch the records hold train and validation accuracy and loss; the test accuracy is measured after "
               "the last epoch.", "",
               "## Chosen hyperparameters", "",
-              "Best trial = the highest validation accuracy within a trial's epochs, per placement.", "",
-              _chosen_table(trials, configs, records), ""]
+              "Best trial = the highest validation accuracy within a trial's epochs, per placement."
+              + _edge_note(configs, settings), "", _chosen_table(trials, configs, records), ""]
     if not records:
         return lines + ["No final runs yet.", ""]
     thresholds = settings["thresholds"]
