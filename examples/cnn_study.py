@@ -72,6 +72,50 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def hypermodel_for(plan, depth, width, penalty):
+    """The KerasTuner hypermodel of one configuration: learning rate; strength and placement for a penalty."""
+    from keras_entropy import tuning
+    from keras_entropy.experiments.cnn_study import arch_name, study_cnn
+
+    settings, shape, placements = plan.settings, tuple(plan.run.arrays[0][0].shape[1:]), plan.placements(depth)
+
+    def build(hp):
+        learning_rate = hp.Choice("learning_rate", settings["learning_rates"])
+        if penalty != evidence.PEER:  # the entropy penalties are placed by EntropySearch
+            return study_cnn(shape, depth, width, learning_rate=learning_rate)
+        factor = hp.Choice("factor", settings["factors"])
+        placement = hp.Choice("placement", placements) if len(placements) > 1 else placements[0]
+        return study_cnn(shape, depth, width, evidence.PEER, factor, placement, learning_rate)
+
+    conv = None if penalty in (evidence.BASELINE, evidence.PEER) else tuning.EntropySearch(
+        lam=settings["lams"], placement=placements if len(placements) > 1 else placements[0], form=penalty)
+    return tuning.EntropyHyperModel(build, conv=conv, seeds=settings["search_seed"],
+                                    name=f"{penalty}_{arch_name(depth, width)}")
+
+
+def search(plan, depth, width, penalty):
+    """Grid-search one configuration (resuming); export its trials. False: the CPU budget ran out."""
+    from keras_entropy import tuning
+    from keras_entropy.experiments.cnn_study import NO_PLACEMENT, arch_name
+
+    settings, arch = plan.settings, arch_name(depth, width)
+    fixed = {"arch": arch, "depth": depth, "width": width, "penalty": penalty, "trial_epochs": settings["trial_epochs"]}
+    if penalty == evidence.BASELINE:
+        fixed.update(lam=0.0, placement=NO_PLACEMENT)
+    elif len(plan.placements(depth)) == 1:
+        fixed["placement"] = plan.placements(depth)[0]
+    if penalty in evidence.FORMS and len(settings["lams"]) == 1:  # a single lam is no hyperparameter
+        fixed["lam"] = settings["lams"][0]
+    (x, y), validation_data, _ = plan.run.arrays
+    return tuning.grid_search(
+        hypermodel_for(plan, depth, width, penalty), tuning.objective("val_accuracy"), plan.run.path("tuner"),
+        f"{arch}_{penalty}", dict(x=x, y=y, validation_data=validation_data, epochs=settings["trial_epochs"],
+                                  batch_size=settings["batch_size"]),
+        deadline_s=plan.deadline_s, export_to=plan.run.path("trials.jsonl"), fixed=fixed, drop=("conv_form",),
+        rename={"conv_lam": "lam", "conv_placement": "placement", "factor": "lam"}, seed=settings["search_seed"],
+        label=f"{arch}, {penalty}")
+
+
 def main(argv=None):
     args = parse_args(argv)
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
@@ -86,7 +130,7 @@ def main(argv=None):
     try:
         for depth, width in plan.archs() if not args.report_only else []:
             for penalty in settings["penalties"]:
-                if not plan.search(depth, width, penalty):
+                if not search(plan, depth, width, penalty):
                     raise study.TimeUp
             run.sweep(plan.train_final(args.verbose), plan.final_configs(depth, width), settings["seeds"],
                       show=("val_accuracy", "final_test_accuracy"))

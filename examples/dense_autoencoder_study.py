@@ -97,7 +97,7 @@ def search(run, settings, arrays, width, penalty, deadline):
     elif penalty in evidence.FORMS and len(settings["lams"]) == 1:  # a single lam is no hyperparameter
         fixed["lam"] = settings["lams"][0]
     x_train, x_val, _ = arrays
-    return study.grid_search(
+    return tuning.grid_search(
         hypermodel_for(settings, width, penalty, x_train.shape[1]), tuning.objective("val_mse"), run.path("tuner"),
         f"width_{width}_{penalty}", dict(x=x_train, y=x_train, validation_data=(x_val, x_val),
                                          epochs=settings["trial_epochs"], batch_size=settings["batch_size"]),

@@ -25,6 +25,7 @@ REGISTERING_MODULES = (
     "keras_entropy.layers",
     "keras_entropy.losses",
     "keras_entropy.regularizers",
+    "keras_entropy.experiments.peers",
     "keras_entropy.experiments.segmentation",
     "keras_entropy.experiments.sparse_coding",
 )

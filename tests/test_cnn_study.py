@@ -10,7 +10,7 @@ import pytest
 from test_example_cli import run_example
 
 from keras_entropy import ConvEntropy
-from keras_entropy.experiments import cnn_study, curves, evidence, verdict
+from keras_entropy.experiments import cnn_study, curves, evidence, peers, verdict
 
 
 def record(arch, penalty, val_accuracy, test_accuracy, seed=0):
@@ -101,7 +101,7 @@ def test_groups_sort_by_width_then_depth_and_plot_in_rows(tmp_path):
 def test_kernel_orthogonal_is_keras_orthogonal_on_the_kernel_as_a_matrix():
     tensor = keras.ops.convert_to_tensor  # Keras's regularizer takes tensors, not NumPy arrays, in mode "columns"
     kernel = np.random.default_rng(0).normal(size=(3, 3, 2, 4)).astype("float32")
-    reg = cnn_study.KernelOrthogonal(0.1)
+    reg = peers.KernelOrthogonal(0.1)
     expected = keras.regularizers.OrthogonalRegularizer(0.1, mode="columns")(tensor(kernel.reshape(18, 4)))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(reg(tensor(kernel))), keras.ops.convert_to_numpy(expected),
                                rtol=1e-5)
@@ -110,9 +110,9 @@ def test_kernel_orthogonal_is_keras_orthogonal_on_the_kernel_as_a_matrix():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(reg(tensor(wide))), keras.ops.convert_to_numpy(expected),
                                rtol=1e-5)
     again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(reg))
-    assert isinstance(again, cnn_study.KernelOrthogonal) and again.factor == 0.1
+    assert isinstance(again, peers.KernelOrthogonal) and again.factor == 0.1
     with pytest.raises(ValueError, match="factor"):
-        cnn_study.KernelOrthogonal(-1.0)
+        peers.KernelOrthogonal(-1.0)
 
 
 def test_study_cnn_places_each_penalty():
@@ -120,7 +120,7 @@ def test_study_cnn_places_each_penalty():
     assert all(isinstance(model.get_layer(f"conv{i}").kernel_regularizer, ConvEntropy) for i in (1, 2))
     assert model.get_layer("conv1").kernel_regularizer.get_config()["form"] == "normalized"
     peer = cnn_study.study_cnn((12, 12, 1), 2, 4, "orthogonal", 0.1, "first")
-    assert isinstance(peer.get_layer("conv1").kernel_regularizer, cnn_study.KernelOrthogonal)
+    assert isinstance(peer.get_layer("conv1").kernel_regularizer, peers.KernelOrthogonal)
     assert peer.get_layer("conv2").kernel_regularizer is None and len(peer.losses) == 1
     assert not cnn_study.study_cnn((12, 12, 1), 1, 4).losses
     with pytest.raises(ValueError, match="placement"):

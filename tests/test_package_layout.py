@@ -32,6 +32,7 @@ EXCEPTIONS = {
     ("__init__.py", "experiments.segmentation"),
     ("__main__.py", "experiments.segmentation"),
     ("__main__.py", "experiments.sparse_coding"),
+    ("__main__.py", "experiments.peers"),
 }
 
 

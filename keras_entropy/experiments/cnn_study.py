@@ -7,16 +7,16 @@ penalty, `ConvEntropy` in each of its three forms, and Keras's
 `OrthogonalRegularizer` as a peer, on the first convolution or on all of
 them. This module holds the pieces the script runs:
 
-- `KernelOrthogonal`: the peer for convolutions (Keras's
-  `OrthogonalRegularizer` takes 2-D kernels only): the kernel reshaped to
-  `(k * k * c_in, c_out)`, one row per input tap, one column per filter;
+- the peer for convolutions is `keras_entropy.experiments.peers.KernelOrthogonal`
+  (Keras's `OrthogonalRegularizer` on the kernel as a matrix);
 - `study_cnn`: the compiled model of one configuration;
 - `split_labelled`: training / validation (the end of the training set) /
   test arrays;
 - `study_cnn_run`: one final run, every epoch's validation accuracy and
   loss, the test accuracy after the last epoch, no early stopping;
-- `StudyPlan`: the study's searches (`study.grid_search`) and final runs,
-  per architecture, resumable; `write_report`: its summary.md, trials.csv
+- `StudyPlan`: the study's plan per architecture (grids, the trials on
+  disk, the chosen configurations, the final runs), resumable (the script
+  runs the searches, with `keras_entropy.tuning.grid_search`); `write_report`: its summary.md, trials.csv
   and figure from the records.
 
 Records are those of `keras_entropy.experiments.sweeps`; their config has
@@ -33,7 +33,8 @@ import keras
 from keras_entropy import validation
 from keras_entropy.experiments import evidence, script_setup, study, sweeps, verdict
 from keras_entropy.experiments.classification import small_cnn
-from keras_entropy.experiments.evidence import ACCURACY, BASELINE, FORMS, PEER, PENALTIES, orthogonal_mode
+from keras_entropy.experiments.evidence import ACCURACY, BASELINE, FORMS, PEER, PENALTIES
+from keras_entropy.experiments.peers import KernelOrthogonal
 
 #: Where a penalty goes: the first convolution (the paper's [1]) or all of them.
 PLACEMENTS = ("first", "all")
@@ -49,37 +50,6 @@ def arch_name(depth, width):
     '3x16'
     """
     return f"{int(depth)}x{int(width)}"
-
-
-@keras.saving.register_keras_serializable(package="keras_entropy")
-class KernelOrthogonal(keras.regularizers.Regularizer):
-    """Keras's `OrthogonalRegularizer` on a kernel of any rank, as a matrix.
-
-    The kernel is reshaped to `(prod(shape[:-1]), shape[-1])` (for a
-    convolution: one row per input tap `(i, j, c_in)`, one column per
-    filter) and penalised by `OrthogonalRegularizer(factor, mode)` with the
-    mode its vectors can satisfy (`evidence.orthogonal_mode`: "columns"
-    when there are at least as many rows as columns, else "rows"):
-
-        factor * mean_{a != b} |<v_a, v_b>| / (|v_a| |v_b|)
-
-    over the columns (or rows) `v`.
-
-    >>> reg = KernelOrthogonal(0.1)
-    >>> float(reg(keras.ops.ones((3, 3, 1, 4)))) > 0
-    True
-    """
-
-    def __init__(self, factor=0.01):
-        self.factor = validation.validate_non_negative(factor, "factor")
-
-    def __call__(self, kernel):
-        matrix = keras.ops.reshape(kernel, (-1, kernel.shape[-1]))
-        mode = orthogonal_mode(tuple(matrix.shape))
-        return keras.regularizers.OrthogonalRegularizer(self.factor, mode=mode)(matrix)
-
-    def get_config(self):
-        return {"factor": self.factor}
 
 
 def _convolutions(model, placement):
@@ -175,7 +145,7 @@ def study_cnn_run(config, seed, arrays, verbose=0):
 
 
 class StudyPlan:
-    """The searches and final runs of examples/cnn_study.py, from its settings; resumable.
+    """The plan of examples/cnn_study.py from its settings: grids, trials on disk, final runs; resumable.
 
     Args:
         run: the script's `script_setup.Run`, with `arrays` (`split_labelled`).
@@ -201,47 +171,6 @@ class StudyPlan:
         if penalty == BASELINE:
             return size
         return size * len(self.placements(depth)) * len(self.settings["factors" if penalty == PEER else "lams"])
-
-    def hypermodel(self, depth, width, penalty):
-        """The KerasTuner hypermodel: learning rate; strength and placement for a penalty."""
-        from keras_entropy import tuning
-
-        settings, shape, placements = self.settings, tuple(self.run.arrays[0][0].shape[1:]), self.placements(depth)
-
-        def build(hp):
-            learning_rate = hp.Choice("learning_rate", settings["learning_rates"])
-            if penalty != PEER:  # the entropy penalties are placed by EntropySearch
-                return study_cnn(shape, depth, width, learning_rate=learning_rate)
-            factor = hp.Choice("factor", settings["factors"])
-            placement = hp.Choice("placement", placements) if len(placements) > 1 else placements[0]
-            return study_cnn(shape, depth, width, PEER, factor, placement, learning_rate)
-
-        conv = None if penalty in (BASELINE, PEER) else tuning.EntropySearch(
-            lam=settings["lams"], placement=placements if len(placements) > 1 else placements[0], form=penalty)
-        return tuning.EntropyHyperModel(build, conv=conv, seeds=settings["search_seed"],
-                                        name=f"{penalty}_{arch_name(depth, width)}")
-
-    def search(self, depth, width, penalty):
-        """Grid-search one configuration (resuming); export its trials. False: the CPU budget ran out."""
-        from keras_entropy import tuning
-
-        settings, arch = self.settings, arch_name(depth, width)
-        fixed = {"arch": arch, "depth": depth, "width": width, "penalty": penalty,
-                 "trial_epochs": settings["trial_epochs"]}
-        if penalty == BASELINE:
-            fixed.update(lam=0.0, placement=NO_PLACEMENT)
-        elif len(self.placements(depth)) == 1:
-            fixed["placement"] = self.placements(depth)[0]
-        if penalty in FORMS and len(settings["lams"]) == 1:  # a single lam is no hyperparameter
-            fixed["lam"] = settings["lams"][0]
-        (x, y), validation_data, _ = self.run.arrays
-        return study.grid_search(
-            self.hypermodel(depth, width, penalty), tuning.objective("val_accuracy"), self.run.path("tuner"),
-            f"{arch}_{penalty}", dict(x=x, y=y, validation_data=validation_data, epochs=settings["trial_epochs"],
-                                      batch_size=settings["batch_size"]),
-            deadline_s=self.deadline_s, export_to=self.run.path("trials.jsonl"), fixed=fixed, drop=("conv_form",),
-            rename={"conv_lam": "lam", "conv_placement": "placement", "factor": "lam"},
-            seed=settings["search_seed"], label=f"{arch}, {penalty}")
 
     def trials(self):
         """The exported trials of this search space (its architectures, penalties, grids and trial epochs)."""
@@ -384,7 +313,7 @@ def _summary_lines(plan, trials, configs, records, verdicts, planned, command, f
               "`paper` / `volume` / `normalized` (`ConvEntropy(lam, form=...)`, stabilized, placed with "
               "`keras_entropy.place_penalties`), `orthogonal` (Keras's `OrthogonalRegularizer(factor)` on each "
               "kernel reshaped to (9 c_in, c_out), mode `rows` when it has fewer rows than columns: "
-              "`cnn_study.KernelOrthogonal`).",
+              "`keras_entropy.experiments.peers.KernelOrthogonal`).",
               f"- Search (a KerasTuner grid search, one project per architecture and configuration in `tuner/`, "
               f"every trial exported to `trials.jsonl` and `trials.csv`): learning rate "
               f"{_grid(settings['learning_rates'])} for every configuration, the baseline included; ConvEntropy lam "
@@ -422,5 +351,5 @@ def _summary_lines(plan, trials, configs, records, verdicts, planned, command, f
                                                           "")]
 
 
-__all__ = ["KernelOrthogonal", "MONITORS", "NO_PLACEMENT", "PLACEMENTS", "StudyPlan", "arch_name", "split_labelled",
+__all__ = ["MONITORS", "NO_PLACEMENT", "PLACEMENTS", "StudyPlan", "arch_name", "split_labelled",
            "study_cnn", "study_cnn_run", "write_report"]

@@ -178,8 +178,8 @@ def overall_sentence(rows, alpha=ALPHA, measure=TEST_MSE):
         return f" ({names})" if found else ""
 
     plural = "s" if len(groups) != 1 else ""
-    return (f"Over {len(groups)} {measure.group_label}{plural} ({len(penalised)} penalised configurations, each against no "
-            f"penalty in its {measure.group_label}): {len(better)} ended with a significantly {word} final "
+    return (f"Over {len(groups)} {measure.group_label}{plural} ({len(penalised)} penalised configurations, each "
+            f"against no penalty in its {measure.group_label}): {len(better)} ended with a significantly {word} final "
             f"{measure.final}{which(better)}, {len(worse)} with a significantly {opposite} one{which(worse)}, and "
             f"{len(sooner)} reached the baseline's {_target(measure)} in significantly fewer epochs{which(sooner)} "
             f"(one-tailed Welch, p < {alpha:g} each; no correction for the {len(penalised)} comparisons).")
@@ -266,4 +266,5 @@ def comparison_sentence(rows, alpha=ALPHA, measure=TEST_MSE):
     return f"{head}: {'; '.join(parts)}."
 
 
-__all__ = ["comparison_sentence", "overall_sentence", "quality", "speed", "verdict_rows", "verdict_sentences", "verdict_table"]
+__all__ = ["comparison_sentence", "overall_sentence", "quality", "speed", "verdict_rows", "verdict_sentences",
+           "verdict_table"]

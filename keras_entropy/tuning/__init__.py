@@ -51,6 +51,8 @@ a trial, `distribute` talks to the chief):
   (chief), `distribute.cluster.LoopbackCluster` (a chief and N workers on
   one machine);
 - `search`: `run_search`, `report_trials`;
+- `grid`: `GridOracle`, `grid_search` (a grid search that resumes, for the
+  tuned studies);
 - `_keras_tuner_compat`: the only module that uses KerasTuner's internals.
 
 Every public name is importable from `keras_entropy.tuning` itself.
@@ -73,6 +75,7 @@ from keras_entropy.tuning.oracle import (
     make_fault_tolerant,
 )
 from keras_entropy.tuning.search import report_trials, run_search
+from keras_entropy.tuning.grid import GridOracle, grid_search
 from keras_entropy.tuning.spaces import KINDS, EntropySearch, LogUniform, hp_names, log_uniform
 from keras_entropy.experiments.paper import NO_PLACEMENT, PAPER_LAMS
 
@@ -80,6 +83,7 @@ __all__ = [
     "EntropyHyperModel",
     "EntropySearch",
     "FaultTolerantOracle",
+    "GridOracle",
     "HeartbeatClient",
     "KINDS",
     "LogUniform",
@@ -93,6 +97,7 @@ __all__ = [
     "entropy_hypermodel",
     "export_trials",
     "fault_tolerant_class",
+    "grid_search",
     "hp_names",
     "log_uniform",
     "make_fault_tolerant",
