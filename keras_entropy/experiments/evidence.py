@@ -310,11 +310,6 @@ def baseline_target(records, group, measure=MSE):
     return sum(values) / len(values) if values else math.nan
 
 
-def baseline_final(records, latent_dim, metric="val_mse"):
-    """Mean over seeds of the baseline's final `metric` at `latent_dim` (nan without baseline runs)."""
-    return baseline_target(records, latent_dim, Measure(curve=metric))
-
-
 def _reach(group, measure, threshold):
     """Epochs to reach `threshold` per run, "never" counted as one epoch past the last; and the nevers."""
     epochs = [first_epoch_reaching(r["history"][measure.curve], threshold, measure.higher_is_better) for r in group]
@@ -429,10 +424,6 @@ def tested(measure=MSE):
             ("reach_baseline", f"epochs to baseline's {target} {measure.curve.replace('_', ' ')}", False))
 
 
-#: The quantities `tests_table` tests for the dense study (sample name, label); lower is better for each.
-TESTED = tuple((name, label) for name, label, _ in tested(MSE))
-
-
 def improvement(rows, row, against, name, higher_is_better=False):
     """`stats.improvement_test` of `row` against the row of configuration `against` in its group (None: absent)."""
     reference = next((r for r in rows if r["group"] == row["group"] and r["penalty"] == against), None)
@@ -460,7 +451,7 @@ def tests_table(rows, measure=MSE):
 
 __all__ = [
     "ACCURACY", "ALPHA", "BASELINE", "FORMS", "MONITORS", "MSE", "Measure", "NO_PLACEMENT", "PEER", "PENALTIES",
-    "PLACEMENTS", "TESTED", "TEST_MSE", "baseline_final", "baseline_target", "cells", "chosen_hyperparameters",
+    "PLACEMENTS", "TEST_MSE", "baseline_target", "cells", "chosen_hyperparameters",
     "describe_config", "evidence_rows", "evidence_table", "final_value", "first_epoch_at_or_below",
     "first_epoch_reaching", "group_order", "improvement", "orthogonal_mode", "penalty_regularizer", "reach_cell",
     "split_images",
