@@ -26,7 +26,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 from dense_factor_routes import compiled_value_and_grad  # noqa: E402
 
 from keras_entropy import ops as E  # noqa: E402

@@ -10,7 +10,6 @@ each of them (docstrings cite its sections as "MATH.md section N").
 import os as _os
 import sys as _sys
 
-
 #: Set to "1" by a script before it imports keras_entropy, to answer --help and
 #: argument errors before Keras (and TensorFlow's start-up log) loads.
 DEFER_IMPORTS_ENV = "KERAS_ENTROPY_DEFER_IMPORTS"
@@ -81,12 +80,12 @@ def __getattr__(name):
 if not _defer_imports():
     from keras_entropy import ops
     from keras_entropy.callbacks import EntropyMonitor
+    from keras_entropy.experiments.segmentation import BinaryIoU
     from keras_entropy.layers import EntropyConv2D, EntropyDense
     from keras_entropy.losses import SoftmaxEntropyLoss
     from keras_entropy.placement import place_penalties, select_layers
     from keras_entropy.profile import EntropyProfile, LayerEntropy, entropy_profile, plot_profiles
     from keras_entropy.regularizers import ConvEntropy, DenseEntropy, KLSparsity
-    from keras_entropy.experiments.segmentation import BinaryIoU
 
 __version__ = "0.1.0.dev0"
 

@@ -2,9 +2,8 @@
 
 import keras
 
-from keras_entropy import distribution
+from keras_entropy import distribution, validation
 from keras_entropy import ops as entropy_ops
-from keras_entropy import validation
 
 
 @keras.saving.register_keras_serializable(package="keras_entropy")

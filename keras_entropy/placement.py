@@ -29,8 +29,17 @@ import keras
 from keras_entropy import ops as entropy_ops
 from keras_entropy import validation
 from keras_entropy.profile import (
-    KINDS, STATISTICS, EntropyProfile, entropy_profile, iter_entropy_layers, kernel_variable,
-    layer_kind, output_spatial_shape, sublayers, validate_kinds, validate_model,
+    KINDS,
+    STATISTICS,
+    EntropyProfile,
+    entropy_profile,
+    iter_entropy_layers,
+    kernel_variable,
+    layer_kind,
+    output_spatial_shape,
+    sublayers,
+    validate_kinds,
+    validate_model,
 )
 from keras_entropy.regularizers import ConvEntropy, DenseEntropy
 
@@ -198,7 +207,7 @@ def _lookup(item, candidates):
         for path, layer in candidates:
             if item == path:
                 return layer
-        for path, layer in candidates:
+        for _, layer in candidates:
             if item == layer.name:
                 return layer
         raise ValueError(

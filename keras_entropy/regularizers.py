@@ -6,10 +6,8 @@ their arguments, check the kernel they are given, and serialize.
 
 import keras
 
-from keras_entropy import distribution
+from keras_entropy import distribution, validation
 from keras_entropy import ops as entropy_ops
-from keras_entropy import validation
-
 
 #: The largest side of the default frequency grid of the conv volume forms
 #: (chosen by `benchmarks/conv_grid.py`: see `ConvEntropy`).

@@ -109,4 +109,4 @@ def test_per_filter_lam_must_fit_the_kernel():
     layer = keras.layers.Conv2D(4, 3, kernel_regularizer=ke.ConvEntropy(np.ones(3)))
     layer(np.ones((1, 5, 5, 2), "float32"))
     with pytest.raises(ValueError, match=r"lam.*\(2, 4\)"):
-        layer.losses
+        _ = layer.losses

@@ -15,8 +15,8 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
-
 from conftest import to_numpy
+
 from keras_entropy import ops, tuning
 from keras_entropy.experiments import runs, sweeps
 from keras_entropy.regularizers import ConvEntropy, DenseEntropy
@@ -138,7 +138,7 @@ def test_every_tuner_class_puts_the_trials_choice_into_the_model(tmp_path, tuner
         values = seen["values"]
         assert len(seen["losses"]) == len(seen["expected"])
         np.testing.assert_allclose(seen["losses"], seen["expected"], rtol=1e-5)
-        for name, regularizer in seen["regularizers"].items():
+        for regularizer in seen["regularizers"].values():
             kind = "conv" if isinstance(regularizer, ConvEntropy) else "dense"
             assert regularizer.lam == pytest.approx(values[f"{kind}_lam"])
             if kind == "conv":
@@ -252,7 +252,7 @@ def test_placement_by_layer_names():
     hypermodel.build(hp)
     hp.values["dense_placement"] = "second"
     model = hypermodel.build(hp)
-    assert [l.name for l in model.layers if getattr(l, "kernel_regularizer", None) is not None] == ["dense_b"]
+    assert [layer.name for layer in model.layers if getattr(layer, "kernel_regularizer", None) is not None] == ["dense_b"]
 
 
 def test_argument_validation():

@@ -26,8 +26,18 @@ import math
 
 from keras_entropy.experiments import stats
 from keras_entropy.experiments.evidence import (
-    ALPHA, BASELINE, FORMS, PEER, PENALTIES, TEST_MSE, describe_config, evidence_rows, group_order, improvement,
-    reach_cell)
+    ALPHA,
+    BASELINE,
+    FORMS,
+    PEER,
+    PENALTIES,
+    TEST_MSE,
+    describe_config,
+    evidence_rows,
+    group_order,
+    improvement,
+    reach_cell,
+)
 
 
 def verdict_rows(records, measure=TEST_MSE):

@@ -20,26 +20,26 @@ the exact form, so that a positive strength `lam` penalises entropy loss.
 
 from keras_entropy.ops.entropy import (
     DEFAULT_EPSILON,
-    square_part,
-    qr_factors,
+    conv_entropy_change,
+    conv_entropy_penalty,
     dense_entropy_change,
+    dense_entropy_factors,
+    dense_entropy_penalty,
+    entropy_surrogate,
     factor_jitter,
     gram_cholesky_factors,
-    dense_entropy_factors,
-    conv_entropy_change,
-    entropy_surrogate,
-    dense_entropy_penalty,
-    conv_entropy_penalty,
     kl_sparsity_penalty,
+    qr_factors,
     softmax_entropy,
     softmax_entropy_clustering_loss,
+    square_part,
 )
 from keras_entropy.ops.volume import (
+    conv_volume_change,
+    conv_volume_penalty,
     dense_volume_change,
     dense_volume_factors,
     dense_volume_penalty,
-    conv_volume_change,
-    conv_volume_penalty,
 )
 
 __all__ = [

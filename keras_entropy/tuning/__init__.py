@@ -59,9 +59,11 @@ Every public name is importable from `keras_entropy.tuning` itself.
 """
 
 # First: imports KerasTuner and checks its version.
+from keras_entropy.experiments.paper import NO_PLACEMENT, PAPER_LAMS
 from keras_entropy.tuning._keras_tuner_compat import SUPPORTED_VERSIONS
 from keras_entropy.tuning.distribute import HeartbeatClient, cluster_role
 from keras_entropy.tuning.export import export_trials, trial_config, trial_records
+from keras_entropy.tuning.grid import GridOracle, grid_search
 from keras_entropy.tuning.hypermodel import (
     SEED_HP,
     TRIAL_RECORD_FILE,
@@ -75,9 +77,7 @@ from keras_entropy.tuning.oracle import (
     make_fault_tolerant,
 )
 from keras_entropy.tuning.search import report_trials, run_search
-from keras_entropy.tuning.grid import GridOracle, grid_search
 from keras_entropy.tuning.spaces import KINDS, EntropySearch, LogUniform, hp_names, log_uniform
-from keras_entropy.experiments.paper import NO_PLACEMENT, PAPER_LAMS
 
 __all__ = [
     "EntropyHyperModel",
