@@ -39,8 +39,22 @@ CONSTRAINTS = os.path.join(ROOT, ".ci", "constraints.txt")
 EXAMPLE_ARGS = {
     "compare_penalties": ["--quick"],
     "quickstart": ["--latent", "20", "--epochs", "2", "--lam", "0.5"],
-    "dense_autoencoder": ["--quick", "--latent-dims", "20", "--lams", "0", "0.1", "--replications", "1",
-                          "--max-epochs", "2", "--train-size", "500", "--val-size", "100"],
+    "dense_autoencoder": [
+        "--quick",
+        "--latent-dims",
+        "20",
+        "--lams",
+        "0",
+        "0.1",
+        "--replications",
+        "1",
+        "--max-epochs",
+        "2",
+        "--train-size",
+        "500",
+        "--val-size",
+        "100",
+    ],
     "cnn_classification": ["--quick", "--train-size", "128", "--val-size", "64", "--verbose", "0"],
     "large_cnn_classification": ["--quick", "--verbose", "0"],
     "unet_segmentation": ["--quick", "--verbose", "0"],
@@ -80,9 +94,11 @@ def run(cmd, *, env=None, cwd=None, label):
     proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        raise Failed(f"FAILED (exit {proc.returncode}, {seconds:.0f} s): {label}\n"
-                     f"  command: {' '.join(cmd)}\n  cwd: {cwd or os.getcwd()}\n"
-                     f"--- last lines of its output ---\n{proc.stdout[-6000:]}")
+        raise Failed(
+            f"FAILED (exit {proc.returncode}, {seconds:.0f} s): {label}\n"
+            f"  command: {' '.join(cmd)}\n  cwd: {cwd or os.getcwd()}\n"
+            f"--- last lines of its output ---\n{proc.stdout[-6000:]}"
+        )
     print(f"  ok, {seconds:.0f} s", flush=True)
     return seconds
 
@@ -110,7 +126,10 @@ def check_install(name, tmp, documented=False):
     base["VIRTUAL_ENV"] = venv
     timings["install"] = run(
         [python, "-m", "pip", "install", "-q", "-c", CONSTRAINTS, "-e", f".[{extras}]"],
-        env=base, cwd=ROOT, label=f'(venv {name}) pip install -q -c .ci/constraints.txt -e ".[{extras}]"')
+        env=base,
+        cwd=ROOT,
+        label=f'(venv {name}) pip install -q -c .ci/constraints.txt -e ".[{extras}]"',
+    )
     env = dict(base, KERAS_BACKEND=backend, TFDS_DATA_DIR=tfds_home, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
     for example, args in scripts:
         if args is None:
@@ -119,9 +138,12 @@ def check_install(name, tmp, documented=False):
         if example not in NO_OUT:
             args += ["--out", os.path.join(tmp, name, "out", example)]
         script = os.path.join(ROOT, "examples", f"{example}.py")
-        timings[example] = run([python, script, *args], env=env, cwd=work,
-                               label=f"(venv {name}) KERAS_BACKEND={backend} python examples/{example}.py "
-                                     + " ".join(args))
+        timings[example] = run(
+            [python, script, *args],
+            env=env,
+            cwd=work,
+            label=f"(venv {name}) KERAS_BACKEND={backend} python examples/{example}.py " + " ".join(args),
+        )
     return timings
 
 
@@ -130,8 +152,11 @@ def main(argv=None):
     parser.add_argument("--only", nargs="+", choices=list(INSTALLS), help="check these installs only")
     parser.add_argument("--list", action="store_true", help="print the installs and their scripts, then exit")
     parser.add_argument("--tmp", help="parent folder of the temporary folder (default: the system's)")
-    parser.add_argument("--documented", action="store_true",
-                        help="run each example as its docstring says (`--quick` alone), not the smallest settings")
+    parser.add_argument(
+        "--documented",
+        action="store_true",
+        help="run each example as its docstring says (`--quick` alone), not the smallest settings",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (its path is printed)")
     args = parser.parse_args(argv)
     names = args.only or list(INSTALLS)
@@ -139,8 +164,7 @@ def main(argv=None):
         for name in names:
             extras, backend, scripts = INSTALLS[name]
             scripts = all_examples() if scripts == "all" else scripts
-            print(f'{name}: pip install -e ".[{extras}]"; KERAS_BACKEND={backend}: '
-                  + ", ".join(s for s, _ in scripts))
+            print(f'{name}: pip install -e ".[{extras}]"; KERAS_BACKEND={backend}: ' + ", ".join(s for s, _ in scripts))
         return 0
     tmp = tempfile.mkdtemp(prefix="keras-entropy-installs-", dir=args.tmp)
     print(f"fresh installs in {tmp}", flush=True)
@@ -153,8 +177,11 @@ def main(argv=None):
             summary.append((name, timings))
     except Failed as error:
         print(error, file=sys.stderr, flush=True)
-        print(f"fresh installs: FAILED in {name} (temporary folder {tmp}"
-              f"{' kept' if args.keep else ' removed'})", file=sys.stderr, flush=True)
+        print(
+            f"fresh installs: FAILED in {name} (temporary folder {tmp}{' kept' if args.keep else ' removed'})",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
     finally:
         if not args.keep:

@@ -73,8 +73,10 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
     initial, trained, sizes, accuracy = trained_kernels(args.epochs)
-    print(f"backend {keras.backend.backend()}; 3-block CNN, width 32, {args.epochs} epochs on the embedded "
-          f"MNIST subset (train accuracy {accuracy:.3f})\n")
+    print(
+        f"backend {keras.backend.backend()}; 3-block CNN, width 32, {args.epochs} epochs on the embedded "
+        f"MNIST subset (train accuracy {accuracy:.3f})\n"
+    )
     print("Relative error of the per-position value against the exact grid (the output size):\n")
     print("| conv | output | kernels | form | " + " | ".join(f"grid {g}" for g in GRIDS) + " |")
     print("| --- | --- | --- | --- | " + " | ".join("---:" for _ in GRIDS) + " |")

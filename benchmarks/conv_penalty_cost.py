@@ -61,8 +61,10 @@ def main():
     step_ms = 1e3 * statistics.median(steps)
 
     kernels = [layer.kernel for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    print(f"backend: {keras.backend.backend()}, batch {args.batch_size}, "
-          f"CNN width {args.filters}; train step {step_ms:.2f} ms (median of {args.rounds} epochs)")
+    print(
+        f"backend: {keras.backend.backend()}, batch {args.batch_size}, "
+        f"CNN width {args.filters}; train step {step_ms:.2f} ms (median of {args.rounds} epochs)"
+    )
     print("| penalty | kernels | penalty ms (value+grad) | (step + penalty) / step |")
     print("| --- | --- | ---: | ---: |")
     for stabilized in (True, False):

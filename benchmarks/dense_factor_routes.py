@@ -33,16 +33,16 @@ def _autodiff_cholesky_factors(s):
 
 def routes():
     return {
-        "one 256x784x260 sigmoid layer (scale)":
-            lambda k: ops.sum(ops.sigmoid(ops.matmul(ops.ones((256, 784)), k))),
+        "one 256x784x260 sigmoid layer (scale)": lambda k: ops.sum(ops.sigmoid(ops.matmul(ops.ones((256, 784)), k))),
         "exact, QR (used)": lambda k: E.dense_entropy_penalty(k, 1.0, stabilized=False),
         "stabilized, Cholesky of Gram, closed-form gradient (used)": lambda k: E.dense_entropy_penalty(k, 1.0),
-        "stabilized, Cholesky of Gram, autodiff (before 0.1.0)":
-            lambda k: ops.sum(E.entropy_surrogate(_autodiff_cholesky_factors(k[:260, :260]), EPS)),
-        "stabilized, Householder QR":
-            lambda k: ops.sum(E.entropy_surrogate(ops.diagonal(ops.qr(k[:260, :260])[1]), EPS)),
-        "stabilized, SVD":
-            lambda k: ops.sum(E.entropy_surrogate(ops.svd(k[:260, :260], compute_uv=False), EPS)),
+        "stabilized, Cholesky of Gram, autodiff (before 0.1.0)": lambda k: ops.sum(
+            E.entropy_surrogate(_autodiff_cholesky_factors(k[:260, :260]), EPS)
+        ),
+        "stabilized, Householder QR": lambda k: ops.sum(
+            E.entropy_surrogate(ops.diagonal(ops.qr(k[:260, :260])[1]), EPS)
+        ),
+        "stabilized, SVD": lambda k: ops.sum(E.entropy_surrogate(ops.svd(k[:260, :260], compute_uv=False), EPS)),
     }
 
 

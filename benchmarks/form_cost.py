@@ -51,7 +51,9 @@ def penalties(family, lam=0.01):
         make = lambda form, stab: ke.ConvEntropy(lam, output_shape=(30, 30), form=form, stabilized=stab)  # noqa: E731
     else:
         make = lambda form, stab: ke.DenseEntropy(lam, form=form, stabilized=stab)  # noqa: E731
-    peer = (lambda: conv_orthogonal(lam)) if family == "cnn" else (lambda: keras.regularizers.OrthogonalRegularizer(lam))
+    peer = (
+        (lambda: conv_orthogonal(lam)) if family == "cnn" else (lambda: keras.regularizers.OrthogonalRegularizer(lam))
+    )
     out = {"none": None, PEER: peer}
     for form in FORMS:
         for stabilized in (True, False):

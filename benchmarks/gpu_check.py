@@ -91,26 +91,41 @@ print("PROBE " + json.dumps(info))
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     default_backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=[default_backend],
-                        help=f"backends to check, one process each (default: KERAS_BACKEND or tensorflow: "
-                             f"{default_backend})")
-    parser.add_argument("--examples", nargs="*", default=None, metavar="NAME",
-                        help="examples to run, by file name without .py (default: every examples/*.py; "
-                             "none: give the option alone)")
-    parser.add_argument("--overhead-args", default="",
-                        help='extra arguments for benchmarks/overhead.py, e.g. "--rounds 3 --steps 10"')
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        choices=BACKENDS,
+        default=[default_backend],
+        help=f"backends to check, one process each (default: KERAS_BACKEND or tensorflow: {default_backend})",
+    )
+    parser.add_argument(
+        "--examples",
+        nargs="*",
+        default=None,
+        metavar="NAME",
+        help="examples to run, by file name without .py (default: every examples/*.py; none: give the option alone)",
+    )
+    parser.add_argument(
+        "--overhead-args", default="", help='extra arguments for benchmarks/overhead.py, e.g. "--rounds 3 --steps 10"'
+    )
     parser.add_argument("--no-overhead", action="store_true", help="skip the overhead benchmark")
     parser.add_argument("--out", help="folder of gpu.md (default: docs/results)")
-    parser.add_argument("--runs", help="folder for the examples' outputs (default: OUT/runs with --out, "
-                                       "else runs/gpu_check)")
-    parser.add_argument("--allow-cpu", action="store_true",
-                        help="write docs/results/gpu.md even when no accelerator is seen")
+    parser.add_argument(
+        "--runs", help="folder for the examples' outputs (default: OUT/runs with --out, else runs/gpu_check)"
+    )
+    parser.add_argument(
+        "--allow-cpu", action="store_true", help="write docs/results/gpu.md even when no accelerator is seen"
+    )
     args = parser.parse_args(argv)
-    available = sorted(os.path.splitext(os.path.basename(p))[0]
-                       for p in glob.glob(os.path.join(ROOT, "examples", "*.py")))
+    available = sorted(
+        os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, "examples", "*.py"))
+    )
     if args.examples is None:
         args.examples = available
     unknown = sorted(set(args.examples) - set(available))
@@ -137,8 +152,12 @@ def nvidia_smi():
     if not shutil.which("nvidia-smi"):
         return None
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None
@@ -155,8 +174,12 @@ def overhead_rows(output):
 
 
 def check_backend(backend, args, runs_dir):
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
-               MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
+    env = dict(
+        os.environ,
+        KERAS_BACKEND=backend,
+        TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+        MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"),
+    )
     result = {"backend": backend, "examples": [], "overhead": None, "failures": []}
     print(f"=== KERAS_BACKEND={backend}", flush=True)
     code, _, output = run([sys.executable, "-c", PROBE], env, ROOT)
@@ -170,9 +193,13 @@ def check_backend(backend, args, runs_dir):
     if not args.no_overhead:
         cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "overhead.py"), *shlex.split(args.overhead_args)]
         code, seconds, output = run(cmd, env, ROOT)
-        result["overhead"] = {"command": "python benchmarks/overhead.py " + args.overhead_args, "seconds": seconds,
-                              "header": next((ln for ln in output.splitlines() if ln.startswith("backend:")), ""),
-                              "rows": overhead_rows(output), "code": code}
+        result["overhead"] = {
+            "command": "python benchmarks/overhead.py " + args.overhead_args,
+            "seconds": seconds,
+            "header": next((ln for ln in output.splitlines() if ln.startswith("backend:")), ""),
+            "rows": overhead_rows(output),
+            "code": code,
+        }
         if code != 0:
             result["failures"].append(f"benchmarks/overhead.py (exit {code})")
     for name in args.examples:
@@ -183,19 +210,29 @@ def check_backend(backend, args, runs_dir):
         cmd = [sys.executable, os.path.join(ROOT, "examples", f"{name}.py"), *example_args]
         code, seconds, output = run(cmd, env, ROOT)
         banner = next((ln for ln in output.splitlines() if ln.startswith("backend:")), "")
-        result["examples"].append({"name": name, "args": " ".join(example_args[:1] if name not in NO_QUICK
-                                                                 else example_args),
-                                   "seconds": seconds, "code": code, "banner": banner})
+        result["examples"].append(
+            {
+                "name": name,
+                "args": " ".join(example_args[:1] if name not in NO_QUICK else example_args),
+                "seconds": seconds,
+                "code": code,
+                "banner": banner,
+            }
+        )
         if code != 0:
             result["failures"].append(f"examples/{name}.py (exit {code})")
     return result
 
 
 def report(results, args, started):
-    lines = ["# GPU check", "",
-             f"Written by `python benchmarks/gpu_check.py {' '.join(shlex.quote(a) for a in sys.argv[1:])}` "
-             f"on {started:%Y-%m-%d %H:%M} UTC ({platform.system()} {platform.machine()}, "
-             f"Python {platform.python_version()}).", ""]
+    lines = [
+        "# GPU check",
+        "",
+        f"Written by `python benchmarks/gpu_check.py {' '.join(shlex.quote(a) for a in sys.argv[1:])}` "
+        f"on {started:%Y-%m-%d %H:%M} UTC ({platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}).",
+        "",
+    ]
     smi = nvidia_smi()
     if smi:
         lines += ["`nvidia-smi` (name, driver, memory):", "", "```text", smi, "```", ""]
@@ -203,17 +240,25 @@ def report(results, args, started):
         lines += ["**No accelerator was seen: every figure below is a CPU figure.**", ""]
     for r in results:
         info = r["info"]
-        lines += [f"## Backend: {r['backend']}", "",
-                  f"Devices: {', '.join(info['devices'])}", "",
-                  "Versions: " + ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items()), ""]
+        lines += [
+            f"## Backend: {r['backend']}",
+            "",
+            f"Devices: {', '.join(info['devices'])}",
+            "",
+            "Versions: " + ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items()),
+            "",
+        ]
         if r["examples"]:
-            lines += ["| example | arguments | wall time (s) | status | devices (the example's banner) |",
-                      "| --- | --- | ---: | --- | --- |"]
+            lines += [
+                "| example | arguments | wall time (s) | status | devices (the example's banner) |",
+                "| --- | --- | ---: | --- | --- |",
+            ]
             for e in r["examples"]:
                 status = "ok" if e["code"] == 0 else f"FAILED (exit {e['code']})"
                 devices = e["banner"].split("devices: ", 1)[1].split(";")[0] if "devices: " in e["banner"] else ""
-                lines.append(f"| {e['name']} | {e['args'] or '(defaults)'} | {e['seconds']:.1f} | {status} | "
-                             f"{devices} |")
+                lines.append(
+                    f"| {e['name']} | {e['args'] or '(defaults)'} | {e['seconds']:.1f} | {status} | {devices} |"
+                )
             lines.append("")
         o = r["overhead"]
         if o:
@@ -233,15 +278,17 @@ def main(argv=None):
     args = parse_args(argv)
     started = datetime.datetime.now(datetime.timezone.utc)
     out = os.path.abspath(args.out or DEFAULT_OUT)
-    runs_dir = os.path.abspath(args.runs or (os.path.join(out, "runs") if args.out else
-                                             os.path.join(ROOT, "runs", "gpu_check")))
+    runs_dir = os.path.abspath(
+        args.runs or (os.path.join(out, "runs") if args.out else os.path.join(ROOT, "runs", "gpu_check"))
+    )
     results = [check_backend(backend, args, runs_dir) for backend in args.backends]
     text = report(results, args, started)
     accelerator = any(r["info"].get("accelerator") for r in results)
     if not accelerator and out == os.path.abspath(DEFAULT_OUT) and not args.allow_cpu:
         print(text)
-        print("\nNo accelerator seen: not writing docs/results/gpu.md (give --out DIR, or --allow-cpu).",
-              file=sys.stderr)
+        print(
+            "\nNo accelerator seen: not writing docs/results/gpu.md (give --out DIR, or --allow-cpu).", file=sys.stderr
+        )
         return 1
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "gpu.md")

@@ -42,16 +42,18 @@ class EpochTimer(keras.callbacks.Callback):
 
 def make_model():
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(16, 3, activation="relu"),
-        keras.layers.Conv2D(16, 3, activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(32, 3, activation="relu"),
-        keras.layers.Conv2D(32, 3, activation="relu"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(16, 3, activation="relu"),
+            keras.layers.Conv2D(16, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile("adam", "sparse_categorical_crossentropy")
     return model
 
@@ -91,10 +93,14 @@ def main():
         monitor.measure()
         calls.append(time.perf_counter() - start)
     work = statistics.median(calls)
-    print(f"{'backend':<11} {'epochs':>6} {'without s':>10} {'with s':>8} {'ratio':>7} "
-          f"{'monitor work s':>15} {'work/epoch':>11}")
-    print(f"{keras.backend.backend():<11} {len(without):>6} {base:>10.3f} {mon:>8.3f} "
-          f"{mon / base:>7.3f} {work:>15.4f} {work / base:>11.4f}")
+    print(
+        f"{'backend':<11} {'epochs':>6} {'without s':>10} {'with s':>8} {'ratio':>7} "
+        f"{'monitor work s':>15} {'work/epoch':>11}"
+    )
+    print(
+        f"{keras.backend.backend():<11} {len(without):>6} {base:>10.3f} {mon:>8.3f} "
+        f"{mon / base:>7.3f} {work:>15.4f} {work / base:>11.4f}"
+    )
 
 
 if __name__ == "__main__":

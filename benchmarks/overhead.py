@@ -54,8 +54,7 @@ def autoencoder(penalty):
     model = keras.Sequential(
         [
             keras.Input((784,)),
-            keras.layers.Dense(260, activation="sigmoid",
-                               kernel_regularizer=penalty() if penalty else None),
+            keras.layers.Dense(260, activation="sigmoid", kernel_regularizer=penalty() if penalty else None),
             keras.layers.Dense(784, activation="sigmoid"),
         ]
     )
@@ -79,8 +78,7 @@ def configurations(filters):
         "autoencoder": {
             "none": lambda: autoencoder(None),
             "DenseEntropy stabilized": lambda: autoencoder(lambda: ke.DenseEntropy(0.01)),
-            "DenseEntropy exact": lambda: autoencoder(
-                lambda: ke.DenseEntropy(0.01, stabilized=False)),
+            "DenseEntropy exact": lambda: autoencoder(lambda: ke.DenseEntropy(0.01, stabilized=False)),
             "L2 (reference)": lambda: autoencoder(l2),
         },
     }
@@ -122,12 +120,19 @@ def main():
     parser.add_argument("--steps", type=int, default=20, help="train steps per epoch")
     parser.add_argument("--rounds", type=int, default=7, help="timed epochs per configuration")
     parser.add_argument("--filters", type=int, default=64, help="CNN width")
-    parser.add_argument("--families", nargs="+", default=["cnn", "autoencoder"],
-                        choices=["cnn", "autoencoder"], help="which models to time")
+    parser.add_argument(
+        "--families",
+        nargs="+",
+        default=["cnn", "autoencoder"],
+        choices=["cnn", "autoencoder"],
+        help="which models to time",
+    )
     args = parser.parse_args()
 
-    print(f"backend: {keras.backend.backend()}, batch {args.batch_size}, "
-          f"{args.steps} steps x {args.rounds} rounds, CNN width {args.filters}")
+    print(
+        f"backend: {keras.backend.backend()}, batch {args.batch_size}, "
+        f"{args.steps} steps x {args.rounds} rounds, CNN width {args.filters}"
+    )
     rows = []
     for family, configs in configurations(args.filters).items():
         if family not in args.families:

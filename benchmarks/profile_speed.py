@@ -36,8 +36,9 @@ def main():
         warm.append(time.perf_counter() - start)
     n_conv = sum(e.kind == "conv" for e in profile)
     print(f"{'backend':<11} {'model':<9} {'layers':>6} {'cold s':>8} {'warm s (median)':>16}")
-    print(f"{keras.backend.backend():<11} {'ResNet50':<9} {len(profile):>6} {cold:>8.3f} "
-          f"{statistics.median(warm):>16.3f}")
+    print(
+        f"{keras.backend.backend():<11} {'ResNet50':<9} {len(profile):>6} {cold:>8.3f} {statistics.median(warm):>16.3f}"
+    )
     print(f"({n_conv} conv + {len(profile) - n_conv} dense layers, {args.repeats} warm repeats)")
 
 

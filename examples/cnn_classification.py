@@ -30,17 +30,38 @@ from keras_entropy.experiments.arguments import Setting  # noqa: E402
 SETTINGS = {
     "depths": Setting("conv blocks (paper: 1 2 3)", nargs="+", choices=[1, 2, 3], quick=[2]),
     "widths": Setting("filters per convolution (paper: 32 64 128)", nargs="+", minimum=1, quick=[8]),
-    "placements": Setting("where the entropy loss goes (paper: first all)", str, nargs="+",
-                          choices=["first", "first_two", "all"], quick=["first", "all"]),
-    **arguments.sweep_settings(paper.CNN_PAPER, monitor="val_accuracy", quick={
-        "lams": [0.0, 0.01], "replications": 2, "max_epochs": 2, "patience": 1, "train_size": 256, "val_size": 128}),
+    "placements": Setting(
+        "where the entropy loss goes (paper: first all)",
+        str,
+        nargs="+",
+        choices=["first", "first_two", "all"],
+        quick=["first", "all"],
+    ),
+    **arguments.sweep_settings(
+        paper.CNN_PAPER,
+        monitor="val_accuracy",
+        quick={
+            "lams": [0.0, 0.01],
+            "replications": 2,
+            "max_epochs": 2,
+            "patience": 1,
+            "train_size": 256,
+            "val_size": 128,
+        },
+    ),
 }
 
 
 def parse_args(argv=None):
     parser = arguments.parser_for(__doc__)
-    arguments.add_common_arguments(parser, ["cifar10", "mnist"], "cifar10", settings=SETTINGS,
-                                   run_name="cnn_classification_DATASET", fallback="mnist")
+    arguments.add_common_arguments(
+        parser,
+        ["cifar10", "mnist"],
+        "cifar10",
+        settings=SETTINGS,
+        run_name="cnn_classification_DATASET",
+        fallback="mnist",
+    )
     return parser.parse_args(argv)
 
 
@@ -54,10 +75,14 @@ def main(argv=None):
     arrays, fixed = classification.cnn_inputs(run.data, settings, run.source)
     records = run.sweep(
         lambda config, seed: classification.cnn_run(config, seed, arrays, verbose=args.verbose),
-        classification.cnn_configs(settings, fixed), settings["replications"],
-        show=("val_accuracy", "accuracy"), skip=args.report_only)
+        classification.cnn_configs(settings, fixed),
+        settings["replications"],
+        show=("val_accuracy", "accuracy"),
+        skip=args.report_only,
+    )
     table1, plot, summary = classification_report.write_cnn_report(
-        run, records, fixed, script_setup.command_line(__file__, argv))
+        run, records, fixed, script_setup.command_line(__file__, argv)
+    )
     run.report(summary, table1, plot)
     return 0
 

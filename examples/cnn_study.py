@@ -36,38 +36,64 @@ from keras_entropy.experiments.arguments import Setting  # noqa: E402
 #: The study's settings: option, help, --quick value; DEFAULTS otherwise.
 SETTINGS = {
     "depths": Setting("convolution blocks (default 1 2 3)", nargs="+", minimum=1, quick=[1]),
-    "widths": Setting("filters per convolution (default 16 32; the paper: 32 64 128)", nargs="+", minimum=1,
-                      quick=[4]),
-    "penalties": Setting("configurations (default: all of none paper volume normalized orthogonal)", str,
-                         nargs="+", choices=list(evidence.PENALTIES), metavar="PENALTY"),
-    "learning_rates": Setting("Adam learning rates searched for every configuration (default 1e-3 3e-3)",
-                              float, nargs="+", quick=[1e-2]),
+    "widths": Setting("filters per convolution (default 16 32; the paper: 32 64 128)", nargs="+", minimum=1, quick=[4]),
+    "penalties": Setting(
+        "configurations (default: all of none paper volume normalized orthogonal)",
+        str,
+        nargs="+",
+        choices=list(evidence.PENALTIES),
+        metavar="PENALTY",
+    ),
+    "learning_rates": Setting(
+        "Adam learning rates searched for every configuration (default 1e-3 3e-3)", float, nargs="+", quick=[1e-2]
+    ),
     "lams": Setting("ConvEntropy strengths searched (default 1e-3 1e-2)", float, nargs="+", quick=[1e-2]),
     "factors": Setting("orthogonal factors searched (default 1e-2 1e-1)", float, nargs="+", quick=[1e-2]),
     "trial_epochs": Setting("epochs of each search trial (default 4)", minimum=1, quick=1),
     "epochs": Setting("epochs of each final run, no early stopping (default 10)", minimum=2, quick=2),
     "seeds": Setting("final runs per configuration, seeds --seed, --seed + 1, ... (default 5)", minimum=2, quick=2),
     "patience": Setting("patience of the paper's stopping rule, replayed on the histories (default 3)", minimum=1),
-    "thresholds": Setting("validation accuracies whose epochs to reach are reported (default 0.9 0.95)", float,
-                          nargs="+"),
+    "thresholds": Setting(
+        "validation accuracies whose epochs to reach are reported (default 0.9 0.95)", float, nargs="+"
+    ),
     "batch_size": Setting("default 128", minimum=1),
     "val_size": arguments.size_setting("validation = the last N training images (default 3000)", quick=200),
-    "train_size": arguments.size_setting("use the first N of the other training images (default 5000)",
-                                         quick=400),
+    "train_size": arguments.size_setting("use the first N of the other training images (default 5000)", quick=400),
     "test_size": arguments.size_setting("use the first N test images (default: all)", quick=200),
-    "search_seed": Setting("seed of every search trial's weights (default 1000, apart from the final runs')",
-                           minimum=0),
+    "search_seed": Setting(
+        "seed of every search trial's weights (default 1000, apart from the final runs')", minimum=0
+    ),
 }
-DEFAULTS = {"depths": [1, 2, 3], "widths": [16, 32], "penalties": list(evidence.PENALTIES),
-            "learning_rates": [1e-3, 3e-3], "lams": [1e-3, 1e-2], "factors": [1e-2, 1e-1], "trial_epochs": 4,
-            "epochs": 10, "seeds": 5, "patience": 3, "thresholds": [0.9, 0.95], "batch_size": 128, "val_size": 3000,
-            "train_size": 5000, "search_seed": 1000}
+DEFAULTS = {
+    "depths": [1, 2, 3],
+    "widths": [16, 32],
+    "penalties": list(evidence.PENALTIES),
+    "learning_rates": [1e-3, 3e-3],
+    "lams": [1e-3, 1e-2],
+    "factors": [1e-2, 1e-1],
+    "trial_epochs": 4,
+    "epochs": 10,
+    "seeds": 5,
+    "patience": 3,
+    "thresholds": [0.9, 0.95],
+    "batch_size": 128,
+    "val_size": 3000,
+    "train_size": 5000,
+    "search_seed": 1000,
+}
 
 
 def parse_args(argv=None):
     parser = arguments.parser_for(__doc__)
-    arguments.add_common_arguments(parser, ["mnist"], "mnist", settings=SETTINGS, run_name="cnn_study",
-                                   writes="tuner/, trials.jsonl, trials.csv, figures", mixed_precision=False)
+    arguments.add_common_arguments(
+        parser,
+        ["mnist"],
+        "mnist",
+        settings=SETTINGS,
+        run_name="cnn_study",
+        writes="tuner/, trials.jsonl, trials.csv, figures",
+        mixed_precision=False,
+    )
     study.add_budget_argument(parser)
     return parser.parse_args(argv)
 
@@ -87,10 +113,16 @@ def hypermodel_for(plan, depth, width, penalty):
         placement = hp.Choice("placement", placements) if len(placements) > 1 else placements[0]
         return study_cnn(shape, depth, width, evidence.PEER, factor, placement, learning_rate)
 
-    conv = None if penalty in (evidence.BASELINE, evidence.PEER) else tuning.EntropySearch(
-        lam=settings["lams"], placement=placements if len(placements) > 1 else placements[0], form=penalty)
-    return tuning.EntropyHyperModel(build, conv=conv, seeds=settings["search_seed"],
-                                    name=f"{penalty}_{arch_name(depth, width)}")
+    conv = (
+        None
+        if penalty in (evidence.BASELINE, evidence.PEER)
+        else tuning.EntropySearch(
+            lam=settings["lams"], placement=placements if len(placements) > 1 else placements[0], form=penalty
+        )
+    )
+    return tuning.EntropyHyperModel(
+        build, conv=conv, seeds=settings["search_seed"], name=f"{penalty}_{arch_name(depth, width)}"
+    )
 
 
 def search(plan, depth, width, penalty):
@@ -108,12 +140,25 @@ def search(plan, depth, width, penalty):
         fixed["lam"] = settings["lams"][0]
     (x, y), validation_data, _ = plan.run.arrays
     return tuning.grid_search(
-        hypermodel_for(plan, depth, width, penalty), tuning.objective("val_accuracy"), plan.run.path("tuner"),
-        f"{arch}_{penalty}", dict(x=x, y=y, validation_data=validation_data, epochs=settings["trial_epochs"],
-                                  batch_size=settings["batch_size"]),
-        deadline_s=plan.deadline_s, export_to=plan.run.path("trials.jsonl"), fixed=fixed, drop=("conv_form",),
-        rename={"conv_lam": "lam", "conv_placement": "placement", "factor": "lam"}, seed=settings["search_seed"],
-        label=f"{arch}, {penalty}")
+        hypermodel_for(plan, depth, width, penalty),
+        tuning.objective("val_accuracy"),
+        plan.run.path("tuner"),
+        f"{arch}_{penalty}",
+        dict(
+            x=x,
+            y=y,
+            validation_data=validation_data,
+            epochs=settings["trial_epochs"],
+            batch_size=settings["batch_size"],
+        ),
+        deadline_s=plan.deadline_s,
+        export_to=plan.run.path("trials.jsonl"),
+        fixed=fixed,
+        drop=("conv_form",),
+        rename={"conv_lam": "lam", "conv_placement": "placement", "factor": "lam"},
+        seed=settings["search_seed"],
+        label=f"{arch}, {penalty}",
+    )
 
 
 def main(argv=None):
@@ -123,8 +168,7 @@ def main(argv=None):
 
     settings = arguments.settings_for(args, DEFAULTS, SETTINGS)
     run = script_setup.start(args, "cnn_study")
-    run.arrays = cnn_study.split_labelled(run.data, settings["val_size"], settings["train_size"],
-                                          settings["test_size"])
+    run.arrays = cnn_study.split_labelled(run.data, settings["val_size"], settings["train_size"], settings["test_size"])
     plan = cnn_study.StudyPlan(run, settings, study.deadline(args.cpu_minutes))
     command = study.study_command(__file__, argv)
     try:
@@ -132,14 +176,22 @@ def main(argv=None):
             for penalty in settings["penalties"]:
                 if not search(plan, depth, width, penalty):
                     raise study.TimeUp
-            run.sweep(plan.train_final(args.verbose), plan.final_configs(depth, width), settings["seeds"],
-                      show=("val_accuracy", "final_test_accuracy"))
+            run.sweep(
+                plan.train_final(args.verbose),
+                plan.final_configs(depth, width),
+                settings["seeds"],
+                show=("val_accuracy", "final_test_accuracy"),
+            )
             cnn_study.write_report(plan, command)
     except study.TimeUp:
         print(study.TIME_UP_MESSAGE, flush=True)
     summary, verdicts = cnn_study.write_report(plan, command)
-    study.finish(run, summary, verdict.verdict_table(verdicts, evidence.ACCURACY) if verdicts else None,
-                 verdict.verdict_sentences(verdicts, measure=evidence.ACCURACY))
+    study.finish(
+        run,
+        summary,
+        verdict.verdict_table(verdicts, evidence.ACCURACY) if verdicts else None,
+        verdict.verdict_sentences(verdicts, measure=evidence.ACCURACY),
+    )
     return 0
 
 

@@ -32,8 +32,7 @@ SETTINGS = {
     "seeds": Setting("runs per configuration, seeds --seed, --seed + 1, ... (default 3)", minimum=2, quick=2),
     "batch_size": Setting("default 256", minimum=1),
     "val_size": arguments.size_setting("validation = the last N training images (default 1000)", quick=200),
-    "train_size": arguments.size_setting("use the first N of the other training images (default: all)",
-                                         quick=500),
+    "train_size": arguments.size_setting("use the first N of the other training images (default: all)", quick=500),
     "test_size": arguments.size_setting("use the first N test images (default: all)", quick=200),
 }
 DEFAULTS = {"epochs": 40, "seeds": 3, "batch_size": 256, "val_size": 1000}
@@ -42,8 +41,15 @@ TITLE = "Does an entropy penalty help a dense autoencoder?"
 
 def parse_args(argv=None):
     parser = arguments.parser_for(__doc__)
-    arguments.add_common_arguments(parser, ["mnist"], "mnist", settings=SETTINGS, run_name="compare_penalties",
-                                   writes="test_mse_curves.png", mixed_precision=False)
+    arguments.add_common_arguments(
+        parser,
+        ["mnist"],
+        "mnist",
+        settings=SETTINGS,
+        run_name="compare_penalties",
+        writes="test_mse_curves.png",
+        mixed_precision=False,
+    )
     return parser.parse_args(argv)
 
 
@@ -52,20 +58,47 @@ def main(argv=None):
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
     from keras_entropy.experiments import comparison, curves, evidence, verdict
 
-    settings = {**arguments.settings_for(args, DEFAULTS, SETTINGS), "seed": args.seed,
-                "penalties": list(comparison.TUNED)}
+    settings = {
+        **arguments.settings_for(args, DEFAULTS, SETTINGS),
+        "seed": args.seed,
+        "penalties": list(comparison.TUNED),
+    }
     run = script_setup.start_embedded(args, "compare_penalties")
     arrays = evidence.split_images(run.data, settings["val_size"], settings["train_size"], settings["test_size"])
-    configs = comparison.configs(settings["epochs"], settings["batch_size"], data_source=run.source,
-                                 train_size=len(arrays[0]), val_size=len(arrays[1]), test_size=len(arrays[2]))
-    records = run.sweep(lambda config, seed: evidence.study_run(config, seed, arrays, verbose=args.verbose),
-                        configs, settings["seeds"], show=("test_mse",), skip=args.report_only)
+    configs = comparison.configs(
+        settings["epochs"],
+        settings["batch_size"],
+        data_source=run.source,
+        train_size=len(arrays[0]),
+        val_size=len(arrays[1]),
+        test_size=len(arrays[2]),
+    )
+    records = run.sweep(
+        lambda config, seed: evidence.study_run(config, seed, arrays, verbose=args.verbose),
+        configs,
+        settings["seeds"],
+        show=("test_mse",),
+        skip=args.report_only,
+    )
     rows = verdict.verdict_rows(records)
     sentence, table = verdict.comparison_sentence(rows), verdict.verdict_table(rows)
-    figure = curves.plot_curves(records, run.path("test_mse_curves.png"), "test_mse", "test MSE",
-                                title="784 -> 100 -> 784 autoencoder: test MSE per epoch")
-    lines = comparison.summary_lines(TITLE, script_setup.command_line(__file__, argv), run.data.describe(),
-                                     settings, sentence, table, os.path.basename(figure), run.note)
+    figure = curves.plot_curves(
+        records,
+        run.path("test_mse_curves.png"),
+        "test_mse",
+        "test MSE",
+        title="784 -> 100 -> 784 autoencoder: test MSE per epoch",
+    )
+    lines = comparison.summary_lines(
+        TITLE,
+        script_setup.command_line(__file__, argv),
+        run.data.describe(),
+        settings,
+        sentence,
+        table,
+        os.path.basename(figure),
+        run.note,
+    )
     summary = script_setup.write_summary(run.out, lines)
     run.report(summary, table, writes=os.path.basename(figure))
     print(f"\n{sentence}")

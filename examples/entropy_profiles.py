@@ -52,20 +52,38 @@ SETTINGS = {
 
 def parse_args(argv=None):
     parser = arguments.parser_for(__doc__)
-    parser.add_argument("--models", nargs="+", choices=["vgg16", "resnet50", "unet"],
-                        default=["vgg16", "resnet50", "unet"])
-    parser.add_argument("--weights", action="append", default=[], metavar="MODEL=PATH",
-                        help="ImageNet weights file (or folder) of vgg16 / resnet50; repeatable")
-    parser.add_argument("--no-cache-weights", action="store_true",
-                        help="do not look for ImageNet weights in the Keras cache")
-    parser.add_argument("--seg-dataset", choices=["coco_segmentation", "mnist"], default=None,
-                        help="data the U-Net is trained on (default: coco_segmentation; --quick: mnist digit masks)")
+    parser.add_argument(
+        "--models", nargs="+", choices=["vgg16", "resnet50", "unet"], default=["vgg16", "resnet50", "unet"]
+    )
+    parser.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        metavar="MODEL=PATH",
+        help="ImageNet weights file (or folder) of vgg16 / resnet50; repeatable",
+    )
+    parser.add_argument(
+        "--no-cache-weights", action="store_true", help="do not look for ImageNet weights in the Keras cache"
+    )
+    parser.add_argument(
+        "--seg-dataset",
+        choices=["coco_segmentation", "mnist"],
+        default=None,
+        help="data the U-Net is trained on (default: coco_segmentation; --quick: mnist digit masks)",
+    )
     arguments.add_common_arguments(
-        parser, ["imagenette", "cifar10", "mnist"], None, settings=SETTINGS, run_name="entropy_profiles",
-        writes="profile_*.png/csv/json", report_only=False, seed_help="seed of the initial weights and training",
+        parser,
+        ["imagenette", "cifar10", "mnist"],
+        None,
+        settings=SETTINGS,
+        run_name="entropy_profiles",
+        writes="profile_*.png/csv/json",
+        report_only=False,
+        seed_help="seed of the initial weights and training",
         dataset_help="data the classifiers are trained on without weights (default: imagenette; --quick: mnist)",
         quick_help=f"compact models, tiny CPU run: {arguments.quick_values(SETTINGS)}; embedded MNIST subset when "
-        "no copy is found")
+        "no copy is found",
+    )
     args = parser.parse_args(argv)
     args.weights_given = {}
     for item in args.weights:
@@ -86,17 +104,24 @@ def main(argv=None):
     out, results_path = script_setup.output_dir(args, "entropy_profiles")
     run = script_setup.Run(args, info, None, None, notes, out, results_path)
     records = run.sweep(
-        lambda config, seed: profile_figures.profile_run(config, seed, data_of.get(config["model"]), out,
-                                                         verbose=args.verbose),
-        configs, 1, show=("loss", "accuracy", "n_layers"))
+        lambda config, seed: profile_figures.profile_run(
+            config, seed, data_of.get(config["model"]), out, verbose=args.verbose
+        ),
+        configs,
+        1,
+        show=("loss", "accuracy", "n_layers"),
+    )
     records = {r["config"]["model"]: r for r in records}
-    summary = profile_figures.write_profiles_report(run, configs, records, notes,
-                                                    script_setup.command_line(__file__, argv))
+    summary = profile_figures.write_profiles_report(
+        run, configs, records, notes, script_setup.command_line(__file__, argv)
+    )
     run.report(summary, writes="profile_*.png/csv/json")
     for name, record in records.items():
         m = record["metrics"]
-        print(f"{name}: {m['n_layers']} layers; layer-1 mean log|c11| trained {m['layer_means_trained'][0]:.3f}"
-              f", initialised {m['layer_means_initialised'][0]:.3f}")
+        print(
+            f"{name}: {m['n_layers']} layers; layer-1 mean log|c11| trained {m['layer_means_trained'][0]:.3f}"
+            f", initialised {m['layer_means_initialised'][0]:.3f}"
+        )
     return 0
 
 

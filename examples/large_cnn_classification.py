@@ -34,27 +34,53 @@ STRATEGIES = ["first", "first_two", "pre_skip", "empirical"]
 #: The sweep's settings: option, help, --quick value (the paper's: paper.LARGE_CNN_PAPER).
 SETTINGS = {
     "archs": Setting("default: both", str, nargs="+", choices=["vgg16", "resnet50"], quick=["vgg16"]),
-    "trainings": Setting("default: all three", str, nargs="+", quick=["augmentation_dropout"],
-                         choices=["vanilla", "augmentation", "augmentation_dropout"]),
-    "placements": Setting("default: first first_two (VGG16); first first_two pre_skip empirical (ResNet50); a "
-                          "placement an architecture does not use in the paper is still run if named", str,
-                          nargs="+", choices=STRATEGIES, quick=["first"]),
+    "trainings": Setting(
+        "default: all three",
+        str,
+        nargs="+",
+        quick=["augmentation_dropout"],
+        choices=["vanilla", "augmentation", "augmentation_dropout"],
+    ),
+    "placements": Setting(
+        "default: first first_two (VGG16); first first_two pre_skip empirical (ResNet50); a "
+        "placement an architecture does not use in the paper is still run if named",
+        str,
+        nargs="+",
+        choices=STRATEGIES,
+        quick=["first"],
+    ),
     "image_size": Setting("square input size (default 224)", minimum=32, quick=32),
     "head_units": Setting("width of the head's dense layers (default 4096)", minimum=1, quick=16),
     "lr_patience": Setting("epochs without gain before lr /= 10 (paper: 10)", minimum=0, quick=1),
-    "reference": Setting("reference of 'empirical': imagenet (default), initial, a profile .json "
-                         "(keras_entropy.EntropyProfile.to_json) or a .keras model", str, quick="initial"),
+    "reference": Setting(
+        "reference of 'empirical': imagenet (default), initial, a profile .json "
+        "(keras_entropy.EntropyProfile.to_json) or a .keras model",
+        str,
+        quick="initial",
+    ),
     "empirical_k": Setting("layers chosen by 'empirical' (default 10)", minimum=1),
-    **arguments.sweep_settings(paper.LARGE_CNN_PAPER, monitor="val_accuracy", validation="validation", quick={
-        "lams": [0.0, 0.01], "replications": 1, "max_epochs": 1, "patience": 1, "batch_size": 16, "train_size": 32,
-        "val_size": 16}),
+    **arguments.sweep_settings(
+        paper.LARGE_CNN_PAPER,
+        monitor="val_accuracy",
+        validation="validation",
+        quick={
+            "lams": [0.0, 0.01],
+            "replications": 1,
+            "max_epochs": 1,
+            "patience": 1,
+            "batch_size": 16,
+            "train_size": 32,
+            "val_size": 16,
+        },
+    ),
 }
 
 
 def parse_args(argv=None):
     parser = arguments.parser_for(__doc__)
-    arguments.add_common_arguments(parser, ["imagenette"], "imagenette", settings=SETTINGS,
-                                   run_name="large_cnn_classification", fallback="mock")
+    arguments.add_common_arguments(
+        parser, ["imagenette"], "imagenette", settings=SETTINGS, run_name="large_cnn_classification", fallback="mock"
+    )
     return parser.parse_args(argv)
 
 
@@ -65,15 +91,24 @@ def main(argv=None):
 
     settings = arguments.settings_for(args, paper.LARGE_CNN_PAPER, SETTINGS, placements=None)
     run = script_setup.start(
-        args, "large_cnn_classification", fallback="mock", image_size=settings["image_size"], mock_examples=32,
-        max_examples=max(filter(None, [settings["train_size"], settings["val_size"]]), default=None))
+        args,
+        "large_cnn_classification",
+        fallback="mock",
+        image_size=settings["image_size"],
+        mock_examples=32,
+        max_examples=max(filter(None, [settings["train_size"], settings["val_size"]]), default=None),
+    )
     arrays, fixed, note = classification.large_cnn_inputs(run.data, settings, run.source, run.note, args.dataset)
     records = run.sweep(
         classification.large_cnn_trainer(arrays, settings["image_size"], verbose=args.verbose),
-        classification.large_cnn_configs(settings, fixed), settings["replications"],
-        show=("val_accuracy", "accuracy"), skip=args.report_only)
+        classification.large_cnn_configs(settings, fixed),
+        settings["replications"],
+        show=("val_accuracy", "accuracy"),
+        skip=args.report_only,
+    )
     table2, plot, summary = classification_report.write_large_cnn_report(
-        run, records, fixed, script_setup.command_line(__file__, argv), note)
+        run, records, fixed, script_setup.command_line(__file__, argv), note
+    )
     run.report(summary, table2, plot)
     return 0
 

@@ -47,11 +47,17 @@ def train(latent, lam, epochs, patience, seed, x_train, x_test, verbose=0):
     keras.utils.set_random_seed(seed)
     model = dense_autoencoder(784, latent, lam)
     model.compile(optimizer="adam", loss="mse", metrics=[keras.metrics.MeanSquaredError("mse")])
-    stop = keras.callbacks.EarlyStopping(monitor="val_mse", patience=patience,
-                                         restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(monitor="val_mse", patience=patience, restore_best_weights=True)
     start = time.perf_counter()
-    history = model.fit(x_train, x_train, validation_data=(x_test, x_test), epochs=epochs,
-                        batch_size=128, callbacks=[stop], verbose=verbose)
+    history = model.fit(
+        x_train,
+        x_train,
+        validation_data=(x_test, x_test),
+        epochs=epochs,
+        batch_size=128,
+        callbacks=[stop],
+        verbose=verbose,
+    )
     seconds = time.perf_counter() - start
     val_mse = history.history["val_mse"]
     best = int(np.argmin(val_mse))
@@ -79,12 +85,19 @@ def parse_args(argv=None):
 def print_comparison(results, settings, seed):
     """The two runs side by side, one row per quantity."""
     print()
-    print(f"784 -> {settings['latent']} -> 784 autoencoder, early stopping on val MSE "
-          f"(patience {settings['patience']}), seed {seed}")
+    print(
+        f"784 -> {settings['latent']} -> 784 autoencoder, early stopping on val MSE "
+        f"(patience {settings['patience']}), seed {seed}"
+    )
     print(f"{'':<24}" + "".join(f"{'lambda = ' + format(r['lambda'], 'g'):>16}" for r in results))
-    for key, fmt in [("epochs run", "d"), ("best epoch", "d"), ("best val MSE", ".5f"),
-                     ("epochs to 110% of best", "d"),
-                     ("seconds", ".1f"), ("log|det W_sq|", ".1f")]:
+    for key, fmt in [
+        ("epochs run", "d"),
+        ("best epoch", "d"),
+        ("best val MSE", ".5f"),
+        ("epochs to 110% of best", "d"),
+        ("seconds", ".1f"),
+        ("log|det W_sq|", ".1f"),
+    ]:
         print(f"{key:<24}" + "".join(f"{format(r[key], fmt):>16}" for r in results))
 
 
@@ -96,18 +109,31 @@ def main(argv=None):
     from keras_entropy.experiments import sweeps
 
     settings = arguments.settings_for(args, DEFAULTS, SETTINGS)
-    print(f"keras {keras.__version__}, backend {keras.backend.backend()}; "
-          f"data: MNIST subset embedded in keras_entropy (6,000 train / 1,000 test)", flush=True)
+    print(
+        f"keras {keras.__version__}, backend {keras.backend.backend()}; "
+        f"data: MNIST subset embedded in keras_entropy (6,000 train / 1,000 test)",
+        flush=True,
+    )
     x_train, x_test = load_data()
     results = []
     with sweeps.Progress(2) as progress:
         for lam in (0.0, settings["lam"]):
             progress.start(f"lambda={lam:g}")
-            r = train(settings["latent"], lam, settings["epochs"], settings["patience"], args.seed, x_train, x_test,
-                      args.verbose)
+            r = train(
+                settings["latent"],
+                lam,
+                settings["epochs"],
+                settings["patience"],
+                args.seed,
+                x_train,
+                x_test,
+                args.verbose,
+            )
             results.append(r)
-            progress.finish(f"lambda={lam:g}: best val MSE {r['best val MSE']:.5f} at epoch {r['best epoch']}, "
-                            f"{r['epochs run']} epochs, {sweeps.format_duration(r['seconds'])}")
+            progress.finish(
+                f"lambda={lam:g}: best val MSE {r['best val MSE']:.5f} at epoch {r['best epoch']}, "
+                f"{r['epochs run']} epochs, {sweeps.format_duration(r['seconds'])}"
+            )
     print_comparison(results, settings, args.seed)
     return 0
 

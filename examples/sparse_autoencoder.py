@@ -39,8 +39,15 @@ SETTINGS = {
 
 def parse_args(argv=None):
     parser = arguments.parser_for(__doc__)
-    arguments.add_common_arguments(parser, ["mnist"], "mnist", settings=SETTINGS, run_name="sparse_autoencoder",
-                                   writes="feature PNGs", report_only=False)
+    arguments.add_common_arguments(
+        parser,
+        ["mnist"],
+        "mnist",
+        settings=SETTINGS,
+        run_name="sparse_autoencoder",
+        writes="feature PNGs",
+        report_only=False,
+    )
     return parser.parse_args(argv)
 
 
@@ -59,7 +66,8 @@ def main(argv=None):
 
     records = run.sweep(train, configs, settings["replications"], show=("mean_activation", "val_mse"))
     lines, summary = sparse_coding.write_sparse_autoencoder_report(
-        run, records, configs, settings, args.dataset, script_setup.command_line(__file__, argv))
+        run, records, configs, settings, args.dataset, script_setup.command_line(__file__, argv)
+    )
     run.report(summary, lines, "feature grids")
     return 0
 

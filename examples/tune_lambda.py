@@ -46,36 +46,70 @@ SETTINGS = {
     "batch_size": Setting("default 128", minimum=1),
     "forms": arguments.forms_setting("penalty forms to search (default: paper)"),
 }
-DEFAULTS = {"max_trials": 20, "epochs": 10, "width": 32, "latent_dim": 140, "batch_size": 128,
-            "forms": [paper.PAPER_FORM]}
+DEFAULTS = {
+    "max_trials": 20,
+    "epochs": 10,
+    "width": 32,
+    "latent_dim": 140,
+    "batch_size": 128,
+    "forms": [paper.PAPER_FORM],
+}
 
 
 def parse_args(argv=None):
     parser = arguments.parser_for(__doc__)
-    parser.add_argument("--model", choices=["cnn", "autoencoder"], default="cnn",
-                        help="the CIFAR-10 CNN (default) or the dense autoencoder")
+    parser.add_argument(
+        "--model",
+        choices=["cnn", "autoencoder"],
+        default="cnn",
+        help="the CIFAR-10 CNN (default) or the dense autoencoder",
+    )
     arguments.add_common_arguments(
-        parser, ["mnist", "cifar10"], None, settings=SETTINGS, run_name="tune_lambda_MODEL_DATASET",
-        fallback="mnist", report_only=False, mixed_precision=False,
+        parser,
+        ["mnist", "cifar10"],
+        None,
+        settings=SETTINGS,
+        run_name="tune_lambda_MODEL_DATASET",
+        fallback="mnist",
+        report_only=False,
+        mixed_precision=False,
         dataset_help="default: cifar10 for the CNN, mnist for the autoencoder",
         out_help="folder for the tuner project and results.jsonl (default: runs/tune_lambda_MODEL_DATASET[_quick])",
-        seed_help="seeds every trial's weights and the tuner")
+        seed_help="seeds every trial's weights and the tuner",
+    )
     parser.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], default="random")
-    parser.add_argument("--objective", help="default: val_accuracy (CNN), val_loss (autoencoder); "
-                        "any logged metric, e.g. val_mse")
-    parser.add_argument("--lam-range", type=float, nargs=2, metavar=("LOW", "HIGH"), default=[1e-4, 10.0],
-                        help="log-uniform range of lambda (default 1e-4 10), plus the baseline 0")
-    parser.add_argument("--paper-grid", action="store_true", help="search the paper's grid "
-                        "0, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10 instead of a range")
-    parser.add_argument("--placements", nargs="+",
-                        help="strategies to search (default: first first_two all for the CNN, first all "
-                        "for the autoencoder)")
+    parser.add_argument(
+        "--objective", help="default: val_accuracy (CNN), val_loss (autoencoder); any logged metric, e.g. val_mse"
+    )
+    parser.add_argument(
+        "--lam-range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=[1e-4, 10.0],
+        help="log-uniform range of lambda (default 1e-4 10), plus the baseline 0",
+    )
+    parser.add_argument(
+        "--paper-grid",
+        action="store_true",
+        help="search the paper's grid 0, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10 instead of a range",
+    )
+    parser.add_argument(
+        "--placements",
+        nargs="+",
+        help="strategies to search (default: first first_two all for the CNN, first all for the autoencoder)",
+    )
     parser.add_argument("--tune-stabilized", action="store_true", help="also search exact vs stabilized")
     parser.add_argument("--depth", type=int, choices=[1, 2, 3], default=2, help="CNN blocks (default 2)")
-    parser.add_argument("--trial-timeout", type=float, default=600.0,
-                        help="distributed: seconds of silence before a worker's trial goes to another (default 600)")
-    parser.add_argument("--heartbeat", type=float, default=10.0,
-                        help="distributed: seconds between a worker's heartbeats (default 10)")
+    parser.add_argument(
+        "--trial-timeout",
+        type=float,
+        default=600.0,
+        help="distributed: seconds of silence before a worker's trial goes to another (default 600)",
+    )
+    parser.add_argument(
+        "--heartbeat", type=float, default=10.0, help="distributed: seconds between a worker's heartbeats (default 10)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="start the tuner project afresh")
     args = parser.parse_args(argv)
     low, high = args.lam_range
@@ -90,8 +124,11 @@ def load_data(args, settings):
     from keras_entropy.experiments import autoencoder
 
     data, _, _ = loading.load_data_for(
-        args, fallback="mnist", print_error=False,
-        embedded_note="used the embedded MNIST subset shipped with keras_entropy (a smoke test).")
+        args,
+        fallback="mnist",
+        print_error=False,
+        embedded_note="used the embedded MNIST subset shipped with keras_entropy (a smoke test).",
+    )
     x_train = data.x_train[: settings["train_size"]]
     x_val = data.x_test[: settings["val_size"]]
     if args.model == "autoencoder":
@@ -115,8 +152,7 @@ def cnn_builder(input_shape, depth, width, classes=10):
 
     def build():
         model = classification.small_cnn(tuple(input_shape), depth, width, classes)
-        model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
 
     return build
@@ -130,8 +166,11 @@ def autoencoder_builder(input_dim, latent_dim):
 
     def build():
         model = autoencoder.dense_autoencoder(input_dim, latent_dim)
-        model.compile(keras.optimizers.Adam(paper.DENSE_AUTOENCODER_PAPER["learning_rate"]), "mse",
-                      metrics=[keras.metrics.MeanSquaredError(name="mse")])
+        model.compile(
+            keras.optimizers.Adam(paper.DENSE_AUTOENCODER_PAPER["learning_rate"]),
+            "mse",
+            metrics=[keras.metrics.MeanSquaredError(name="mse")],
+        )
         return model
 
     return build
@@ -148,9 +187,12 @@ def hypermodel_for(args, settings, input_shape):
     else:
         kind, placements, objective = "dense", ["first", "all"], "val_loss"
         build = autoencoder_builder(input_shape[0], settings["latent_dim"])
-    search = tuning.EntropySearch(lam=lam, placement=args.placements or placements,
-                                  stabilized=[True, False] if args.tune_stabilized else True,
-                                  form=settings["forms"])
+    search = tuning.EntropySearch(
+        lam=lam,
+        placement=args.placements or placements,
+        stabilized=[True, False] if args.tune_stabilized else True,
+        form=settings["forms"],
+    )
     hypermodel = tuning.EntropyHyperModel(build, seeds=args.seed, name=args.model, **{kind: search})
     return hypermodel, args.objective or objective
 
@@ -161,8 +203,13 @@ def tuner_for(args, settings, hypermodel, objective, out, role):
 
     from keras_entropy import tuning
 
-    common = {"objective": tuning.objective(objective), "directory": out, "project_name": "tuner",
-              "seed": args.seed + 1, "overwrite": args.overwrite and role != "worker"}
+    common = {
+        "objective": tuning.objective(objective),
+        "directory": out,
+        "project_name": "tuner",
+        "seed": args.seed + 1,
+        "overwrite": args.overwrite and role != "worker",
+    }
     if args.tuner == "hyperband":
         tuner = keras_tuner.Hyperband(hypermodel, max_epochs=settings["epochs"], factor=3, **common)
     else:
@@ -174,8 +221,12 @@ def tuner_for(args, settings, hypermodel, objective, out, role):
         tuner.search_space_summary()
     else:
         budget = f"up to {settings['max_trials']} trials" if args.tuner != "hyperband" else "hyperband brackets"
-        print(f"search: {args.tuner}, {budget} of {settings['epochs']} epochs over "
-              + ", ".join(tuner.oracle.hyperparameters.values) + f"; objective {objective}", flush=True)
+        print(
+            f"search: {args.tuner}, {budget} of {settings['epochs']} epochs over "
+            + ", ".join(tuner.oracle.hyperparameters.values)
+            + f"; objective {objective}",
+            flush=True,
+        )
     return tuner
 
 
@@ -184,10 +235,20 @@ def export(args, tuner, out, data):
     from keras_entropy import tuning
 
     results = os.path.join(out, "results.jsonl")
-    exported = tuning.export_trials(tuner, results, fixed={
-        "model": args.model, "dataset": data.name, "data_source": "embedded" if data.is_embedded else data.source})
-    print(f"\nexported {exported['exported']} trials to {results} "
-          f"({exported['skipped']} already there); keras_entropy.experiments.reports reads it", flush=True)
+    exported = tuning.export_trials(
+        tuner,
+        results,
+        fixed={
+            "model": args.model,
+            "dataset": data.name,
+            "data_source": "embedded" if data.is_embedded else data.source,
+        },
+    )
+    print(
+        f"\nexported {exported['exported']} trials to {results} "
+        f"({exported['skipped']} already there); keras_entropy.experiments.reports reads it",
+        flush=True,
+    )
     values, score, name = tuning.best_trial_summary(tuner)
     print("best trial hyperparameters: " + ", ".join(f"{k}={v}" for k, v in values.items()))
     print(f"best trial score: {name} = {score:.6g}", flush=True)
@@ -201,16 +262,24 @@ def main(argv=None):
     settings = arguments.settings_for(args, DEFAULTS, SETTINGS)
     role = tuning.cluster_role()
     script_setup.announce_runtime(
-        args, dtype_policy=False, suffix=f"; role: {role} ({os.environ['KERASTUNER_TUNER_ID']})" if role else "")
+        args, dtype_policy=False, suffix=f"; role: {role} ({os.environ['KERASTUNER_TUNER_ID']})" if role else ""
+    )
     x_train, y_train, x_val, y_val, data = load_data(args, settings)
     # The data set actually used: a --quick run may have fallen back to the embedded MNIST subset.
     out, _ = script_setup.output_dir(args, f"tune_lambda_{args.model}_{data.name}", create=False)
     hypermodel, objective = hypermodel_for(args, settings, x_train.shape[1:])
     tuner = tuner_for(args, settings, hypermodel, objective, out, role)
     tuning.run_search(
-        tuner, x_train, y_train, validation_data=(x_val, y_val), epochs=settings["epochs"],
-        batch_size=settings["batch_size"], verbose=args.verbose,
-        trial_timeout=args.trial_timeout, heartbeat_interval=args.heartbeat, progress=True,
+        tuner,
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        verbose=args.verbose,
+        trial_timeout=args.trial_timeout,
+        heartbeat_interval=args.heartbeat,
+        progress=True,
     )
     if role == "worker":
         print("worker: search finished", flush=True)

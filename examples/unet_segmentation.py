@@ -29,20 +29,42 @@ from keras_entropy.experiments.arguments import Setting  # noqa: E402
 
 #: The sweep's settings: option, help, --quick value (the paper's: paper.UNET_PAPER).
 SETTINGS = {
-    "placements": Setting("entropy-loss layers: paper model.layers indices like 3,7,11,15 or a strategy "
-                          "(pre_concat, first, all); default 3,7,11,15", str, nargs="+", quick=["3,7,11,15"]),
+    "placements": Setting(
+        "entropy-loss layers: paper model.layers indices like 3,7,11,15 or a strategy "
+        "(pre_concat, first, all); default 3,7,11,15",
+        str,
+        nargs="+",
+        quick=["3,7,11,15"],
+    ),
     "image_size": Setting("square image size, a multiple of 16 (default 256)", multiple_of=16, quick=32),
     "base_filters": Setting("filters of the first level (default 16)", minimum=1, quick=4),
-    **arguments.sweep_settings(paper.UNET_PAPER, validation="validation", quick={
-        "lams": [0.0, 0.01], "replications": 1, "max_epochs": 2, "patience": 1, "batch_size": 8, "train_size": 16,
-        "val_size": 8}),
+    **arguments.sweep_settings(
+        paper.UNET_PAPER,
+        validation="validation",
+        quick={
+            "lams": [0.0, 0.01],
+            "replications": 1,
+            "max_epochs": 2,
+            "patience": 1,
+            "batch_size": 8,
+            "train_size": 16,
+            "val_size": 8,
+        },
+    ),
 }
 
 
 def parse_args(argv=None):
     parser = arguments.parser_for(__doc__)
-    arguments.add_common_arguments(parser, ["coco_segmentation"], "coco_segmentation", settings=SETTINGS,
-                                   run_name="unet_segmentation", writes="plots, mask images", fallback="mock")
+    arguments.add_common_arguments(
+        parser,
+        ["coco_segmentation"],
+        "coco_segmentation",
+        settings=SETTINGS,
+        run_name="unet_segmentation",
+        writes="plots, mask images",
+        fallback="mock",
+    )
     return parser.parse_args(argv)
 
 
@@ -55,14 +77,23 @@ def main(argv=None):
     for placement in settings["placements"]:
         segmentation.parse_placement(placement)  # validates early
     run = script_setup.start(
-        args, "unet_segmentation", fallback="mock", image_size=settings["image_size"], mock_examples=16,
-        max_examples=max(filter(None, [settings["train_size"], settings["val_size"]]), default=None))
+        args,
+        "unet_segmentation",
+        fallback="mock",
+        image_size=settings["image_size"],
+        mock_examples=16,
+        max_examples=max(filter(None, [settings["train_size"], settings["val_size"]]), default=None),
+    )
     arrays, fixed = segmentation.unet_inputs(run.data, settings, run.source, args.dataset)
     records = run.sweep(
-        lambda config, seed: segmentation.unet_run(config, seed, arrays, verbose=args.verbose,
-                                                   mask_path=run.path(segmentation.mask_file(config, seed))),
-        segmentation.unet_configs(settings, fixed), settings["replications"],
-        show=("val_iou", "val_accuracy"), skip=args.report_only)
+        lambda config, seed: segmentation.unet_run(
+            config, seed, arrays, verbose=args.verbose, mask_path=run.path(segmentation.mask_file(config, seed))
+        ),
+        segmentation.unet_configs(settings, fixed),
+        settings["replications"],
+        show=("val_iou", "val_accuracy"),
+        skip=args.report_only,
+    )
     table, summary = segmentation.write_unet_report(run, records, fixed, script_setup.command_line(__file__, argv))
     run.report(summary, table, "plots, mask images")
     return 0

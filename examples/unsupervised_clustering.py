@@ -42,15 +42,21 @@ SETTINGS = {
     "test_size": arguments.size_setting("score on the first N test images (default: all)", quick=1000),
     "pca_components": Setting(quick=20),
     "kmeans_iterations": Setting(quick=30),
-    "kmeans_inits": Setting("k-means++ starts of scikit-learn's KMeans, best kept (default 10)", minimum=1,
-                            quick=3),
+    "kmeans_inits": Setting("k-means++ starts of scikit-learn's KMeans, best kept (default 10)", minimum=1, quick=3),
 }
 
 
 def parse_args(argv=None):
     parser = arguments.parser_for(__doc__)
-    arguments.add_common_arguments(parser, ["mnist"], "mnist", settings=SETTINGS, run_name="unsupervised_clustering",
-                                   writes="scores.png", report_only=False)
+    arguments.add_common_arguments(
+        parser,
+        ["mnist"],
+        "mnist",
+        settings=SETTINGS,
+        run_name="unsupervised_clustering",
+        writes="scores.png",
+        report_only=False,
+    )
     parser.add_argument("--methods", nargs="+", default=None, help=f"subset of: {' '.join(METHODS)} (default: all)")
     args = parser.parse_args(argv)
     unknown = [m for m in args.methods or [] if m not in METHODS]
@@ -69,9 +75,13 @@ def main(argv=None):
     arrays, configs = clustering.clustering_sweep(run.data, settings, args.methods or METHODS, args.dataset)
     records = run.sweep(
         lambda config, seed: clustering.clustering_run(config, seed, arrays, verbose=args.verbose),
-        configs, settings["replications"], show=("accuracy", "nmi", "purity"))
+        configs,
+        settings["replications"],
+        show=("accuracy", "nmi", "purity"),
+    )
     lines, summary = clustering.write_clustering_report(
-        run, records, settings, args.dataset, script_setup.command_line(__file__, argv))
+        run, records, settings, args.dataset, script_setup.command_line(__file__, argv)
+    )
     run.report(summary, lines, "scores.png")
     return 0
 

@@ -100,27 +100,42 @@ def _add_profile_parser(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", metavar="MODEL.keras", help="a model saved with model.save()")
-    parser.add_argument("--plot", metavar="OUT.png",
-                        help="write the box-plot figure (.png, .pdf or .svg; needs matplotlib)")
-    parser.add_argument("--compare", metavar="OTHER.keras",
-                        help="a second model to profile and plot beside the first")
-    parser.add_argument("--csv", metavar="OUT.csv",
-                        help="write the per-layer table of MODEL as CSV "
-                             "(with --compare, OTHER's table goes to OUT_compare.csv)")
-    parser.add_argument("--json", metavar="OUT.json",
-                        help="write MODEL's full profile (every per-filter value) as JSON")
-    parser.add_argument("--labels", nargs=2, metavar=("LABEL", "OTHER_LABEL"),
-                        help="panel titles (default: the file names)")
-    parser.add_argument("--kinds", nargs="+", choices=("conv", "dense"),
-                        default=["conv", "dense"], help="layer kinds to include (default: both)")
-    parser.add_argument("--form", choices=_FORMS, default="paper",
-                        help="the entropy change to compute: the paper's (default), the "
-                             "kernel's log-volume, or the normalized log-volume")
-    parser.add_argument("--names", action="store_true",
-                        help="label the plot's x axis with layer names instead of indices")
+    parser.add_argument(
+        "--plot", metavar="OUT.png", help="write the box-plot figure (.png, .pdf or .svg; needs matplotlib)"
+    )
+    parser.add_argument("--compare", metavar="OTHER.keras", help="a second model to profile and plot beside the first")
+    parser.add_argument(
+        "--csv",
+        metavar="OUT.csv",
+        help="write the per-layer table of MODEL as CSV (with --compare, OTHER's table goes to OUT_compare.csv)",
+    )
+    parser.add_argument(
+        "--json", metavar="OUT.json", help="write MODEL's full profile (every per-filter value) as JSON"
+    )
+    parser.add_argument(
+        "--labels", nargs=2, metavar=("LABEL", "OTHER_LABEL"), help="panel titles (default: the file names)"
+    )
+    parser.add_argument(
+        "--kinds",
+        nargs="+",
+        choices=("conv", "dense"),
+        default=["conv", "dense"],
+        help="layer kinds to include (default: both)",
+    )
+    parser.add_argument(
+        "--form",
+        choices=_FORMS,
+        default="paper",
+        help="the entropy change to compute: the paper's (default), the "
+        "kernel's log-volume, or the normalized log-volume",
+    )
+    parser.add_argument(
+        "--names", action="store_true", help="label the plot's x axis with layer names instead of indices"
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print the table")
-    parser.add_argument("--verbose", action="store_true",
-                        help="keep TensorFlow's start-up log lines and show full tracebacks")
+    parser.add_argument(
+        "--verbose", action="store_true", help="keep TensorFlow's start-up log lines and show full tracebacks"
+    )
     parser.set_defaults(func=_run_profile)
     return parser
 
@@ -137,9 +152,7 @@ def _check_model_path(flag, path):
     if not os.access(path, os.R_OK):
         raise _InputError(f"{flag}: cannot read {path!r} (permission denied)")
     if path.endswith(".keras") and not zipfile.is_zipfile(path):
-        raise _InputError(
-            f"{flag}: cannot read {path!r} as a Keras model: it is not a .keras (zip) archive"
-        )
+        raise _InputError(f"{flag}: cannot read {path!r} as a Keras model: it is not a .keras (zip) archive")
 
 
 def _figure_formats():
@@ -197,15 +210,12 @@ def _check_profile_args(args):
     if args.plot is not None:
         formats = _figure_formats()
         if formats is None:
-            raise _InputError(
-                f"--plot: writing {args.plot!r} needs matplotlib: pip install 'keras-entropy[plot]'"
-            )
+            raise _InputError(f"--plot: writing {args.plot!r} needs matplotlib: pip install 'keras-entropy[plot]'")
     for flag in ("--csv", "--json", "--plot"):
         value = getattr(args, flag[2:])
         if value is not None:
             _check_output_path(flag, value, formats if flag == "--plot" else None)
-    inputs = {os.path.realpath(p): flag for flag, p in
-              (("MODEL.keras", args.model), ("--compare", args.compare)) if p}
+    inputs = {os.path.realpath(p): flag for flag, p in (("MODEL.keras", args.model), ("--compare", args.compare)) if p}
     seen = {}
     for flag, path in _outputs(args):
         real = os.path.realpath(path)
@@ -330,10 +340,13 @@ def _format_table(profile):
 
 _INDEX_LEGEND = "index: 0-based position among the profiled layers (the CSV's index column).\n"
 
-_TABLE_LEGEND = _INDEX_LEGEND + """\
+_TABLE_LEGEND = (
+    _INDEX_LEGEND
+    + """\
 mean log|c11|: conv layers, mean over the single-channel filters; log|det W_sq|: dense layers.
 total dH (nats): N_out * sum(log|c11|) for a conv layer (n/a when N_out is not fixed), \
 log|det W_sq| for a dense layer."""
+)
 
 
 _FORM_LEGENDS = {
@@ -358,8 +371,10 @@ def _table_legend(form):
 def _summary_line(profile, n_layers, kinds):
     counts = [f"{sum(e.kind == k for e in profile)} {_KIND_NAMES[k]}" for k in kinds]
     noun = "layer" if len(profile) == 1 else "layers"
-    return (f"{profile.label}: {len(profile)} profiled {noun} ({', '.join(counts)}) "
-            f"of {n_layers} layers in the model; form: {profile.form}")
+    return (
+        f"{profile.label}: {len(profile)} profiled {noun} ({', '.join(counts)}) "
+        f"of {n_layers} layers in the model; form: {profile.form}"
+    )
 
 
 def _render(profiles, args):
@@ -370,8 +385,7 @@ def _render(profiles, args):
     if args.csv:
         rendered.append(("--csv", args.csv, profiles[0].to_csv().encode("utf-8")))
         if len(profiles) > 1:
-            rendered.append(("--csv", _compare_csv_path(args.csv),
-                             profiles[1].to_csv().encode("utf-8")))
+            rendered.append(("--csv", _compare_csv_path(args.csv), profiles[1].to_csv().encode("utf-8")))
     if args.json:
         rendered.append(("--json", args.json, profiles[0].to_json().encode("utf-8")))
     if args.plot:
@@ -423,8 +437,7 @@ def _run_profile(args):
 
         from keras_entropy.profile import entropy_profile
 
-        profiles = [entropy_profile(m, kinds=args.kinds, label=lab, form=args.form)
-                    for m, lab in zip(models, labels)]
+        profiles = [entropy_profile(m, kinds=args.kinds, label=lab, form=args.form) for m, lab in zip(models, labels)]
         rendered = _render(profiles, args)
         counts = [_count_layers(m) for m in models]
     if not args.quiet:
@@ -466,8 +479,7 @@ def main(argv=None):
     parser = _build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
-        print(f"{parser.prog}: error: no COMMAND given; choose from: profile (see --help)",
-              file=sys.stderr)
+        print(f"{parser.prog}: error: no COMMAND given; choose from: profile (see --help)", file=sys.stderr)
         return 2
     args.prog = f"{parser.prog} {args.command}"
     try:
@@ -478,8 +490,7 @@ def main(argv=None):
     except Exception as exc:  # noqa: BLE001 - one line, unless --verbose asks for the traceback
         if getattr(args, "verbose", False):
             raise
-        print(f"{args.prog}: error: {type(exc).__name__}: {exc} (run with --verbose for details)",
-              file=sys.stderr)
+        print(f"{args.prog}: error: {type(exc).__name__}: {exc} (run with --verbose for details)", file=sys.stderr)
         return 1
 
 

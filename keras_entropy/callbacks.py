@@ -101,13 +101,10 @@ class EntropyMonitor(keras.callbacks.Callback):
             or every_n_batches < 1
         ):
             raise ValueError(
-                "Argument `every_n_batches` must be None or an int >= 1. "
-                f"Received: every_n_batches={every_n_batches!r}"
+                f"Argument `every_n_batches` must be None or an int >= 1. Received: every_n_batches={every_n_batches!r}"
             )
         if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
-            raise TypeError(
-                f"Argument `log_dir` must be a path or None. Received: log_dir={log_dir!r}"
-            )
+            raise TypeError(f"Argument `log_dir` must be a path or None. Received: log_dir={log_dir!r}")
         self.layers = list(layers) if isinstance(layers, (list, tuple)) else layers
         self.every_n_batches = None if every_n_batches is None else int(every_n_batches)
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
@@ -159,8 +156,7 @@ class EntropyMonitor(keras.callbacks.Callback):
         where = "all" if self.layers is None else self.layers
         layers = select_layers(model, where)
         self._monitored = [
-            (layer, output_spatial_shape(layer) if layer_kind(layer) == "conv" else None)
-            for layer in layers
+            (layer, output_spatial_shape(layer) if layer_kind(layer) == "conv" else None) for layer in layers
         ]
 
     def measure(self):

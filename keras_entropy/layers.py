@@ -146,9 +146,7 @@ class EntropyConv2D(keras.layers.Conv2D):
     def call(self, inputs):
         outputs = super().call(inputs)
         self.add_loss(
-            self.entropy_regularizer.penalty(
-                self.kernel, self.output_positions(outputs), self.output_size(outputs)
-            )
+            self.entropy_regularizer.penalty(self.kernel, self.output_positions(outputs), self.output_size(outputs))
         )
         return outputs
 

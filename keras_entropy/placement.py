@@ -117,8 +117,7 @@ def _skip_producers(model, kinds, merge):
 # Selection.
 
 
-def select_layers(model, where, reference=None, k=None, statistic="mean",
-                  kinds=("conv", "dense")):
+def select_layers(model, where, reference=None, k=None, statistic="mean", kinds=("conv", "dense")):
     """The Dense/Conv2D layers of `model` picked by `where`, in forward order.
 
     The candidates are the layers of `entropy_profile(model, kinds)` (forward
@@ -210,12 +209,8 @@ def _lookup(item, candidates):
         for _, layer in candidates:
             if item == layer.name:
                 return layer
-        raise ValueError(
-            f"No Dense/Conv2D layer named {item!r}. Available: {[p for p, _ in candidates]}"
-        )
-    raise TypeError(
-        f"Items of `where` must be layer names or integer indices. Received: {item!r}"
-    )
+        raise ValueError(f"No Dense/Conv2D layer named {item!r}. Available: {[p for p, _ in candidates]}")
+    raise TypeError(f"Items of `where` must be layer names or integer indices. Received: {item!r}")
 
 
 def _strategy(model, where, candidates, kinds, reference, k, statistic):
@@ -232,8 +227,7 @@ def _strategy(model, where, candidates, kinds, reference, k, statistic):
     # "empirical"
     if reference is None:
         raise ValueError(
-            "Strategy 'empirical' needs a reference profile (e.g. of a trained network). "
-            "Received: reference=None"
+            "Strategy 'empirical' needs a reference profile (e.g. of a trained network). Received: reference=None"
         )
     if isinstance(reference, keras.layers.Layer):
         reference = entropy_profile(reference, kinds)
@@ -249,8 +243,7 @@ def _strategy(model, where, candidates, kinds, reference, k, statistic):
     entries = [e for e in reference if e.kind in kinds]
     if k > len(entries):
         raise ValueError(
-            f"Argument `k` is larger than the {len(entries)} layers of the reference profile. "
-            f"Received: k={k!r}"
+            f"Argument `k` is larger than the {len(entries)} layers of the reference profile. Received: k={k!r}"
         )
     ranked = sorted(entries, key=lambda e: e.statistic(statistic), reverse=True)[:k]
     return [_match(entry, candidates) for entry in ranked]
@@ -356,21 +349,18 @@ def place_penalties(
     form = validation.validate_form(form)
     grid = validation.validate_grid(grid)
     validation.check_lam_form(lam, form)
-    layers = select_layers(model, where, reference=reference, k=k, statistic=statistic,
-                           kinds=kinds)
+    layers = select_layers(model, where, reference=reference, k=k, statistic=statistic, kinds=kinds)
     plan = []
     for layer in layers:
         existing = getattr(layer, "kernel_regularizer", None)
-        if existing is not None and not isinstance(existing, (ConvEntropy, DenseEntropy)) \
-                and not replace:
+        if existing is not None and not isinstance(existing, (ConvEntropy, DenseEntropy)) and not replace:
             raise ValueError(
                 f"Layer {layer.name!r} already has kernel_regularizer={existing!r}; pass "
                 "replace=True to replace it with the entropy penalty. "
                 f"Received: replace={replace!r}"
             )
         if layer_kind(layer) == "conv":
-            regularizer = ConvEntropy(
-                lam, output_spatial_shape(layer), stabilized, epsilon, form, grid)
+            regularizer = ConvEntropy(lam, output_spatial_shape(layer), stabilized, epsilon, form, grid)
         else:
             regularizer = DenseEntropy(lam, stabilized, epsilon, form)
         variable = kernel_variable(layer)

@@ -88,9 +88,7 @@ class DenseEntropy(keras.regularizers.Regularizer):
         form: `"paper"` (default), `"volume"` or `"normalized"`.
     """
 
-    def __init__(
-        self, lam=0.01, stabilized=True, epsilon=entropy_ops.DEFAULT_EPSILON, form="paper"
-    ):
+    def __init__(self, lam=0.01, stabilized=True, epsilon=entropy_ops.DEFAULT_EPSILON, form="paper"):
         self.lam = validation.validate_lam(lam)
         self.stabilized = validation.validate_bool(stabilized, "stabilized")
         self.epsilon = validation.validate_epsilon(epsilon)
@@ -98,16 +96,12 @@ class DenseEntropy(keras.regularizers.Regularizer):
         validation.check_lam_form(self.lam, self.form)
 
     def __call__(self, x):
-        n_in, n_out = validation.check_kernel_rank(
-            x, 2, "DenseEntropy", "a Dense kernel of shape (n_in, n_out)"
-        )
+        n_in, n_out = validation.check_kernel_rank(x, 2, "DenseEntropy", "a Dense kernel of shape (n_in, n_out)")
         if self.form != "paper":
             return entropy_ops.dense_volume_penalty(
                 x, self.lam, self.stabilized, self.form == "normalized", self.epsilon
             )
-        validation.check_lam_fits(
-            self.lam, (min(n_in, n_out),), "DenseEntropy", "one strength per factor"
-        )
+        validation.check_lam_fits(self.lam, (min(n_in, n_out),), "DenseEntropy", "one strength per factor")
         return entropy_ops.dense_entropy_penalty(x, self.lam, self.stabilized, self.epsilon)
 
     def get_config(self):
@@ -226,21 +220,20 @@ class ConvEntropy(keras.regularizers.Regularizer):
         `output_size`, the output's `(height, width)` (None where unknown),
         sets the default grid of the volume forms in place of `output_shape`.
         """
-        shape = validation.check_kernel_rank(
-            x, 4, "ConvEntropy", "a Conv2D kernel of shape (p, q, c_in, c_out)"
-        )
+        shape = validation.check_kernel_rank(x, 4, "ConvEntropy", "a Conv2D kernel of shape (p, q, c_in, c_out)")
         if self.form != "paper":
             grid = self.grid or default_grid(output_size or self.output_shape, shape[:2])
             return entropy_ops.conv_volume_penalty(
-                x, grid, output_positions, self.lam, self.stabilized,
-                self.form == "normalized", self.epsilon,
+                x,
+                grid,
+                output_positions,
+                self.lam,
+                self.stabilized,
+                self.form == "normalized",
+                self.epsilon,
             )
-        validation.check_lam_fits(
-            self.lam, shape[2:], "ConvEntropy", "(c_in, c_out) of the kernel"
-        )
-        return entropy_ops.conv_entropy_penalty(
-            x, self.lam, output_positions, self.stabilized, self.epsilon
-        )
+        validation.check_lam_fits(self.lam, shape[2:], "ConvEntropy", "(c_in, c_out) of the kernel")
+        return entropy_ops.conv_entropy_penalty(x, self.lam, output_positions, self.stabilized, self.epsilon)
 
     def __call__(self, x):
         return self.penalty(x, self.output_positions)

@@ -21,9 +21,7 @@ def validate_epsilon(value, name="epsilon"):
         raise TypeError(f"Argument `{name}` must be a float. {_received(name, value)}")
     value = float(value)
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(
-            f"Argument `{name}` must be a finite float > 0. {_received(name, value)}"
-        )
+        raise ValueError(f"Argument `{name}` must be a finite float > 0. {_received(name, value)}")
     return value
 
 
@@ -38,9 +36,7 @@ def validate_non_negative(value, name):
         raise TypeError(f"Argument `{name}` must be a float. {_received(name, value)}")
     value = float(value)
     if not math.isfinite(value) or value < 0:
-        raise ValueError(
-            f"Argument `{name}` must be a finite float >= 0. {_received(name, value)}"
-        )
+        raise ValueError(f"Argument `{name}` must be a finite float >= 0. {_received(name, value)}")
     return value
 
 
@@ -50,10 +46,7 @@ def validate_open_unit_interval(value, name):
         raise TypeError(f"Argument `{name}` must be a float. {_received(name, value)}")
     value = float(value)
     if not 0.0 < value < 1.0:
-        raise ValueError(
-            f"Argument `{name}` must be in the open interval (0, 1). "
-            f"{_received(name, value)}"
-        )
+        raise ValueError(f"Argument `{name}` must be in the open interval (0, 1). {_received(name, value)}")
     return value
 
 
@@ -116,12 +109,13 @@ def validate_string(value, name, allow_empty=False):
 def validate_names(value, name, allow_empty=False):
     """A str or a list/tuple of str, returned as a list (non-empty unless `allow_empty`)."""
     names = [value] if isinstance(value, str) else value
-    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names) or (
-        not names and not allow_empty
+    if (
+        not isinstance(names, (list, tuple))
+        or not all(isinstance(n, str) for n in names)
+        or (not names and not allow_empty)
     ):
         raise ValueError(
-            f"Argument `{name}` must be a {'' if allow_empty else 'non-empty '}list of names. "
-            f"{_received(name, value)}"
+            f"Argument `{name}` must be a {'' if allow_empty else 'non-empty '}list of names. {_received(name, value)}"
         )
     return list(names)
 
@@ -133,8 +127,7 @@ def validate_lam(value, name="lam"):
     Returns a float or a float32 numpy array.
     """
     if isinstance(value, bool):
-        raise TypeError(f"Argument `{name}` must be a number or an array of numbers. "
-                        f"{_received(name, value)}")
+        raise TypeError(f"Argument `{name}` must be a number or an array of numbers. {_received(name, value)}")
     if isinstance(value, numbers.Real):
         value = float(value)
         if not math.isfinite(value):
@@ -145,12 +138,10 @@ def validate_lam(value, name="lam"):
     except Exception:  # noqa: BLE001 - any failure means "not array-like"
         array = None
     if array is None or array.dtype.kind not in "iuf" or array.size == 0:
-        raise TypeError(f"Argument `{name}` must be a number or an array of numbers. "
-                        f"{_received(name, value)}")
+        raise TypeError(f"Argument `{name}` must be a number or an array of numbers. {_received(name, value)}")
     array = array.astype("float32")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"Argument `{name}` must be finite everywhere. "
-                         f"{_received(name, value)}")
+        raise ValueError(f"Argument `{name}` must be finite everywhere. {_received(name, value)}")
     if array.ndim == 0:
         return float(array)
     return array
@@ -165,8 +156,7 @@ def validate_output_shape(value, name="output_shape"):
         or len(value) != 2
         or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
     ):
-        raise TypeError(f"Argument `{name}` must be None or a pair of ints "
-                        f"(height, width). {_received(name, value)}")
+        raise TypeError(f"Argument `{name}` must be None or a pair of ints (height, width). {_received(name, value)}")
     if min(value) <= 0:
         raise ValueError(f"Argument `{name}` must hold positive sizes. {_received(name, value)}")
     return (int(value[0]), int(value[1]))
@@ -208,10 +198,7 @@ def check_kernel_rank(kernel, rank, owner, hint):
     """Raise if `kernel` does not have `rank` dimensions."""
     shape = tuple(kernel.shape)
     if len(shape) != rank:
-        raise ValueError(
-            f"{owner} expects a rank-{rank} kernel ({hint}). "
-            f"Received: kernel with shape={shape}"
-        )
+        raise ValueError(f"{owner} expects a rank-{rank} kernel ({hint}). Received: kernel with shape={shape}")
     return shape
 
 

@@ -46,9 +46,7 @@ variants = (rest if mode != "worker" else []) or ["plain"]
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 if mode == "jax":
     os.environ["KERAS_BACKEND"] = "jax"
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
-    )
+    os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
 else:
     os.environ["KERAS_BACKEND"] = "tensorflow"
 if mode == "worker":
@@ -65,9 +63,7 @@ if mode in ("tensorflow", "worker"):
 
     if mode == "tensorflow":
         (cpu,) = tf.config.list_physical_devices("CPU")
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * 2
-        )
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     else:  # before any other TF op: the collective ops are set up here
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
@@ -101,6 +97,7 @@ def local_rho_call(self, x):
     """`KLSparsity` as it was: `rho_hat` of this replica's share of the batch."""
     penalty = entropy_ops.kl_sparsity_penalty(x, self.rho, self.beta, self.delta)
     return penalty * keras.ops.cast(keras.ops.shape(x)[0], "float32")
+
 
 if mode == "jax":
     import jax
@@ -146,13 +143,9 @@ def regularized_model():
     return keras.Sequential(
         [
             keras.Input((6, 6, 2)),
-            keras.layers.Conv2D(
-                3, 3, activation="tanh", kernel_regularizer=ke.ConvEntropy(0.01, (4, 4))
-            ),
+            keras.layers.Conv2D(3, 3, activation="tanh", kernel_regularizer=ke.ConvEntropy(0.01, (4, 4))),
             keras.layers.Flatten(),
-            keras.layers.Dense(
-                8, activation="tanh", kernel_regularizer=ke.DenseEntropy(0.01, stabilized=False)
-            ),
+            keras.layers.Dense(8, activation="tanh", kernel_regularizer=ke.DenseEntropy(0.01, stabilized=False)),
             keras.layers.Dense(5, kernel_regularizer=ke.DenseEntropy(0.01)),
         ]
     )
@@ -163,9 +156,7 @@ def sparsity_model():
     return keras.Sequential(
         [
             keras.Input((10,)),
-            keras.layers.Dense(
-                6, activation="sigmoid", activity_regularizer=ke.KLSparsity(0.1, beta=1.0)
-            ),
+            keras.layers.Dense(6, activation="sigmoid", activity_regularizer=ke.KLSparsity(0.1, beta=1.0)),
             keras.layers.Dense(10),
         ]
     )
@@ -218,9 +209,7 @@ def train(name, initial, images, vectors, jit_compile=False):
     # MultiWorkerMirroredStrategy before the first step.)
     loss = ke.SoftmaxEntropyLoss(beta=1.0, balance=1.0)
     x, y = (vectors if name == "sparsity" else images), None
-    model.compile(
-        optimizer=keras.optimizers.SGD(LR), loss=loss, jit_compile=jit_compile
-    )
+    model.compile(optimizer=keras.optimizers.SGD(LR), loss=loss, jit_compile=jit_compile)
     if mode == "worker":
         rank_one_logs(model)
     model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0)
@@ -236,9 +225,7 @@ def distributed_scope():
 def run_variant(variant, images, vectors, results):
     ke.SoftmaxEntropyLoss.call = unfixed_call if variant == "unfixed" else FIXED_CALL
     ke.KLSparsity.__call__ = local_rho_call if variant == "local_rho" else FIXED_KL_CALL
-    distribution._all_reduce_sum = (
-        public_all_reduce if variant == "public" else COLLECTIVE_ALL_REDUCE
-    )
+    distribution._all_reduce_sum = public_all_reduce if variant == "public" else COLLECTIVE_ALL_REDUCE
     keras.config.set_dtype_policy("mixed_float16" if variant == "mixed" else "float32")
     names = {
         "unfixed": ["penalties"],

@@ -48,9 +48,9 @@ def main(argv=None):
             report = os.path.join(tmp, f"{backend}.xml")
             env = dict(os.environ, KERAS_BACKEND=backend)
             code = subprocess.call(
-                [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                 f"--junitxml={report}", *pytest_args],
-                cwd=root, env=env,
+                [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={report}", *pytest_args],
+                cwd=root,
+                env=env,
             )
             if code not in (0, 5):  # 5: no test collected (e.g. a -k filter)
                 worst = max(worst, code)
@@ -64,8 +64,7 @@ def main(argv=None):
                 totals["passed"] += tests - failed - skipped
                 totals["failed"] += failed
                 totals["skipped"] += skipped
-    print(f"total: {totals['passed']} passed, {totals['failed']} failed, "
-          f"{totals['skipped']} skipped")
+    print(f"total: {totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped")
     return 1 if worst or totals["failed"] else 0
 
 

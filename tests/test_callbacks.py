@@ -11,19 +11,20 @@ import keras_entropy
 
 
 def small_model():
-    model = keras.Sequential([
-        keras.Input((8, 8, 1)),
-        keras.layers.Conv2D(3, 3, name="conv"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(4, name="dense"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(3, 3, name="conv"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4, name="dense"),
+        ]
+    )
     model.compile(keras.optimizers.SGD(0.05), "mse")
     return model
 
 
 def data(rng, n=16):
-    return (rng.normal(size=(n, 8, 8, 1)).astype("float32"),
-            rng.normal(size=(n, 4)).astype("float32"))
+    return (rng.normal(size=(n, 8, 8, 1)).astype("float32"), rng.normal(size=(n, 4)).astype("float32"))
 
 
 def read_events(log_dir):
@@ -68,7 +69,8 @@ def test_monitor_every_n_batches_and_layer_choice(tmp_path, rng):
     model = small_model()
     x, y = data(rng, n=32)
     monitor = keras_entropy.EntropyMonitor(
-        layers=["conv"], every_n_batches=2, statistic="mean", log_dir=str(tmp_path), prefix="H")
+        layers=["conv"], every_n_batches=2, statistic="mean", log_dir=str(tmp_path), prefix="H"
+    )
     history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[monitor])
     assert [k for k in history.history if k.startswith("H/")] == ["H/conv"]
     steps = [s for s, _ in monitor.batch_history["H/conv"]]
@@ -76,7 +78,8 @@ def test_monitor_every_n_batches_and_layer_choice(tmp_path, rng):
     # The record at the last batch equals the epoch-end value.
     assert monitor.batch_history["H/conv"][-1][1] == pytest.approx(history.history["H/conv"][-1])
     assert history.history["H/conv"][-1] == pytest.approx(
-        float(np.mean(keras_entropy.entropy_profile(model)["conv"].values)), rel=1e-6)
+        float(np.mean(keras_entropy.entropy_profile(model)["conv"].values)), rel=1e-6
+    )
     scalars, _ = read_events(str(tmp_path))
     assert [s for s, _ in scalars["H_batch/conv"]] == steps
     assert "H/conv" in scalars and "H/dense" not in scalars
@@ -92,11 +95,18 @@ def test_monitor_strategy_without_log_dir_writes_no_events(tmp_path, rng):
 
 
 def test_monitor_config_and_argument_errors():
-    monitor = keras_entropy.EntropyMonitor(layers=["a", 1], every_n_batches=5, log_dir="x",
-                                           histograms=False, statistic="median", prefix="p")
+    monitor = keras_entropy.EntropyMonitor(
+        layers=["a", 1], every_n_batches=5, log_dir="x", histograms=False, statistic="median", prefix="p"
+    )
     config = monitor.get_config()
-    assert config == {"layers": ["a", 1], "every_n_batches": 5, "log_dir": "x",
-                      "histograms": False, "statistic": "median", "prefix": "p"}
+    assert config == {
+        "layers": ["a", 1],
+        "every_n_batches": 5,
+        "log_dir": "x",
+        "histograms": False,
+        "statistic": "median",
+        "prefix": "p",
+    }
     assert keras_entropy.EntropyMonitor.from_config(config).get_config() == config
     with pytest.raises(ValueError, match="every_n_batches=0"):
         keras_entropy.EntropyMonitor(every_n_batches=0)
@@ -125,7 +135,9 @@ def test_monitor_volume_form_logs_under_the_forms_keys(tmp_path, rng):
     monitor = keras_entropy.EntropyMonitor(log_dir=log_dir, form="normalized", every_n_batches=2)
     history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[monitor])
     assert sorted(k for k in history.history if k.startswith("entropy")) == [
-        "entropy_normalized/conv", "entropy_normalized/dense"]
+        "entropy_normalized/conv",
+        "entropy_normalized/dense",
+    ]
     final = keras_entropy.entropy_profile(model, form="normalized")
     for name in ("conv", "dense"):
         values = history.history[f"entropy_normalized/{name}"]
@@ -139,7 +151,7 @@ def test_monitor_volume_form_logs_under_the_forms_keys(tmp_path, rng):
     # A statistic other than "total" is the conv layer's per-position value.
     per_position = keras_entropy.EntropyMonitor(layers=["conv"], statistic="mean", form="volume")
     per_position.set_model(model)
-    (key, (value, entry)), = per_position.measure().items()
+    ((key, (value, entry)),) = per_position.measure().items()
     assert key == "entropy_volume/conv" and entry.grid == (6, 6)
     assert value == pytest.approx(entry.total / 36, rel=1e-5)
 

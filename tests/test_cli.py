@@ -18,13 +18,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def save_model(path, scale=1.0):
-    model = keras.Sequential([
-        keras.Input((10, 10, 1)),
-        keras.layers.Conv2D(4, 3, name="conv1"),
-        keras_entropy.EntropyConv2D(4, 3, name="conv2"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(5, name="dense"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((10, 10, 1)),
+            keras.layers.Conv2D(4, 3, name="conv1"),
+            keras_entropy.EntropyConv2D(4, 3, name="conv2"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(5, name="dense"),
+        ]
+    )
     for layer in model.layers:
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
             layer.kernel.assign(layer.kernel * scale)
@@ -43,8 +45,7 @@ def test_cli_profile_writes_png_csv_json(tmp_path, capsys):
     model = save_model(trained, scale=2.0)
     save_model(init)
     png, table, js = (str(tmp_path / n) for n in ("out.png", "out.csv", "out.json"))
-    code = main(["profile", trained, "--compare", init, "--plot", png, "--csv", table,
-                 "--json", js])
+    code = main(["profile", trained, "--compare", init, "--plot", png, "--csv", table, "--json", js])
     assert code == 0
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -76,8 +77,7 @@ def test_cli_profile_writes_png_csv_json(tmp_path, capsys):
     assert conv_row[2] == "conv" and len(conv_row) == 8
     assert float(conv_row[6]) == pytest.approx(expected[0].statistic("mean"), rel=1e-3)
     assert dense_row[2] == "dense" and len(dense_row) == 7
-    assert float(dense_row[5]) == float(dense_row[6]) == pytest.approx(expected[2].total,
-                                                                        rel=1e-4)
+    assert float(dense_row[5]) == float(dense_row[6]) == pytest.approx(expected[2].total, rel=1e-4)
     dense_line = next(line for line in out.splitlines() if line.split()[:3] == dense_row[:3])
     # The dense value is printed under the log|det W_sq| header, not under mean log|c11|.
     det_end = header.index("log|det W_sq|") + len("log|det W_sq|")
@@ -122,8 +122,7 @@ def test_cli_form_volume_names_the_form(tmp_path, capsys):
     table, js = str(tmp_path / "v.csv"), str(tmp_path / "v.json")
     assert main(["profile", path, "--form", "volume", "--csv", table, "--json", js]) == 0
     out = capsys.readouterr().out
-    assert "m.keras: 3 profiled layers (2 Conv2D, 1 Dense) of 4 layers in the model; " \
-        "form: volume" in out
+    assert "m.keras: 3 profiled layers (2 Conv2D, 1 Dense) of 4 layers in the model; form: volume" in out
     header = next(line for line in out.splitlines() if line.lstrip().startswith("index"))
     assert header.split()[-6:] == ["grid", "dH_vol/(h", "w)", "dH_vol", "total", "dH_vol"]
     assert "log|c11|" not in header and "form volume:" in out
@@ -161,25 +160,35 @@ def inputs(tmp_path):
 # (argv after "profile", with {d} the folder of the inputs; strings the error line must contain)
 ERROR_CASES = {
     "missing file": (["{d}/missing.keras"], ["MODEL.keras", "no such file", "missing.keras"]),
-    "corrupt file": (["{d}/corrupt.keras", "--csv", "{d}/out.csv"],
-                     ["MODEL.keras", "cannot read", "corrupt.keras", "as a Keras model"]),
-    "zip, not a model": (["{d}/other.keras", "--json", "{d}/out.json"],
-                         ["MODEL.keras", "cannot read", "other.keras", "as a Keras model"]),
+    "corrupt file": (
+        ["{d}/corrupt.keras", "--csv", "{d}/out.csv"],
+        ["MODEL.keras", "cannot read", "corrupt.keras", "as a Keras model"],
+    ),
+    "zip, not a model": (
+        ["{d}/other.keras", "--json", "{d}/out.json"],
+        ["MODEL.keras", "cannot read", "other.keras", "as a Keras model"],
+    ),
     "folder as model": (["{d}/adir"], ["MODEL.keras", "adir", "directory"]),
-    "missing compare": (["{d}/good.keras", "--compare", "{d}/nope.keras", "--csv", "{d}/o.csv"],
-                        ["--compare", "nope.keras", "no such file"]),
-    "corrupt compare": (["{d}/good.keras", "--compare", "{d}/corrupt.keras", "--plot",
-                         "{d}/o.png"], ["--compare", "corrupt.keras", "as a Keras model"]),
+    "missing compare": (
+        ["{d}/good.keras", "--compare", "{d}/nope.keras", "--csv", "{d}/o.csv"],
+        ["--compare", "nope.keras", "no such file"],
+    ),
+    "corrupt compare": (
+        ["{d}/good.keras", "--compare", "{d}/corrupt.keras", "--plot", "{d}/o.png"],
+        ["--compare", "corrupt.keras", "as a Keras model"],
+    ),
     "plot format": (["{d}/good.keras", "--plot", "{d}/fig.xyz"], ["--plot", "fig.xyz", ".xyz"]),
     "plot no extension": (["{d}/good.keras", "--plot", "{d}/fig"], ["--plot", "fig"]),
-    "csv folder missing": (["{d}/good.keras", "--csv", "{d}/no/such/dir/t.csv"],
-                           ["--csv", "no/such/dir/t.csv", "does not exist"]),
-    "json is a folder": (["{d}/good.keras", "--json", "{d}/adir"], ["--json", "adir",
-                                                                     "directory"]),
-    "csv overwrites model": (["{d}/good.keras", "--csv", "{d}/good.keras"],
-                             ["--csv", "good.keras", "overwrite"]),
-    "same output twice": (["{d}/good.keras", "--csv", "{d}/x.out", "--json", "{d}/x.out"],
-                          ["--json", "x.out", "--csv"]),
+    "csv folder missing": (
+        ["{d}/good.keras", "--csv", "{d}/no/such/dir/t.csv"],
+        ["--csv", "no/such/dir/t.csv", "does not exist"],
+    ),
+    "json is a folder": (["{d}/good.keras", "--json", "{d}/adir"], ["--json", "adir", "directory"]),
+    "csv overwrites model": (["{d}/good.keras", "--csv", "{d}/good.keras"], ["--csv", "good.keras", "overwrite"]),
+    "same output twice": (
+        ["{d}/good.keras", "--csv", "{d}/x.out", "--json", "{d}/x.out"],
+        ["--json", "x.out", "--csv"],
+    ),
     "bad kinds": (["{d}/good.keras", "--kinds", "lstm"], ["--kinds", "lstm"]),
     "bad form": (["{d}/good.keras", "--form", "log"], ["--form", "log", "volume"]),
     "labels arity": (["{d}/good.keras", "--labels", "one"], ["--labels"]),
@@ -232,8 +241,17 @@ def test_cli_write_failure_leaves_nothing(inputs, capsys, monkeypatch):
 
     monkeypatch.setattr(cli.os, "replace", failing_replace)
     before = sorted(p.name for p in inputs.rglob("*"))
-    code = main(["profile", str(inputs / "good.keras"), "--csv", str(inputs / "t.csv"),
-                 "--json", str(inputs / "t.json"), "--quiet"])
+    code = main(
+        [
+            "profile",
+            str(inputs / "good.keras"),
+            "--csv",
+            str(inputs / "t.csv"),
+            "--json",
+            str(inputs / "t.json"),
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert len(err.splitlines()) == 1 and "--csv" in err and "t.csv" in err
@@ -249,8 +267,12 @@ def _env_without_tf_settings():
 
 def _is_tf_log_line(line):
     """A line of TensorFlow's C++ log (`I0000 00:00:...  port.cc:153] ...`) or its preamble."""
-    return bool(re.match(r"[IWEF]\d{4} ", line)) or "absl::InitializeLog" in line or \
-        "oneDNN custom operations" in line or "rebuild TensorFlow with" in line
+    return (
+        bool(re.match(r"[IWEF]\d{4} ", line))
+        or "absl::InitializeLog" in line
+        or "oneDNN custom operations" in line
+        or "rebuild TensorFlow with" in line
+    )
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["profile", "--help"]])
@@ -259,8 +281,14 @@ def test_cli_help_has_no_tensorflow_log_and_imports_no_keras(argv):
     start-up log lines, and quick (checked with `-X importtime`, which lists
     every module imported, rather than with a wall-clock bound)."""
     start = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "keras_entropy", *argv], capture_output=True,
-                            text=True, env=_env_without_tf_settings(), cwd=ROOT, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_entropy", *argv],
+        capture_output=True,
+        text=True,
+        env=_env_without_tf_settings(),
+        cwd=ROOT,
+        timeout=300,
+    )
     elapsed = time.monotonic() - start
     assert result.returncode == 0, result.stderr
     assert "usage:" in result.stdout and "--help" in result.stdout
@@ -268,12 +296,18 @@ def test_cli_help_has_no_tensorflow_log_and_imports_no_keras(argv):
     assert not any(_is_tf_log_line(line) for line in result.stdout.splitlines())
     assert elapsed < 60  # a loose bound for a loaded machine; the import check is the real one
 
-    traced = subprocess.run([sys.executable, "-X", "importtime", "-m", "keras_entropy", *argv],
-                            capture_output=True, text=True, env=_env_without_tf_settings(),
-                            cwd=ROOT, timeout=300)
+    traced = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "keras_entropy", *argv],
+        capture_output=True,
+        text=True,
+        env=_env_without_tf_settings(),
+        cwd=ROOT,
+        timeout=300,
+    )
     assert traced.returncode == 0
-    imported = {line.rsplit("|", 1)[-1].strip() for line in traced.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in traced.stderr.splitlines() if line.startswith("import time:")
+    }
     assert "keras_entropy" in imported
     for heavy in ("keras", "tensorflow", "jax", "torch", "numpy", "matplotlib"):
         assert heavy not in imported, heavy
@@ -293,8 +327,7 @@ def test_cli_module_parses_arguments_before_importing_keras():
         "        pass\n"
         "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'numpy') if m in sys.modules))\n"  # noqa: E501
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT, timeout=300)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
@@ -306,9 +339,12 @@ def test_cli_as_module_subprocess(tmp_path):
     save_model(path)
     png, table = str(tmp_path / "m.png"), str(tmp_path / "m.csv")
     result = subprocess.run(
-        [sys.executable, "-m", "keras_entropy", "profile", path, "--plot", png, "--csv", table,
-         "--names"],
-        capture_output=True, text=True, env=_env_without_tf_settings(), cwd=ROOT, timeout=600,
+        [sys.executable, "-m", "keras_entropy", "profile", path, "--plot", png, "--csv", table, "--names"],
+        capture_output=True,
+        text=True,
+        env=_env_without_tf_settings(),
+        cwd=ROOT,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", result.stderr
@@ -323,9 +359,12 @@ def test_cli_corrupt_file_subprocess(tmp_path):
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"\x00" * 100)
     result = subprocess.run(
-        [sys.executable, "-m", "keras_entropy", "profile", str(bad), "--csv",
-         str(tmp_path / "out.csv")],
-        capture_output=True, text=True, env=_env_without_tf_settings(), cwd=ROOT, timeout=600,
+        [sys.executable, "-m", "keras_entropy", "profile", str(bad), "--csv", str(tmp_path / "out.csv")],
+        capture_output=True,
+        text=True,
+        env=_env_without_tf_settings(),
+        cwd=ROOT,
+        timeout=600,
     )
     assert result.returncode == 2
     assert result.stdout == ""

@@ -15,14 +15,26 @@ from keras_entropy.experiments import cnn_study, curves, evidence, peers, verdic
 
 def record(arch, penalty, val_accuracy, test_accuracy, seed=0):
     """A final run's record: validation accuracy per epoch, test accuracy after the last."""
-    return {"key": f"{arch}-{penalty}-{seed}", "seed": seed,
-            "config": {"arch": arch, "penalty": penalty, "learning_rate": 1e-3,
-                       "lam": 0.0 if penalty == "none" else 0.01,
-                       "placement": "none" if penalty == "none" else "first"},
-            "history": {"val_accuracy": list(val_accuracy), "val_loss": [1 - v for v in val_accuracy],
-                        "test_accuracy": [None] * (len(val_accuracy) - 1) + [test_accuracy]},
-            "stopping": {m: {"epoch": len(val_accuracy), "best_epoch": len(val_accuracy), "stopped": False}
-                         for m in cnn_study.MONITORS}}
+    return {
+        "key": f"{arch}-{penalty}-{seed}",
+        "seed": seed,
+        "config": {
+            "arch": arch,
+            "penalty": penalty,
+            "learning_rate": 1e-3,
+            "lam": 0.0 if penalty == "none" else 0.01,
+            "placement": "none" if penalty == "none" else "first",
+        },
+        "history": {
+            "val_accuracy": list(val_accuracy),
+            "val_loss": [1 - v for v in val_accuracy],
+            "test_accuracy": [None] * (len(val_accuracy) - 1) + [test_accuracy],
+        },
+        "stopping": {
+            m: {"epoch": len(val_accuracy), "best_epoch": len(val_accuracy), "stopped": False}
+            for m in cnn_study.MONITORS
+        },
+    }
 
 
 def known_records():
@@ -59,11 +71,13 @@ def test_verdict_is_higher_is_better_for_accuracy():
     rows = verdict.verdict_rows(known_records(), evidence.ACCURACY)
     by = {r["penalty"]: r for r in rows}
     assert by["normalized"]["p_vs_baseline"] < 0.01 and by["paper"]["p_vs_baseline"] > 0.99
-    assert verdict.quality(by["paper"]) [0] == "worse" and verdict.quality(by["normalized"])[0] == "better"
+    assert verdict.quality(by["paper"])[0] == "worse" and verdict.quality(by["normalized"])[0] == "better"
     assert verdict.speed(by["normalized"], by["none"])[0] == "faster"
     (sentence,) = verdict.verdict_sentences(rows, measure=evidence.ACCURACY)
-    assert sentence.startswith("Architecture 1x8 (3 baseline runs): normalized reached a significantly higher final "
-                               "test_accuracy than no penalty")
+    assert sentence.startswith(
+        "Architecture 1x8 (3 baseline runs): normalized reached a significantly higher final "
+        "test_accuracy than no penalty"
+    )
     assert "the highest mean was normalized (95.50%, +4.50 points against 91.00% without penalty)" in sentence
     assert "; paper ended with a significantly lower final test_accuracy (the other tail);" in sentence
     assert "normalized reached the baseline's best val_accuracy in significantly fewer epochs" in sentence
@@ -73,7 +87,8 @@ def test_verdict_is_higher_is_better_for_accuracy():
         "Over 1 architecture (2 penalised configurations, each against no penalty in its architecture): 1 ended "
         "with a significantly higher final test_accuracy (normalized in 1x8), 1 with a significantly lower one "
         "(paper in 1x8), and 1 reached the baseline's best val_accuracy in significantly fewer epochs (normalized "
-        "in 1x8) (one-tailed Welch, p < 0.05 each; no correction for the 2 comparisons).")
+        "in 1x8) (one-tailed Welch, p < 0.05 each; no correction for the 2 comparisons)."
+    )
     sentence = verdict.comparison_sentence(rows, measure=evidence.ACCURACY)
     assert sentence.startswith("Against no penalty (final test_accuracy 91.00%")
     assert "paper never got there and ended worse" in sentence
@@ -81,20 +96,32 @@ def test_verdict_is_higher_is_better_for_accuracy():
 
 def test_chosen_hyperparameters_take_the_highest_accuracy():
     def trial(penalty, lr, score):
-        return {"config": {"arch": "2x8", "penalty": penalty, "learning_rate": lr, "lam": 0.01,
-                           "placement": "all"}, "history": {"val_accuracy": [0.5, score]}, "tuner": {}}
+        return {
+            "config": {"arch": "2x8", "penalty": penalty, "learning_rate": lr, "lam": 0.01, "placement": "all"},
+            "history": {"val_accuracy": [0.5, score]},
+            "tuner": {},
+        }
 
-    chosen = evidence.chosen_hyperparameters([trial("volume", 1e-3, 0.9), trial("volume", 3e-3, 0.95),
-                                              trial("volume", 1e-2, 0.93)], evidence.ACCURACY)
+    chosen = evidence.chosen_hyperparameters(
+        [trial("volume", 1e-3, 0.9), trial("volume", 3e-3, 0.95), trial("volume", 1e-2, 0.93)], evidence.ACCURACY
+    )
     assert chosen["2x8", "volume"]["learning_rate"] == 3e-3 and chosen["2x8", "volume"]["score"] == 0.95
 
 
 def test_groups_sort_by_width_then_depth_and_plot_in_rows(tmp_path):
-    records = [record(arch, "none", [0.5, 0.6], 0.6, seed=s) for arch in ("2x32", "1x16", "3x16", "1x32")
-               for s in range(2)]
+    records = [
+        record(arch, "none", [0.5, 0.6], 0.6, seed=s) for arch in ("2x32", "1x16", "3x16", "1x32") for s in range(2)
+    ]
     assert [g for g, _ in evidence.cells(records, evidence.ACCURACY)] == ["1x16", "3x16", "1x32", "2x32"]
-    path = curves.plot_curves(records, str(tmp_path / "c.png"), "val_accuracy", "validation accuracy (%)",
-                              log=False, measure=evidence.ACCURACY, scale=100)
+    path = curves.plot_curves(
+        records,
+        str(tmp_path / "c.png"),
+        "val_accuracy",
+        "validation accuracy (%)",
+        log=False,
+        measure=evidence.ACCURACY,
+        scale=100,
+    )
     assert os.path.getsize(path) > 10_000
 
 
@@ -103,12 +130,14 @@ def test_kernel_orthogonal_is_keras_orthogonal_on_the_kernel_as_a_matrix():
     kernel = np.random.default_rng(0).normal(size=(3, 3, 2, 4)).astype("float32")
     reg = peers.KernelOrthogonal(0.1)
     expected = keras.regularizers.OrthogonalRegularizer(0.1, mode="columns")(tensor(kernel.reshape(18, 4)))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(reg(tensor(kernel))), keras.ops.convert_to_numpy(expected),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(reg(tensor(kernel))), keras.ops.convert_to_numpy(expected), rtol=1e-5
+    )
     wide = np.random.default_rng(1).normal(size=(3, 3, 1, 16)).astype("float32")  # 9 rows < 16 columns
     expected = keras.regularizers.OrthogonalRegularizer(0.1, mode="rows")(tensor(wide.reshape(9, 16)))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(reg(tensor(wide))), keras.ops.convert_to_numpy(expected),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(reg(tensor(wide))), keras.ops.convert_to_numpy(expected), rtol=1e-5
+    )
     again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(reg))
     assert isinstance(again, peers.KernelOrthogonal) and again.factor == 0.1
     with pytest.raises(ValueError, match="factor"):
@@ -130,8 +159,17 @@ def test_study_cnn_places_each_penalty():
 def test_study_cnn_run_records_test_accuracy_after_the_last_epoch():
     rng = np.random.default_rng(0)
     x, y = rng.uniform(size=(96, 12, 12, 1)).astype("float32"), rng.integers(0, 3, 96).astype("int32")
-    config = {"depth": 1, "width": 4, "penalty": "volume", "lam": 1e-3, "placement": "first", "learning_rate": 1e-2,
-              "epochs": 3, "batch_size": 32, "patience": 1}
+    config = {
+        "depth": 1,
+        "width": 4,
+        "penalty": "volume",
+        "lam": 1e-3,
+        "placement": "first",
+        "learning_rate": 1e-2,
+        "epochs": 3,
+        "batch_size": 32,
+        "patience": 1,
+    }
     out = cnn_study.study_cnn_run(config, 0, ((x[:64], y[:64]), (x[64:80], y[64:80]), (x[80:], y[80:])))
     history = out["history"]
     assert len(history["val_accuracy"]) == len(history["test_accuracy"]) == 3
@@ -174,9 +212,16 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, backend):
         assert t["tuner"]["score"] == pytest.approx(max(t["history"]["val_accuracy"]))
         assert t["config"]["placement"] in ("none", "first") and "conv_form" not in t["config"]
     summary = (out / "summary.md").read_text()
-    for text in ("**Conclusion:** Over 1 architecture (", "## Chosen hyperparameters", "## Verdict", "## Results",
-                 "10 of 10 final runs done",
-                 "5 of 5 search trials done", "![val_accuracy_curves.png]", "p vs orthogonal"):
+    for text in (
+        "**Conclusion:** Over 1 architecture (",
+        "## Chosen hyperparameters",
+        "## Verdict",
+        "## Results",
+        "10 of 10 final runs done",
+        "5 of 5 search trials done",
+        "![val_accuracy_curves.png]",
+        "p vs orthogonal",
+    ):
         assert text in summary
     assert (out / "val_accuracy_curves.png").stat().st_size > 10_000
 

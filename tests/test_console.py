@@ -157,7 +157,9 @@ def test_drop_messages_needs_every_part(logger, caplog):
         logger.warning("Variant folder %s is fine", "/data/mnist/3.0.1")
         logger.warning("dataset_info.json is missing")
     assert [r.getMessage() for r in caplog.records] == [
-        "Variant folder /data/mnist/3.0.1 is fine", "dataset_info.json is missing"]
+        "Variant folder /data/mnist/3.0.1 is fine",
+        "dataset_info.json is missing",
+    ]
 
 
 def test_drop_messages_reads_the_formatted_message(logger, caplog):

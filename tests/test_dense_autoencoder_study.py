@@ -15,14 +15,21 @@ from keras_entropy.experiments import curves, evidence, verdict
 def record(width, penalty, val_mse, seed=0, test_mse=None, val_loss=None, stopping=None, **config):
     """A final run's record with the given per-epoch histories."""
     val_loss = val_loss or val_mse
-    return {"key": f"{width}-{penalty}-{seed}", "seed": seed,
-            "config": {"latent_dim": width, "penalty": penalty, "learning_rate": 1e-3,
-                       "lam": 0.0 if penalty == "none" else 0.01,
-                       "placement": "none" if penalty == "none" else "encoder", **config},
-            "history": {"val_mse": list(val_mse), "val_loss": list(val_loss),
-                        "test_mse": list(test_mse or val_mse)},
-            "stopping": stopping or {m: {"epoch": len(val_mse), "best_epoch": len(val_mse), "stopped": False}
-                                     for m in evidence.MONITORS}}
+    return {
+        "key": f"{width}-{penalty}-{seed}",
+        "seed": seed,
+        "config": {
+            "latent_dim": width,
+            "penalty": penalty,
+            "learning_rate": 1e-3,
+            "lam": 0.0 if penalty == "none" else 0.01,
+            "placement": "none" if penalty == "none" else "encoder",
+            **config,
+        },
+        "history": {"val_mse": list(val_mse), "val_loss": list(val_loss), "test_mse": list(test_mse or val_mse)},
+        "stopping": stopping
+        or {m: {"epoch": len(val_mse), "best_epoch": len(val_mse), "stopped": False} for m in evidence.MONITORS},
+    }
 
 
 def known_records():
@@ -43,10 +50,13 @@ def test_first_epoch_and_modes():
 
 
 def test_cells_are_ordered_by_width_then_penalty():
-    records = [record(260, "orthogonal", [1.0]), record(100, "orthogonal", [1.0]), record(100, "none", [1.0]),
-               record(100, "volume", [1.0])]
-    assert list(evidence.cells(records)) == [(100, "none"), (100, "volume"), (100, "orthogonal"),
-                                             (260, "orthogonal")]
+    records = [
+        record(260, "orthogonal", [1.0]),
+        record(100, "orthogonal", [1.0]),
+        record(100, "none", [1.0]),
+        record(100, "volume", [1.0]),
+    ]
+    assert list(evidence.cells(records)) == [(100, "none"), (100, "volume"), (100, "orthogonal"), (260, "orthogonal")]
 
 
 def test_evidence_rows_count_epochs_nevers_and_censoring():
@@ -64,8 +74,9 @@ def test_evidence_rows_count_epochs_nevers_and_censoring():
     assert fast["samples"]["final_test_mse"] == pytest.approx([0.29, 0.3, 0.31])
     assert base["samples"]["stop_val_mse"] == [4, 4, 4] and base["censored"]["stop_val_loss"] == 3
     assert evidence.reach_cell(slow, "reach_baseline") == "never (3/3)"
-    assert evidence.reach_cell(base, "reach_baseline").startswith(">= 4.3 [") and "(1/3 never)" in \
-        evidence.reach_cell(base, "reach_baseline")
+    assert evidence.reach_cell(base, "reach_baseline").startswith(">= 4.3 [") and "(1/3 never)" in evidence.reach_cell(
+        base, "reach_baseline"
+    )
     assert evidence.reach_cell(fast, "reach_baseline") == "2.0 [2.0, 2.0]"
     assert evidence.describe_config(fast) == "lr 0.001, lam 0.01, encoder"
     assert evidence.describe_config(base) == "lr 0.001"
@@ -111,19 +122,26 @@ def test_verdict_rows_table_and_sentence():
     (sentence,) = verdict.verdict_sentences(verdict.verdict_rows(plain))
     assert "no penalised configuration reached a significantly lower" in sentence
     assert "no penalty had the lowest mean" in sentence
-    assert verdict.verdict_sentences(verdict.verdict_rows([r for r in plain if r["config"]["penalty"] == "paper"])) \
-        == ["Width 10: no baseline runs yet, so nothing can be said."]
+    assert verdict.verdict_sentences(verdict.verdict_rows([r for r in plain if r["config"]["penalty"] == "paper"])) == [
+        "Width 10: no baseline runs yet, so nothing can be said."
+    ]
 
 
 def test_chosen_hyperparameters_take_the_lowest_score():
     def trial(penalty, lr, lam, placement, score, history=None):
-        return {"config": {"latent_dim": 10, "penalty": penalty, "learning_rate": lr, "lam": lam,
-                           "placement": placement}, "history": {"val_mse": history or []},
-                "tuner": {"score": score}}
+        return {
+            "config": {"latent_dim": 10, "penalty": penalty, "learning_rate": lr, "lam": lam, "placement": placement},
+            "history": {"val_mse": history or []},
+            "tuner": {"score": score},
+        }
 
-    trials = [trial("none", 1e-3, 0.0, "none", 0.2), trial("none", 1e-2, 0.0, "none", 0.1),
-              trial("volume", 1e-3, 0.01, "decoder", 0.3), trial("volume", 1e-2, 0.1, "encoder", 0.3),
-              trial("volume", 3e-3, 0.1, "encoder", None, history=[0.5, 0.25, 0.4])]
+    trials = [
+        trial("none", 1e-3, 0.0, "none", 0.2),
+        trial("none", 1e-2, 0.0, "none", 0.1),
+        trial("volume", 1e-3, 0.01, "decoder", 0.3),
+        trial("volume", 1e-2, 0.1, "encoder", 0.3),
+        trial("volume", 3e-3, 0.1, "encoder", None, history=[0.5, 0.25, 0.4]),
+    ]
     chosen = evidence.chosen_hyperparameters(trials)
     assert chosen[10, "none"] == {"learning_rate": 1e-2, "lam": 0.0, "placement": "none", "score": 0.1}
     assert chosen[10, "volume"]["learning_rate"] == 3e-3 and chosen[10, "volume"]["score"] == 0.25
@@ -159,8 +177,16 @@ def test_models_place_each_penalty_on_one_kernel():
 def test_study_run_records_test_mse_each_epoch():
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(96, 784)).astype("float32")
-    config = {"latent_dim": 4, "penalty": "volume", "lam": 1e-3, "placement": "encoder", "learning_rate": 1e-2,
-              "epochs": 3, "batch_size": 32, "patience": 1}
+    config = {
+        "latent_dim": 4,
+        "penalty": "volume",
+        "lam": 1e-3,
+        "placement": "encoder",
+        "learning_rate": 1e-2,
+        "epochs": 3,
+        "batch_size": 32,
+        "patience": 1,
+    }
     out = evidence.study_run(config, 0, (x[:64], x[64:80], x[80:]))
     history = out["history"]
     assert len(history["test_mse"]) == len(history["val_mse"]) == 3
@@ -213,8 +239,15 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, backend):
     assert not list(out.glob("tuner/*/trial_*/checkpoint.weights.h5"))
     assert len(list(out.glob("tuner/width_8_*/trial_*/trial.json"))) == 9
     summary = (out / "summary.md").read_text()
-    for text in ("## Chosen hyperparameters", "## Verdict", "## Results", "10 of 10 final runs done",
-                 "9 of 9 search trials done", "![val_mse_curves.png]", "p vs orthogonal"):
+    for text in (
+        "## Chosen hyperparameters",
+        "## Verdict",
+        "## Results",
+        "10 of 10 final runs done",
+        "9 of 9 search trials done",
+        "![val_mse_curves.png]",
+        "p vs orthogonal",
+    ):
         assert text in summary
     assert (out / "val_mse_curves.png").stat().st_size > 10_000
     assert len((out / "trials.csv").read_text().splitlines()) == 10

@@ -11,7 +11,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES_DIR = os.path.join(ROOT, "examples")
 EXAMPLES = sorted(f[:-3] for f in os.listdir(EXAMPLES_DIR) if f.endswith(".py") and not f.startswith("_"))
 WITH_DATA_DIR = [name for name in EXAMPLES if name != "quickstart"]
-MNIST_EXAMPLES = ["compare_penalties", "dense_autoencoder", "sparse_autoencoder", "tune_lambda", "unsupervised_clustering"]
+MNIST_EXAMPLES = [
+    "compare_penalties",
+    "dense_autoencoder",
+    "sparse_autoencoder",
+    "tune_lambda",
+    "unsupervised_clustering",
+]
 # TensorFlow's C++ logs, absl's and TensorFlow's Python loggers.
 LOG_LINE = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages|(WARNING|INFO|ERROR):(absl|tensorflow):)")
 
@@ -20,8 +26,14 @@ def run(name, args, tmp_path, timeout=300):
     """`python examples/<name>.py args` in `tmp_path`, without TF_CPP_MIN_LOG_LEVEL, nor a tensorflow-datasets copy."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["TFDS_DATA_DIR"] = str(tmp_path / "tfds_home")
-    return subprocess.run([sys.executable, os.path.join(EXAMPLES_DIR, f"{name}.py"), *args], cwd=str(tmp_path),
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, os.path.join(EXAMPLES_DIR, f"{name}.py"), *args],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def run_example(name, args, backend, **env):
@@ -29,9 +41,14 @@ def run_example(name, args, backend, **env):
 
     Shared by the tests of each example's --quick run.
     """
-    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES_DIR, f"{name}.py"), *args], cwd=ROOT,
-                          env=dict(os.environ, KERAS_BACKEND=backend, **env), capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, os.path.join(EXAMPLES_DIR, f"{name}.py"), *args],
+        cwd=ROOT,
+        env=dict(os.environ, KERAS_BACKEND=backend, **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -50,8 +67,12 @@ def test_help_prints_no_logs_and_does_not_start_keras(name, tmp_path):
     assert "shared/" not in proc.stdout  # users have no ../shared folder
     assert "--verbose" in proc.stdout
     if name in MNIST_EXAMPLES:
-        for file in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-                     "t10k-labels-idx1-ubyte.gz"):
+        for file in (
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        ):
             assert file in proc.stdout
     # The arguments are parsed before Keras is imported (keras_entropy's
     # __init__ defers its imports for scripts that set KERAS_ENTROPY_DEFER_IMPORTS).
@@ -61,8 +82,9 @@ def test_help_prints_no_logs_and_does_not_start_keras(name, tmp_path):
         "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\nexcept SystemExit:\n    pass\n"
         "print('IMPORTED', sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], cwd=str(tmp_path), capture_output=True, text=True,
-                         timeout=120).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=str(tmp_path), capture_output=True, text=True, timeout=120
+    ).stdout
     assert out.splitlines()[-1] == "IMPORTED []"
 
 
@@ -76,8 +98,13 @@ def test_tune_lambda_help_names_only_existing_flags(tmp_path):
 
 
 #: The examples whose models carry an entropy penalty, and their form options.
-FORM_FLAGS = {"dense_autoencoder": {"--form", "--forms"}, "cnn_classification": {"--form"},
-              "large_cnn_classification": {"--form"}, "unet_segmentation": {"--form"}, "tune_lambda": {"--forms"}}
+FORM_FLAGS = {
+    "dense_autoencoder": {"--form", "--forms"},
+    "cnn_classification": {"--form"},
+    "large_cnn_classification": {"--form"},
+    "unet_segmentation": {"--form"},
+    "tune_lambda": {"--forms"},
+}
 DOCS = [os.path.join(ROOT, "docs", name) for name in ("experiments.md", "tuning.md")]
 FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z-]+)")
 
@@ -145,13 +172,16 @@ def test_data_set_missing_after_keras_started_is_still_one_line(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("name, args, flag", [
-    ("quickstart", ["--latent", "0"], "--latent"),
-    ("cnn_classification", ["--widths", "0"], "--widths"),
-    ("unsupervised_clustering", ["--methods", "dbscan"], "--methods dbscan"),
-    ("entropy_profiles", ["--weights", "alexnet=x.h5"], "--weights alexnet=x.h5"),
-    ("tune_lambda", ["--max-epochs", "3"], "--max-epochs"),
-])
+@pytest.mark.parametrize(
+    "name, args, flag",
+    [
+        ("quickstart", ["--latent", "0"], "--latent"),
+        ("cnn_classification", ["--widths", "0"], "--widths"),
+        ("unsupervised_clustering", ["--methods", "dbscan"], "--methods dbscan"),
+        ("entropy_profiles", ["--weights", "alexnet=x.h5"], "--weights alexnet=x.h5"),
+        ("tune_lambda", ["--max-epochs", "3"], "--max-epochs"),
+    ],
+)
 def test_bad_arguments_are_one_line_exit_2(name, args, flag, tmp_path):
     proc = run(name, args, tmp_path, timeout=120)
     assert proc.returncode == 2

@@ -35,18 +35,24 @@ def _accuracy_reference(y, c):
     table = clustering.contingency_matrix(y, c)
     n_labels, n_clusters = table.shape
     if n_clusters <= n_labels:
-        best = max(sum(table[m[j], j] for j in range(n_clusters))
-                   for m in itertools.permutations(range(n_labels), n_clusters))
+        best = max(
+            sum(table[m[j], j] for j in range(n_clusters)) for m in itertools.permutations(range(n_labels), n_clusters)
+        )
     else:
-        best = max(sum(table[i, m[i]] for i in range(n_labels))
-                   for m in itertools.permutations(range(n_clusters), n_labels))
+        best = max(
+            sum(table[i, m[i]] for i in range(n_labels)) for m in itertools.permutations(range(n_clusters), n_labels)
+        )
     return best / len(y)
 
 
-@pytest.mark.parametrize("y,c", FIXED[:3] + [
-    (np.random.default_rng(5).integers(0, 5, 200), np.random.default_rng(6).integers(0, 6, 200)),
-    (np.random.default_rng(7).integers(0, 6, 200), np.random.default_rng(8).integers(0, 4, 200)),
-])
+@pytest.mark.parametrize(
+    "y,c",
+    FIXED[:3]
+    + [
+        (np.random.default_rng(5).integers(0, 5, 200), np.random.default_rng(6).integers(0, 6, 200)),
+        (np.random.default_rng(7).integers(0, 6, 200), np.random.default_rng(8).integers(0, 4, 200)),
+    ],
+)
 def test_accuracy_matches_brute_force(y, c):
     assert clustering.clustering_accuracy(y, c) == pytest.approx(_accuracy_reference(y, c))
 
@@ -183,7 +189,8 @@ def test_quick_run_writes_scores_per_method(tmp_path, backend):
     assert min(m["accuracy"] for m in by["kmeans_sklearn"]) > 0.35
     # The balance term keeps the network from putting everything in one cluster.
     assert np.mean([m["clusters_used"] for m in by["entropy"]]) > np.mean(
-        [m["clusters_used"] for m in by["entropy_balance0"]])
+        [m["clusters_used"] for m in by["entropy_balance0"]]
+    )
 
     summary = (out / "summary.md").read_text()
     assert "embedded MNIST subset" in summary
@@ -201,8 +208,9 @@ def test_quick_run_writes_scores_per_method(tmp_path, backend):
     assert (out / "scores.png").stat().st_size > 1000
 
     # Resumable: a second run trains nothing.
-    again = run_example("unsupervised_clustering",
-                        ["--quick", "--out", str(out), "--replications", "2", "--methods", "kmeans"], backend)
+    again = run_example(
+        "unsupervised_clustering", ["--quick", "--out", str(out), "--replications", "2", "--methods", "kmeans"], backend
+    )
     assert "2 already in" in again.stdout and "0 to run" in again.stdout
 
 

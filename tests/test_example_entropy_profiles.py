@@ -58,15 +58,18 @@ def test_segmentation_arrays_from_mnist():
 
 def test_quick_run_writes_profiles_figures_and_summary(tmp_path, backend):
     out = tmp_path / "run"
-    proc = run_example("entropy_profiles", ["--quick", "--out", str(out)], backend,
-                       KERAS_HOME=str(tmp_path / "keras_home"))
+    proc = run_example(
+        "entropy_profiles", ["--quick", "--out", str(out)], backend, KERAS_HOME=str(tmp_path / "keras_home")
+    )
     assert f"backend: {backend}" in proc.stdout and "embedded MNIST subset" in proc.stdout
     lines = proc.stdout.splitlines()  # quiet by default: one line per model
     assert len(lines) < 60, proc.stdout
     assert [line[:6] for line in lines if re.match(r"\[\d/3\] ", line)] == ["[1/3] ", "[2/3] ", "[3/3] "]
 
-    records = {json.loads(line)["config"]["model"]: json.loads(line)
-               for line in (out / "results.jsonl").read_text().splitlines()}
+    records = {
+        json.loads(line)["config"]["model"]: json.loads(line)
+        for line in (out / "results.jsonl").read_text().splitlines()
+    }
     assert sorted(records) == ["resnet50", "unet", "vgg16"]
     builder = architectures.unet_builder()[0]
     assert records["unet"]["metrics"]["builder"] == records["unet"]["config"]["unet_builder"] == builder
@@ -103,7 +106,9 @@ def test_quick_run_writes_profiles_figures_and_summary(tmp_path, backend):
         assert image.shape[1] > image.shape[0] > 300  # two panels side by side
         assert f"![{name}](profile_{name}.png)" in summary
         section = summary.split(f"({profile_figures.FIGURES[name]})")[1].split("\n## ")[0]
-        table = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith(("| layer", "| ---"))]
+        table = [
+            line for line in section.splitlines() if line.startswith("| ") and not line.startswith(("| layer", "| ---"))
+        ]
         assert len(table) == expected_layers[name]
         first = [c.strip() for c in table[0].split("|")[1:-1]]
         assert float(first[4]) == pytest.approx(m["layer_means_trained"][0], abs=1e-3)

@@ -39,10 +39,15 @@ def run_example(name, args, tmp_path):
     """Run `examples/<name>.py args` in a subprocess with no tensorflow-datasets copy."""
     tfds_dir = tmp_path / "tfds_home"
     tfds_dir.mkdir(exist_ok=True)
-    env = dict(os.environ, TFDS_DATA_DIR=str(tfds_dir), TF_CPP_MIN_LOG_LEVEL="3",
-               KERAS_BACKEND=keras.backend.backend())
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "examples", f"{name}.py"), *args],
-                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=600)
+    env = dict(os.environ, TFDS_DATA_DIR=str(tfds_dir), TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=keras.backend.backend())
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", f"{name}.py"), *args],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc.stdout
 
@@ -71,8 +76,7 @@ def test_cnn_classification_quick_on_embedded_mnist(tmp_path):
     # depth 2, width 8: the baseline, and lam=0.01 on the first / all convolutions; 2 replications.
     assert len(records) == 6 and len({r["key"] for r in records}) == 6
     cells = sorted((r["config"]["placement"], r["config"]["lam"], r["seed"]) for r in records)
-    assert cells == sorted((p, lam, s) for p, lam in (("none", 0.0), ("first", 0.01), ("all", 0.01))
-                           for s in (0, 1))
+    assert cells == sorted((p, lam, s) for p, lam in (("none", 0.0), ("first", 0.01), ("all", 0.01)) for s in (0, 1))
     for r in records:
         c, h, m = r["config"], r["history"], r["metrics"]
         assert c["dataset"] == "mnist" and c["data_source"] == "embedded"
@@ -84,8 +88,10 @@ def test_cnn_classification_quick_on_embedded_mnist(tmp_path):
     summary = (out / "summary.md").read_text()
     assert summary.splitlines()[0] == "# CNN classification on mnist (embedded subset, --quick)"
     assert "embedded MNIST subset" in summary and "Table 1" in summary
-    header = ("| Architecture | placement | best lam | n (base/entropy) | Mean Base Train Acc. | "
-              "Mean Base Val. Acc. | Mean Train Acc. change | Mean Val. Acc. change |")
+    header = (
+        "| Architecture | placement | best lam | n (base/entropy) | Mean Base Train Acc. | "
+        "Mean Base Val. Acc. | Mean Train Acc. change | Mean Val. Acc. change |"
+    )
     assert header in summary
     rows = [line for line in summary.splitlines() if line.startswith("| depth=2, width=8 |")]
     assert sorted(row.split(" | ")[1] for row in rows) == ["all", "first"]
@@ -126,8 +132,9 @@ def test_large_cnn_classification_quick_on_mock_imagenette(tmp_path):
     assert "| arch | training | placement | lam=0 | lam=0.01 |" in summary
     row = next(line for line in summary.splitlines() if line.startswith("| vgg16 | augmentation_dropout | first |"))
     values = [float(v.strip("* ")) for v in row.split("|")[4:6]]
-    assert values == pytest.approx([by_lam[0.0]["metrics"]["val_accuracy"],
-                                    by_lam[0.01]["metrics"]["val_accuracy"]], abs=1e-3)
+    assert values == pytest.approx(
+        [by_lam[0.0]["metrics"]["val_accuracy"], by_lam[0.01]["metrics"]["val_accuracy"]], abs=1e-3
+    )
     assert "- vgg16 / first ([1]): block1_conv1" in summary
 
 
@@ -204,8 +211,11 @@ def test_small_cnn_layers_and_placement():
     every = classification.small_cnn((32, 32, 3), 3, 8, lam=0.01, placement="all")
     assert entropy_layers(every) == ["conv1", "conv2", "conv3"] and len(every.losses) == 3
     assert every.get_layer("conv3").kernel_regularizer.output_shape == (4, 4)
-    for kwargs, fragment in [({"depth": 4}, "depth=4"), ({"width": 0}, "width=0"),
-                             ({"input_shape": (32, 32)}, "input_shape")]:
+    for kwargs, fragment in [
+        ({"depth": 4}, "depth=4"),
+        ({"width": 0}, "width=0"),
+        ({"input_shape": (32, 32)}, "input_shape"),
+    ]:
         call = {"input_shape": (32, 32, 3), "depth": 1, "width": 4, **kwargs}
         with pytest.raises(ValueError, match=re.escape(fragment)):
             classification.small_cnn(**call)
@@ -216,8 +226,14 @@ def test_small_cnn_layers_and_placement():
 def test_a_volume_form_config_builds_volume_penalties(rng, monkeypatch):
     from keras_entropy.experiments import autoencoder
 
-    settings = {**paper.CNN_PAPER, "depths": [1], "widths": [4], "lams": [0.0, 0.1], "placements": ["first"],
-                "form": "volume"}
+    settings = {
+        **paper.CNN_PAPER,
+        "depths": [1],
+        "widths": [4],
+        "lams": [0.0, 0.1],
+        "placements": ["first"],
+        "form": "volume",
+    }
     baseline, config = classification.cnn_configs(settings, {"max_epochs": 1, **autoencoder.form_entry("volume")})
     assert "form" not in baseline and config["form"] == "volume"  # the baseline has no penalty, hence no form
     built = []
@@ -235,15 +251,27 @@ def test_a_volume_form_config_builds_volume_penalties(rng, monkeypatch):
     classification.cnn_run({**config, "form": "normalized"}, 0, (x, y, x, y), verbose=0)
     assert built[1].get_layer("conv1").kernel_regularizer.form == "normalized"
     unet = segmentation.unet((16, 16, 3), base_filters=2, depth=1, lam=0.1, placement="first", form="normalized")
-    assert [layer.kernel_regularizer.form for layer in unet.layers
-            if isinstance(getattr(layer, "kernel_regularizer", None), ConvEntropy)] == ["normalized"]
+    assert [
+        layer.kernel_regularizer.form
+        for layer in unet.layers
+        if isinstance(getattr(layer, "kernel_regularizer", None), ConvEntropy)
+    ] == ["normalized"]
     # Mask figures of runs that differ only by form do not overwrite one another.
     assert segmentation.mask_file({"lam": 0.1, "placement": "first"}, 0) == "masks_lam0.1_first_seed0.png"
-    assert segmentation.mask_file({"lam": 0.1, "placement": "first", "form": "volume"}, 0) == \
-        "masks_lam0.1_first_volume_seed0.png"
+    assert (
+        segmentation.mask_file({"lam": 0.1, "placement": "first", "form": "volume"}, 0)
+        == "masks_lam0.1_first_volume_seed0.png"
+    )
     large = classification.large_cnn_configs(
-        {**paper.LARGE_CNN_PAPER, "archs": ["vgg16"], "trainings": ["vanilla"], "placements": ["first"],
-         "lams": [0.0, 0.1]}, {"dataset": "imagenette", **autoencoder.form_entry("normalized")})
+        {
+            **paper.LARGE_CNN_PAPER,
+            "archs": ["vgg16"],
+            "trainings": ["vanilla"],
+            "placements": ["first"],
+            "lams": [0.0, 0.1],
+        },
+        {"dataset": "imagenette", **autoencoder.form_entry("normalized")},
+    )
     assert [c.get("form") for c in large] == [None, "normalized"]
 
 
@@ -251,16 +279,21 @@ def test_cnn_run_records_best_epoch_under_mixed_precision(rng):
     keras.config.set_dtype_policy("mixed_float16")
     x = rng.random((32, 12, 12, 1)).astype("float32")
     y = rng.integers(0, 3, 32)
-    outcome = classification.cnn_run({"depth": 1, "width": 4, "lam": 0.1, "placement": "first", "max_epochs": 2,
-                                      "patience": 5, "batch_size": 16}, 0, (x, y, x[:8], y[:8]), verbose=0)
+    outcome = classification.cnn_run(
+        {"depth": 1, "width": 4, "lam": 0.1, "placement": "first", "max_epochs": 2, "patience": 5, "batch_size": 16},
+        0,
+        (x, y, x[:8], y[:8]),
+        verbose=0,
+    )
     assert outcome["epochs_trained"] == 2 and outcome["stopping"]["val_accuracy"]["stopped"] is False
     assert all(np.isfinite(v) for v in outcome["history"]["loss"])
     assert 0 <= outcome["metrics"]["val_accuracy"] <= 1
 
 
 def test_vgg16_head_augmentation_dropout_and_placement():
-    model = classification.large_cnn("vgg16", (32, 32, 3), 10, training="augmentation_dropout", head_units=8,
-                                     lam=0.01, placement="first_two")
+    model = classification.large_cnn(
+        "vgg16", (32, 32, 3), 10, training="augmentation_dropout", head_units=8, lam=0.01, placement="first_two"
+    )
     names = [layer.name for layer in model.layers]
     assert names[:5] == ["image", "rescale", "aug_flip", "aug_rotation", "aug_zoom"]
     assert model.get_layer("aug_rotation").factor == (-0.2, 0.2) or model.get_layer("aug_rotation").factor == 0.2
@@ -282,18 +315,22 @@ def test_vgg16_head_augmentation_dropout_and_placement():
 
 
 def test_resnet50_pre_skip_and_first_two_placements():
-    model = classification.large_cnn("resnet50", (32, 32, 3), 10, training="augmentation", head_units=8,
-                                     lam=0.01, placement="pre_skip")
+    model = classification.large_cnn(
+        "resnet50", (32, 32, 3), 10, training="augmentation", head_units=8, lam=0.01, placement="pre_skip"
+    )
     touched = entropy_layers(model)
     assert len(touched) == 20 and len(model.losses) == 20
     assert all(name.endswith(("_3_conv", "_0_conv")) for name in touched)
     assert [layer.name for layer in select_layers(model, "first_two", kinds=("conv",))] == [
-        "conv1_conv", "conv2_block1_1_conv"]
+        "conv1_conv",
+        "conv2_block1_1_conv",
+    ]
     assert paper.PAPER_PLACEMENT_LABELS[("resnet50", "first_two")] == "[1,5]"
     # "empirical": the k layers with the highest mean entropy change in a reference profile.
     reference = classification.load_reference("initial", "resnet50", (32, 32, 3))
-    empirical = classification.large_cnn("resnet50", (32, 32, 3), 10, head_units=8, lam=0.01,
-                                         placement="empirical", reference=reference, k=4)
+    empirical = classification.large_cnn(
+        "resnet50", (32, 32, 3), 10, head_units=8, lam=0.01, placement="empirical", reference=reference, k=4
+    )
     assert sorted(entropy_layers(empirical)) == sorted(entry.name for entry in reference.top(4))
     assert len(empirical.losses) == 4
     with pytest.raises(ValueError, match="source='weights.h5'"):
@@ -329,20 +366,20 @@ def test_unet_layout_matches_the_papers_layer_indices():
 
 def test_binary_iou_on_hand_made_masks():
     metric = segmentation.BinaryIoU()
-    y_true = np.array([[[1.0], [1.0]], [[0.0], [0.0]]])[None]          # (1, 2, 2, 1)
+    y_true = np.array([[[1.0], [1.0]], [[0.0], [0.0]]])[None]  # (1, 2, 2, 1)
     y_pred = np.array([[[0.9], [0.2]], [[0.7], [0.1]]])[None]
-    metric.update_state(y_true, y_pred)                                 # inter 1, union 3
+    metric.update_state(y_true, y_pred)  # inter 1, union 3
     assert float(metric.result()) == pytest.approx(1 / 3)
     metric.update_state(np.ones((1, 2, 2, 1)), np.ones((1, 2, 2, 1)))  # + inter 4, union 4
     assert float(metric.result()) == pytest.approx(5 / 7)
     metric.reset_state()
     metric.update_state(np.zeros((1, 3, 3, 1)), np.full((1, 3, 3, 1), 0.2))
-    assert float(metric.result()) == pytest.approx(1.0)                # both empty: perfect
+    assert float(metric.result()) == pytest.approx(1.0)  # both empty: perfect
     metric.update_state(np.zeros((1, 3, 3, 1)), np.full((1, 3, 3, 1), 0.6))
-    assert float(metric.result()) == pytest.approx(0.0)                # all wrong
+    assert float(metric.result()) == pytest.approx(0.0)  # all wrong
     strict = segmentation.BinaryIoU(threshold=0.8)
     strict.update_state(y_true, y_pred)
-    assert float(strict.result()) == pytest.approx(1 / 2)              # only 0.9 counts: inter 1, union 2
+    assert float(strict.result()) == pytest.approx(1 / 2)  # only 0.9 counts: inter 1, union 2
     config = strict.get_config()
     assert config["threshold"] == 0.8
     assert segmentation.BinaryIoU.from_config(config).threshold == 0.8
@@ -363,12 +400,30 @@ def test_improvement_table_picks_the_best_lambda_and_tests_one_tailed():
     recs = []
     for s in range(5):
         noise = 0.001 * s
-        recs.append(record({"depth": 1, "width": 32, "placement": "none", "lam": 0.0}, s,
-                           accuracy=0.70 + noise, val_accuracy=0.60 + noise))
-        recs.append(record({"depth": 1, "width": 32, "placement": "first", "lam": 0.01}, s,
-                           accuracy=0.70 + noise, val_accuracy=0.65 + noise))
-        recs.append(record({"depth": 1, "width": 32, "placement": "first", "lam": 1.0}, s,
-                           accuracy=0.71 - noise, val_accuracy=0.55 + noise))
+        recs.append(
+            record(
+                {"depth": 1, "width": 32, "placement": "none", "lam": 0.0},
+                s,
+                accuracy=0.70 + noise,
+                val_accuracy=0.60 + noise,
+            )
+        )
+        recs.append(
+            record(
+                {"depth": 1, "width": 32, "placement": "first", "lam": 0.01},
+                s,
+                accuracy=0.70 + noise,
+                val_accuracy=0.65 + noise,
+            )
+        )
+        recs.append(
+            record(
+                {"depth": 1, "width": 32, "placement": "first", "lam": 1.0},
+                s,
+                accuracy=0.71 - noise,
+                val_accuracy=0.55 + noise,
+            )
+        )
     rows, md = classification_report.improvement_table(recs)
     (row,) = rows
     assert row["best_lam"] == 0.01 and row["n_base"] == 5 and row["n"] == 5
@@ -383,19 +438,30 @@ def test_improvement_table_picks_the_best_lambda_and_tests_one_tailed():
 
 
 def test_accuracy_grid_and_table3_from_records():
-    recs = [record({"arch": "vgg16", "training": "vanilla", "placement": "none", "lam": 0.0}, 0, val_accuracy=0.70),
-            record({"arch": "vgg16", "training": "vanilla", "placement": "first", "lam": 0.1}, 0, val_accuracy=0.75),
-            record({"arch": "vgg16", "training": "vanilla", "placement": "first_two", "lam": 0.1}, 0,
-                   val_accuracy=0.65)]
+    recs = [
+        record({"arch": "vgg16", "training": "vanilla", "placement": "none", "lam": 0.0}, 0, val_accuracy=0.70),
+        record({"arch": "vgg16", "training": "vanilla", "placement": "first", "lam": 0.1}, 0, val_accuracy=0.75),
+        record({"arch": "vgg16", "training": "vanilla", "placement": "first_two", "lam": 0.1}, 0, val_accuracy=0.65),
+    ]
     table, md = classification_report.accuracy_grid(recs)
-    assert table == {("vgg16", "vanilla", "first"): {0.0: 0.70, 0.1: 0.75},
-                     ("vgg16", "vanilla", "first_two"): {0.0: 0.70, 0.1: 0.65}}
+    assert table == {
+        ("vgg16", "vanilla", "first"): {0.0: 0.70, 0.1: 0.75},
+        ("vgg16", "vanilla", "first_two"): {0.0: 0.70, 0.1: 0.65},
+    }
     assert "| vgg16 | vanilla | first | 0.700 | **0.750** |" in md
     assert "| vgg16 | vanilla | first_two | **0.700** | 0.650 |" in md
-    seg = [dict(record({"placement": "none", "lam": 0.0}, 0, val_accuracy=0.83, val_iou=0.67),
-                epochs_trained=20, wall_time_s=9276.82),
-           dict(record({"placement": "3,7,11,15", "lam": 1e-4}, 0, val_accuracy=0.8336, val_iou=0.6823),
-                epochs_trained=24, wall_time_s=13202.78)]
+    seg = [
+        dict(
+            record({"placement": "none", "lam": 0.0}, 0, val_accuracy=0.83, val_iou=0.67),
+            epochs_trained=20,
+            wall_time_s=9276.82,
+        ),
+        dict(
+            record({"placement": "3,7,11,15", "lam": 1e-4}, 0, val_accuracy=0.8336, val_iou=0.6823),
+            epochs_trained=24,
+            wall_time_s=13202.78,
+        ),
+    ]
     rows, md3 = segmentation.table3(seg)
     assert [r["epochs"] for r in rows] == [20, 24]
     assert "| MSE | - | 0 | 0 | 20 | 9276.82 | 0.8300 | 0.6700 |" in md3

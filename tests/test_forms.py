@@ -32,8 +32,7 @@ def dense_oracle(kernel, lam, stabilized, form):
 def conv_oracle(kernel, lam, n_out, stabilized, form, grid):
     if form == "paper":
         return to_numpy(E.conv_entropy_penalty(kernel, lam, n_out, stabilized))
-    return to_numpy(E.conv_volume_penalty(kernel, grid, n_out, lam, stabilized,
-                                          form == "normalized"))
+    return to_numpy(E.conv_volume_penalty(kernel, grid, n_out, lam, stabilized, form == "normalized"))
 
 
 # --- values: each class equals the ops function of its form -----------------------
@@ -72,8 +71,9 @@ def test_conv_entropy_equals_the_ops_function_of_its_form(form, rng):
         for stabilized in (True, False):
             regularizer = ke.ConvEntropy(0.2, output_shape, stabilized, form=form, grid=grid)
             want = conv_oracle(kernel, 0.2, n_out, stabilized, form, used_grid)
-            np.testing.assert_allclose(to_numpy(regularizer(kernel)), want, rtol=1e-5,
-                                       err_msg=f"{output_shape} {grid} {stabilized}")
+            np.testing.assert_allclose(
+                to_numpy(regularizer(kernel)), want, rtol=1e-5, err_msg=f"{output_shape} {grid} {stabilized}"
+            )
 
 
 def test_default_grid():
@@ -104,17 +104,21 @@ def test_entropy_conv2d_equals_the_ops_function_of_its_form(form, data_format, r
 
 
 def test_entropy_conv2d_grid_and_unknown_spatial_size(rng):
-    model = keras.Sequential([
-        keras.Input((None, None, 1)),
-        ke.EntropyConv2D(2, 3, lam=1.0, stabilized=False, form="volume"),
-        ke.EntropyConv2D(2, 3, lam=1.0, form="normalized", grid=(4, 4)),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((None, None, 1)),
+            ke.EntropyConv2D(2, 3, lam=1.0, stabilized=False, form="volume"),
+            ke.EntropyConv2D(2, 3, lam=1.0, form="normalized", grid=(4, 4)),
+        ]
+    )
     for size in (7, 12):
         model(rng.normal(size=(1, size, size, 1)).astype("float32"))
         first, second = (to_numpy(layer.kernel) for layer in model.layers)
         n1, n2 = (size - 2) ** 2, (size - 4) ** 2
-        want = [conv_oracle(first, 1.0, n1, False, "volume", (size - 2, size - 2)),
-                conv_oracle(second, 1.0, n2, True, "normalized", (4, 4))]
+        want = [
+            conv_oracle(first, 1.0, n1, False, "volume", (size - 2, size - 2)),
+            conv_oracle(second, 1.0, n2, True, "normalized", (4, 4)),
+        ]
         got = [to_numpy(term) for term in model.losses]
         np.testing.assert_allclose(got, want, rtol=1e-5)
 
@@ -138,9 +142,7 @@ def test_config_round_trip_keeps_form_and_grid(form):
         assert config["form"] == form
         clone = type(component).from_config(config)
         assert clone.get_config() == config
-        restored = keras.saving.deserialize_keras_object(
-            keras.saving.serialize_keras_object(component)
-        )
+        restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(component))
         assert type(restored) is type(component) and restored.get_config() == config
     assert make_components(form)[1].get_config()["grid"] == [4, 4]
     assert make_components(form)[3].get_config()["grid"] == [5, 3]
@@ -165,14 +167,10 @@ def test_registered_names_are_unchanged():
 def model_with_every_class(form):
     inputs = keras.Input((10, 10, 2))
     x = ke.EntropyConv2D(3, 3, lam=1e-3, form=form, activation="relu")(inputs)
-    x = keras.layers.Conv2D(
-        4, 3, kernel_regularizer=ke.ConvEntropy(1e-3, output_shape=(6, 6), form=form)
-    )(x)
+    x = keras.layers.Conv2D(4, 3, kernel_regularizer=ke.ConvEntropy(1e-3, output_shape=(6, 6), form=form))(x)
     x = keras.layers.Flatten()(x)
     x = ke.EntropyDense(8, lam=1e-3, form=form, activation="sigmoid")(x)
-    outputs = keras.layers.Dense(
-        3, dtype="float32", kernel_regularizer=ke.DenseEntropy(1e-3, form=form)
-    )(x)
+    outputs = keras.layers.Dense(3, dtype="float32", kernel_regularizer=ke.DenseEntropy(1e-3, form=form))(x)
     return keras.Model(inputs, outputs)
 
 
@@ -189,8 +187,7 @@ def test_keras_file_round_trip(form, tmp_path, rng):
     assert len(terms) == 4
     np.testing.assert_allclose([float(to_numpy(t)) for t in loaded.losses], terms, rtol=1e-6)
     for layer in loaded.layers:
-        regularizer = getattr(layer, "entropy_regularizer", None) or getattr(
-            layer, "kernel_regularizer", None)
+        regularizer = getattr(layer, "entropy_regularizer", None) or getattr(layer, "kernel_regularizer", None)
         if regularizer is not None:
             assert regularizer.form == form
 
@@ -201,19 +198,18 @@ def test_keras_file_round_trip(form, tmp_path, rng):
 @pytest.mark.parametrize(
     "make, error, words",
     [
-        (lambda: ke.DenseEntropy(0.1, form="svd"), ValueError,
-         ["form", "'svd'", "'paper'", "'volume'", "'normalized'"]),
+        (
+            lambda: ke.DenseEntropy(0.1, form="svd"),
+            ValueError,
+            ["form", "'svd'", "'paper'", "'volume'", "'normalized'"],
+        ),
         (lambda: ke.ConvEntropy(0.1, form=None), ValueError, ["form", "None", "'paper'"]),
         (lambda: ke.EntropyDense(3, form="Volume"), ValueError, ["form", "'Volume'"]),
         (lambda: ke.EntropyConv2D(3, 3, form=1), ValueError, ["form", "1", "'normalized'"]),
-        (lambda: ke.DenseEntropy([0.1, 0.2], form="volume"), ValueError,
-         ["lam", "form", "'volume'", "(2,)"]),
-        (lambda: ke.ConvEntropy(np.ones(4), form="normalized"), ValueError,
-         ["lam", "form", "'normalized'"]),
-        (lambda: ke.EntropyDense(2, lam=[0.1, 0.2], form="normalized"), ValueError,
-         ["lam", "form"]),
-        (lambda: ke.EntropyConv2D(3, 3, lam=np.ones(3), form="volume"), ValueError,
-         ["lam", "form"]),
+        (lambda: ke.DenseEntropy([0.1, 0.2], form="volume"), ValueError, ["lam", "form", "'volume'", "(2,)"]),
+        (lambda: ke.ConvEntropy(np.ones(4), form="normalized"), ValueError, ["lam", "form", "'normalized'"]),
+        (lambda: ke.EntropyDense(2, lam=[0.1, 0.2], form="normalized"), ValueError, ["lam", "form"]),
+        (lambda: ke.EntropyConv2D(3, 3, lam=np.ones(3), form="volume"), ValueError, ["lam", "form"]),
         (lambda: ke.ConvEntropy(0.1, form="volume", grid=(0, 4)), ValueError, ["grid", "(0, 4)"]),
         (lambda: ke.ConvEntropy(0.1, grid=(8,)), TypeError, ["grid", "(8,)"]),
         (lambda: ke.EntropyConv2D(3, 3, form="volume", grid="8x8"), TypeError, ["grid", "'8x8'"]),

@@ -24,14 +24,36 @@ except ModuleNotFoundError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
 
 # Every distribution that provides a module named `tensorflow`.
-TF_DISTRIBUTIONS = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel", "tensorflow-macos",
-                    "intel-tensorflow", "tf-nightly", "tf-nightly-cpu"}
+TF_DISTRIBUTIONS = {
+    "tensorflow",
+    "tensorflow-cpu",
+    "tensorflow-gpu",
+    "tensorflow-intel",
+    "tensorflow-macos",
+    "intel-tensorflow",
+    "tf-nightly",
+    "tf-nightly-cpu",
+}
 # Imported module -> the distribution that provides it.
 MODULE_DISTRIBUTIONS = {
-    "keras": "keras", "numpy": "numpy", "tensorflow": "tensorflow", "tensorflow_datasets": "tensorflow-datasets",
-    "jax": "jax", "jaxlib": "jaxlib", "torch": "torch", "matplotlib": "matplotlib", "pandas": "pandas",
-    "scipy": "scipy", "tqdm": "tqdm", "keras_tuner": "keras-tuner", "sklearn": "scikit-learn", "six": "six",
-    "tensorboard": "tensorboard", "PIL": "pillow", "absl": "absl-py", "grpc": "grpcio",
+    "keras": "keras",
+    "numpy": "numpy",
+    "tensorflow": "tensorflow",
+    "tensorflow_datasets": "tensorflow-datasets",
+    "jax": "jax",
+    "jaxlib": "jaxlib",
+    "torch": "torch",
+    "matplotlib": "matplotlib",
+    "pandas": "pandas",
+    "scipy": "scipy",
+    "tqdm": "tqdm",
+    "keras_tuner": "keras-tuner",
+    "sklearn": "scikit-learn",
+    "six": "six",
+    "tensorboard": "tensorboard",
+    "PIL": "pillow",
+    "absl": "absl-py",
+    "grpc": "grpcio",
 }
 # Provided by another listed distribution's own requirements.
 INDIRECT = {"pillow": "matplotlib", "jaxlib": "jax", "absl-py": "tensorflow", "grpcio": "keras-tuner"}

@@ -24,9 +24,7 @@ def test_entropy_conv2d_uses_real_output_positions(data_format):
 
 
 def test_entropy_conv2d_with_unknown_spatial_size_in_a_model():
-    model = keras.Sequential(
-        [keras.Input((None, None, 1)), ke.EntropyConv2D(2, 3, lam=1.0, stabilized=False)]
-    )
+    model = keras.Sequential([keras.Input((None, None, 1)), ke.EntropyConv2D(2, 3, lam=1.0, stabilized=False)])
     for size in (5, 9):
         model(np.ones((1, size, size, 1), "float32"))
         (term,) = model.losses
@@ -40,8 +38,7 @@ def test_entropy_dense_keeps_a_user_kernel_regularizer():
     layer(np.ones((2, 6), "float32"))
     values = sorted(float(to_numpy(v)) for v in layer.losses)
     kernel = to_numpy(layer.kernel)
-    want = sorted([0.1 * float(np.sum(kernel**2)),
-                   0.3 * float(to_numpy(E.dense_entropy_penalty(kernel)))])
+    want = sorted([0.1 * float(np.sum(kernel**2)), 0.3 * float(to_numpy(E.dense_entropy_penalty(kernel)))])
     np.testing.assert_allclose(values, want, rtol=1e-5)
 
 

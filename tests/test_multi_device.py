@@ -78,7 +78,7 @@ def pairs(results, variant):
     """`(key, single, multi)` for every weight of a variant."""
     prefix = f"{variant}/single/"
     found = [
-        (key[len(prefix) :], value, results[f"{variant}/multi/{key[len(prefix):]}"])
+        (key[len(prefix) :], value, results[f"{variant}/multi/{key[len(prefix) :]}"])
         for key, value in sorted(results.items())
         if key.startswith(prefix)
     ]
@@ -108,9 +108,7 @@ def free_ports(count):
 def test_without_replicas_the_batch_is_the_local_batch(rng):
     values = rng.normal(size=(7, 4)).astype("float32")
     assert distribution.num_replicas() == 1
-    np.testing.assert_allclose(
-        to_numpy(distribution.global_batch_mean(values)), values.mean(axis=0), rtol=1e-6
-    )
+    np.testing.assert_allclose(to_numpy(distribution.global_batch_mean(values)), values.mean(axis=0), rtol=1e-6)
     assert to_numpy(distribution.scale_loss(keras.ops.convert_to_tensor(2.5))) == 2.5
     x = rng.normal(size=(9, 5)).astype("float32")
     np.testing.assert_allclose(
@@ -128,9 +126,7 @@ def shapes_seen_by_batch_mean(penalty, *args):
         seen.append(tuple(values.shape))
         return keras.ops.mean(values, axis=0)
 
-    np.testing.assert_allclose(
-        to_numpy(penalty(*args, batch_mean=batch_mean)), to_numpy(penalty(*args)), rtol=1e-6
-    )
+    np.testing.assert_allclose(to_numpy(penalty(*args, batch_mean=batch_mean)), to_numpy(penalty(*args)), rtol=1e-6)
     return seen
 
 
@@ -144,14 +140,10 @@ def test_batch_mean_argument_sets_the_batch(rng):
     h = -np.sum(q * np.log(q), axis=-1, keepdims=True)
     fixed = np.concatenate([q, h], axis=-1).mean(axis=0)
     value = to_numpy(
-        E.softmax_entropy_clustering_loss(
-            x, 1.0, 1.0, batch_mean=lambda v: keras.ops.convert_to_tensor(fixed)
-        )
+        E.softmax_entropy_clustering_loss(x, 1.0, 1.0, batch_mean=lambda v: keras.ops.convert_to_tensor(fixed))
     )
     q_bar = fixed[:4]
-    np.testing.assert_allclose(
-        value, fixed[4] + np.log(4) + np.sum(q_bar * np.log(q_bar)), rtol=1e-5
-    )
+    np.testing.assert_allclose(value, fixed[4] + np.log(4) + np.sum(q_bar * np.log(q_bar)), rtol=1e-5)
 
 
 def test_kl_sparsity_batch_mean_argument_sets_the_batch(rng):
@@ -160,11 +152,7 @@ def test_kl_sparsity_batch_mean_argument_sets_the_batch(rng):
     assert shapes_seen_by_batch_mean(E.kl_sparsity_penalty, a, 0.1, 2.0) == [(12, 5)]
     # The mean of another batch: rho_hat is that batch's.
     rho_hat = rng.uniform(0.05, 0.95, size=(5,)).astype("float32")
-    value = to_numpy(
-        E.kl_sparsity_penalty(
-            a, 0.1, 2.0, batch_mean=lambda v: keras.ops.convert_to_tensor(rho_hat)
-        )
-    )
+    value = to_numpy(E.kl_sparsity_penalty(a, 0.1, 2.0, batch_mean=lambda v: keras.ops.convert_to_tensor(rho_hat)))
     want = 2.0 * np.sum(0.1 * np.log(0.1 / rho_hat) + 0.9 * np.log(0.9 / (1 - rho_hat)))
     np.testing.assert_allclose(value, want, rtol=1e-5)
 
@@ -185,9 +173,7 @@ if BACKEND == "tensorflow":
     @pytest.fixture(scope="module")
     def mirrored(tmp_path_factory):
         out = tmp_path_factory.mktemp("mirrored") / "results.npz"
-        return run_training(
-            out, "tensorflow", "plain", "mixed", "unfixed", "local_rho", "public", "jit"
-        )
+        return run_training(out, "tensorflow", "plain", "mixed", "unfixed", "local_rho", "public", "jit")
 
     def test_mirrored_strategy_matches_one_device(mirrored):
         assert_same_training(mirrored, "plain", TIGHT)

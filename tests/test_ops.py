@@ -84,7 +84,8 @@ def test_dense_exact_per_factor_lam_uses_exact_qr_factors(rng):
     r = np.abs(np.diag(np.linalg.qr(kernel[:40, :40].astype("float64"), mode="r")))
     np.testing.assert_allclose(
         to_numpy(E.dense_entropy_penalty(kernel, lam, stabilized=False)),
-        -np.sum(lam * np.log(r)), rtol=1e-5,
+        -np.sum(lam * np.log(r)),
+        rtol=1e-5,
     )
     np.testing.assert_allclose(to_numpy(E.qr_factors(kernel[:40, :40])), r, rtol=1e-4)
 
@@ -100,9 +101,7 @@ def test_dense_factors_are_qr_diagonal_of_jittered_square_part(rng):
     np.testing.assert_allclose(factors, r_jittered, rtol=1e-3)
     np.testing.assert_allclose(factors, r_plain, rtol=1e-2)
     # Their product is |det S|: the log-sum matches slogdet.
-    np.testing.assert_allclose(
-        np.sum(np.log(factors)), to_numpy(E.dense_entropy_change(kernel)), rtol=1e-3
-    )
+    np.testing.assert_allclose(np.sum(np.log(factors)), to_numpy(E.dense_entropy_change(kernel)), rtol=1e-3)
 
 
 # --- MATH.md section 2: convolution as a matrix ---------------------------------
@@ -223,6 +222,7 @@ def test_gram_cholesky_factors_closed_form_gradient_equals_autodiff(rng, shape):
         def fn(k):
             r, trace = route(k, 1e-3, with_trace=True)
             return ops.sum(weights * E.entropy_surrogate(r)) + 0.3 * ops.log(trace)
+
         return fn
 
     value, grad = value_and_grad(objective(E.gram_cholesky_factors), x)
@@ -235,8 +235,9 @@ def test_gram_cholesky_factors_closed_form_gradient_equals_autodiff(rng, shape):
     gram = x64.T @ x64
     delta = 1e-3**2 + shape[1] * np.finfo("float32").eps * np.linalg.norm(gram)
     stacked = np.vstack([x64, np.sqrt(delta) * np.eye(shape[1])])
-    np.testing.assert_allclose(to_numpy(E.gram_cholesky_factors(x)),
-                               np.abs(np.diag(np.linalg.qr(stacked)[1])), rtol=1e-4, atol=5e-5)
+    np.testing.assert_allclose(
+        to_numpy(E.gram_cholesky_factors(x)), np.abs(np.diag(np.linalg.qr(stacked)[1])), rtol=1e-4, atol=5e-5
+    )
 
 
 def test_gram_cholesky_factors_gradient_matches_finite_differences(rng):
@@ -249,8 +250,9 @@ def test_gram_cholesky_factors_gradient_matches_finite_differences(rng):
         plus, minus = x64.copy(), x64.copy()
         plus[idx] += h
         minus[idx] -= h
-        numeric[idx] = (float(to_numpy(fn(plus.astype("float32")))) -
-                        float(to_numpy(fn(minus.astype("float32"))))) / (2 * h)
+        numeric[idx] = (float(to_numpy(fn(plus.astype("float32")))) - float(to_numpy(fn(minus.astype("float32"))))) / (
+            2 * h
+        )
     np.testing.assert_allclose(grad, numeric, rtol=2e-2, atol=2e-2 * np.abs(numeric).max())
 
 
@@ -304,9 +306,7 @@ def test_softmax_entropy_gradient_matches_seed_000_eq_10(rng, beta):
 def test_softmax_entropy_finite_for_huge_inputs(rng):
     x = (1e4 * rng.normal(size=(8, 10))).astype("float32")
     for balance in (0.0, 1.0):
-        value, grad = value_and_grad(
-            lambda t: E.softmax_entropy_clustering_loss(t, 1.0, balance), x
-        )
+        value, grad = value_and_grad(lambda t: E.softmax_entropy_clustering_loss(t, 1.0, balance), x)
         assert np.isfinite(value) and np.all(np.isfinite(grad))
 
 
@@ -318,9 +318,7 @@ def test_kl_sparsity_value_and_gradient(rng):
     rho, beta = 0.05, 3.0
     value, grad = value_and_grad(lambda t: E.kl_sparsity_penalty(t, rho, beta), a)
     rho_hat = a.astype("float64").mean(axis=0)
-    want = beta * np.sum(
-        rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
-    )
+    want = beta * np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
     np.testing.assert_allclose(value, want, rtol=1e-4)
     d_rho_hat = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
     np.testing.assert_allclose(grad, np.broadcast_to(d_rho_hat / len(a), a.shape), rtol=1e-4)

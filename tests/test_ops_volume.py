@@ -25,12 +25,11 @@ if BACKEND == "jax":
         dense_entropy_change=jax.jit(E.dense_entropy_change),
         dense_volume_change=_jit(E.dense_volume_change, "normalized"),
         dense_volume_factors=_jit(E.dense_volume_factors, "epsilon"),
-        dense_volume_penalty=_jit(
-            E.dense_volume_penalty, "lam", "stabilized", "normalized", "epsilon"),
+        dense_volume_penalty=_jit(E.dense_volume_penalty, "lam", "stabilized", "normalized", "epsilon"),
         conv_volume_change=_jit(E.conv_volume_change, "grid", "normalized"),
         conv_volume_penalty=_jit(
-            E.conv_volume_penalty, "grid", "output_positions", "lam", "stabilized", "normalized",
-            "epsilon"),
+            E.conv_volume_penalty, "grid", "output_positions", "lam", "stabilized", "normalized", "epsilon"
+        ),
     )
 
     def vgrad(fn, x):
@@ -90,15 +89,23 @@ def close(value, expected, rtol=1e-4, err_msg=""):
     np.testing.assert_allclose(to_numpy(value), expected, rtol=rtol, atol=1e-6, err_msg=err_msg)
 
 
-DENSE_SHAPES = [(784, 260), (3, 7)] + [
-    tuple(s) for s in np.random.default_rng(7).integers(1, 40, size=(4, 2))
+DENSE_SHAPES = [(784, 260), (3, 7)] + [tuple(s) for s in np.random.default_rng(7).integers(1, 40, size=(4, 2))]
+CONV_CASES = [
+    ((3, 3, 2, 2), (5, 6)),
+    ((3, 3, 3, 5), (6, 5)),
+    ((2, 3, 4, 2), (5, 5)),
+    ((3, 3, 2, 4), (6, 5)),
+    ((3, 3, 2, 2), (2, 2)),
+    ((3, 2, 2, 3), (2, 1)),
 ]
-CONV_CASES = [((3, 3, 2, 2), (5, 6)), ((3, 3, 3, 5), (6, 5)), ((2, 3, 4, 2), (5, 5)),
-              ((3, 3, 2, 4), (6, 5)), ((3, 3, 2, 2), (2, 2)), ((3, 2, 2, 3), (2, 1))]
 _r = np.random.default_rng(11)
-CONV_CASES += [((int(_r.integers(1, 4)), int(_r.integers(1, 4)), int(_r.integers(1, 5)),
-                 int(_r.integers(1, 5))), (int(_r.integers(1, 7)), int(_r.integers(1, 7))))
-               for _ in range(3)]
+CONV_CASES += [
+    (
+        (int(_r.integers(1, 4)), int(_r.integers(1, 4)), int(_r.integers(1, 5)), int(_r.integers(1, 5))),
+        (int(_r.integers(1, 7)), int(_r.integers(1, 7))),
+    )
+    for _ in range(3)
+]
 
 
 # --- MATH.md section 8: dense ---------------------------------------------------------------
@@ -134,8 +141,7 @@ def test_dense_volume_permutation_invariant(rng):
         assert to_numpy(V.dense_entropy_change(permuted)) != pytest.approx(paper)
         for normalized in (False, True):
             expected = to_numpy(V.dense_volume_change(kernel, normalized))
-            close(V.dense_volume_change(permuted, normalized), expected, 1e-5,
-                  f"{shape} normalized={normalized}")
+            close(V.dense_volume_change(permuted, normalized), expected, 1e-5, f"{shape} normalized={normalized}")
 
 
 def test_dense_normalized_is_scale_free_nonpositive_zero_on_isometries(rng):
@@ -204,8 +210,11 @@ def test_conv_volume_equals_circular_matrix_oracle(rng, cases):
         kernel = rng.normal(size=shape).astype("float32")
         for normalized in (False, True):
             expected = np_conv_volume(kernel, *grid, normalized)
-            close(V.conv_volume_change(kernel, grid, normalized), expected,
-                  err_msg=f"{shape} on {grid}, normalized={normalized}")
+            close(
+                V.conv_volume_change(kernel, grid, normalized),
+                expected,
+                err_msg=f"{shape} on {grid}, normalized={normalized}",
+            )
 
 
 def test_conv_normalized_uses_kernel_energy_when_grid_covers_kernel(rng):
@@ -241,8 +250,9 @@ def test_conv_volume_gradient_matches_finite_differences(rng):
             _, grad = vgrad(lambda k: E.conv_volume_change(k, grid, normalized), kernel)
             expected = central_differences(lambda k: np_conv_volume(k, *grid, normalized), kernel)
             atol = 1e-4 * np.abs(expected).max()
-            np.testing.assert_allclose(grad, expected, rtol=1e-3, atol=atol,
-                                       err_msg=f"{shape} on {grid}, normalized={normalized}")
+            np.testing.assert_allclose(
+                grad, expected, rtol=1e-3, atol=atol, err_msg=f"{shape} on {grid}, normalized={normalized}"
+            )
 
 
 def np_conv_stabilized(kernel, h, w, epsilon, normalized):
@@ -294,8 +304,9 @@ def singular_kernels(rng):
         "dense-rank1-wide": (rng.normal(size=(4, 1)) @ u.T).astype("float32"),
         "conv-zero": np.zeros((3, 3, 2, 4), "float32"),
         "conv-zero-wide": np.zeros((3, 3, 4, 2), "float32"),
-        "conv-rank1": np.einsum("ab,i,o->abio", rng.normal(size=(3, 3)), rng.normal(size=2),
-                                rng.normal(size=4)).astype("float32"),
+        "conv-rank1": np.einsum("ab,i,o->abio", rng.normal(size=(3, 3)), rng.normal(size=2), rng.normal(size=4)).astype(
+            "float32"
+        ),
     }
 
 
@@ -309,7 +320,8 @@ def test_stabilized_penalties_finite_on_singular_kernels(rng):
             factors = 4
         else:
             fn = lambda k: E.conv_volume_penalty(  # noqa: E731
-                k, (6, 5), 30, 1.0, True, normalized, eps)
+                k, (6, 5), 30, 1.0, True, normalized, eps
+            )
             factors = 30 * 2
         value, grad = vgrad(fn, kernel)
         assert np.isfinite(value) and np.all(np.isfinite(grad)), name
@@ -364,32 +376,47 @@ def np_dense_penalty(kernel, normalized):
 FUNCTIONS = {
     "dense_volume_change": (dense_kernel, lambda k: E.dense_volume_change(k), np_dense_volume),
     "dense_volume_change-normalized": (
-        dense_kernel, lambda k: E.dense_volume_change(k, True), lambda k: np_dense_volume(k, True)),
-    "dense_volume_factors": (
-        dense_kernel, lambda k: E.dense_volume_factors(k), lambda k: np_dense_factors(k, 1e-3)[0]),
+        dense_kernel,
+        lambda k: E.dense_volume_change(k, True),
+        lambda k: np_dense_volume(k, True),
+    ),
+    "dense_volume_factors": (dense_kernel, lambda k: E.dense_volume_factors(k), lambda k: np_dense_factors(k, 1e-3)[0]),
     "dense_volume_penalty": (
-        dense_kernel, lambda k: E.dense_volume_penalty(k, 0.5),
-        lambda k: np_dense_penalty(k, False)),
+        dense_kernel,
+        lambda k: E.dense_volume_penalty(k, 0.5),
+        lambda k: np_dense_penalty(k, False),
+    ),
     "dense_volume_penalty-normalized": (
-        dense_kernel, lambda k: E.dense_volume_penalty(k, 0.5, normalized=True),
-        lambda k: np_dense_penalty(k, True)),
+        dense_kernel,
+        lambda k: E.dense_volume_penalty(k, 0.5, normalized=True),
+        lambda k: np_dense_penalty(k, True),
+    ),
     "dense_volume_penalty-exact": (
-        dense_kernel, lambda k: E.dense_volume_penalty(k, 0.5, False, True),
-        lambda k: -0.5 * np_dense_volume(k, True)),
-    "conv_volume_change": (
-        conv_kernel, lambda k: E.conv_volume_change(k, (6, 5)), lambda k: np_conv_volume(k, 6, 5)),
+        dense_kernel,
+        lambda k: E.dense_volume_penalty(k, 0.5, False, True),
+        lambda k: -0.5 * np_dense_volume(k, True),
+    ),
+    "conv_volume_change": (conv_kernel, lambda k: E.conv_volume_change(k, (6, 5)), lambda k: np_conv_volume(k, 6, 5)),
     "conv_volume_change-normalized": (
-        conv_kernel, lambda k: E.conv_volume_change(k, (6, 5), True),
-        lambda k: np_conv_volume(k, 6, 5, True)),
+        conv_kernel,
+        lambda k: E.conv_volume_change(k, (6, 5), True),
+        lambda k: np_conv_volume(k, 6, 5, True),
+    ),
     "conv_volume_penalty": (
-        conv_kernel, lambda k: E.conv_volume_penalty(k, (6, 5), 30, 0.5),
-        lambda k: 15 * np_conv_stabilized(k, 6, 5, 1e-3, False)),
+        conv_kernel,
+        lambda k: E.conv_volume_penalty(k, (6, 5), 30, 0.5),
+        lambda k: 15 * np_conv_stabilized(k, 6, 5, 1e-3, False),
+    ),
     "conv_volume_penalty-normalized": (
-        conv_kernel, lambda k: E.conv_volume_penalty(k, (6, 5), 30, 0.5, normalized=True),
-        lambda k: 15 * np_conv_stabilized(k, 6, 5, 1e-3, True)),
+        conv_kernel,
+        lambda k: E.conv_volume_penalty(k, (6, 5), 30, 0.5, normalized=True),
+        lambda k: 15 * np_conv_stabilized(k, 6, 5, 1e-3, True),
+    ),
     "conv_volume_penalty-exact": (
-        conv_kernel, lambda k: E.conv_volume_penalty(k, (6, 5), 30, 0.5, False),
-        lambda k: -0.5 * np_conv_volume(k, 6, 5)),
+        conv_kernel,
+        lambda k: E.conv_volume_penalty(k, (6, 5), 30, 0.5, False),
+        lambda k: -0.5 * np_conv_volume(k, 6, 5),
+    ),
 }
 
 

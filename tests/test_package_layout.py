@@ -20,8 +20,20 @@ import pytest
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "keras_entropy")
 
-CORE_MODULES = {"__init__", "__main__", "ops", "regularizers", "layers", "losses", "validation",
-                "distribution", "profile", "callbacks", "placement", "console"}
+CORE_MODULES = {
+    "__init__",
+    "__main__",
+    "ops",
+    "regularizers",
+    "layers",
+    "losses",
+    "validation",
+    "distribution",
+    "profile",
+    "callbacks",
+    "placement",
+    "console",
+}
 
 #: Issue 10's limits: modules directly in keras_entropy/, and lines in any module.
 MAX_TOP_LEVEL_MODULES = 12
@@ -127,8 +139,11 @@ def test_the_harness_modules_of_the_list_are_stated_exceptions_of_the_cli():
     # The CLI imports every module of the list (by name); those in the harness are its stated exceptions.
     import keras_entropy
 
-    harness = {name.split(".", 1)[1] for name in keras_entropy.REGISTERING_MODULES
-               if _imported_layer(name.split(".", 1)[1]) == "harness"}
+    harness = {
+        name.split(".", 1)[1]
+        for name in keras_entropy.REGISTERING_MODULES
+        if _imported_layer(name.split(".", 1)[1]) == "harness"
+    }
     assert harness == {name for path, name in EXCEPTIONS if path == "__main__.py"}
 
 
@@ -154,8 +169,9 @@ def _all_and_defined(path):
     return exported, defined
 
 
-@pytest.mark.parametrize("path", sorted(p for p in _package_files()
-                                        if not p.endswith("__init__.py") and p not in RE_EXPORTERS))
+@pytest.mark.parametrize(
+    "path", sorted(p for p in _package_files() if not p.endswith("__init__.py") and p not in RE_EXPORTERS)
+)
 def test_a_module_exports_only_what_it_defines(path):
     # One home per name: a module's __all__ lists no name it imports from another module.
     exported, defined = _all_and_defined(os.path.join(PACKAGE, path))

@@ -65,8 +65,7 @@ def test_strategies_on_residual_net():
     assert names(keras_entropy.select_layers(model, "all")) == order
     # b1_0_conv and b1_2_conv (via BN) feed the Add layer; b2_1_conv (via
     # Dropout) feeds `x + y`; b1_out's input is an Add, where tracing stops.
-    assert names(keras_entropy.select_layers(model, "pre_skip")) == [
-        "b1_2_conv", "b1_0_conv", "b2_1_conv"]
+    assert names(keras_entropy.select_layers(model, "pre_skip")) == ["b1_2_conv", "b1_0_conv", "b2_1_conv"]
     assert names(keras_entropy.select_layers(model, "first", kinds=("dense",))) == ["head"]
     assert names(keras_entropy.select_layers(model, "all", kinds="conv")) == order[:-1]
 
@@ -89,8 +88,7 @@ def test_pre_concat_on_unet_selects_down_path_convolutions():
 
 def test_select_by_names_and_indices():
     model = residual_net()
-    assert names(keras_entropy.select_layers(model, ["head", 0, -2, "stem"])) == [
-        "stem", "b2_1_conv", "head"]
+    assert names(keras_entropy.select_layers(model, ["head", 0, -2, "stem"])) == ["stem", "b2_1_conv", "head"]
     assert names(keras_entropy.select_layers(model, [3])) == ["b1_0_conv"]
     with pytest.raises(ValueError, match="nope"):
         keras_entropy.select_layers(model, ["nope"])
@@ -117,14 +115,15 @@ def test_empirical_uses_reference_ranking():
     assert all(any(layer is m for m in model.layers) for layer in chosen)
     # A model works as reference too, and `statistic` changes the ranking.
     assert names(keras_entropy.select_layers(model, "empirical", reference=trained, k=1)) in (
-        ["b1_2_conv"], ["b2_1_conv"])
+        ["b1_2_conv"],
+        ["b2_1_conv"],
+    )
     with pytest.raises(ValueError, match="reference"):
         keras_entropy.select_layers(model, "empirical", k=2)
     with pytest.raises(ValueError, match="k=0"):
         keras_entropy.select_layers(model, "empirical", reference=reference, k=0)
     with pytest.raises(ValueError, match="statistic"):
-        keras_entropy.select_layers(model, "empirical", reference=reference, k=1,
-                                    statistic="mode")
+        keras_entropy.select_layers(model, "empirical", reference=reference, k=1, statistic="mode")
 
 
 def test_empirical_matches_by_index_when_names_differ():
@@ -197,8 +196,8 @@ def test_placement_survives_keras_save_and_load(tmp_path, rng):
     loaded = keras.saving.load_model(path)
     assert len(loaded.losses) == 3
     np.testing.assert_allclose(
-        sorted(float(to_numpy(v)) for v in loaded.losses),
-        sorted(float(to_numpy(v)) for v in model.losses), rtol=1e-6)
+        sorted(float(to_numpy(v)) for v in loaded.losses), sorted(float(to_numpy(v)) for v in model.losses), rtol=1e-6
+    )
     reg = loaded.get_layer("b1_2_conv").kernel_regularizer
     assert isinstance(reg, ConvEntropy) and reg.lam == 0.03 and reg.output_shape == (4, 4)
 
@@ -250,14 +249,12 @@ def test_placement_with_a_volume_form(form, tmp_path):
         assert reg.form == form and layer.kernel.regularizer is reg
         if isinstance(layer, keras.layers.Conv2D):
             assert reg.grid == (4, 4) and reg.output_shape == (4, 4)
-            expected.append(E.conv_volume_penalty(layer.kernel, (4, 4), 16, 0.05,
-                                                  normalized=normalized))
+            expected.append(E.conv_volume_penalty(layer.kernel, (4, 4), 16, 0.05, normalized=normalized))
         else:
             assert isinstance(reg, DenseEntropy)
             expected.append(E.dense_volume_penalty(layer.kernel, 0.2, normalized=normalized))
     losses = [float(to_numpy(v)) for v in model.losses]
-    np.testing.assert_allclose(sorted(losses), sorted(float(to_numpy(v)) for v in expected),
-                               rtol=1e-5)
+    np.testing.assert_allclose(sorted(losses), sorted(float(to_numpy(v)) for v in expected), rtol=1e-5)
     path = str(tmp_path / "placed.keras")
     model.save(path)
     loaded = keras.saving.load_model(path).get_layer("b2_1_conv").kernel_regularizer
@@ -276,8 +273,7 @@ def test_placement_form_errors_change_nothing():
     with pytest.raises(ValueError, match="lam"):
         keras_entropy.place_penalties(model, ["stem"], lam=np.ones(4), form="volume")
     assert model.losses == []
-    assert all(layer.kernel_regularizer is None for layer in keras_entropy.select_layers(
-        model, "all"))
+    assert all(layer.kernel_regularizer is None for layer in keras_entropy.select_layers(model, "all"))
 
 
 # --- keras.applications ---------------------------------------------------

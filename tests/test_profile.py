@@ -18,11 +18,13 @@ from keras_entropy import ops as E
 def small_cnn():
     """A functional CNN with a nested Sequential block and a Dense head."""
     inputs = keras.Input((12, 10, 2))
-    x = keras.layers.Conv2D(4, 3, name="c1")(inputs)                    # 10 x 8
+    x = keras.layers.Conv2D(4, 3, name="c1")(inputs)  # 10 x 8
     block = keras.Sequential(
-        [keras.layers.Conv2D(5, 3, strides=2, padding="same", name="c2"),  # 5 x 4
-         keras.layers.ReLU(),
-         keras.layers.Conv2D(6, (2, 3), name="c3")],                      # 4 x 2
+        [
+            keras.layers.Conv2D(5, 3, strides=2, padding="same", name="c2"),  # 5 x 4
+            keras.layers.ReLU(),
+            keras.layers.Conv2D(6, (2, 3), name="c3"),
+        ],  # 4 x 2
         name="block",
     )
     x = block(x)
@@ -39,8 +41,7 @@ def test_profile_forward_order_kinds_and_nesting():
     assert [e.kind for e in profile] == ["conv"] * 3 + ["dense"] * 2
     assert [e.index for e in profile] == list(range(5))
     assert [e.output_positions for e in profile] == [80, 20, 8, 7, 3]
-    assert [e.kernel_shape for e in profile] == [
-        (3, 3, 2, 4), (3, 3, 4, 5), (2, 3, 5, 6), (48, 7), (7, 3)]
+    assert [e.kernel_shape for e in profile] == [(3, 3, 2, 4), (3, 3, 4, 5), (2, 3, 5, 6), (48, 7), (7, 3)]
     assert profile["block/c3"] is profile[2] and profile["c3"] is profile[2]
 
 
@@ -50,8 +51,7 @@ def test_profile_values_equal_core_math():
     for entry in profile:
         layer = model.get_layer(entry.name) if entry.name[0] == "d" else None
         if entry.kind == "conv":
-            layer = model.get_layer("c1") if entry.name == "c1" else \
-                model.get_layer("block").get_layer(entry.name)
+            layer = model.get_layer("c1") if entry.name == "c1" else model.get_layer("block").get_layer(entry.name)
             expected = to_numpy(E.conv_entropy_change(layer.kernel)).reshape(-1)
             np.testing.assert_array_equal(entry.values, expected)
             total = to_numpy(E.conv_entropy_change(layer.kernel, entry.output_positions)).sum()
@@ -110,8 +110,9 @@ def vgg16():
 def test_vgg16_profile_matches_paper_layout_and_core_math(vgg16):
     profile = keras_entropy.entropy_profile(vgg16)
     assert [e.kind for e in profile] == ["conv"] * 13 + ["dense"] * 3
-    expected_names = [layer.name for layer in vgg16.layers
-                      if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    expected_names = [
+        layer.name for layer in vgg16.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+    ]
     assert profile.names == expected_names
     assert profile.names[:2] == ["block1_conv1", "block1_conv2"]
     for entry in profile:
@@ -123,11 +124,9 @@ def test_vgg16_profile_matches_paper_layout_and_core_math(vgg16):
             np.testing.assert_array_equal(entry.values, expected)
         else:
             assert entry.output_positions == out[-1]
-    assert [profile[i].output_positions for i in (0, 2, 4, 7, 10)] == [
-        224 * 224, 112 * 112, 56 * 56, 28 * 28, 14 * 14]
+    assert [profile[i].output_positions for i in (0, 2, 4, 7, 10)] == [224 * 224, 112 * 112, 56 * 56, 28 * 28, 14 * 14]
     head = vgg16.get_layer("predictions")
-    assert profile["predictions"].total == pytest.approx(
-        float(to_numpy(E.dense_entropy_change(head.kernel))), rel=1e-5)
+    assert profile["predictions"].total == pytest.approx(float(to_numpy(E.dense_entropy_change(head.kernel))), rel=1e-5)
     assert all(math.isfinite(e.total) for e in profile)
 
 
@@ -156,8 +155,13 @@ def test_records_dataframe_csv_json_round_trip(tmp_path):
     profile.to_json(tmp_path / "p.json")
     back_file = keras_entropy.EntropyProfile.from_json(str(tmp_path / "p.json"))
     for a, b, c in zip(profile, back, back_file):
-        assert (a.name, a.path, a.kind, a.kernel_shape, a.output_positions) == \
-            (b.name, b.path, b.kind, b.kernel_shape, b.output_positions)
+        assert (a.name, a.path, a.kind, a.kernel_shape, a.output_positions) == (
+            b.name,
+            b.path,
+            b.kind,
+            b.kernel_shape,
+            b.output_positions,
+        )
         np.testing.assert_array_equal(a.values, b.values)
         np.testing.assert_array_equal(a.values, c.values)
     with pytest.raises(ValueError, match="per"):
@@ -222,8 +226,7 @@ def test_plot_dense_layers_get_their_own_scale():
     span = conv.max() - conv.min()
     assert y_lo > conv.min() - 0.2 * span and y_hi < conv.max() + 0.2 * span + 1.0
     to_plot, from_plot = keras_entropy.profile.plot._dense_scale([trained, init])
-    np.testing.assert_allclose(to_plot([dense.min(), dense.max()]), [conv.min(), conv.max()],
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_plot([dense.min(), dense.max()]), [conv.min(), conv.max()], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(from_plot(to_plot(dense)), dense, rtol=1e-6, atol=1e-3)
     # Dense boxes are orange, conv boxes blue; the last panel has the right axis.
     for ax in axes[:2]:
@@ -278,8 +281,7 @@ def test_package_works_without_pandas_and_matplotlib():
         "    except ImportError as e:\n"
         "        print('ImportError', 'keras-entropy[plot]' in str(e))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["2", "ImportError", "True", "ImportError", "True"]
 
 
@@ -292,8 +294,7 @@ def test_profile_of_jit_compiled_and_mixed_precision_model(policy, backend, rng)
     model = small_cnn()
     # torch's jit_compile=True means torch.compile, too slow for a unit test.
     model.compile(optimizer="sgd", loss="mse", jit_compile=backend != "torch")
-    model.train_on_batch(rng.normal(size=(4, 12, 10, 2)).astype("float32"),
-                         rng.normal(size=(4, 3)).astype("float32"))
+    model.train_on_batch(rng.normal(size=(4, 12, 10, 2)).astype("float32"), rng.normal(size=(4, 3)).astype("float32"))
     profile = keras_entropy.entropy_profile(model)
     assert [e.name for e in profile] == ["c1", "c2", "c3", "d1", "d2"]
     c1, d2 = model.get_layer("c1"), model.get_layer("d2")
@@ -301,10 +302,8 @@ def test_profile_of_jit_compiled_and_mixed_precision_model(policy, backend, rng)
     if policy == "mixed_float16":
         assert c1.compute_dtype == "float16"
     assert profile[0].values.dtype == np.float32
-    np.testing.assert_array_equal(
-        profile[0].values, to_numpy(E.conv_entropy_change(c1.kernel)).reshape(-1))
-    assert profile["d2"].total == pytest.approx(
-        float(to_numpy(E.dense_entropy_change(d2.kernel))), rel=1e-5)
+    np.testing.assert_array_equal(profile[0].values, to_numpy(E.conv_entropy_change(c1.kernel)).reshape(-1))
+    assert profile["d2"].total == pytest.approx(float(to_numpy(E.dense_entropy_change(d2.kernel))), rel=1e-5)
     assert all(math.isfinite(e.total) for e in profile)
 
 
@@ -314,8 +313,10 @@ def test_profile_of_jit_compiled_and_mixed_precision_model(policy, backend, rng)
 def _kernels(model):
     """{name: kernel} of small_cnn's Dense/Conv2D layers."""
     block = model.get_layer("block")
-    return {name: (block.get_layer(name) if name in ("c2", "c3") else model.get_layer(name)).kernel
-            for name in ("c1", "c2", "c3", "d1", "d2")}
+    return {
+        name: (block.get_layer(name) if name in ("c2", "c3") else model.get_layer(name)).kernel
+        for name in ("c1", "c2", "c3", "d1", "d2")
+    }
 
 
 @pytest.mark.parametrize("form", ["volume", "normalized"])
@@ -391,8 +392,7 @@ def test_volume_form_records_csv_and_json_carry_the_form(tmp_path):
     assert back.form == "normalized" and back.label == "n"
     assert [e.grid for e in back] == [e.grid for e in profile]
     assert [e.form for e in back] == ["normalized"] * 5
-    np.testing.assert_array_equal(np.concatenate([e.values for e in back]),
-                                  np.concatenate([e.values for e in profile]))
+    np.testing.assert_array_equal(np.concatenate([e.values for e in back]), np.concatenate([e.values for e in profile]))
     # A JSON written before the forms existed reads back as the paper form.
     old = json.loads(keras_entropy.entropy_profile(small_cnn()).to_json())
     old.pop("form")

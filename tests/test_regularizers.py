@@ -24,9 +24,7 @@ def test_dense_entropy_regularizer_in_a_dense_layer(rng):
     layer = keras.layers.Dense(20, kernel_regularizer=ke.DenseEntropy(0.5))
     layer.build((None, 50))
     (term,) = layer.losses
-    np.testing.assert_allclose(
-        to_numpy(term), 0.5 * to_numpy(E.dense_entropy_penalty(layer.kernel)), rtol=1e-6
-    )
+    np.testing.assert_allclose(to_numpy(term), 0.5 * to_numpy(E.dense_entropy_penalty(layer.kernel)), rtol=1e-6)
 
 
 def test_dense_entropy_per_factor_lam(rng):
@@ -46,15 +44,11 @@ def test_conv_entropy_output_shape_sets_n_out(rng):
     per_position = to_numpy(ke.ConvEntropy(0.1, stabilized=False)(kernel))
     full = to_numpy(ke.ConvEntropy(0.1, output_shape=(30, 28), stabilized=False)(kernel))
     np.testing.assert_allclose(full, 840 * per_position, rtol=1e-5)
-    np.testing.assert_allclose(
-        per_position, -0.1 * np.sum(np.log(np.abs(kernel[0, 0]))), rtol=1e-5
-    )
+    np.testing.assert_allclose(per_position, -0.1 * np.sum(np.log(np.abs(kernel[0, 0]))), rtol=1e-5)
 
 
 def test_kl_sparsity_term_in_model_losses_is_exactly_p(rng):
-    layer = keras.layers.Dense(
-        12, activation="sigmoid", activity_regularizer=ke.KLSparsity(rho=0.1, beta=2.0)
-    )
+    layer = keras.layers.Dense(12, activation="sigmoid", activity_regularizer=ke.KLSparsity(rho=0.1, beta=2.0))
     x = rng.normal(size=(16, 5)).astype("float32")
     a = to_numpy(layer(x))
     (term,) = layer.losses

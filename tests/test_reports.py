@@ -23,14 +23,27 @@ def synthetic_results(path, rng):
                 m = mse * (1 + 0.02 * rng.standard_normal())
                 s = stop + int(rng.integers(-1, 2))
                 epochs = s + 3
-                history = {"val_mse": [1.0] * (s - 1) + [m] + [m * 0.9] * 3,
-                           "val_loss": [1.0] * (s - 1) + [m + lam] + [m + lam] * 3}
-                stopping = {"val_loss": {"epoch": s, "best_epoch": s - 7, "stopped": True},
-                            "val_mse": {"epoch": epochs, "best_epoch": epochs, "stopped": lam != 0.01}}
-                results.append(sweeps.make_record(
-                    {"latent_dim": width, "lam": lam, "dataset": "synthetic"}, seed, history=history,
-                    metrics={"val_mse": m}, wall_time_s=1.0, stopping=stopping, epochs_trained=epochs,
-                    backend="tensorflow", devices=["CPU:0"]))
+                history = {
+                    "val_mse": [1.0] * (s - 1) + [m] + [m * 0.9] * 3,
+                    "val_loss": [1.0] * (s - 1) + [m + lam] + [m + lam] * 3,
+                }
+                stopping = {
+                    "val_loss": {"epoch": s, "best_epoch": s - 7, "stopped": True},
+                    "val_mse": {"epoch": epochs, "best_epoch": epochs, "stopped": lam != 0.01},
+                }
+                results.append(
+                    sweeps.make_record(
+                        {"latent_dim": width, "lam": lam, "dataset": "synthetic"},
+                        seed,
+                        history=history,
+                        metrics={"val_mse": m},
+                        wall_time_s=1.0,
+                        stopping=stopping,
+                        epochs_trained=epochs,
+                        backend="tensorflow",
+                        devices=["CPU:0"],
+                    )
+                )
                 truth.setdefault((width, lam), []).append((m, s))
     return truth
 
@@ -54,8 +67,13 @@ def test_write_report_numbers_tables_and_plots(tmp_path, rng):
     truth = synthetic_results(path, rng)
     out = tmp_path / "report"
     summary = reports.write_report(path, out, title="Synthetic", note="made up", command="python x.py")
-    for name in ("val_mse_vs_latent_dim.png", "stopping_epoch_vs_latent_dim.png",
-                 "significance_latent_dim_20.png", "significance_latent_dim_60.png", "summary.md"):
+    for name in (
+        "val_mse_vs_latent_dim.png",
+        "stopping_epoch_vs_latent_dim.png",
+        "significance_latent_dim_20.png",
+        "significance_latent_dim_60.png",
+        "summary.md",
+    ):
         assert str(out / name) in summary.files
         data = (out / name).read_bytes()
         assert len(data) > 1000
@@ -121,9 +139,16 @@ def test_summary_marks_runs_capped_by_max_epochs(tmp_path, rng):
 
 
 def _stopping_plot(frame):
-    return reports.band_figure(frame, x="latent_dim", group="lam", monitors=["val_loss", "val_mse"],
-                               column_of=lambda m: f"stop_{m}", ylabel="stopping epoch",
-                               suptitle="Synthetic: stopping epoch (mean, 95% t-CI)", annotate_caps=True)
+    return reports.band_figure(
+        frame,
+        x="latent_dim",
+        group="lam",
+        monitors=["val_loss", "val_mse"],
+        column_of=lambda m: f"stop_{m}",
+        ylabel="stopping epoch",
+        suptitle="Synthetic: stopping epoch (mean, 95% t-CI)",
+        annotate_caps=True,
+    )
 
 
 def _assert_suptitle_clear(fig):
@@ -136,7 +161,7 @@ def _assert_suptitle_clear(fig):
         assert not top.overlaps(ax.title.get_window_extent(renderer)), ax.get_title()
         assert not top.overlaps(ax.get_tightbbox(renderer)), ax.get_title()
     for i, a in enumerate(fig.axes):
-        for b in fig.axes[i + 1:]:
+        for b in fig.axes[i + 1 :]:
             assert not a.get_tightbbox(renderer).overlaps(b.get_tightbbox(renderer))
 
 
@@ -180,12 +205,21 @@ def test_significance_figure_labels_both_axes_and_clears_the_suptitle(tmp_path, 
     path = tmp_path / "results.jsonl"
     synthetic_results(path, rng)
     frame = reports.results_frame(path)
-    quantities = [("val_mse @ stop(val_loss)", "val_mse@val_loss"), ("stop epoch (val_loss)", "stop_val_loss"),
-                  ("stop epoch (val_mse)", "stop_val_mse")]
+    quantities = [
+        ("val_mse @ stop(val_loss)", "val_mse@val_loss"),
+        ("stop epoch (val_loss)", "stop_val_loss"),
+        ("stop epoch (val_mse)", "stop_val_mse"),
+    ]
     fig = reports.significance_figure(
-        frame, x="latent_dim", value=20, group="lam", quantities=quantities, alpha=0.05,
-        title="Synthetic with a long title", monitor_of={"stop epoch (val_loss)": "val_loss",
-                                                         "stop epoch (val_mse)": "val_mse"})
+        frame,
+        x="latent_dim",
+        value=20,
+        group="lam",
+        quantities=quantities,
+        alpha=0.05,
+        title="Synthetic with a long title",
+        monitor_of={"stop epoch (val_loss)": "val_loss", "stop epoch (val_mse)": "val_mse"},
+    )
     try:
         names = ["0", "0.01", "1"]
         assert len(fig.axes) == 3
@@ -197,11 +231,11 @@ def test_significance_figure_labels_both_axes_and_clears_the_suptitle(tmp_path, 
             assert ax.get_xlabel() == "lam (column)" and ax.get_ylabel() == "lam (row)"
             assert ax.get_title().startswith(label)
             # The cell marks are the pairwise table's, placed at (column, row).
-            pairs = stats.pairwise_significance(
-                {n: list(at[at.lam == float(n)][column]) for n in names}, alpha=0.05)
+            pairs = stats.pairwise_significance({n: list(at[at.lam == float(n)][column]) for n in names}, alpha=0.05)
             marks = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
-            expected = {(r, c): pairs.loc[i, j] for r, i in enumerate(names) for c, j in enumerate(names)
-                        if pairs.loc[i, j]}
+            expected = {
+                (r, c): pairs.loc[i, j] for r, i in enumerate(names) for c, j in enumerate(names) if pairs.loc[i, j]
+            }
             assert marks == expected and expected  # every panel has some significant pair
         assert fig.axes[0].get_title() == "val_mse @ stop(val_loss)"
         assert fig.axes[2].get_title() == "stop epoch (val_mse)\n5/15 runs capped"
@@ -218,9 +252,14 @@ def test_report_figures_of_the_real_mnist_results_are_readable():
     results = os.path.join(ROOT, "docs", "results", "dense_autoencoder_mnist", "results.jsonl")
     frame = reports.results_frame(results)
     fig = reports.significance_figure(
-        frame, x="latent_dim", value=260, group="lam",
+        frame,
+        x="latent_dim",
+        value=260,
+        group="lam",
         quantities=[("val_mse @ stop(val_loss)", "val_mse@val_loss"), ("stop epoch (val_mse)", "stop_val_mse")],
-        title="Dense autoencoder on mnist", monitor_of={"stop epoch (val_mse)": "val_mse"})
+        title="Dense autoencoder on mnist",
+        monitor_of={"stop epoch (val_mse)": "val_mse"},
+    )
     try:
         for ax in fig.axes:
             assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "0.0001", "0.01"]
@@ -251,7 +290,8 @@ def test_write_report_errors(tmp_path):
 
 def load_example():
     spec = importlib.util.spec_from_file_location(
-        "dense_autoencoder_example", os.path.join(ROOT, "examples", "dense_autoencoder.py"))
+        "dense_autoencoder_example", os.path.join(ROOT, "examples", "dense_autoencoder.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -269,9 +309,29 @@ def no_tfds_copy(tmp_path, monkeypatch):
 def test_dense_autoencoder_quick_on_embedded_data(tmp_path, no_tfds_copy, capsys):
     example = load_example()
     out = tmp_path / "out"
-    argv = ["--quick", "--latent-dims", "4", "8", "--lams", "0", "0.5", "--replications", "2",
-            "--max-epochs", "3", "--patience", "1", "--train-size", "256", "--val-size", "64",
-            "--verbose", "0", "--out", str(out)]
+    argv = [
+        "--quick",
+        "--latent-dims",
+        "4",
+        "8",
+        "--lams",
+        "0",
+        "0.5",
+        "--replications",
+        "2",
+        "--max-epochs",
+        "3",
+        "--patience",
+        "1",
+        "--train-size",
+        "256",
+        "--val-size",
+        "64",
+        "--verbose",
+        "0",
+        "--out",
+        str(out),
+    ]
     assert example.main(argv) == 0
     printed = capsys.readouterr().out
     assert "backend: " in printed and "devices: " in printed
@@ -323,9 +383,31 @@ def test_dense_autoencoder_full_mode_never_substitutes(tmp_path, no_tfds_copy):
 def test_dense_autoencoder_mixed_precision(tmp_path, no_tfds_copy, capsys):
     example = load_example()
     out = tmp_path / "mp"
-    assert example.main(["--quick", "--mixed-precision", "--latent-dims", "4", "--lams", "0.1",
-                         "--replications", "1", "--max-epochs", "2", "--train-size", "128",
-                         "--val-size", "32", "--verbose", "0", "--out", str(out)]) == 0
+    assert (
+        example.main(
+            [
+                "--quick",
+                "--mixed-precision",
+                "--latent-dims",
+                "4",
+                "--lams",
+                "0.1",
+                "--replications",
+                "1",
+                "--max-epochs",
+                "2",
+                "--train-size",
+                "128",
+                "--val-size",
+                "32",
+                "--verbose",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "dtype policy: mixed_float16" in capsys.readouterr().out
     (record,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert record["config"]["dtype_policy"] == "mixed_float16"
@@ -335,16 +417,41 @@ def test_dense_autoencoder_mixed_precision(tmp_path, no_tfds_copy, capsys):
 def test_dense_autoencoder_forms_side_by_side(tmp_path, no_tfds_copy, capsys):
     example = load_example()
     out = tmp_path / "forms"
-    argv = ["--quick", "--forms", "paper", "normalized", "--latent-dims", "4", "--lams", "0", "0.5",
-            "--replications", "1", "--max-epochs", "2", "--patience", "1", "--train-size", "128",
-            "--val-size", "32", "--verbose", "0", "--out", str(out)]
+    argv = [
+        "--quick",
+        "--forms",
+        "paper",
+        "normalized",
+        "--latent-dims",
+        "4",
+        "--lams",
+        "0",
+        "0.5",
+        "--replications",
+        "1",
+        "--max-epochs",
+        "2",
+        "--patience",
+        "1",
+        "--train-size",
+        "128",
+        "--val-size",
+        "32",
+        "--verbose",
+        "0",
+        "--out",
+        str(out),
+    ]
     assert example.main(argv) == 0
     printed = capsys.readouterr().out
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     # One shared baseline (no penalty, no form), then lam=0.5 once per form; the paper's form is the
     # config without `form` (so results written before the forms existed resume).
     assert sorted((r["config"]["lam"], r["config"].get("form", "-")) for r in records) == [
-        (0.0, "-"), (0.5, "-"), (0.5, "normalized")]
+        (0.0, "-"),
+        (0.5, "-"),
+        (0.5, "normalized"),
+    ]
     normalized = next(r for r in records if r["config"].get("form") == "normalized")
     paper = next(r for r in records if r["config"]["lam"] == 0.5 and "form" not in r["config"])
     assert normalized["history"]["val_loss"] != paper["history"]["val_loss"]

@@ -85,8 +85,10 @@ def test_multi_monitor_stopping_first_stops_on_the_first_monitor():
         if stopper.model.stop_training:
             break
     assert epoch == 1
-    assert stopper.stopping == {"a": {"epoch": 2, "best_epoch": 1, "stopped": True},
-                                "b": {"epoch": 2, "best_epoch": 2, "stopped": False}}
+    assert stopper.stopping == {
+        "a": {"epoch": 2, "best_epoch": 1, "stopped": True},
+        "b": {"epoch": 2, "best_epoch": 2, "stopped": False},
+    }
     assert not math.isnan(stopper.values["b"][-1])
 
 
@@ -115,8 +117,16 @@ class _ScriptedModel:
 
 
 def test_monitor_mode_knows_accuracy_like_and_loss_like_names():
-    for name in ("val_accuracy", "sparse_categorical_accuracy", "val_iou", "auc", "val_precision", "recall",
-                 "purity", "nmi"):
+    for name in (
+        "val_accuracy",
+        "sparse_categorical_accuracy",
+        "val_iou",
+        "auc",
+        "val_precision",
+        "recall",
+        "purity",
+        "nmi",
+    ):
         assert runs.monitor_mode(name) == "max", name
     for name in ("val_loss", "val_mse", "mae", "val_binary_crossentropy", "error_rate"):
         assert runs.monitor_mode(name) == "min", name
@@ -127,8 +137,9 @@ def test_monitor_mode_knows_accuracy_like_and_loss_like_names():
 def test_fit_run_on_an_accuracy_monitor_stops_and_reports_in_its_direction():
     # val_accuracy improves until epoch 2, then waits 2 epochs (patience 2): the stop is epoch 4.
     model = _ScriptedModel({"val_accuracy": [0.5, 0.7, 0.6, 0.65, 0.8], "val_loss": [1.0, 0.8, 0.9, 0.85, 0.7]})
-    out = runs.fit_run(model, None, None, None, monitors=("val_accuracy", "val_loss"), patience=2,
-                       stop_when="first", verbose=0)
+    out = runs.fit_run(
+        model, None, None, None, monitors=("val_accuracy", "val_loss"), patience=2, stop_when="first", verbose=0
+    )
     assert out["stopping"]["val_accuracy"] == {"epoch": 4, "best_epoch": 2, "stopped": True}
     assert out["stopping_epoch"] == 4 and out["epochs_trained"] == 4
     assert out["metrics"]["val_accuracy"] == 0.65
@@ -137,8 +148,9 @@ def test_fit_run_on_an_accuracy_monitor_stops_and_reports_in_its_direction():
     assert out["metrics"]["best_val_loss"] == 0.8
     # An explicit mode overrides the name's: "min" on val_accuracy stops at epoch 3.
     model = _ScriptedModel({"val_accuracy": [0.5, 0.7, 0.6, 0.65, 0.8]})
-    out = runs.fit_run(model, None, None, None, monitors=("val_accuracy",), patience=2,
-                       modes={"val_accuracy": "min"}, verbose=0)
+    out = runs.fit_run(
+        model, None, None, None, monitors=("val_accuracy",), patience=2, modes={"val_accuracy": "min"}, verbose=0
+    )
     assert out["stopping_epoch"] == 3 and out["metrics"]["best_val_accuracy"] == 0.5
 
 

@@ -26,8 +26,11 @@ ADDED_SINCE_0_1 = {"form": "paper", "grid": None}
 def without_added_defaults(config):
     """`config` (nested) without the keys of ADDED_SINCE_0_1 that hold their default."""
     if isinstance(config, dict):
-        return {key: without_added_defaults(value) for key, value in config.items()
-                if not (key in ADDED_SINCE_0_1 and value == ADDED_SINCE_0_1[key])}
+        return {
+            key: without_added_defaults(value)
+            for key, value in config.items()
+            if not (key in ADDED_SINCE_0_1 and value == ADDED_SINCE_0_1[key])
+        }
     if isinstance(config, list):
         return [without_added_defaults(value) for value in config]
     return config
@@ -39,21 +42,22 @@ def test_keras_file_saved_by_release_0_1_loads_with_the_same_numbers():
     with open(os.path.join(FIXTURES, NAME + ".json")) as f:
         configs = json.load(f)["configs"]
 
-    np.testing.assert_allclose(to_numpy(model.predict(saved["x"], verbose=0)),
-                               saved["predictions"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        to_numpy(model.predict(saved["x"], verbose=0)), saved["predictions"], rtol=1e-5, atol=1e-6
+    )
     model(saved["x"])
     terms = np.sort([float(to_numpy(t)) for t in model.losses])
     np.testing.assert_allclose(terms, saved["terms"], rtol=1e-5)
 
     kinds = {type(layer).__name__ for layer in model.layers}
     assert {"EntropyConv2D", "EntropyDense"} <= kinds
-    regularizers = [layer.kernel_regularizer for layer in model.layers
-                    if getattr(layer, "kernel_regularizer", None) is not None]
+    regularizers = [
+        layer.kernel_regularizer for layer in model.layers if getattr(layer, "kernel_regularizer", None) is not None
+    ]
     assert {type(r).__name__ for r in regularizers} == {"ConvEntropy", "DenseEntropy"}
     assert isinstance(model.loss, ke.SoftmaxEntropyLoss)
     assert model.loss.get_config() == configs["loss"]
-    metrics = [keras.saving.deserialize_keras_object(config)
-               for config in model.get_compile_config()["metrics"]]
+    metrics = [keras.saving.deserialize_keras_object(config) for config in model.get_compile_config()["metrics"]]
     assert [type(m) for m in metrics] == [ke.BinaryIoU]
     for layer in model.layers:
         if layer.name in configs:
@@ -64,4 +68,3 @@ def test_keras_file_saved_by_release_0_1_loads_with_the_same_numbers():
 def test_only_defaults_of_new_arguments_are_ignored():
     config = {"lam": 0.1, "form": "paper", "grid": None, "inner": {"form": "volume", "grid": [4, 4]}}
     assert without_added_defaults(config) == {"lam": 0.1, "inner": {"form": "volume", "grid": [4, 4]}}
-

@@ -17,12 +17,14 @@ def model_with_every_component():
     inputs = keras.Input((12, 12, 1))
     x = ke.EntropyConv2D(4, 3, lam=0.01, activation="relu")(inputs)
     x = keras.layers.Conv2D(
-        3, 3, kernel_regularizer=ke.ConvEntropy([0.01, 0.0, -0.01], output_shape=(8, 8),
-                                                stabilized=False)
+        3, 3, kernel_regularizer=ke.ConvEntropy([0.01, 0.0, -0.01], output_shape=(8, 8), stabilized=False)
     )(x)
     x = keras.layers.Flatten()(x)
     x = ke.EntropyDense(
-        16, lam=0.02, stabilized=False, activation="sigmoid",
+        16,
+        lam=0.02,
+        stabilized=False,
+        activation="sigmoid",
         activity_regularizer=ke.KLSparsity(rho=0.1, beta=0.5),
     )(x)
     outputs = keras.layers.Dense(5, kernel_regularizer=ke.DenseEntropy(0.01, epsilon=1e-2))(x)
@@ -39,9 +41,7 @@ def test_every_component_round_trips_through_a_keras_file(tmp_path, rng):
     model.save(path)
     loaded = keras.saving.load_model(path)
 
-    np.testing.assert_array_equal(
-        to_numpy(model.predict(x, verbose=0)), to_numpy(loaded.predict(x, verbose=0))
-    )
+    np.testing.assert_array_equal(to_numpy(model.predict(x, verbose=0)), to_numpy(loaded.predict(x, verbose=0)))
     loss = model.evaluate(x, batch_size=32, verbose=0)
     loaded_loss = loaded.evaluate(x, batch_size=32, verbose=0)
     assert np.isfinite(loss)
@@ -68,8 +68,7 @@ def test_penalties_are_finite_float32_under_mixed_precision(policy, rng):
             ke.EntropyConv2D(4, 3, lam=0.1),
             keras.layers.Conv2D(4, 3, kernel_regularizer=ke.ConvEntropy(0.1, stabilized=False)),
             keras.layers.Flatten(),
-            ke.EntropyDense(8, lam=0.1, activation="sigmoid",
-                            activity_regularizer=ke.KLSparsity()),
+            ke.EntropyDense(8, lam=0.1, activation="sigmoid", activity_regularizer=ke.KLSparsity()),
             keras.layers.Dense(6, kernel_regularizer=ke.DenseEntropy(0.1, stabilized=False)),
         ]
     )
@@ -91,17 +90,17 @@ def test_penalties_are_finite_float32_under_mixed_precision(policy, rng):
 
 
 def test_one_mixed_precision_fit_step_stays_finite(rng):
-    keras.config.set_dtype_policy("mixed_float16" if keras.backend.backend() != "jax"
-                                  else "mixed_bfloat16")
-    model = keras.Sequential([
-        keras.Input((8, 8, 1)),
-        ke.EntropyConv2D(3, 3, lam=0.01),
-        keras.layers.Flatten(),
-        ke.EntropyDense(6, lam=0.01),
-    ])
+    keras.config.set_dtype_policy("mixed_float16" if keras.backend.backend() != "jax" else "mixed_bfloat16")
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            ke.EntropyConv2D(3, 3, lam=0.01),
+            keras.layers.Flatten(),
+            ke.EntropyDense(6, lam=0.01),
+        ]
+    )
     model.compile(optimizer="adam", loss=ke.SoftmaxEntropyLoss())
-    history = model.fit(rng.uniform(size=(16, 8, 8, 1)).astype("float32"), epochs=2,
-                        batch_size=8, verbose=0)
+    history = model.fit(rng.uniform(size=(16, 8, 8, 1)).astype("float32"), epochs=2, batch_size=8, verbose=0)
     assert all(np.isfinite(history.history["loss"]))
 
 
@@ -131,11 +130,10 @@ print("VALUES" + json.dumps(out))
 
 def backend_values(name):
     env = dict(os.environ, KERAS_BACKEND=name, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", VALUES_SCRIPT], env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", VALUES_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     line = [x for x in proc.stdout.splitlines() if x.startswith("VALUES")][-1]
-    return json.loads(line[len("VALUES"):])
+    return json.loads(line[len("VALUES") :])
 
 
 def test_values_equal_across_backends(backend):

@@ -30,7 +30,8 @@ def test_t_confidence_interval_degenerate_inputs():
     assert all(math.isnan(v) for v in stats.t_confidence_interval([]))
     # None and NaN (a missing value) are dropped.
     assert stats.t_confidence_interval([1.0, None, float("nan"), 3.0]) == pytest.approx(
-        stats.t_confidence_interval([1.0, 3.0]))
+        stats.t_confidence_interval([1.0, 3.0])
+    )
 
 
 @pytest.mark.parametrize("a, b", [(A, B), (C, D), (B, A), ([1.0, 2.0, 3.0], [1.5, 2.5, 2.0, 3.5])])
@@ -75,14 +76,22 @@ def test_improvement_test_is_one_tailed_and_has_stars():
     worse = stats.improvement_test(A, B, higher_is_better=False)  # B has higher MSE: no improvement
     assert worse["pvalue"] > 0.99 and worse["stars"] == ""
     acc = stats.improvement_test([0.70, 0.71, 0.69, 0.70], [0.72, 0.71, 0.73, 0.72], higher_is_better=True)
-    ref = scipy_stats.ttest_ind([0.72, 0.71, 0.73, 0.72], [0.70, 0.71, 0.69, 0.70],
-                                equal_var=False, alternative="greater")
+    ref = scipy_stats.ttest_ind(
+        [0.72, 0.71, 0.73, 0.72], [0.70, 0.71, 0.69, 0.70], equal_var=False, alternative="greater"
+    )
     assert acc["pvalue"] == pytest.approx(ref.pvalue, rel=1e-8) and acc["stars"] in ("*", "**", "***")
 
 
 def test_stars_thresholds():
     assert [stats.stars(p) for p in (0.0005, 0.001, 0.005, 0.02, 0.05, 0.5, float("nan"))] == [
-        "***", "**", "**", "*", "", "", ""]
+        "***",
+        "**",
+        "**",
+        "*",
+        "",
+        "",
+        "",
+    ]
 
 
 @pytest.mark.parametrize(

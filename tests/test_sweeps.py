@@ -77,8 +77,7 @@ def test_run_sweep_appends_each_run_and_skips_finished(tmp_path):
 
     def train(config, seed):
         calls.append((config["lam"], seed))
-        return {"history": {"val_loss": [1.0, 0.5]}, "metrics": {"val_mse": config["lam"] + seed},
-                "epochs_trained": 2}
+        return {"history": {"val_loss": [1.0, 0.5]}, "metrics": {"val_mse": config["lam"] + seed}, "epochs_trained": 2}
 
     configs = sweeps.expand_grid({"lam": [0.0, 0.1]})
     path = tmp_path / "results.jsonl"
@@ -98,8 +97,7 @@ def test_run_sweep_appends_each_run_and_skips_finished(tmp_path):
 
 def test_run_sweep_prints_one_line_per_finished_run(tmp_path):
     def train(config, seed):
-        return {"metrics": {"val_mse": 0.25 + config["lam"], "best_val_mse": 0.1, "loss": 1.0},
-                "epochs_trained": 3}
+        return {"metrics": {"val_mse": 0.25 + config["lam"], "best_val_mse": 0.1, "loss": 1.0}, "epochs_trained": 3}
 
     configs = sweeps.expand_grid({"lam": [0.0, 0.5], "latent_dim": [8]}, fixed={"dataset": "mnist"})
     path = tmp_path / "results.jsonl"
@@ -134,8 +132,7 @@ def test_progress_and_formats():
     assert sweeps.format_duration(125) == "2:05" and sweeps.format_duration(3725) == "1:02:05"
     assert sweeps.format_value(0.123456) == "0.1235" and sweeps.format_value(3) == "3"
     assert sweeps.varying_keys([{"a": 1, "b": [1]}, {"a": 1, "b": [2], "c": 0}, {"c": 0}]) == ["b"]
-    record = {"metrics": {"val_loss": 0.5, "best_val_loss": 0.4, "acc": 0.9}, "epochs_trained": 2,
-              "wall_time_s": 61.0}
+    record = {"metrics": {"val_loss": 0.5, "best_val_loss": 0.4, "acc": 0.9}, "epochs_trained": 2, "wall_time_s": 61.0}
     assert sweeps.run_summary(record) == "val_loss=0.5, 2 epochs, 1:01"
     assert sweeps.run_summary(record, show=("acc", "missing")) == "acc=0.9, 2 epochs, 1:01"
 
@@ -181,6 +178,7 @@ def test_sigkill_mid_sweep_then_resume_records_every_run_once(tmp_path):
         def in_flight():
             n_calls = len(calls.read_text().splitlines()) if calls.exists() else 0
             return len(sweeps.ResultsFile(results)) >= 2 and n_calls > len(sweeps.ResultsFile(results))
+
         assert _wait_for(in_flight, timeout=90), "the sweep did not start in time"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -215,16 +213,34 @@ def _tiny_data():
     from types import SimpleNamespace
 
     images = np.zeros((4, 28, 28), "uint8")
-    return SimpleNamespace(x_train=images, x_test=images, y_train=np.zeros(4, "int64"),
-                           y_test=np.zeros(4, "int64"), is_embedded=True, name="mnist")
+    return SimpleNamespace(
+        x_train=images,
+        x_test=images,
+        y_train=np.zeros(4, "int64"),
+        y_test=np.zeros(4, "int64"),
+        is_embedded=True,
+        name="mnist",
+    )
 
 
 def _old_dense_config(latent_dim, lam):
     """A dense autoencoder config exactly as written before the forms existed (no `form`)."""
-    return {"experiment": "dense_autoencoder", "dataset": "mnist", "data_source": "embedded", "train_size": 4,
-            "val_size": 4, "patience": 7, "max_epochs": 200, "batch_size": 128, "learning_rate": 1e-3,
-            "monitor": "val_loss", "stop_when": "all", "dtype_policy": keras.config.dtype_policy().name,
-            "latent_dim": latent_dim, "lam": lam}
+    return {
+        "experiment": "dense_autoencoder",
+        "dataset": "mnist",
+        "data_source": "embedded",
+        "train_size": 4,
+        "val_size": 4,
+        "patience": 7,
+        "max_epochs": 200,
+        "batch_size": 128,
+        "learning_rate": 1e-3,
+        "monitor": "val_loss",
+        "stop_when": "all",
+        "dtype_policy": keras.config.dtype_policy().name,
+        "latent_dim": latent_dim,
+        "lam": lam,
+    }
 
 
 def test_paper_form_sweeps_keep_the_run_keys_of_earlier_results(tmp_path):
@@ -242,8 +258,7 @@ def test_paper_form_sweeps_keep_the_run_keys_of_earlier_results(tmp_path):
         summary = sweeps.run_sweep(lambda c, s: calls.append(c), configs, 1, results, log=None)
         assert summary == {"total": 2, "skipped": 2, "ran": 0} and calls == []
     # Another form: the shared baseline is still done; only the penalised run is new, and says its form.
-    _, configs = autoencoder.dense_autoencoder_sweep(_tiny_data(), {**settings, "forms": ["paper", "volume"]},
-                                                     "mnist")
+    _, configs = autoencoder.dense_autoencoder_sweep(_tiny_data(), {**settings, "forms": ["paper", "volume"]}, "mnist")
     assert configs == old + [{**old[1], "form": "volume"}]
     calls = []
     assert sweeps.run_sweep(lambda c, s: calls.append(c) or {}, configs, 1, results, log=None)["ran"] == 1
@@ -252,8 +267,10 @@ def test_paper_form_sweeps_keep_the_run_keys_of_earlier_results(tmp_path):
     # The small CNNs: paper-form configs as before; another form goes to the penalised runs only.
     cnn = {"depths": [1], "widths": [4], "lams": [0.0, 0.1], "placements": ["first"]}
     paper = classification.cnn_configs(cnn, {"dataset": "mnist", **autoencoder.form_entry("paper")})
-    assert paper == [{"dataset": "mnist", "depth": 1, "width": 4, "placement": "none", "lam": 0.0},
-                     {"dataset": "mnist", "depth": 1, "width": 4, "placement": "first", "lam": 0.1}]
+    assert paper == [
+        {"dataset": "mnist", "depth": 1, "width": 4, "placement": "none", "lam": 0.0},
+        {"dataset": "mnist", "depth": 1, "width": 4, "placement": "first", "lam": 0.1},
+    ]
     volume = classification.cnn_configs(cnn, {"dataset": "mnist", **autoencoder.form_entry("volume")})
     assert volume == [paper[0], {**paper[1], "form": "volume"}]
 
@@ -265,6 +282,9 @@ def test_form_helpers():
     assert autoencoder.config_form({"lam": 0.1}) == "paper"
     assert autoencoder.config_form({"lam": 0.1, "form": "volume"}) == "volume"
     assert autoencoder.with_forms([{"lam": 0.0, "form": "volume"}, {"lam": 0.5}], ["normalized", "paper"]) == [
-        {"lam": 0.0}, {"lam": 0.5, "form": "normalized"}, {"lam": 0.5}]
+        {"lam": 0.0},
+        {"lam": 0.5, "form": "normalized"},
+        {"lam": 0.5},
+    ]
     with pytest.raises(ValueError, match="form='area'"):
         autoencoder.form_entry("area")

@@ -31,22 +31,26 @@ CONV_OUTPUT_POSITIONS = [6 * 6, 4 * 4]  # 8x8 input, two valid 3x3 convolutions
 
 
 def tiny_cnn():
-    model = keras.Sequential([
-        keras.Input((8, 8, 1)),
-        keras.layers.Conv2D(3, 3, name="conv_a"),
-        keras.layers.Conv2D(2, 3, name="conv_b"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(4, activation="relu", name="dense_a"),
-        keras.layers.Dense(1, activation="sigmoid", name="dense_b"),
-    ])
-    model.compile("adam", "binary_crossentropy",
-                  metrics=["accuracy", keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(3, 3, name="conv_a"),
+            keras.layers.Conv2D(2, 3, name="conv_b"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4, activation="relu", name="dense_a"),
+            keras.layers.Dense(1, activation="sigmoid", name="dense_b"),
+        ]
+    )
+    model.compile(
+        "adam", "binary_crossentropy", metrics=["accuracy", keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")]
+    )
     return model
 
 
 SPACES = {
-    "conv": tuning.EntropySearch(lam=tuning.log_uniform(1e-3, 1.0), placement=["first", "all"],
-                                 stabilized=[True, False]),
+    "conv": tuning.EntropySearch(
+        lam=tuning.log_uniform(1e-3, 1.0), placement=["first", "all"], stabilized=[True, False]
+    ),
     "dense": tuning.EntropySearch(lam=[0.0, 0.01, 0.1], placement=["first", "all"]),
 }
 
@@ -59,13 +63,17 @@ def expected_penalties(model, values):
     if values.get("conv_entropy"):
         layers = convs[:1] if values["conv_placement"] == "first" else convs
         for layer, n_out in zip(layers, CONV_OUTPUT_POSITIONS):
-            expected.append(float(to_numpy(ops.conv_entropy_penalty(
-                layer.kernel, values["conv_lam"], n_out, values["conv_stabilized"]))))
+            expected.append(
+                float(
+                    to_numpy(
+                        ops.conv_entropy_penalty(layer.kernel, values["conv_lam"], n_out, values["conv_stabilized"])
+                    )
+                )
+            )
     if values.get("dense_lam", 0.0) != 0:
         layers = denses[:1] if values["dense_placement"] == "first" else denses
         for layer in layers:
-            expected.append(float(to_numpy(ops.dense_entropy_penalty(
-                layer.kernel, values["dense_lam"], True))))
+            expected.append(float(to_numpy(ops.dense_entropy_penalty(layer.kernel, values["dense_lam"], True))))
     return sorted(expected)
 
 
@@ -78,14 +86,19 @@ class RecordingHyperModel(tuning.EntropyHyperModel):
 
     def fit(self, hp, model, *args, **kwargs):
         losses = sorted(float(to_numpy(v)) for v in model.losses)
-        regularizers = {layer.name: getattr(layer, "kernel_regularizer", None) for layer in model.layers
-                        if isinstance(getattr(layer, "kernel_regularizer", None), (ConvEntropy, DenseEntropy))}
-        self.seen.append({
-            "values": dict(hp.values),
-            "losses": losses,
-            "expected": expected_penalties(model, hp.values),
-            "regularizers": regularizers,
-        })
+        regularizers = {
+            layer.name: getattr(layer, "kernel_regularizer", None)
+            for layer in model.layers
+            if isinstance(getattr(layer, "kernel_regularizer", None), (ConvEntropy, DenseEntropy))
+        }
+        self.seen.append(
+            {
+                "values": dict(hp.values),
+                "losses": losses,
+                "expected": expected_penalties(model, hp.values),
+                "regularizers": regularizers,
+            }
+        )
         return super().fit(hp, model, *args, **kwargs)
 
 
@@ -98,8 +111,14 @@ def data(n=32):
 
 def test_run_search_progress_prints_one_line_per_trial(tmp_path, capsys):
     hypermodel = tuning.EntropyHyperModel(tiny_cnn, seeds=0, **SPACES)
-    tuner = keras_tuner.RandomSearch(hypermodel, objective=tuning.objective("val_accuracy"), max_trials=2,
-                                     seed=1, directory=str(tmp_path), project_name="progress")
+    tuner = keras_tuner.RandomSearch(
+        hypermodel,
+        objective=tuning.objective("val_accuracy"),
+        max_trials=2,
+        seed=1,
+        directory=str(tmp_path),
+        project_name="progress",
+    )
     x, y = data()
     begin, end = tuner.on_trial_begin, tuner.on_trial_end
     tuning.run_search(tuner, x, y, validation_data=(x, y), epochs=1, batch_size=16, verbose=0, progress=True)
@@ -112,11 +131,14 @@ def test_run_search_progress_prints_one_line_per_trial(tmp_path, capsys):
     assert (tuner.on_trial_begin, tuner.on_trial_end) == (begin, end)  # unwrapped afterwards
 
 
-@pytest.mark.parametrize("tuner_class, objective", [
-    ("RandomSearch", "val_accuracy"),
-    ("BayesianOptimization", "val_loss"),
-    ("Hyperband", "val_iou"),
-])
+@pytest.mark.parametrize(
+    "tuner_class, objective",
+    [
+        ("RandomSearch", "val_accuracy"),
+        ("BayesianOptimization", "val_loss"),
+        ("Hyperband", "val_iou"),
+    ],
+)
 def test_every_tuner_class_puts_the_trials_choice_into_the_model(tmp_path, tuner_class, objective):
     hypermodel = RecordingHyperModel(tiny_cnn, seeds=0, **SPACES)
     options = {
@@ -125,8 +147,8 @@ def test_every_tuner_class_puts_the_trials_choice_into_the_model(tmp_path, tuner
         "Hyperband": {"max_epochs": 2, "factor": 2, "hyperband_iterations": 1, "seed": 1},
     }[tuner_class]
     tuner = getattr(keras_tuner, tuner_class)(
-        hypermodel, objective=tuning.objective(objective), directory=str(tmp_path),
-        project_name=tuner_class, **options)
+        hypermodel, objective=tuning.objective(objective), directory=str(tmp_path), project_name=tuner_class, **options
+    )
     x, y = data()
     tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=16, verbose=0)
 
@@ -163,10 +185,27 @@ def test_build_places_exactly_the_chosen_penalties():
     hypermodel = tuning.EntropyHyperModel(tiny_cnn, **SPACES)
     cases = [
         ({"conv_entropy": False, "dense_lam": 0.0}, 0),
-        ({"conv_entropy": True, "conv_lam": 0.5, "conv_placement": "all", "conv_stabilized": False,
-          "dense_lam": 0.0}, 2),
-        ({"conv_entropy": True, "conv_lam": 0.02, "conv_placement": "first",
-          "conv_stabilized": True, "dense_lam": 0.1, "dense_placement": "all"}, 3),
+        (
+            {
+                "conv_entropy": True,
+                "conv_lam": 0.5,
+                "conv_placement": "all",
+                "conv_stabilized": False,
+                "dense_lam": 0.0,
+            },
+            2,
+        ),
+        (
+            {
+                "conv_entropy": True,
+                "conv_lam": 0.02,
+                "conv_placement": "first",
+                "conv_stabilized": True,
+                "dense_lam": 0.1,
+                "dense_placement": "all",
+            },
+            3,
+        ),
     ]
     for values, count in cases:
         hp = keras_tuner.HyperParameters()
@@ -174,16 +213,24 @@ def test_build_places_exactly_the_chosen_penalties():
         hp.values.update(values)
         model = hypermodel.build(hp)
         assert len(model.losses) == count
-        np.testing.assert_allclose(sorted(float(to_numpy(v)) for v in model.losses),
-                                   expected_penalties(model, values), rtol=1e-5)
+        np.testing.assert_allclose(
+            sorted(float(to_numpy(v)) for v in model.losses), expected_penalties(model, values), rtol=1e-5
+        )
 
 
 def test_search_space_names_and_conditions():
     hp = keras_tuner.HyperParameters()
     tuning.EntropyHyperModel(tiny_cnn, seeds=[0, 1, 2], **SPACES).build(hp)
     names = {p.name for p in hp.space}
-    assert names == {"seed", "conv_entropy", "conv_lam", "conv_placement", "conv_stabilized",
-                     "dense_lam", "dense_placement"}
+    assert names == {
+        "seed",
+        "conv_entropy",
+        "conv_lam",
+        "conv_placement",
+        "conv_stabilized",
+        "dense_lam",
+        "dense_placement",
+    }
     dense_placement = [p for p in hp.space if p.name == "dense_placement"][0]
     assert dense_placement.conditions[0].values == [0.01, 0.1]  # not for the baseline 0
     paper = keras_tuner.HyperParameters()
@@ -203,8 +250,9 @@ def test_form_is_a_choice_conditional_on_the_penalty_and_a_fixed_non_paper_form_
     assert choice == {"lam": 0.0, "placement": None, "where": None, "stabilized": None, "form": None}
     hp.values["dense_lam"] = 0.1
     hp.values["dense_form"] = "normalized"
-    assert tuning.EntropySearch(lam=[0.0, 0.1], form=["paper", "normalized"]).declare(hp, "dense")["form"] \
-        == "normalized"
+    assert (
+        tuning.EntropySearch(lam=[0.0, 0.1], form=["paper", "normalized"]).declare(hp, "dense")["form"] == "normalized"
+    )
     fixed = keras_tuner.HyperParameters()
     assert tuning.EntropySearch(lam=0.1, form="volume").declare(fixed, "conv")["form"] == "volume"
     assert fixed.values == {"conv_form": "volume"}  # exported trials say which form ran
@@ -215,16 +263,24 @@ def test_form_is_a_choice_conditional_on_the_penalty_and_a_fixed_non_paper_form_
 
 def test_build_gives_the_regularizers_the_chosen_form():
     hypermodel = tuning.EntropyHyperModel(
-        tiny_cnn, conv=tuning.EntropySearch(lam=0.1, placement="all", form=["paper", "volume"], grid=(4, 4)),
-        dense=tuning.EntropySearch(lam=0.01, placement="first", form="normalized"))
+        tiny_cnn,
+        conv=tuning.EntropySearch(lam=0.1, placement="all", form=["paper", "volume"], grid=(4, 4)),
+        dense=tuning.EntropySearch(lam=0.01, placement="first", form="normalized"),
+    )
     hp = keras_tuner.HyperParameters()
     hypermodel.build(hp)
     hp.values["conv_form"] = "volume"
     model = hypermodel.build(hp)
-    regularizers = {layer.name: layer.kernel_regularizer for layer in model.layers
-                    if getattr(layer, "kernel_regularizer", None) is not None}
+    regularizers = {
+        layer.name: layer.kernel_regularizer
+        for layer in model.layers
+        if getattr(layer, "kernel_regularizer", None) is not None
+    }
     assert {name: r.form for name, r in regularizers.items()} == {
-        "conv_a": "volume", "conv_b": "volume", "dense_a": "normalized"}
+        "conv_a": "volume",
+        "conv_b": "volume",
+        "dense_a": "normalized",
+    }
     assert regularizers["conv_a"].grid == (4, 4)
     assert len(model.losses) == 3 and all(np.isfinite(float(to_numpy(v))) for v in model.losses)
 
@@ -235,8 +291,7 @@ def test_search_records_and_exports_the_form(tmp_path):
     tuner = keras_tuner.GridSearch(hypermodel, objective="val_loss", directory=str(tmp_path), project_name="forms")
     x, y = data(16)
     tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=16, verbose=0)
-    assert sorted(r.form for seen in hypermodel.seen for r in seen["regularizers"].values()) == [
-        "normalized", "volume"]
+    assert sorted(r.form for seen in hypermodel.seen for r in seen["regularizers"].values()) == ["normalized", "volume"]
     records = tuning.trial_records(tuner)
     assert sorted(r["config"]["dense_form"] for r in records) == ["normalized", "volume"]
     for trial in tuner.oracle.trials.values():
@@ -252,7 +307,9 @@ def test_placement_by_layer_names():
     hypermodel.build(hp)
     hp.values["dense_placement"] = "second"
     model = hypermodel.build(hp)
-    assert [layer.name for layer in model.layers if getattr(layer, "kernel_regularizer", None) is not None] == ["dense_b"]
+    assert [layer.name for layer in model.layers if getattr(layer, "kernel_regularizer", None) is not None] == [
+        "dense_b"
+    ]
 
 
 def test_argument_validation():
@@ -301,13 +358,24 @@ def test_argument_validation():
     with pytest.raises(TypeError, match="command"):
         LoopbackCluster("python x.py")
     with pytest.raises(ValueError, match="placement 'pre_skip'|selects no"):
-        hypermodel = tuning.EntropyHyperModel(
-            tiny_cnn, conv=tuning.EntropySearch(lam=0.1, placement="pre_skip"))
+        hypermodel = tuning.EntropyHyperModel(tiny_cnn, conv=tuning.EntropySearch(lam=0.1, placement="pre_skip"))
         hypermodel.build(keras_tuner.HyperParameters())
 
 
-@pytest.mark.parametrize("name", ["val_loss", "val_mse", "val_accuracy", "val_iou", "val_binary_io_u",
-                                  "val_auc", "val_purity", "val_nmi", "val_mean_absolute_error"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "val_loss",
+        "val_mse",
+        "val_accuracy",
+        "val_iou",
+        "val_binary_io_u",
+        "val_auc",
+        "val_purity",
+        "val_nmi",
+        "val_mean_absolute_error",
+    ],
+)
 def test_objective_direction_is_the_sweeps_monitor_mode(name):
     # One definition of a metric's direction: the tuner's objective and the sweeps' early stopping agree.
     assert tuning.objective(name).direction == runs.monitor_mode(name)
@@ -317,8 +385,7 @@ def test_objective_direction_is_the_sweeps_monitor_mode(name):
 def test_keras_entropy_import_does_not_import_keras_tuner():
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
     code = "import sys, keras_entropy; print('keras_tuner' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"
 
@@ -344,9 +411,30 @@ def test_example_help_and_quick_autoencoder_search(tmp_path, capsys):
     assert "--data-dir" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         example.main(["--lam-range", "1", "0.1"])
-    code = example.main(["--model", "autoencoder", "--quick", "--max-trials", "2", "--epochs", "1",
-                         "--train-size", "128", "--val-size", "64", "--latent-dim", "8",
-                         "--batch-size", "64", "--forms", "paper", "normalized", "--out", str(tmp_path / "out")])
+    code = example.main(
+        [
+            "--model",
+            "autoencoder",
+            "--quick",
+            "--max-trials",
+            "2",
+            "--epochs",
+            "1",
+            "--train-size",
+            "128",
+            "--val-size",
+            "64",
+            "--latent-dim",
+            "8",
+            "--batch-size",
+            "64",
+            "--forms",
+            "paper",
+            "normalized",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-2].startswith("best trial hyperparameters:")

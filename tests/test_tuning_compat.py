@@ -32,10 +32,27 @@ def test_an_unsupported_keras_tuner_fails_clearly(version):
 
 
 def test_every_public_name_is_re_exported():
-    used = ["EntropyHyperModel", "EntropySearch", "HeartbeatClient", "KINDS", "LogUniform", "NO_PLACEMENT",
-            "PAPER_LAMS", "best_trial_summary", "cluster_role", "entropy_hypermodel", "export_trials",
-            "hp_names", "log_uniform", "make_fault_tolerant", "objective", "report_trials", "run_search",
-            "trial_config", "trial_records"]
+    used = [
+        "EntropyHyperModel",
+        "EntropySearch",
+        "HeartbeatClient",
+        "KINDS",
+        "LogUniform",
+        "NO_PLACEMENT",
+        "PAPER_LAMS",
+        "best_trial_summary",
+        "cluster_role",
+        "entropy_hypermodel",
+        "export_trials",
+        "hp_names",
+        "log_uniform",
+        "make_fault_tolerant",
+        "objective",
+        "report_trials",
+        "run_search",
+        "trial_config",
+        "trial_records",
+    ]
     for name in used:
         assert name in tuning.__all__ and hasattr(tuning, name), name
     from keras_entropy import tuning_cluster
@@ -77,7 +94,11 @@ def test_no_module_uses_another_modules_private_names():
             elif isinstance(node, ast.Import):
                 modules.update(a.asname or a.name for a in node.names if a.name.startswith("keras_entropy"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
-                    and node.value.id in modules and node.attr.startswith("_") \
-                    and not node.attr.startswith("__"):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in modules
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
                 pytest.fail(f"{path}:{node.lineno}: uses private {node.value.id}.{node.attr}")

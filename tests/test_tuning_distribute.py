@@ -23,7 +23,6 @@ def test_cluster_command_line_checks():
     assert 0 < port < 65536
 
 
-
 def _cluster(tmp_path, trials, sleep, timeout, heartbeat):
     env = {
         "KERAS_BACKEND": "jax",  # the lightest backend to start (see the handoff notes)
@@ -35,8 +34,9 @@ def _cluster(tmp_path, trials, sleep, timeout, heartbeat):
         "SEARCH_TIMEOUT": str(timeout),
         "SEARCH_HEARTBEAT": str(heartbeat),
     }
-    return LoopbackCluster([sys.executable, SEARCH_SCRIPT], workers=2, env=env,
-                           log_dir=str(tmp_path / "logs"), echo=False, cwd=ROOT)
+    return LoopbackCluster(
+        [sys.executable, SEARCH_SCRIPT], workers=2, env=env, log_dir=str(tmp_path / "logs"), echo=False, cwd=ROOT
+    )
 
 
 def _run_log(tmp_path):
@@ -49,13 +49,14 @@ def _run_log(tmp_path):
 def _chief_line(cluster, prefix):
     lines = [line for line in cluster.log(CHIEF_ID).splitlines() if line.startswith(prefix)]
     assert lines, cluster.log(CHIEF_ID)[-3000:]
-    return lines[-1][len(prefix):]
+    return lines[-1][len(prefix) :]
 
 
 def _project_trials(tmp_path):
     project = tmp_path / "search" / "search"
-    return {json.loads(p.read_text())["trial_id"]: json.loads(p.read_text())
-            for p in project.glob("trial_*/trial.json")}
+    return {
+        json.loads(p.read_text())["trial_id"]: json.loads(p.read_text()) for p in project.glob("trial_*/trial.json")
+    }
 
 
 def test_chief_and_two_workers_run_every_trial_exactly_once(tmp_path):

@@ -21,8 +21,8 @@ def make_oracle(tmp_path, max_trials=3, trial_timeout=5.0):
     hp = keras_tuner.HyperParameters()
     hp.Float("x", 0.0, 1.0)
     oracle = fault_tolerant_class(RandomSearchOracle)(
-        objective="val_loss", max_trials=max_trials, seed=0, hyperparameters=hp,
-        trial_timeout=trial_timeout)
+        objective="val_loss", max_trials=max_trials, seed=0, hyperparameters=hp, trial_timeout=trial_timeout
+    )
     oracle._set_project_dir(str(tmp_path), "ft")
     clock = Clock()
     oracle.init_fault_tolerance(trial_timeout, clock=clock)
@@ -40,8 +40,9 @@ def test_fault_tolerant_class_is_a_subclass_made_once():
 
 
 def test_make_fault_tolerant_makes_a_new_oracle_and_leaves_the_original_alone(tmp_path):
-    tuner = keras_tuner.RandomSearch(lambda hp: None, objective="val_loss", max_trials=4,
-                                     directory=str(tmp_path), project_name="p")
+    tuner = keras_tuner.RandomSearch(
+        lambda hp: None, objective="val_loss", max_trials=4, directory=str(tmp_path), project_name="p"
+    )
     original = tuner.oracle
     oracle = make_fault_tolerant(original, trial_timeout=7.0)
     assert type(original) is RandomSearchOracle  # no class swapped

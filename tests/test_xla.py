@@ -29,7 +29,10 @@ def _dense_model(regularizer=None, activity=None, layer=None):
     inputs = keras.Input((12,))
     if layer is None:
         layer = keras.layers.Dense(
-            8, activation="sigmoid", kernel_regularizer=regularizer, activity_regularizer=activity,
+            8,
+            activation="sigmoid",
+            kernel_regularizer=regularizer,
+            activity_regularizer=activity,
             kernel_initializer="orthogonal",
         )
     hidden = layer(inputs)
@@ -54,15 +57,16 @@ def _all_components_model():
     """One model with every component (PyTorch: one `torch.compile` for all)."""
     inputs = keras.Input((8, 8, 2))
     x = ke.EntropyConv2D(4, 3, lam=1e-5)(inputs)
-    x = keras.layers.Conv2D(
-        4, 3, kernel_regularizer=ke.ConvEntropy(1e-3, output_shape=(4, 4), stabilized=False)
-    )(x)
+    x = keras.layers.Conv2D(4, 3, kernel_regularizer=ke.ConvEntropy(1e-3, output_shape=(4, 4), stabilized=False))(x)
     x = keras.layers.Flatten()(x)
-    x = ke.EntropyDense(8, lam=0.05, stabilized=False, activation="sigmoid",
-                        kernel_initializer="orthogonal")(x)
-    x = keras.layers.Dense(8, activation="sigmoid", kernel_initializer="orthogonal",
-                           kernel_regularizer=ke.DenseEntropy(0.05),
-                           activity_regularizer=ke.KLSparsity(rho=0.1, beta=2.0))(x)
+    x = ke.EntropyDense(8, lam=0.05, stabilized=False, activation="sigmoid", kernel_initializer="orthogonal")(x)
+    x = keras.layers.Dense(
+        8,
+        activation="sigmoid",
+        kernel_initializer="orthogonal",
+        kernel_regularizer=ke.DenseEntropy(0.05),
+        activity_regularizer=ke.KLSparsity(rho=0.1, beta=2.0),
+    )(x)
     outputs = keras.layers.Dense(5, dtype="float32")(x)
     return keras.Model(inputs, outputs)
 
@@ -72,20 +76,15 @@ BUILDERS = {
     "DenseEntropy-stabilized": lambda: _dense_model(ke.DenseEntropy(0.05)),
     "DenseEntropy-exact": lambda: _dense_model(ke.DenseEntropy(0.05, stabilized=False)),
     "ConvEntropy-stabilized": lambda: _conv_model(ke.ConvEntropy(1e-5, output_shape=(6, 6))),
-    "ConvEntropy-exact": lambda: _conv_model(
-        ke.ConvEntropy(1e-3, output_shape=(6, 6), stabilized=False)
-    ),
+    "ConvEntropy-exact": lambda: _conv_model(ke.ConvEntropy(1e-3, output_shape=(6, 6), stabilized=False)),
     "EntropyDense-stabilized": lambda: _dense_model(
         layer=ke.EntropyDense(8, lam=0.05, activation="sigmoid", kernel_initializer="orthogonal")
     ),
     "EntropyDense-exact": lambda: _dense_model(
-        layer=ke.EntropyDense(8, lam=0.05, stabilized=False, activation="sigmoid",
-                               kernel_initializer="orthogonal")
+        layer=ke.EntropyDense(8, lam=0.05, stabilized=False, activation="sigmoid", kernel_initializer="orthogonal")
     ),
     "EntropyConv2D-stabilized": lambda: _conv_model(layer=ke.EntropyConv2D(4, 3, lam=1e-5)),
-    "EntropyConv2D-exact": lambda: _conv_model(
-        layer=ke.EntropyConv2D(4, 3, lam=1e-3, stabilized=False)
-    ),
+    "EntropyConv2D-exact": lambda: _conv_model(layer=ke.EntropyConv2D(4, 3, lam=1e-3, stabilized=False)),
     "KLSparsity": lambda: _dense_model(activity=ke.KLSparsity(rho=0.1, beta=2.0)),
     "SoftmaxEntropyLoss": _clustering_model,
 }
@@ -96,7 +95,6 @@ UNSUPERVISED = ("SoftmaxEntropyLoss", "all-components")
 #: PyTorch compiles (`torch.compile`) each model for tens of seconds on a CPU:
 #: there, one model carries every component.
 COMPONENTS = sorted(BUILDERS) if BACKEND != "torch" else ["all-components"]
-
 
 
 def _data(name):
@@ -118,11 +116,13 @@ def _train(name, jit_compile, initial_weights=None, epochs=2, batch_size=16, cal
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss=loss, jit_compile=jit_compile)
     x, y = _data(name)
     if name in UNSUPERVISED:
-        history = model.fit(x, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0,
-                            callbacks=list(callbacks))
+        history = model.fit(
+            x, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0, callbacks=list(callbacks)
+        )
     else:
-        history = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0,
-                            callbacks=list(callbacks))
+        history = model.fit(
+            x, y, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0, callbacks=list(callbacks)
+        )
     return model, history
 
 
@@ -142,8 +142,9 @@ def test_component_compiled_step_equals_eager_step(name):
     """
     init = BUILDERS[name]().get_weights()
     monitor = ke.EntropyMonitor(every_n_batches=1)
-    compiled, history = _train(name, jit_compile=True, initial_weights=init, epochs=1,
-                               batch_size=32, callbacks=[monitor])
+    compiled, history = _train(
+        name, jit_compile=True, initial_weights=init, epochs=1, batch_size=32, callbacks=[monitor]
+    )
     assert compiled.jit_compile is True
     assert np.isfinite(history.history["loss"][0])
     # EntropyMonitor and entropy_profile read the compiled model's weights.

@@ -32,8 +32,7 @@ TUNER_ID = os.environ.get("KERASTUNER_TUNER_ID", "tuner0")
 
 
 def log(event, trial_id):
-    line = json.dumps({"event": event, "trial_id": trial_id, "tuner_id": TUNER_ID,
-                       "pid": os.getpid()}) + "\n"
+    line = json.dumps({"event": event, "trial_id": trial_id, "tuner_id": TUNER_ID, "pid": os.getpid()}) + "\n"
     with open(RUN_LOG, "a") as f:
         f.write(line)
         f.flush()
@@ -62,11 +61,13 @@ class LoggedRandomSearch(keras_tuner.RandomSearch):
     seeds=0,
 )
 def tiny(hp):
-    model = keras.Sequential([
-        keras.Input((6,)),
-        keras.layers.Dense(4, activation="sigmoid"),
-        keras.layers.Dense(6, activation="sigmoid"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(4, activation="sigmoid"),
+            keras.layers.Dense(6, activation="sigmoid"),
+        ]
+    )
     model.compile("adam", "mse")
     return model
 
@@ -75,23 +76,33 @@ def main():
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(32, 6)).astype("float32")
     tuner = LoggedRandomSearch(
-        tiny, objective="val_loss", max_trials=int(os.environ["SEARCH_TRIALS"]), seed=3,
-        directory=os.environ["SEARCH_DIR"], project_name="search",
+        tiny,
+        objective="val_loss",
+        max_trials=int(os.environ["SEARCH_TRIALS"]),
+        seed=3,
+        directory=os.environ["SEARCH_DIR"],
+        project_name="search",
     )
     tuning.run_search(
-        tuner, x, x, validation_data=(x, x), epochs=2, batch_size=16, verbose=0,
+        tuner,
+        x,
+        x,
+        validation_data=(x, x),
+        epochs=2,
+        batch_size=16,
+        verbose=0,
         callbacks=[Sleep(float(os.environ.get("SEARCH_SLEEP", "0")))],
         trial_timeout=float(os.environ["SEARCH_TIMEOUT"]),
         heartbeat_interval=float(os.environ["SEARCH_HEARTBEAT"]),
-        idle_interval=0.2, poll_interval=0.2,
+        idle_interval=0.2,
+        poll_interval=0.2,
     )
     if tuning.cluster_role() == "chief":
         values, score, name = tuning.best_trial_summary(tuner)
         out = tuning.export_trials(tuner, os.path.join(os.environ["SEARCH_DIR"], "results.jsonl"))
         print("EXPORTED", out["exported"], flush=True)
         print("REISSUED " + json.dumps(list(tuner.oracle.reissued)), flush=True)
-        print("BEST " + json.dumps({"hyperparameters": values, "score": score, "objective": name}),
-              flush=True)
+        print("BEST " + json.dumps({"hyperparameters": values, "score": score, "objective": name}), flush=True)
 
 
 if __name__ == "__main__":

@@ -86,14 +86,16 @@ def compact_vgg16(input_shape=(32, 32, 3), classes=10, width=0.125, dense_units=
     """
     width = validation.validate_positive(width, "width")
     classes = validation.validate_positive_int(classes, "classes")
-    dense_units = (_width(4096, width) if dense_units is None
-                   else validation.validate_positive_int(dense_units, "dense_units"))
+    dense_units = (
+        _width(4096, width) if dense_units is None else validation.validate_positive_int(dense_units, "dense_units")
+    )
     inputs = keras.Input(input_shape)
     x = inputs
     for block, (convs, filters) in enumerate([(2, 64), (2, 128), (3, 256), (3, 512), (3, 512)], start=1):
         for i in range(1, convs + 1):
-            x = keras.layers.Conv2D(_width(filters, width), 3, padding="same", activation="relu",
-                                    name=f"block{block}_conv{i}")(x)
+            x = keras.layers.Conv2D(
+                _width(filters, width), 3, padding="same", activation="relu", name=f"block{block}_conv{i}"
+            )(x)
         x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(dense_units, activation="relu", name="fc1")(x)
@@ -171,9 +173,9 @@ def unet(input_shape=(256, 256, 3), classes=1, filters=64, depth=4):
     filters = validation.validate_positive_int(filters, "filters")
     depth = validation.validate_positive_int(depth, "depth")
     for side in input_shape[:2]:
-        if side is not None and side % (2 ** depth):
+        if side is not None and side % (2**depth):
             raise ValueError(
-                f"Argument `input_shape` must have sides divisible by 2**depth = {2 ** depth}. "
+                f"Argument `input_shape` must have sides divisible by 2**depth = {2**depth}. "
                 f"Received: input_shape={input_shape!r}, depth={depth}"
             )
     inputs = keras.Input(input_shape)
@@ -185,12 +187,12 @@ def unet(input_shape=(256, 256, 3), classes=1, filters=64, depth=4):
         return keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=name + "_conv2")(x)
 
     for level in range(depth):
-        x = double_conv(x, filters * 2 ** level, f"down{level + 1}")
+        x = double_conv(x, filters * 2**level, f"down{level + 1}")
         skips.append(x)
         x = keras.layers.MaxPooling2D(2, name=f"down{level + 1}_pool")(x)
-    x = double_conv(x, filters * 2 ** depth, "bottleneck")
+    x = double_conv(x, filters * 2**depth, "bottleneck")
     for level in reversed(range(depth)):
-        f = filters * 2 ** level
+        f = filters * 2**level
         x = keras.layers.UpSampling2D(2, name=f"up{level + 1}_upsample")(x)
         x = keras.layers.Conv2D(f, 2, padding="same", activation="relu", name=f"up{level + 1}_upconv")(x)
         x = keras.layers.Concatenate(name=f"up{level + 1}_concat")([skips[level], x])
@@ -211,7 +213,8 @@ def unet_builder():
     from keras_entropy.experiments import segmentation
 
     return "keras_entropy.experiments.segmentation.unet", (
-        lambda shape, filters, depth: segmentation.unet(shape, base_filters=filters, depth=depth))
+        lambda shape, filters, depth: segmentation.unet(shape, base_filters=filters, depth=depth)
+    )
 
 
 def builder_name(name, compact=False):
@@ -224,8 +227,9 @@ def builder_name(name, compact=False):
     return f"keras.applications.{'VGG16' if name == 'vgg16' else 'ResNet50'}"
 
 
-def build_model(name, input_size, classes=10, compact=False, weights=None, width=None, blocks=None,
-                unet_filters=None, unet_depth=4):
+def build_model(
+    name, input_size, classes=10, compact=False, weights=None, width=None, blocks=None, unet_filters=None, unet_depth=4
+):
     """The network of one profile figure.
 
     Args:
@@ -249,20 +253,29 @@ def build_model(name, input_size, classes=10, compact=False, weights=None, width
     input_size = validation.validate_positive_int(input_size, "input_size")
     shape = (input_size, input_size, 3)
     if weights is not None and (compact or name == "unet"):
-        raise ValueError(f"Argument `weights` needs a full-size VGG16 or ResNet50. Received: weights={weights!r} "
-                         f"for name={name!r}, compact={compact}")
+        raise ValueError(
+            f"Argument `weights` needs a full-size VGG16 or ResNet50. Received: weights={weights!r} "
+            f"for name={name!r}, compact={compact}"
+        )
     if name == "unet":
         builder = unet_builder()[1]
         unet_filters = 16 if unet_filters is None else unet_filters
-        return builder(shape, validation.validate_positive_int(unet_filters, "unet_filters"),
-                       validation.validate_positive_int(unet_depth, "unet_depth"))
+        return builder(
+            shape,
+            validation.validate_positive_int(unet_filters, "unet_filters"),
+            validation.validate_positive_int(unet_depth, "unet_depth"),
+        )
     if name == "vgg16":
         if compact:
             return compact_vgg16(shape, classes, width if width is not None else 0.125)
         return keras.applications.VGG16(weights=weights, input_shape=shape, classes=classes)
     if compact:
-        return compact_resnet(shape, classes, width if width is not None else 0.0625,
-                              tuple(blocks) if blocks is not None else (3, 4, 6, 3))
+        return compact_resnet(
+            shape,
+            classes,
+            width if width is not None else 0.0625,
+            tuple(blocks) if blocks is not None else (3, 4, 6, 3),
+        )
     return keras.applications.ResNet50(weights=weights, input_shape=shape, classes=classes)
 
 

@@ -34,8 +34,10 @@ TRAIN_SIZE_HELP = "use the first N training images (default: all)"
 VAL_SIZE_HELP = "use the first N test images for validation (default: all)"
 LAMS_HELP = "entropy loss strengths, include 0 for the baseline"
 #: The forms of the entropy penalties, in words, for --form and --forms (`penalty_form` checks them).
-FORM_NAMES = ("paper (the paper's formulas), volume (the log-volume the whole kernel maps) or normalized "
-              "(that volume less its scale part); MATH.md sections 8-10")
+FORM_NAMES = (
+    "paper (the paper's formulas), volume (the log-volume the whole kernel maps) or normalized "
+    "(that volume less its scale part); MATH.md sections 8-10"
+)
 FORM_HELP = f"the entropy change the penalty takes: {FORM_NAMES}"
 
 #: The sentence of --quick's help saying what a --quick run uses without the data (`fallback` of `load_data_for`).
@@ -145,6 +147,7 @@ def sweep_settings(paper, quick, *, monitor=None, validation="test"):
         monitor: the metric early stopping watches, named in --patience's help.
         validation: what --val-size counts: the data set's "test" or "validation" images.
     """
+
     def value(name):
         return quick.get(name, _NO_QUICK)
 
@@ -156,10 +159,12 @@ def sweep_settings(paper, quick, *, monitor=None, validation="test"):
         "lams": lams_setting(value("lams"), f"{LAMS_HELP} (paper: {grid})"),
         "form": form_setting(value("form")),
         "replications": replications_setting("cell", paper["replications"], value("replications")),
-        "max_epochs": Setting(f"epoch cap of each run (default {paper['max_epochs']})", minimum=1,
-                              quick=value("max_epochs")),
-        "patience": Setting(f"early-stopping patience{on} (paper: {paper['patience']}{min_delta})", minimum=0,
-                            quick=value("patience")),
+        "max_epochs": Setting(
+            f"epoch cap of each run (default {paper['max_epochs']})", minimum=1, quick=value("max_epochs")
+        ),
+        "patience": Setting(
+            f"early-stopping patience{on} (paper: {paper['patience']}{min_delta})", minimum=0, quick=value("patience")
+        ),
         "batch_size": Setting(f"default {paper['batch_size']}", minimum=1, quick=value("batch_size")),
         "train_size": size_setting(TRAIN_SIZE_HELP, value("train_size")),
         "val_size": size_setting(val_help, value("val_size")),
@@ -230,7 +235,8 @@ def parser_for(doc):
     rest, shown as written (`RawDescriptionHelpFormatter`).
     """
     return OneLineErrorParser(
-        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=doc.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=doc.split("\n\n", 1)[1],
     )
 
@@ -238,10 +244,16 @@ def parser_for(doc):
 def add_verbose_argument(parser):
     """Add --verbose: Keras fit output and start-up logs (default 0: one line per finished run)."""
     parser.add_argument(
-        "--verbose", type=int, nargs="?", const=2, default=0, choices=[0, 1, 2],
+        "--verbose",
+        type=int,
+        nargs="?",
+        const=2,
+        default=0,
+        choices=[0, 1, 2],
         help="Keras fit verbosity: 0 (default) prints a progress bar per sweep and one line per finished "
         "run; --verbose or --verbose 2 adds one line per epoch, --verbose 1 Keras's progress bars; any "
-        "non-zero value also keeps TensorFlow's start-up logs")
+        "non-zero value also keeps TensorFlow's start-up logs",
+    )
     return parser
 
 
@@ -255,8 +267,19 @@ def data_dir_help(datasets):
     return f"a tensorflow-datasets data directory with {names} prepared"
 
 
-def add_common_arguments(parser, datasets, default_dataset, *, settings, run_name, writes="plots", fallback=None,
-                         report_only=True, mixed_precision=True, **helps):
+def add_common_arguments(
+    parser,
+    datasets,
+    default_dataset,
+    *,
+    settings,
+    run_name,
+    writes="plots",
+    fallback=None,
+    report_only=True,
+    mixed_precision=True,
+    **helps,
+):
     """Add the options every example shares to `parser` (made by `parser_for`).
 
     Adds --dataset (`choices=datasets`, `default=default_dataset`),
@@ -284,32 +307,66 @@ def add_common_arguments(parser, datasets, default_dataset, *, settings, run_nam
     """
     single = DISPLAY_NAMES.get(datasets[0], datasets[0]) if len(datasets) == 1 else None
     quick = quick_values(settings)
-    parser.add_argument("--dataset", choices=list(datasets), default=default_dataset,
-                        help=helps.pop("dataset_help", f"only {single} (default)" if single else None))
+    parser.add_argument(
+        "--dataset",
+        choices=list(datasets),
+        default=default_dataset,
+        help=helps.pop("dataset_help", f"only {single} (default)" if single else None),
+    )
     parser.add_argument("--data-dir", help=helps.pop("data_dir_help", data_dir_help(datasets)))
-    parser.add_argument("--out", help=helps.pop(
-        "out_help", f"folder for results.jsonl, {writes} and summary.md (default: runs/{run_name}[_quick])"))
-    parser.add_argument("--quick", action="store_true", help=helps.pop(
-        "quick_help", f"tiny CPU run: {quick}; " + _QUICK_FALLBACK[fallback].format(name=single)))
+    parser.add_argument(
+        "--out",
+        help=helps.pop(
+            "out_help", f"folder for results.jsonl, {writes} and summary.md (default: runs/{run_name}[_quick])"
+        ),
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=helps.pop("quick_help", f"tiny CPU run: {quick}; " + _QUICK_FALLBACK[fallback].format(name=single)),
+    )
     parser.add_argument("--seed", type=int, default=0, help=helps.pop("seed_help", "seed of the first replication"))
     if helps:
         raise TypeError(f"add_common_arguments: unknown help {sorted(helps)}")
     if mixed_precision:
         parser.add_argument("--mixed-precision", action="store_true", help="train with mixed_float16")
-    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
-                        help=f"let tensorflow-datasets download {single or 'the data set'} "
-                        "(default: yes, except with --quick)")
+    parser.add_argument(
+        "--download",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"let tensorflow-datasets download {single or 'the data set'} (default: yes, except with --quick)",
+    )
     parser.epilog = "\n\n".join(filter(None, [(parser.epilog or "").rstrip(), data_paragraph(datasets)])) + "\n"
     if report_only:
-        parser.add_argument("--report-only", action="store_true",
-                            help="rewrite plots and summary from the results file")
+        parser.add_argument(
+            "--report-only", action="store_true", help="rewrite plots and summary from the results file"
+        )
     add_verbose_argument(parser)
     return parser.add_settings(settings)
 
 
 __all__ = [
-    "FORM_HELP", "FORM_NAMES", "InputError", "LAMS_HELP", "OneLineErrorParser", "Setting", "TRAIN_SIZE_HELP",
-    "VAL_SIZE_HELP", "add_common_arguments", "add_verbose_argument", "at_most_one", "data_dir_help", "flag",
-    "form_setting", "forms_setting", "lams_setting", "parser_for", "penalty_form", "quick_values",
-    "replications_setting", "settings_for", "size_setting", "sweep_settings",
+    "FORM_HELP",
+    "FORM_NAMES",
+    "InputError",
+    "LAMS_HELP",
+    "OneLineErrorParser",
+    "Setting",
+    "TRAIN_SIZE_HELP",
+    "VAL_SIZE_HELP",
+    "add_common_arguments",
+    "add_verbose_argument",
+    "at_most_one",
+    "data_dir_help",
+    "flag",
+    "form_setting",
+    "forms_setting",
+    "lams_setting",
+    "parser_for",
+    "penalty_form",
+    "quick_values",
+    "replications_setting",
+    "settings_for",
+    "size_setting",
+    "sweep_settings",
 ]

@@ -53,9 +53,7 @@ def dense_autoencoder(input_dim, latent_dim, lam=0.0, stabilized=True, epsilon=N
     return keras.Sequential(
         [
             keras.Input((input_dim,)),
-            keras.layers.Dense(
-                latent_dim, activation="sigmoid", kernel_regularizer=regularizer, name="encoder"
-            ),
+            keras.layers.Dense(latent_dim, activation="sigmoid", kernel_regularizer=regularizer, name="encoder"),
             keras.layers.Dense(input_dim, activation="sigmoid", dtype="float32", name="decoder"),
         ],
         name=f"dense_autoencoder_{latent_dim}",
@@ -70,8 +68,13 @@ def fixed_config(experiment, dataset, data_source, sizes, values, names, dtype_p
     settings updated with the run's), then the Keras dtype policy (unless
     `dtype_policy` is false).
     """
-    fixed = {"experiment": experiment, "dataset": dataset, "data_source": data_source, **sizes,
-             **{name: values[name] for name in names}}
+    fixed = {
+        "experiment": experiment,
+        "dataset": dataset,
+        "data_source": data_source,
+        **sizes,
+        **{name: values[name] for name in names},
+    }
     if dtype_policy:
         fixed["dtype_policy"] = keras.config.dtype_policy().name
     return fixed
@@ -123,7 +126,7 @@ def flatten_images(x):
     import numpy as np
 
     x = np.asarray(x)
-    return (x.reshape(len(x), -1).astype("float32") / 255.0)
+    return x.reshape(len(x), -1).astype("float32") / 255.0
 
 
 def dense_autoencoder_run(config, seed, data, verbose="auto"):
@@ -146,9 +149,7 @@ def dense_autoencoder_run(config, seed, data, verbose="auto"):
     settings = {**DENSE_AUTOENCODER_PAPER, **config}
     monitor = settings.get("monitor", "val_loss")
     if monitor not in DENSE_AUTOENCODER_MONITORS:
-        raise ValueError(
-            f"Config `monitor` must be one of {DENSE_AUTOENCODER_MONITORS}. Received: monitor={monitor!r}"
-        )
+        raise ValueError(f"Config `monitor` must be one of {DENSE_AUTOENCODER_MONITORS}. Received: monitor={monitor!r}")
     monitors = [monitor] + [m for m in DENSE_AUTOENCODER_MONITORS if m != monitor]
     keras.utils.set_random_seed(int(seed))
     model = dense_autoencoder(
@@ -191,9 +192,14 @@ def dense_autoencoder_sweep(data, settings, dataset, monitor="val_loss", stop_wh
     x_train = flatten_images(data.x_train[: settings["train_size"]])
     x_val = flatten_images(data.x_test[: settings["val_size"]])
     values = {**DENSE_AUTOENCODER_PAPER, **settings, "monitor": monitor, "stop_when": stop_when}
-    fixed = fixed_config("dense_autoencoder", dataset, "embedded" if data.is_embedded else "full",
-                         {"train_size": len(x_train), "val_size": len(x_val)}, values,
-                         ("patience", "max_epochs", "batch_size", "learning_rate", "monitor", "stop_when"))
+    fixed = fixed_config(
+        "dense_autoencoder",
+        dataset,
+        "embedded" if data.is_embedded else "full",
+        {"train_size": len(x_train), "val_size": len(x_val)},
+        values,
+        ("patience", "max_epochs", "batch_size", "learning_rate", "monitor", "stop_when"),
+    )
     configs = expand_grid({"latent_dim": settings["latent_dims"], "lam": settings["lams"]}, fixed=fixed)
     forms = settings.get("forms") or [settings.get("form") or PAPER_FORM]
     return (x_train, x_val), with_forms(configs, forms)
@@ -206,8 +212,11 @@ def forms_of(records):
 
 def records_of_form(records, form):
     """The runs of one penalty form and the lambda = 0 baselines, each config stating `form` (for its report)."""
-    return [{**r, "config": {**r["config"], "form": form}} for r in records
-            if r["config"]["lam"] == 0 or config_form(r["config"]) == form]
+    return [
+        {**r, "config": {**r["config"], "form": form}}
+        for r in records
+        if r["config"]["lam"] == 0 or config_form(r["config"]) == form
+    ]
 
 
 def write_dense_autoencoder_report(run, dataset, command):
@@ -228,22 +237,37 @@ def write_dense_autoencoder_report(run, dataset, command):
     if not records:
         raise ValueError(f"No runs to report in {run.results_path!r}.")
     forms = forms_of(records) or [PAPER_FORM]
-    common = dict(x="latent_dim", group="lam", metric="val_mse", monitors=list(DENSE_AUTOENCODER_MONITORS),
-                  note=run.note, command=command)
+    common = dict(
+        x="latent_dim",
+        group="lam",
+        metric="val_mse",
+        monitors=list(DENSE_AUTOENCODER_MONITORS),
+        note=run.note,
+        command=command,
+    )
     if len(forms) == 1:
         return reports.write_report(records_of_form(records, forms[0]), run.out, title=title, **common)
     lines = script_setup.summary_header(title, run.note, command) + [
         f"{len(records)} runs of {len(forms)} penalty forms: " + ", ".join(forms) + ". Each form's section "
         "compares its runs with the shared lam=0 baseline; its folder holds the full report "
-        "(pairwise tables, one-tailed tests).", ""]
+        "(pairwise tables, one-tailed tests).",
+        "",
+    ]
     tables, files = [], []
     for form in forms:
         folder = f"form_{form}"
-        summary = reports.write_report(records_of_form(records, form), run.path(folder),
-                                       title=f"{title}, form={form}", **common)
+        summary = reports.write_report(
+            records_of_form(records, form), run.path(folder), title=f"{title}, form={form}", **common
+        )
         plots = [os.path.relpath(f, run.out) for f in summary.files if f.endswith("_vs_latent_dim.png")]
-        lines += [f"## form = {form}", "", f"Full report: [{folder}/summary.md]({folder}/summary.md)", "",
-                  summary.table, ""] + [line for p in plots for line in (f"![{p}]({p})", "")]
+        lines += [
+            f"## form = {form}",
+            "",
+            f"Full report: [{folder}/summary.md]({folder}/summary.md)",
+            "",
+            summary.table,
+            "",
+        ] + [line for p in plots for line in (f"![{p}]({p})", "")]
         tables.append(f"form={form}:\n\n{summary.table}")
         files += summary.files
     path = script_setup.write_summary(run.out, lines)

@@ -43,8 +43,7 @@ ARCHS = ("vgg16", "resnet50")
 # Small CNN (section 5.3)
 
 
-def small_cnn(input_shape, depth, width, classes=10, lam=0.0, placement="first", stabilized=True,
-              form=PAPER_FORM):
+def small_cnn(input_shape, depth, width, classes=10, lam=0.0, placement="first", stabilized=True, form=PAPER_FORM):
     """The paper's small CNN with `ConvEntropy(lam)` placed by `placement`.
 
     `depth` blocks of `Conv2D(width, 3)` (named `conv1`, `conv2`, ...),
@@ -75,11 +74,15 @@ def small_cnn(input_shape, depth, width, classes=10, lam=0.0, placement="first",
     lam = validation.validate_float(lam, "lam")
     layers = [keras.Input(input_shape)]
     for i in range(depth):
-        layers += [keras.layers.Conv2D(width, 3, name=f"conv{i + 1}"),
-                   keras.layers.LeakyReLU(name=f"leaky_relu{i + 1}"),
-                   keras.layers.MaxPooling2D(2, name=f"pool{i + 1}")]
-    layers += [keras.layers.Flatten(name="flatten"),
-               keras.layers.Dense(classes, activation="softmax", dtype="float32", name="classifier")]
+        layers += [
+            keras.layers.Conv2D(width, 3, name=f"conv{i + 1}"),
+            keras.layers.LeakyReLU(name=f"leaky_relu{i + 1}"),
+            keras.layers.MaxPooling2D(2, name=f"pool{i + 1}"),
+        ]
+    layers += [
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(classes, activation="softmax", dtype="float32", name="classifier"),
+    ]
     model = keras.Sequential(layers, name=f"cnn_{depth}x{width}")
     if lam != 0:
         if placement == NO_PLACEMENT:
@@ -88,8 +91,9 @@ def small_cnn(input_shape, depth, width, classes=10, lam=0.0, placement="first",
     return model
 
 
-def fit_classifier(model, x, y, validation_data, *, patience, max_epochs, batch_size,
-                   extra_callbacks=(), verbose="auto"):
+def fit_classifier(
+    model, x, y, validation_data, *, patience, max_epochs, batch_size, extra_callbacks=(), verbose="auto"
+):
     """Fit with early stopping on `val_accuracy` and return a sweep record's fields.
 
     Keras's `EarlyStopping(monitor="val_accuracy", mode="max", patience)`
@@ -98,10 +102,21 @@ def fit_classifier(model, x, y, validation_data, *, patience, max_epochs, batch_
     `restore_best_weights` would keep) plus `best_epoch` (`runs.run_record`
     with `metrics_at="best"`).
     """
-    return runs.fit_run(model, x, y, validation_data, monitors=("val_accuracy",), patience=patience,
-                        stop_when="first", max_epochs=max_epochs, batch_size=batch_size,
-                        modes={"val_accuracy": "max"}, metrics_at="best", callbacks=extra_callbacks,
-                        verbose=verbose)
+    return runs.fit_run(
+        model,
+        x,
+        y,
+        validation_data,
+        monitors=("val_accuracy",),
+        patience=patience,
+        stop_when="first",
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        modes={"val_accuracy": "max"},
+        metrics_at="best",
+        callbacks=extra_callbacks,
+        verbose=verbose,
+    )
 
 
 def cnn_run(config, seed, data, verbose="auto"):
@@ -118,14 +133,29 @@ def cnn_run(config, seed, data, verbose="auto"):
     settings = {**CNN_PAPER, **config}
     keras.utils.set_random_seed(int(seed))
     classes = int(max(int(y_train.max()), int(y_val.max())) + 1)
-    model = small_cnn(tuple(x_train.shape[1:]), int(settings["depth"]), int(settings["width"]),
-                      max(classes, 2), float(settings["lam"]), settings["placement"],
-                      stabilized=bool(settings.get("stabilized", True)), form=config_form(settings))
-    model.compile(keras.optimizers.Adam(float(settings["learning_rate"])),
-                  "sparse_categorical_crossentropy", metrics=["accuracy"])
-    outcome = fit_classifier(model, x_train, y_train, (x_val, y_val),
-                             patience=int(settings["patience"]), max_epochs=int(settings["max_epochs"]),
-                             batch_size=int(settings["batch_size"]), verbose=verbose)
+    model = small_cnn(
+        tuple(x_train.shape[1:]),
+        int(settings["depth"]),
+        int(settings["width"]),
+        max(classes, 2),
+        float(settings["lam"]),
+        settings["placement"],
+        stabilized=bool(settings.get("stabilized", True)),
+        form=config_form(settings),
+    )
+    model.compile(
+        keras.optimizers.Adam(float(settings["learning_rate"])), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    outcome = fit_classifier(
+        model,
+        x_train,
+        y_train,
+        (x_val, y_val),
+        patience=int(settings["patience"]),
+        max_epochs=int(settings["max_epochs"]),
+        batch_size=int(settings["batch_size"]),
+        verbose=verbose,
+    )
     keras.backend.clear_session()
     return outcome
 
@@ -146,9 +176,21 @@ def augmentation_layers(rotation=0.2, zoom=0.2, seed=None):
     ]
 
 
-def large_cnn(arch, input_shape=(224, 224, 3), classes=10, *, training="vanilla", head_units=4096,
-              dropout=0.5, lam=0.0, placement="first", reference=None, k=None, stabilized=True,
-              form=PAPER_FORM):
+def large_cnn(
+    arch,
+    input_shape=(224, 224, 3),
+    classes=10,
+    *,
+    training="vanilla",
+    head_units=4096,
+    dropout=0.5,
+    lam=0.0,
+    placement="first",
+    reference=None,
+    k=None,
+    stabilized=True,
+    form=PAPER_FORM,
+):
     """VGG16 or ResNet50 (`keras.applications`, random weights) with a dense head.
 
     The model: uint8-range images -> `Rescaling(1/255)` -> [augmentation]
@@ -212,8 +254,9 @@ def large_cnn(arch, input_shape=(224, 224, 3), classes=10, *, training="vanilla"
     if lam != 0:
         if placement == NO_PLACEMENT:
             raise ValueError(f"Argument `placement` cannot be {NO_PLACEMENT!r} when lam != 0. Received: lam={lam!r}")
-        place_penalties(model, placement, lam, reference=reference, k=k, kinds=("conv",),
-                        stabilized=stabilized, form=form)
+        place_penalties(
+            model, placement, lam, reference=reference, k=k, kinds=("conv",), stabilized=stabilized, form=form
+        )
     return model
 
 
@@ -274,21 +317,41 @@ def large_cnn_run(config, seed, data, verbose="auto", reference=None):
     if placement == "empirical" and lam != 0 and reference is None:
         reference = load_reference(settings["reference"], settings["arch"], tuple(x_train.shape[1:]))
     classes = int(max(int(y_train.max()), int(y_val.max())) + 1)
-    model = large_cnn(settings["arch"], tuple(x_train.shape[1:]), max(classes, 2),
-                      training=settings["training"], head_units=int(settings["head_units"]),
-                      dropout=float(settings["dropout"]), lam=lam, placement=placement,
-                      reference=reference, k=int(settings["empirical_k"]), form=config_form(settings))
-    penalised = [layer.name for layer in model.layers
-                 if getattr(layer, "kernel_regularizer", None) is not None]
-    model.compile(keras.optimizers.SGD(float(settings["learning_rate"])),
-                  "sparse_categorical_crossentropy", metrics=["accuracy"])
-    plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max",
-                                                factor=float(settings["lr_factor"]),
-                                                patience=int(settings["lr_patience"]), verbose=0)
-    outcome = fit_classifier(model, x_train.astype("float32"), y_train, (x_val.astype("float32"), y_val),
-                             patience=int(settings["patience"]), max_epochs=int(settings["max_epochs"]),
-                             batch_size=int(settings["batch_size"]), extra_callbacks=[plateau],
-                             verbose=verbose)
+    model = large_cnn(
+        settings["arch"],
+        tuple(x_train.shape[1:]),
+        max(classes, 2),
+        training=settings["training"],
+        head_units=int(settings["head_units"]),
+        dropout=float(settings["dropout"]),
+        lam=lam,
+        placement=placement,
+        reference=reference,
+        k=int(settings["empirical_k"]),
+        form=config_form(settings),
+    )
+    penalised = [layer.name for layer in model.layers if getattr(layer, "kernel_regularizer", None) is not None]
+    model.compile(
+        keras.optimizers.SGD(float(settings["learning_rate"])), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    plateau = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_accuracy",
+        mode="max",
+        factor=float(settings["lr_factor"]),
+        patience=int(settings["lr_patience"]),
+        verbose=0,
+    )
+    outcome = fit_classifier(
+        model,
+        x_train.astype("float32"),
+        y_train,
+        (x_val.astype("float32"), y_val),
+        patience=int(settings["patience"]),
+        max_epochs=int(settings["max_epochs"]),
+        batch_size=int(settings["batch_size"]),
+        extra_callbacks=[plateau],
+        verbose=verbose,
+    )
     outcome["penalised_layers"] = penalised
     keras.backend.clear_session()
     return outcome
@@ -314,9 +377,14 @@ def cnn_inputs(data, settings, source):
     y_train = data.y_train[: settings["train_size"]].astype("int32")
     x_val = prepare_images(data.x_test[: settings["val_size"]])
     y_val = data.y_test[: settings["val_size"]].astype("int32")
-    fixed = fixed_config("cnn_classification", data.name, "embedded" if data.is_embedded else source,
-                         {"train_size": len(x_train), "val_size": len(x_val)}, {**CNN_PAPER, **settings},
-                         ("patience", "max_epochs", "batch_size", "learning_rate"))
+    fixed = fixed_config(
+        "cnn_classification",
+        data.name,
+        "embedded" if data.is_embedded else source,
+        {"train_size": len(x_train), "val_size": len(x_val)},
+        {**CNN_PAPER, **settings},
+        ("patience", "max_epochs", "batch_size", "learning_rate"),
+    )
     return (x_train, y_train, x_val, y_val), {**fixed, **form_entry(settings.get("form", PAPER_FORM))}
 
 
@@ -327,15 +395,21 @@ def cnn_configs(settings, fixed):
     for depth in settings["depths"]:
         for width in settings["widths"]:
             cell = {**fixed, "depth": depth, "width": width}
-            configs += baseline_and_treated(settings["lams"], cell, sweeps.expand_grid(
-                {"placement": settings["placements"], "lam": treated}, fixed=cell) if treated else [])
+            configs += baseline_and_treated(
+                settings["lams"],
+                cell,
+                sweeps.expand_grid({"placement": settings["placements"], "lam": treated}, fixed=cell)
+                if treated
+                else [],
+            )
     return configs
 
 
 #: The note of a sweep whose "empirical" placement used a freshly initialised reference.
 INITIAL_REFERENCE_NOTE = (
     "The 'empirical' placement used the entropy profile of a freshly initialised network "
-    "(--reference initial), not a trained one: its layer choice has no empirical meaning.")
+    "(--reference initial), not a trained one: its layer choice has no empirical meaning."
+)
 
 
 def large_cnn_inputs(data, settings, source, note=None, dataset="imagenette"):
@@ -349,13 +423,28 @@ def large_cnn_inputs(data, settings, source, note=None, dataset="imagenette"):
     y_train = data.y_train[: settings["train_size"]].astype("int32")
     x_val = data.x_test[: settings["val_size"]]
     y_val = data.y_test[: settings["val_size"]].astype("int32")
-    fixed = fixed_config("large_cnn_classification", dataset, source,
-                         {"train_size": len(x_train), "val_size": len(x_val)}, {**LARGE_CNN_PAPER, **settings},
-                         ("image_size", "head_units", "dropout", "learning_rate", "lr_factor", "lr_patience",
-                          "patience", "max_epochs", "batch_size"))
+    fixed = fixed_config(
+        "large_cnn_classification",
+        dataset,
+        source,
+        {"train_size": len(x_train), "val_size": len(x_val)},
+        {**LARGE_CNN_PAPER, **settings},
+        (
+            "image_size",
+            "head_units",
+            "dropout",
+            "learning_rate",
+            "lr_factor",
+            "lr_patience",
+            "patience",
+            "max_epochs",
+            "batch_size",
+        ),
+    )
     fixed.update(form_entry(settings.get("form", PAPER_FORM)))
     if settings["reference"] == "initial" and "empirical" in (
-            settings["placements"] or LARGE_CNN_PAPER["placements"]["resnet50"]):
+        settings["placements"] or LARGE_CNN_PAPER["placements"]["resnet50"]
+    ):
         note = f"{note} {INITIAL_REFERENCE_NOTE}" if note else INITIAL_REFERENCE_NOTE
     return (x_train, y_train, x_val, y_val), fixed, note
 
@@ -372,10 +461,15 @@ def large_cnn_configs(settings, fixed):
             cell = {**fixed, "arch": arch, "training": training}
             cell_runs = []
             for placement in settings["placements"] or LARGE_CNN_PAPER["placements"][arch]:
-                extra = ({"reference": settings["reference"], "empirical_k": settings["empirical_k"]}
-                         if placement == "empirical" else {})
-                cell_runs += [{**fixed, **extra, "arch": arch, "training": training, "placement": placement, "lam": lam}
-                         for lam in treated]
+                extra = (
+                    {"reference": settings["reference"], "empirical_k": settings["empirical_k"]}
+                    if placement == "empirical"
+                    else {}
+                )
+                cell_runs += [
+                    {**fixed, **extra, "arch": arch, "training": training, "placement": placement, "lam": lam}
+                    for lam in treated
+                ]
             configs += baseline_and_treated(settings["lams"], cell, cell_runs)
     return configs
 
@@ -397,8 +491,20 @@ def large_cnn_trainer(arrays, image_size, verbose="auto"):
 
 
 __all__ = [
-    "ARCHS", "INITIAL_REFERENCE_NOTE", "TRAININGS", "augmentation_layers",
-    "baseline_and_treated", "cnn_configs", "cnn_inputs", "cnn_run", "fit_classifier", "large_cnn",
-    "large_cnn_configs", "large_cnn_inputs", "large_cnn_run", "large_cnn_trainer", "load_reference",
+    "ARCHS",
+    "INITIAL_REFERENCE_NOTE",
+    "TRAININGS",
+    "augmentation_layers",
+    "baseline_and_treated",
+    "cnn_configs",
+    "cnn_inputs",
+    "cnn_run",
+    "fit_classifier",
+    "large_cnn",
+    "large_cnn_configs",
+    "large_cnn_inputs",
+    "large_cnn_run",
+    "large_cnn_trainer",
+    "load_reference",
     "small_cnn",
 ]

@@ -17,8 +17,7 @@ from keras_entropy.experiments.paper import NO_PLACEMENT, PAPER_PLACEMENT_LABELS
 from keras_entropy.experiments.reports import markdown_table
 
 
-def improvement_table(results, architecture=("depth", "width"), group="placement", keys=None,
-                      lam="lam", baseline=0.0):
+def improvement_table(results, architecture=("depth", "width"), group="placement", keys=None, lam="lam", baseline=0.0):
     """The paper's Table 1 from a results file: does the entropy loss improve accuracy?
 
     For each architecture (the config entries named by `architecture`) and
@@ -56,22 +55,34 @@ def improvement_table(results, architecture=("depth", "width"), group="placement
             lams = sorted({r["config"][lam] for r in treated})
 
             def mean_val(value):
-                vs = [v for v in values([r for r in treated if r["config"][lam] == value], "val_accuracy")
-                      if v is not None]
+                vs = [
+                    v
+                    for v in values([r for r in treated if r["config"][lam] == value], "val_accuracy")
+                    if v is not None
+                ]
                 return sum(vs) / len(vs) if vs else -math.inf
 
             best = max(lams, key=mean_val)
             chosen = [r for r in treated if r["config"][lam] == best]
             train = stats.improvement_test(values(base, "accuracy"), values(chosen, "accuracy"))
             val = stats.improvement_test(values(base, "val_accuracy"), values(chosen, "val_accuracy"))
-            rows.append({
-                "architecture": dict(zip(architecture, arch)), group: g, "best_lam": best,
-                "n_base": len(base), "n": len(chosen),
-                "base_train_accuracy": train["baseline_mean"], "base_val_accuracy": val["baseline_mean"],
-                "train_change": train["difference"], "train_pvalue": train["pvalue"],
-                "train_stars": train["stars"],
-                "val_change": val["difference"], "val_pvalue": val["pvalue"], "val_stars": val["stars"],
-            })
+            rows.append(
+                {
+                    "architecture": dict(zip(architecture, arch)),
+                    group: g,
+                    "best_lam": best,
+                    "n_base": len(base),
+                    "n": len(chosen),
+                    "base_train_accuracy": train["baseline_mean"],
+                    "base_val_accuracy": val["baseline_mean"],
+                    "train_change": train["difference"],
+                    "train_pvalue": train["pvalue"],
+                    "train_stars": train["stars"],
+                    "val_change": val["difference"],
+                    "val_pvalue": val["pvalue"],
+                    "val_stars": val["stars"],
+                }
+            )
 
     def fmt(x, signed=False):
         if x is None or (isinstance(x, float) and math.isnan(x)):
@@ -82,20 +93,40 @@ def improvement_table(results, architecture=("depth", "width"), group="placement
         text = fmt(value, signed=True) + star
         return text + (f" ({p:.4f})" if p is not None and not math.isnan(p) else " (n/a)")
 
-    header = ["Architecture", group, "best lam", "n (base/entropy)", "Mean Base Train Acc.",
-              "Mean Base Val. Acc.", "Mean Train Acc. change", "Mean Val. Acc. change"]
-    cells = [[
-        ", ".join(f"{k}={v}" for k, v in row["architecture"].items()),
-        row[group], f"{row['best_lam']:g}", f"{row['n_base']}/{row['n']}",
-        fmt(row["base_train_accuracy"]), fmt(row["base_val_accuracy"]),
-        change(row["train_change"], row["train_pvalue"], row["train_stars"]),
-        change(row["val_change"], row["val_pvalue"], row["val_stars"]),
-    ] for row in rows]
+    header = [
+        "Architecture",
+        group,
+        "best lam",
+        "n (base/entropy)",
+        "Mean Base Train Acc.",
+        "Mean Base Val. Acc.",
+        "Mean Train Acc. change",
+        "Mean Val. Acc. change",
+    ]
+    cells = [
+        [
+            ", ".join(f"{k}={v}" for k, v in row["architecture"].items()),
+            row[group],
+            f"{row['best_lam']:g}",
+            f"{row['n_base']}/{row['n']}",
+            fmt(row["base_train_accuracy"]),
+            fmt(row["base_val_accuracy"]),
+            change(row["train_change"], row["train_pvalue"], row["train_stars"]),
+            change(row["val_change"], row["val_pvalue"], row["val_stars"]),
+        ]
+        for row in rows
+    ]
     return rows, markdown_table(header, cells)
 
 
-def accuracy_grid(results, rows=("arch", "training", "placement"), keys=None, lam="lam",
-                  metric="val_accuracy", baseline_placement=NO_PLACEMENT):
+def accuracy_grid(
+    results,
+    rows=("arch", "training", "placement"),
+    keys=None,
+    lam="lam",
+    metric="val_accuracy",
+    baseline_placement=NO_PLACEMENT,
+):
     """The paper's Table 2: mean `metric` per row (config entries `rows`) and lambda.
 
     Baseline runs (`placement == baseline_placement`, lambda 0) are shared
@@ -112,7 +143,8 @@ def accuracy_grid(results, rows=("arch", "training", "placement"), keys=None, la
     cells = {}
     for r in records:
         cells.setdefault(tuple(r["config"][k] for k in rows), {}).setdefault(r["config"][lam], []).append(
-            r["metrics"].get(metric))
+            r["metrics"].get(metric)
+        )
     table = {}
     index = list(rows).index("placement") if "placement" in rows else None
     for row, by_lam in cells.items():
@@ -122,14 +154,16 @@ def accuracy_grid(results, rows=("arch", "training", "placement"), keys=None, la
         for value in lams:
             vs = by_lam.get(value)
             if vs is None and index is not None:
-                shared = row[:index] + (baseline_placement,) + row[index + 1:]
+                shared = row[:index] + (baseline_placement,) + row[index + 1 :]
                 vs = cells.get(shared, {}).get(value)
             vs = [v for v in (vs or []) if v is not None]
             means[value] = sum(vs) / len(vs) if vs else None
         table[row] = means
     if not table:  # only baselines
-        table = {row: {v: (sum(x for x in vs if x is not None) / len(vs)) for v, vs in by_lam.items()}
-                 for row, by_lam in cells.items()}
+        table = {
+            row: {v: (sum(x for x in vs if x is not None) / len(vs)) for v, vs in by_lam.items()}
+            for row, by_lam in cells.items()
+        }
     header = list(rows) + [f"lam={v:g}" for v in lams]
     lines = []
     for row in sorted(table, key=str):
@@ -144,8 +178,9 @@ def accuracy_grid(results, rows=("arch", "training", "placement"), keys=None, la
     return table, markdown_table(header, lines)
 
 
-def plot_accuracy_vs_lam(results, path, series=("depth", "width", "placement"), keys=None, lam="lam",
-                         metric="val_accuracy", title=None):
+def plot_accuracy_vs_lam(
+    results, path, series=("depth", "width", "placement"), keys=None, lam="lam", metric="val_accuracy", title=None
+):
     """Mean `metric` (with min-max range) against lambda, one line per `series` value; PNG."""
     import matplotlib
 
@@ -160,8 +195,11 @@ def plot_accuracy_vs_lam(results, path, series=("depth", "width", "placement"), 
     for g in groups:
         means, lows, highs, used = [], [], [], []
         for i, value in enumerate(lams):
-            vs = [r["metrics"].get(metric) for r in records
-                  if tuple(r["config"][s] for s in series) == g and r["config"][lam] == value]
+            vs = [
+                r["metrics"].get(metric)
+                for r in records
+                if tuple(r["config"][s] for s in series) == g and r["config"][lam] == value
+            ]
             vs = [v for v in vs if v is not None]
             if vs:
                 used.append(i)
@@ -190,8 +228,9 @@ def plot_accuracy_vs_lam(results, path, series=("depth", "width", "placement"), 
 def write_cnn_report(run, records, fixed, command):
     """plots and summary.md (Table 1) of the small-CNN sweep; returns `(table1, plot, summary_path)`."""
     _, table1 = improvement_table(run.results_path, keys=run.keys)
-    plot = plot_accuracy_vs_lam(records, run.path("val_accuracy_vs_lam.png"),
-                                title="validation accuracy at the best epoch (mean, min-max)")
+    plot = plot_accuracy_vs_lam(
+        records, run.path("val_accuracy_vs_lam.png"), title="validation accuracy at the best epoch (mean, min-max)"
+    )
     _, grid = accuracy_grid(records, rows=("depth", "width", "placement"))
     _, train_grid = accuracy_grid(records, rows=("depth", "width", "placement"), metric="accuracy")
     label = run.data.name + (" (embedded subset, --quick)" if run.data.is_embedded else "")
@@ -225,13 +264,24 @@ def write_cnn_report(run, records, fixed, command):
 def write_large_cnn_report(run, records, fixed, command, note):
     """plot and summary.md (Table 2) of the large-CNN sweep; returns `(table2, plot, summary_path)`."""
     _, table2 = accuracy_grid(records, rows=("arch", "training", "placement"))
-    plot = plot_accuracy_vs_lam(records, run.path("val_accuracy_vs_lam.png"), series=("arch", "training", "placement"),
-                                title="validation accuracy at the best epoch")
-    layer_lines = sorted({f"- {r['config']['arch']} / {r['config']['placement']} "
-                          f"({PAPER_PLACEMENT_LABELS.get((r['config']['arch'], r['config']['placement']), 'custom')}): "
-                          + ", ".join(r.get("penalised_layers", [])) for r in records if r["config"]["lam"] != 0})
-    title = "VGG16 / ResNet50 on Imagenette" + (" (tensorflow-datasets mock data, --quick)"
-                                                if run.source == "mock" else "")
+    plot = plot_accuracy_vs_lam(
+        records,
+        run.path("val_accuracy_vs_lam.png"),
+        series=("arch", "training", "placement"),
+        title="validation accuracy at the best epoch",
+    )
+    layer_lines = sorted(
+        {
+            f"- {r['config']['arch']} / {r['config']['placement']} "
+            f"({PAPER_PLACEMENT_LABELS.get((r['config']['arch'], r['config']['placement']), 'custom')}): "
+            + ", ".join(r.get("penalised_layers", []))
+            for r in records
+            if r["config"]["lam"] != 0
+        }
+    )
+    title = "VGG16 / ResNet50 on Imagenette" + (
+        " (tensorflow-datasets mock data, --quick)" if run.source == "mock" else ""
+    )
     lines = script_setup.summary_header(title, note, command) + [
         script_setup.records_line(records, fixed),
         "",
@@ -253,5 +303,4 @@ def write_large_cnn_report(run, records, fixed, command, note):
     return table2, plot, script_setup.write_summary(run.out, lines)
 
 
-__all__ = ["accuracy_grid", "improvement_table", "plot_accuracy_vs_lam", "write_cnn_report",
-           "write_large_cnn_report"]
+__all__ = ["accuracy_grid", "improvement_table", "plot_accuracy_vs_lam", "write_cnn_report", "write_large_cnn_report"]

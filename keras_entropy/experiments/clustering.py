@@ -58,8 +58,9 @@ def contingency_matrix(labels_true, labels_pred):
     y = _labels(labels_true, "labels_true")
     c = _labels(labels_pred, "labels_pred")
     if len(y) != len(c):
-        raise ValueError(f"Arguments `labels_true` and `labels_pred` must have the same length. "
-                         f"Received: {len(y)} and {len(c)}")
+        raise ValueError(
+            f"Arguments `labels_true` and `labels_pred` must have the same length. Received: {len(y)} and {len(c)}"
+        )
     if len(y) == 0:
         raise ValueError("Arguments `labels_true` and `labels_pred` must not be empty.")
     _, yi = np.unique(y, return_inverse=True)
@@ -182,8 +183,9 @@ def kmeans(x, n_clusters, seed=0, iterations=100, tol=1e-6):
     n_clusters = validation.validate_positive_int(n_clusters, "n_clusters")
     iterations = validation.validate_positive_int(iterations, "iterations")
     if n_clusters > len(x):
-        raise ValueError(f"Argument `n_clusters` must be at most the number of points ({len(x)}). "
-                         f"Received: n_clusters={n_clusters}")
+        raise ValueError(
+            f"Argument `n_clusters` must be at most the number of points ({len(x)}). Received: n_clusters={n_clusters}"
+        )
     rng = np.random.default_rng(seed)
     centers = [x[rng.integers(len(x))]]
     closest = _sq_distances(x, np.asarray(centers))[:, 0]
@@ -219,8 +221,13 @@ def kmeans_sklearn(x, n_clusters, seed=0, iterations=300, inits=KMEANS_INITS):
     dtype = "float32" if np.asarray(x).dtype == np.float32 else "float64"  # float32 inputs stay float32: faster
     x = _matrix(x, dtype=dtype)
     n_clusters = validation.validate_positive_int(n_clusters, "n_clusters")
-    model = KMeans(n_clusters, init="k-means++", n_init=validation.validate_positive_int(inits, "inits"),
-                   max_iter=validation.validate_positive_int(iterations, "iterations"), random_state=int(seed)).fit(x)
+    model = KMeans(
+        n_clusters,
+        init="k-means++",
+        n_init=validation.validate_positive_int(inits, "inits"),
+        max_iter=validation.validate_positive_int(iterations, "iterations"),
+        random_state=int(seed),
+    ).fit(x)
 
     def assign(points):
         return model.predict(_matrix(points, "points", dtype))
@@ -303,10 +310,13 @@ def clustering_run(config, seed, data, verbose=0):
     balance = 0.0 if method == "entropy_balance0" else float(settings["balance"])
     keras.utils.set_random_seed(seed)
     model = clustering_model(x_train.shape[1], n_clusters, settings["hidden_units"])
-    model.compile(optimizer=keras.optimizers.Adam(float(settings["learning_rate"])),
-                  loss=SoftmaxEntropyLoss(beta=float(settings["beta"]), balance=balance))
-    history = model.fit(x_train, epochs=int(settings["epochs"]), batch_size=int(settings["batch_size"]),
-                        shuffle=True, verbose=verbose).history
+    model.compile(
+        optimizer=keras.optimizers.Adam(float(settings["learning_rate"])),
+        loss=SoftmaxEntropyLoss(beta=float(settings["beta"]), balance=balance),
+    )
+    history = model.fit(
+        x_train, epochs=int(settings["epochs"]), batch_size=int(settings["batch_size"]), shuffle=True, verbose=verbose
+    ).history
     history = {name: [float(v) for v in values] for name, values in history.items()}
     metrics = clustering_scores(y_test, predict_clusters(model, x_test))
     final = history["loss"][-1] if history.get("loss") else math.nan
@@ -332,12 +342,19 @@ def clustering_sweep(data, settings, methods, dataset):
     x_train = flatten_images(data.x_train[: settings["train_size"]])
     x_test = flatten_images(data.x_test[: settings["test_size"]])
     y_test = data.y_test[: settings["test_size"]]
-    fixed = fixed_config("unsupervised_clustering", dataset, "embedded" if data.is_embedded else "full",
-                         {"train_size": len(x_train), "test_size": len(x_test)}, CLUSTERING_PAPER, ("n_clusters",),
-                         dtype_policy=False)
+    fixed = fixed_config(
+        "unsupervised_clustering",
+        dataset,
+        "embedded" if data.is_embedded else "full",
+        {"train_size": len(x_train), "test_size": len(x_test)},
+        CLUSTERING_PAPER,
+        ("n_clusters",),
+        dtype_policy=False,
+    )
     values = {**CLUSTERING_PAPER, **settings, "hidden_units": list(settings["hidden_units"])}
-    network = {name: values[name] for name in ("hidden_units", "beta", "balance", "epochs", "batch_size",
-                                               "learning_rate")}
+    network = {
+        name: values[name] for name in ("hidden_units", "beta", "balance", "epochs", "batch_size", "learning_rate")
+    }
     network["dtype_policy"] = keras.config.dtype_policy().name
     configs = []
     for method in methods:
@@ -419,8 +436,14 @@ def plot_scores(summary, path, metrics=SCORES):
     for i, metric in enumerate(metrics):
         means, lows, highs = (np.array([summary[n][metric][j] for n in names], dtype="float64") for j in range(3))
         err = np.where(np.isfinite(lows), [means - lows, highs - means], 0.0)
-        ax.bar(x + (i - (len(metrics) - 1) / 2) * width, np.nan_to_num(means), width=width, yerr=err, capsize=3,
-               label=SCORE_NAMES.get(metric, metric))
+        ax.bar(
+            x + (i - (len(metrics) - 1) / 2) * width,
+            np.nan_to_num(means),
+            width=width,
+            yerr=err,
+            capsize=3,
+            label=SCORE_NAMES.get(metric, metric),
+        )
     ax.set_xticks(x, [f"{n}\n(n={summary[n]['n']})" for n in names], fontsize=8)
     ax.set_xlabel("method (runs)")
     ax.set_ylim(0, 1)
@@ -446,8 +469,9 @@ def write_clustering_report(run, records, settings, dataset, command):
 
     summary = summarize_methods(records)
     sizes = records[0]["config"] if records else {"train_size": 0, "test_size": 0}
-    lines = script_setup.summary_header(f"Unsupervised clustering of {dataset} with the softmax entropy loss",
-                                        run.note, command, inline=True) + [
+    lines = script_setup.summary_header(
+        f"Unsupervised clustering of {dataset} with the softmax entropy loss", run.note, command, inline=True
+    ) + [
         script_setup.runtime_line(run.info, run.data),
         f"Training inputs: {sizes['train_size']} images without labels; scored on {sizes['test_size']} held-out "
         f"test images against their labels. Network: MLP {settings['hidden_units']} -> 10, SoftmaxEntropyLoss("
@@ -466,31 +490,76 @@ def write_clustering_report(run, records, settings, dataset, command):
     rows = []
     for method, runs in _by_method(records).items():
         times = [m["fit_time_s"] for m in runs if m.get("fit_time_s") is not None]
-        rows.append([method, len(runs), *(format_interval(summary[method][m]) for m in SCORES),
-                     f"{np.mean([m['clusters_used'] for m in runs]):.1f}", f"{np.mean(times):.0f}" if times else "n/a"])
-    lines += markdown_table(["method", "runs", *(SCORE_NAMES[m] for m in SCORES), "clusters used (mean)",
-                             "fit s/run"], rows).splitlines()
+        rows.append(
+            [
+                method,
+                len(runs),
+                *(format_interval(summary[method][m]) for m in SCORES),
+                f"{np.mean([m['clusters_used'] for m in runs]):.1f}",
+                f"{np.mean(times):.0f}" if times else "n/a",
+            ]
+        )
+    lines += markdown_table(
+        ["method", "runs", *(SCORE_NAMES[m] for m in SCORES), "clusters used (mean)", "fit s/run"], rows
+    ).splitlines()
     comparisons = method_comparisons(records)
     if comparisons:
-        lines += ["", "One-tailed Welch t-tests of `entropy` against each other method: `p (better)` tests H1 "
-                  "\"entropy scores higher\", `p (worse)` H1 \"entropy scores lower\" (* p < 0.05, ** p < 0.01, "
-                  "*** p < 0.001):", ""]
-        rows = [[f"entropy vs {c['baseline']}", SCORE_NAMES.get(c["metric"], c["metric"]),
-                 *(f"{c[k]:.3f}" for k in ("treatment_mean", "baseline_mean")), f"{c['difference']:+.3f}",
-                 *(f"{c[k]:.2f}" if math.isfinite(c[k]) else "n/a" for k in ("statistic", "df")),
-                 _p(c["pvalue"]), _p(c["pvalue_worse"])] for c in comparisons]
-        lines += markdown_table(["comparison", "score", "entropy", "other", "difference", "t", "df", "p (better)",
-                                 "p (worse)"], rows).splitlines()
-    lines += ["", "Methods:", "", *(f"- `{m}`: {METHOD_DESCRIPTIONS.get(m, m)}" for m in summary), "",
-              "![scores](scores.png)", ""]
+        lines += [
+            "",
+            "One-tailed Welch t-tests of `entropy` against each other method: `p (better)` tests H1 "
+            '"entropy scores higher", `p (worse)` H1 "entropy scores lower" (* p < 0.05, ** p < 0.01, '
+            "*** p < 0.001):",
+            "",
+        ]
+        rows = [
+            [
+                f"entropy vs {c['baseline']}",
+                SCORE_NAMES.get(c["metric"], c["metric"]),
+                *(f"{c[k]:.3f}" for k in ("treatment_mean", "baseline_mean")),
+                f"{c['difference']:+.3f}",
+                *(f"{c[k]:.2f}" if math.isfinite(c[k]) else "n/a" for k in ("statistic", "df")),
+                _p(c["pvalue"]),
+                _p(c["pvalue_worse"]),
+            ]
+            for c in comparisons
+        ]
+        lines += markdown_table(
+            ["comparison", "score", "entropy", "other", "difference", "t", "df", "p (better)", "p (worse)"], rows
+        ).splitlines()
+    lines += [
+        "",
+        "Methods:",
+        "",
+        *(f"- `{m}`: {METHOD_DESCRIPTIONS.get(m, m)}" for m in summary),
+        "",
+        "![scores](scores.png)",
+        "",
+    ]
     path = script_setup.write_summary(run.out, lines)
     plot_scores(summary, run.path("scores.png"))
     return lines, path
 
 
 __all__ = [
-    "KMEANS_INITS", "METHODS", "METHOD_DESCRIPTIONS", "SCORES", "SCORE_NAMES", "cluster_purity",
-    "clustering_accuracy", "clustering_model", "clustering_run", "clustering_scores", "clustering_sweep",
-    "contingency_matrix", "kmeans", "kmeans_sklearn", "method_comparisons", "normalized_mutual_info", "pca",
-    "plot_scores", "predict_clusters", "summarize_methods", "write_clustering_report",
+    "KMEANS_INITS",
+    "METHODS",
+    "METHOD_DESCRIPTIONS",
+    "SCORES",
+    "SCORE_NAMES",
+    "cluster_purity",
+    "clustering_accuracy",
+    "clustering_model",
+    "clustering_run",
+    "clustering_scores",
+    "clustering_sweep",
+    "contingency_matrix",
+    "kmeans",
+    "kmeans_sklearn",
+    "method_comparisons",
+    "normalized_mutual_info",
+    "pca",
+    "plot_scores",
+    "predict_clusters",
+    "summarize_methods",
+    "write_clustering_report",
 ]

@@ -57,8 +57,7 @@ def _convolutions(model, placement):
     return convs[:1] if placement == "first" else convs
 
 
-def study_cnn(input_shape, depth, width, penalty=BASELINE, lam=0.0, placement="first", learning_rate=1e-3,
-              classes=10):
+def study_cnn(input_shape, depth, width, penalty=BASELINE, lam=0.0, placement="first", learning_rate=1e-3, classes=10):
     """The paper's small CNN (`classification.small_cnn`) with one configuration's penalty, compiled.
 
     Args:
@@ -83,8 +82,7 @@ def study_cnn(input_shape, depth, width, penalty=BASELINE, lam=0.0, placement="f
         for layer in _convolutions(model, placement):  # as keras_entropy.place_penalties does
             layer.kernel_regularizer = KernelOrthogonal(lam)
             layer.kernel.regularizer = layer.kernel_regularizer
-    model.compile(keras.optimizers.Adam(float(learning_rate)), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(keras.optimizers.Adam(float(learning_rate)), "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
@@ -106,8 +104,11 @@ def split_labelled(data, val_size, train_size=None, test_size=None):
     def pair(x, y):
         return prepare_images(x), y.astype("int32")
 
-    return (pair(data.x_train[:end], data.y_train[:end]), pair(data.x_train[rest:], data.y_train[rest:]),
-            pair(data.x_test[:test_size], data.y_test[:test_size]))
+    return (
+        pair(data.x_train[:end], data.y_train[:end]),
+        pair(data.x_train[rest:], data.y_train[rest:]),
+        pair(data.x_test[:test_size], data.y_test[:test_size]),
+    )
 
 
 def study_cnn_run(config, seed, arrays, verbose=0):
@@ -127,11 +128,24 @@ def study_cnn_run(config, seed, arrays, verbose=0):
 
     (x_train, y_train), validation_data, (x_test, y_test) = arrays
     keras.utils.set_random_seed(int(seed))
-    model = study_cnn(tuple(x_train.shape[1:]), config["depth"], config["width"], config["penalty"],
-                      config["lam"], config["placement"], config["learning_rate"])
+    model = study_cnn(
+        tuple(x_train.shape[1:]),
+        config["depth"],
+        config["width"],
+        config["penalty"],
+        config["lam"],
+        config["placement"],
+        config["learning_rate"],
+    )
     epochs = int(config["epochs"])
-    history = model.fit(x_train, y_train, validation_data=validation_data, epochs=epochs,
-                        batch_size=int(config["batch_size"]), verbose=verbose).history
+    history = model.fit(
+        x_train,
+        y_train,
+        validation_data=validation_data,
+        epochs=epochs,
+        batch_size=int(config["batch_size"]),
+        verbose=verbose,
+    ).history
     test = model.evaluate(x_test, y_test, batch_size=1024, verbose=0, return_dict=True)["accuracy"]
     keras.backend.clear_session()
     history["test_accuracy"] = [None] * (epochs - 1) + [float(test)]
@@ -177,11 +191,16 @@ class StudyPlan:
         settings = self.settings
 
         def in_space(config):
-            grid = [0.0] if config["penalty"] == BASELINE else settings[
-                "factors" if config["penalty"] == PEER else "lams"]
-            return ((config["depth"], config["width"]) in self.archs() and config["penalty"] in settings["penalties"]
-                    and config["trial_epochs"] == settings["trial_epochs"] and config.get("lam", 0.0) in grid
-                    and config["learning_rate"] in settings["learning_rates"])
+            grid = (
+                [0.0] if config["penalty"] == BASELINE else settings["factors" if config["penalty"] == PEER else "lams"]
+            )
+            return (
+                (config["depth"], config["width"]) in self.archs()
+                and config["penalty"] in settings["penalties"]
+                and config["trial_epochs"] == settings["trial_epochs"]
+                and config.get("lam", 0.0) in grid
+                and config["learning_rate"] in settings["learning_rates"]
+            )
 
         return [r for r in sweeps.load_records(self.run.path("trials.jsonl")) if in_space(r["config"])]
 
@@ -190,22 +209,38 @@ class StudyPlan:
         trials = self.trials() if trials is None else trials
         chosen, run, settings = evidence.chosen_hyperparameters(trials, ACCURACY), self.run, self.settings
         (x_train, _), (x_val, _), (x_test, _) = run.arrays
-        fixed = {"experiment": "cnn_study", "dataset": run.data.name,
-                 "data_source": "embedded" if run.data.is_embedded else "full", "train_size": len(x_train),
-                 "val_size": len(x_val), "test_size": len(x_test),
-                 **{k: settings[k] for k in ("epochs", "batch_size", "patience")}}
+        fixed = {
+            "experiment": "cnn_study",
+            "dataset": run.data.name,
+            "data_source": "embedded" if run.data.is_embedded else "full",
+            "train_size": len(x_train),
+            "val_size": len(x_val),
+            "test_size": len(x_test),
+            **{k: settings[k] for k in ("epochs", "batch_size", "patience")},
+        }
         counts = {}
         for r in trials:
-            counts[r["config"]["arch"], r["config"]["penalty"]] = counts.get(
-                (r["config"]["arch"], r["config"]["penalty"]), 0) + 1
+            counts[r["config"]["arch"], r["config"]["penalty"]] = (
+                counts.get((r["config"]["arch"], r["config"]["penalty"]), 0) + 1
+            )
         archs = [(depth, width)] if depth is not None else self.archs()
-        return [{**fixed, "arch": arch_name(d, w), "depth": d, "width": w, "penalty": p,
-                 **{k: chosen[arch_name(d, w), p][k] for k in ("learning_rate", "lam", "placement")}}
-                for d, w in archs for p in settings["penalties"]
-                if (arch_name(d, w), p) in chosen and counts[arch_name(d, w), p] >= self.grid_size(d, p)]
+        return [
+            {
+                **fixed,
+                "arch": arch_name(d, w),
+                "depth": d,
+                "width": w,
+                "penalty": p,
+                **{k: chosen[arch_name(d, w), p][k] for k in ("learning_rate", "lam", "placement")},
+            }
+            for d, w in archs
+            for p in settings["penalties"]
+            if (arch_name(d, w), p) in chosen and counts[arch_name(d, w), p] >= self.grid_size(d, p)
+        ]
 
     def train_final(self, verbose=0):
         """The sweep's training function: one final run, unless the CPU budget is used up (`study.TimeUp`)."""
+
         def train(config, seed):
             if study.time_is_up(self.deadline_s):
                 raise study.TimeUp
@@ -225,9 +260,18 @@ def write_report(plan, command):
     _write_trials_csv(run.path("trials.csv"), trials, configs)
     figures = []
     if records:
-        figures.append(curves.plot_curves(
-            records, run.path("val_accuracy_curves.png"), "val_accuracy", "validation accuracy (%)", log=False,
-            title="Small CNN on MNIST: validation accuracy per epoch", measure=ACCURACY, scale=100))
+        figures.append(
+            curves.plot_curves(
+                records,
+                run.path("val_accuracy_curves.png"),
+                "val_accuracy",
+                "validation accuracy (%)",
+                log=False,
+                title="Small CNN on MNIST: validation accuracy per epoch",
+                measure=ACCURACY,
+                scale=100,
+            )
+        )
     verdicts = verdict.verdict_rows(records, ACCURACY) if records else []
     lines = _summary_lines(plan, trials, configs, records, verdicts, len(keys), command, figures)
     return script_setup.write_summary(run.out, lines), verdicts
@@ -237,13 +281,16 @@ def _write_trials_csv(path, trials, configs):
     fields = ("arch", "penalty", "learning_rate", "lam", "placement")
     chosen = {tuple(c[k] for k in fields) for c in configs}
     with open(path, "w", encoding="utf-8") as f:
-        f.write("arch,penalty,learning_rate,lam,placement,trial_epochs,score_max_val_accuracy,best_epoch,trial_id,"
-                "chosen\n")
+        f.write(
+            "arch,penalty,learning_rate,lam,placement,trial_epochs,score_max_val_accuracy,best_epoch,trial_id,chosen\n"
+        )
         for r in trials:
             c, tuner = r["config"], r.get("tuner") or {}
-            f.write(f"{c['arch']},{c['penalty']},{c['learning_rate']:g},{c['lam']:g},{c['placement']},"
-                    f"{c['trial_epochs']},{evidence.trial_score(r, ACCURACY):.6g},{tuner.get('best_step')},"
-                    f"{tuner.get('trial_id')},{tuple(c[k] for k in fields) in chosen}\n")
+            f.write(
+                f"{c['arch']},{c['penalty']},{c['learning_rate']:g},{c['lam']:g},{c['placement']},"
+                f"{c['trial_epochs']},{evidence.trial_score(r, ACCURACY):.6g},{tuner.get('best_step')},"
+                f"{tuner.get('trial_id')},{tuple(c[k] for k in fields) in chosen}\n"
+            )
 
 
 def _chosen_table(trials, configs, records):
@@ -252,17 +299,34 @@ def _chosen_table(trials, configs, records):
     rows = []
     for c in configs:
         mine = [r for r in trials if (r["config"]["arch"], r["config"]["penalty"]) == (c["arch"], c["penalty"])]
-        best = {p: max((evidence.trial_score(r, ACCURACY) for r in mine if r["config"]["placement"] == p),
-                       default=math.nan) for p in (NO_PLACEMENT, *PLACEMENTS)}
+        best = {
+            p: max((evidence.trial_score(r, ACCURACY) for r in mine if r["config"]["placement"] == p), default=math.nan)
+            for p in (NO_PLACEMENT, *PLACEMENTS)
+        }
         runs = [r for r in records if r["config"] == c]
-        per_epoch = sum(r["wall_time_s"] / len(r["history"]["val_accuracy"]) for r in runs) / len(runs) \
-            if runs else math.nan
-        rows.append([c["arch"], c["penalty"], f"{c['learning_rate']:g}", f"{c['lam']:g}", c["placement"], len(mine)]
-                    + [f"{100 * best[p]:.2f}" if math.isfinite(best[p]) else "-" for p in (NO_PLACEMENT, *PLACEMENTS)]
-                    + [f"{per_epoch:.2f}" if math.isfinite(per_epoch) else "-"])
-    return markdown_table(["architecture", "config", "learning rate", "lam / factor", "placement", "trials",
-                           "best trial % (no penalty)", "best trial % (first conv)", "best trial % (all convs)",
-                           "s / epoch (final runs)"], rows)
+        per_epoch = (
+            sum(r["wall_time_s"] / len(r["history"]["val_accuracy"]) for r in runs) / len(runs) if runs else math.nan
+        )
+        rows.append(
+            [c["arch"], c["penalty"], f"{c['learning_rate']:g}", f"{c['lam']:g}", c["placement"], len(mine)]
+            + [f"{100 * best[p]:.2f}" if math.isfinite(best[p]) else "-" for p in (NO_PLACEMENT, *PLACEMENTS)]
+            + [f"{per_epoch:.2f}" if math.isfinite(per_epoch) else "-"]
+        )
+    return markdown_table(
+        [
+            "architecture",
+            "config",
+            "learning rate",
+            "lam / factor",
+            "placement",
+            "trials",
+            "best trial % (no penalty)",
+            "best trial % (first conv)",
+            "best trial % (all convs)",
+            "s / epoch (final runs)",
+        ],
+        rows,
+    )
 
 
 def _edge_note(configs, settings):
@@ -272,9 +336,11 @@ def _edge_note(configs, settings):
     if not edge or len(settings["learning_rates"]) < 2:
         return ""
     bases = [c for c in configs if c["penalty"] == BASELINE]
-    return (f" {len(edge)} of {len(configs)} configurations ({sum(c in edge for c in bases)} of {len(bases)} "
-            f"baselines) chose the largest learning rate of the grid ({top:g}): a larger one might have served "
-            "them better.")
+    return (
+        f" {len(edge)} of {len(configs)} configurations ({sum(c in edge for c in bases)} of {len(bases)} "
+        f"baselines) chose the largest learning rate of the grid ({top:g}): a larger one might have served "
+        "them better."
+    )
 
 
 def _grid(values):
@@ -290,66 +356,103 @@ def _summary_lines(plan, trials, configs, records, verdicts, planned, command, f
     (x_train, _), (x_val, _), (x_test, _) = run.arrays
     data = run.data
     source = {"embedded": "the embedded MNIST subset", "local": "the four MNIST IDX files of --data-dir"}.get(
-        data.source, "tensorflow-datasets")
+        data.source, "tensorflow-datasets"
+    )
     lines = script_setup.summary_header("Does an entropy penalty help a small CNN on MNIST?", run.note, command)
-    lines += ["The study runs in portions: the same command resumes it (--cpu-minutes bounds the CPU time of each "
-              "invocation), so the command above may have run several times.", "",
-              f"**Status:** {len(records)} of {n_runs} final runs done ({planned} planned so far: {len(configs)} "
-              f"configurations have a finished search); {len(trials)} of {n_trials} search trials done. "
-              f"Backend/devices: {', '.join(info) or 'none yet'}.", ""]
+    lines += [
+        "The study runs in portions: the same command resumes it (--cpu-minutes bounds the CPU time of each "
+        "invocation), so the command above may have run several times.",
+        "",
+        f"**Status:** {len(records)} of {n_runs} final runs done ({planned} planned so far: {len(configs)} "
+        f"configurations have a finished search); {len(trials)} of {n_trials} search trials done. "
+        f"Backend/devices: {', '.join(info) or 'none yet'}.",
+        "",
+    ]
     if verdicts:
-        lines += [f"**Conclusion:** {verdict.overall_sentence(verdicts, measure=ACCURACY)} Per architecture: "
-                  "the verdict below.", ""]
-    lines += ["## Setup", "",
-              f"- Data: {data.name}, {len(data.x_train)} training and {len(data.x_test)} test images from {source}. "
-              f"Training: the first {len(x_train)} training images; validation: the last {len(x_val)} training "
-              f"images (hyperparameters are chosen on these alone); test: {len(x_test)} test images, used only for "
-              "this report. MNIST is an easier task than the paper's CIFAR-10, which cannot be fetched here; "
-              "what holds on MNIST need not hold there.",
-              f"- Model: the paper's Table 1 CNN (section 5.3): 1-3 blocks of (3x3 convolution, leaky ReLU, 2x2 max "
-              f"pooling), a softmax classifier; named <blocks>x<filters>: depths {_grid(settings['depths'])}, widths "
-              f"{_grid(settings['widths'])} filters (the paper: 32, 64, 128; narrower here to fit two CPU cores); "
-              f"sparse categorical cross-entropy, Adam, batch {settings['batch_size']}. Configurations: `none`, "
-              "`paper` / `volume` / `normalized` (`ConvEntropy(lam, form=...)`, stabilized, placed with "
-              "`keras_entropy.place_penalties`), `orthogonal` (Keras's `OrthogonalRegularizer(factor)` on each "
-              "kernel reshaped to (9 c_in, c_out), mode `rows` when it has fewer rows than columns: "
-              "`keras_entropy.experiments.peers.KernelOrthogonal`).",
-              f"- Search (a KerasTuner grid search, one project per architecture and configuration in `tuner/`, "
-              f"every trial exported to `trials.jsonl` and `trials.csv`): learning rate "
-              f"{_grid(settings['learning_rates'])} for every configuration, the baseline included; ConvEntropy lam "
-              f"{_grid(settings['lams'])}; orthogonal factor {_grid(settings['factors'])}; placement the first "
-              "convolution or all of them (one convolution: the first). Each trial trains "
-              f"{settings['trial_epochs']} epochs from the weights of seed {settings['search_seed']}; its score is "
-              "the highest validation accuracy within those epochs; the highest score wins.",
-              f"- Final runs: each configuration at its chosen hyperparameters, seeds {run.args.seed} .. "
-              f"{run.args.seed + settings['seeds'] - 1}, {settings['epochs']} epochs each, no early stopping; per "
-              "epoch the records hold train and validation accuracy and loss; the test accuracy is measured after "
-              "the last epoch.", "",
-              "## Chosen hyperparameters", "",
-              "Best trial = the highest validation accuracy within a trial's epochs, per placement."
-              + _edge_note(configs, settings), "", _chosen_table(trials, configs, records), ""]
+        lines += [
+            f"**Conclusion:** {verdict.overall_sentence(verdicts, measure=ACCURACY)} Per architecture: "
+            "the verdict below.",
+            "",
+        ]
+    lines += [
+        "## Setup",
+        "",
+        f"- Data: {data.name}, {len(data.x_train)} training and {len(data.x_test)} test images from {source}. "
+        f"Training: the first {len(x_train)} training images; validation: the last {len(x_val)} training "
+        f"images (hyperparameters are chosen on these alone); test: {len(x_test)} test images, used only for "
+        "this report. MNIST is an easier task than the paper's CIFAR-10, which cannot be fetched here; "
+        "what holds on MNIST need not hold there.",
+        f"- Model: the paper's Table 1 CNN (section 5.3): 1-3 blocks of (3x3 convolution, leaky ReLU, 2x2 max "
+        f"pooling), a softmax classifier; named <blocks>x<filters>: depths {_grid(settings['depths'])}, widths "
+        f"{_grid(settings['widths'])} filters (the paper: 32, 64, 128; narrower here to fit two CPU cores); "
+        f"sparse categorical cross-entropy, Adam, batch {settings['batch_size']}. Configurations: `none`, "
+        "`paper` / `volume` / `normalized` (`ConvEntropy(lam, form=...)`, stabilized, placed with "
+        "`keras_entropy.place_penalties`), `orthogonal` (Keras's `OrthogonalRegularizer(factor)` on each "
+        "kernel reshaped to (9 c_in, c_out), mode `rows` when it has fewer rows than columns: "
+        "`keras_entropy.experiments.peers.KernelOrthogonal`).",
+        f"- Search (a KerasTuner grid search, one project per architecture and configuration in `tuner/`, "
+        f"every trial exported to `trials.jsonl` and `trials.csv`): learning rate "
+        f"{_grid(settings['learning_rates'])} for every configuration, the baseline included; ConvEntropy lam "
+        f"{_grid(settings['lams'])}; orthogonal factor {_grid(settings['factors'])}; placement the first "
+        "convolution or all of them (one convolution: the first). Each trial trains "
+        f"{settings['trial_epochs']} epochs from the weights of seed {settings['search_seed']}; its score is "
+        "the highest validation accuracy within those epochs; the highest score wins.",
+        f"- Final runs: each configuration at its chosen hyperparameters, seeds {run.args.seed} .. "
+        f"{run.args.seed + settings['seeds'] - 1}, {settings['epochs']} epochs each, no early stopping; per "
+        "epoch the records hold train and validation accuracy and loss; the test accuracy is measured after "
+        "the last epoch.",
+        "",
+        "## Chosen hyperparameters",
+        "",
+        "Best trial = the highest validation accuracy within a trial's epochs, per placement."
+        + _edge_note(configs, settings),
+        "",
+        _chosen_table(trials, configs, records),
+        "",
+    ]
     if not records:
         return lines + ["No final runs yet.", ""]
     thresholds = settings["thresholds"]
     rows = evidence.evidence_rows(records, thresholds, measure=ACCURACY)
-    lines += ["## Verdict", ""] + [f"- {s}" for s in verdict.verdict_sentences(verdicts, measure=ACCURACY)] + [
-        "", verdict.verdict_table(verdicts, ACCURACY), "",
-        "## Results", "",
-        "Cells: mean over seeds [95% t-interval]; accuracies in percent. Epochs count from 1. \"Epochs to "
-        "baseline's best\": the first epoch whose validation accuracy is at or above the baseline's mean best "
-        "validation accuracy (\"epochs to val_accuracy >= t\": at or above t); a run that never gets there counts "
-        f"as {settings['epochs'] + 1} (one past the last "
-        "epoch), so a mean with such runs is a lower bound (`>=`, with the count; the baseline's own runs reach "
-        "their mean best only about half the time). `stop epoch`: the epoch at which Keras's EarlyStopping rule "
-        f"(patience {settings['patience']}) would fire on that monitor; `(cap k/n)`: in k runs it never fired "
-        f"within {settings['epochs']} epochs. `val_loss` includes the penalty.", "",
-        evidence.evidence_table(rows, thresholds, measure=ACCURACY), "",
-        "One-tailed Welch t-tests that the configuration is better than no penalty and than the orthogonal peer "
-        "(higher accuracy, fewer epochs; `*` p < 0.05, `**` p < 0.01, `***` p < 0.001; \"never\" counted as "
-        "above):", "", evidence.tests_table(rows, ACCURACY), ""]
-    return lines + [line for path in figures for line in (f"![{os.path.basename(path)}]({os.path.basename(path)})",
-                                                          "")]
+    lines += (
+        ["## Verdict", ""]
+        + [f"- {s}" for s in verdict.verdict_sentences(verdicts, measure=ACCURACY)]
+        + [
+            "",
+            verdict.verdict_table(verdicts, ACCURACY),
+            "",
+            "## Results",
+            "",
+            'Cells: mean over seeds [95% t-interval]; accuracies in percent. Epochs count from 1. "Epochs to '
+            "baseline's best\": the first epoch whose validation accuracy is at or above the baseline's mean best "
+            'validation accuracy ("epochs to val_accuracy >= t": at or above t); a run that never gets there counts '
+            f"as {settings['epochs'] + 1} (one past the last "
+            "epoch), so a mean with such runs is a lower bound (`>=`, with the count; the baseline's own runs reach "
+            "their mean best only about half the time). `stop epoch`: the epoch at which Keras's EarlyStopping rule "
+            f"(patience {settings['patience']}) would fire on that monitor; `(cap k/n)`: in k runs it never fired "
+            f"within {settings['epochs']} epochs. `val_loss` includes the penalty.",
+            "",
+            evidence.evidence_table(rows, thresholds, measure=ACCURACY),
+            "",
+            "One-tailed Welch t-tests that the configuration is better than no penalty and than the orthogonal peer "
+            '(higher accuracy, fewer epochs; `*` p < 0.05, `**` p < 0.01, `***` p < 0.001; "never" counted as '
+            "above):",
+            "",
+            evidence.tests_table(rows, ACCURACY),
+            "",
+        ]
+    )
+    return lines + [line for path in figures for line in (f"![{os.path.basename(path)}]({os.path.basename(path)})", "")]
 
 
-__all__ = ["MONITORS", "NO_PLACEMENT", "PLACEMENTS", "StudyPlan", "arch_name", "split_labelled",
-           "study_cnn", "study_cnn_run", "write_report"]
+__all__ = [
+    "MONITORS",
+    "NO_PLACEMENT",
+    "PLACEMENTS",
+    "StudyPlan",
+    "arch_name",
+    "split_labelled",
+    "study_cnn",
+    "study_cnn_run",
+    "write_report",
+]

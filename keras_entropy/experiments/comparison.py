@@ -36,7 +36,7 @@ TUNED = {
 DESCRIPTIONS = {
     evidence.BASELINE: "no penalty",
     "paper": "`DenseEntropy(lam)`, the paper's form (MATH.md section 4)",
-    "normalized": "`DenseEntropy(lam, form=\"normalized\")`, the normalized volume (MATH.md section 10)",
+    "normalized": '`DenseEntropy(lam, form="normalized")`, the normalized volume (MATH.md section 10)',
     evidence.PEER: "`keras.regularizers.OrthogonalRegularizer(lam)`, the peer",
 }
 
@@ -53,28 +53,58 @@ def configs(epochs, batch_size=256, penalties=tuple(TUNED), patience=7, **fixed)
     batch_size = validation.validate_positive_int(batch_size, "batch_size")
     for penalty in penalties:
         validation.validate_choice(penalty, "penalties", tuple(TUNED))
-    return [{"experiment": "compare_penalties", "latent_dim": WIDTH, "penalty": penalty, **TUNED[penalty],
-             "epochs": epochs, "batch_size": batch_size, "patience": patience, **fixed} for penalty in penalties]
+    return [
+        {
+            "experiment": "compare_penalties",
+            "latent_dim": WIDTH,
+            "penalty": penalty,
+            **TUNED[penalty],
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "patience": patience,
+            **fixed,
+        }
+        for penalty in penalties
+    ]
 
 
 def summary_lines(title, command, data_text, settings, sentence, table, figure, note=None):
     """summary.md: the command, the setup, the sentence, the verdict table and the figure."""
-    hyper = "; ".join(f"`{p}`: {DESCRIPTIONS[p]}, learning rate {TUNED[p]['learning_rate']:g}"
-                      + (f", lam {TUNED[p]['lam']:g} on the {TUNED[p]['placement']} kernel"
-                         if p != evidence.BASELINE else "") for p in settings["penalties"])
-    lines = [f"# {title}", ""] + ([f"> **Note:** {note}", ""] if note else []) + [
-        "Command:", "", f"    {command}", "",
-        "## Setup", "",
-        f"- Data: {data_text}",
-        f"- Model: 784 -> {WIDTH} -> 784, sigmoid both layers, MSE, Adam, batch {settings['batch_size']}, "
-        f"{settings['epochs']} epochs, no early stopping; seeds {settings['seed']} .. "
-        f"{settings['seed'] + settings['seeds'] - 1}.",
-        f"- Configurations, at the hyperparameters the dense-autoencoder study chose on a validation split of the "
-        f"full MNIST training set ({STUDY}, width {WIDTH}): {hyper}.",
-        "- Final quality: the test MSE after the last epoch (the reconstruction error alone: Keras adds kernel "
-        "penalties to `loss`). Epochs to no penalty's final test MSE: the first epoch at or below its mean over "
-        f"seeds; a run that never gets there counts as {settings['epochs'] + 1}. p: one-tailed Welch t-tests.",
-        "", "## Verdict", "", sentence, "", table, "", f"![{figure}]({figure})", ""]
+    hyper = "; ".join(
+        f"`{p}`: {DESCRIPTIONS[p]}, learning rate {TUNED[p]['learning_rate']:g}"
+        + (f", lam {TUNED[p]['lam']:g} on the {TUNED[p]['placement']} kernel" if p != evidence.BASELINE else "")
+        for p in settings["penalties"]
+    )
+    lines = (
+        [f"# {title}", ""]
+        + ([f"> **Note:** {note}", ""] if note else [])
+        + [
+            "Command:",
+            "",
+            f"    {command}",
+            "",
+            "## Setup",
+            "",
+            f"- Data: {data_text}",
+            f"- Model: 784 -> {WIDTH} -> 784, sigmoid both layers, MSE, Adam, batch {settings['batch_size']}, "
+            f"{settings['epochs']} epochs, no early stopping; seeds {settings['seed']} .. "
+            f"{settings['seed'] + settings['seeds'] - 1}.",
+            f"- Configurations, at the hyperparameters the dense-autoencoder study chose on a validation split of the "
+            f"full MNIST training set ({STUDY}, width {WIDTH}): {hyper}.",
+            "- Final quality: the test MSE after the last epoch (the reconstruction error alone: Keras adds kernel "
+            "penalties to `loss`). Epochs to no penalty's final test MSE: the first epoch at or below its mean over "
+            f"seeds; a run that never gets there counts as {settings['epochs'] + 1}. p: one-tailed Welch t-tests.",
+            "",
+            "## Verdict",
+            "",
+            sentence,
+            "",
+            table,
+            "",
+            f"![{figure}]({figure})",
+            "",
+        ]
+    )
     return lines
 
 

@@ -18,8 +18,7 @@ def epoch_bands(group, metric):
     return list(range(1, length + 1)), *(list(b) for b in zip(*bands))
 
 
-def plot_curves(records, path, metric="val_mse", ylabel="validation MSE", log=True, title=None, measure=MSE,
-                scale=1.0):
+def plot_curves(records, path, metric="val_mse", ylabel="validation MSE", log=True, title=None, measure=MSE, scale=1.0):
     """Mean `metric` per epoch with its 95% band, one line per configuration, one panel per group; saved to `path`.
 
     Groups are `measure.group` (`latent_dim` by default: "latent width
@@ -36,9 +35,8 @@ def plot_curves(records, path, metric="val_mse", ylabel="validation MSE", log=Tr
     widths = list(dict.fromkeys(w for w, _ in grouped))
     columns = min(3, len(widths))
     rows = -(-len(widths) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(5.6 * columns, 4.4 * rows), squeeze=False,
-                             layout="constrained")
-    for ax in axes.flat[len(widths):]:
+    fig, axes = plt.subplots(rows, columns, figsize=(5.6 * columns, 4.4 * rows), squeeze=False, layout="constrained")
+    for ax in axes.flat[len(widths) :]:
         ax.set_visible(False)
     handles = {}
     for ax, width in zip(axes.flat, widths):
@@ -61,8 +59,13 @@ def plot_curves(records, path, metric="val_mse", ylabel="validation MSE", log=Tr
         ax.grid(alpha=0.3, which="both")
         ax.xaxis.get_major_locator().set_params(integer=True)
     labels = [p for p in PENALTIES if p in handles] + [p for p in handles if p not in PENALTIES]
-    fig.legend([handles[p] for p in labels], labels, loc="outside lower center", ncol=len(labels),
-               title="penalty: mean over seeds, band = 95% CI")
+    fig.legend(
+        [handles[p] for p in labels],
+        labels,
+        loc="outside lower center",
+        ncol=len(labels),
+        title="penalty: mean over seeds, band = 95% CI",
+    )
     if title:
         fig.suptitle(title)
     fig.savefig(path, dpi=110, bbox_inches="tight")

@@ -146,8 +146,7 @@ def read_idx(path):
     count = int(np.prod(dims, dtype=np.int64))
     if len(data) - header != count * dtype.itemsize:
         raise ValueError(
-            f"{path} has {len(data) - header} data bytes; its header {dims} "
-            f"announces {count * dtype.itemsize}."
+            f"{path} has {len(data) - header} data bytes; its header {dims} announces {count * dtype.itemsize}."
         )
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
     return array.astype(dtype.newbyteorder("="))

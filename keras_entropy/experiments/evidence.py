@@ -96,17 +96,24 @@ def study_autoencoder(input_dim, latent_dim, penalty=BASELINE, lam=0.0, placemen
     latent_dim = validation.validate_positive_int(latent_dim, "latent_dim")
     validation.validate_choice(placement, "placement", (*PLACEMENTS, NO_PLACEMENT))
     shapes = {"encoder": (input_dim, latent_dim), "decoder": (latent_dim, input_dim)}
-    regularizers = {name: penalty_regularizer(penalty, lam, shape) if name == placement else None
-                    for name, shape in shapes.items()}
-    model = keras.Sequential([
-        keras.Input((input_dim,)),
-        keras.layers.Dense(latent_dim, activation="sigmoid", kernel_regularizer=regularizers["encoder"],
-                           name="encoder"),
-        keras.layers.Dense(input_dim, activation="sigmoid", kernel_regularizer=regularizers["decoder"],
-                           name="decoder"),
-    ], name=f"dense_autoencoder_{latent_dim}")
-    model.compile(keras.optimizers.Adam(float(learning_rate)), "mse",
-                  metrics=[keras.metrics.MeanSquaredError(name="mse")])
+    regularizers = {
+        name: penalty_regularizer(penalty, lam, shape) if name == placement else None for name, shape in shapes.items()
+    }
+    model = keras.Sequential(
+        [
+            keras.Input((input_dim,)),
+            keras.layers.Dense(
+                latent_dim, activation="sigmoid", kernel_regularizer=regularizers["encoder"], name="encoder"
+            ),
+            keras.layers.Dense(
+                input_dim, activation="sigmoid", kernel_regularizer=regularizers["decoder"], name="decoder"
+            ),
+        ],
+        name=f"dense_autoencoder_{latent_dim}",
+    )
+    model.compile(
+        keras.optimizers.Adam(float(learning_rate)), "mse", metrics=[keras.metrics.MeanSquaredError(name="mse")]
+    )
     return model
 
 
@@ -145,17 +152,29 @@ def study_run(config, seed, data, verbose=0):
 
     x_train, x_val, x_test = data
     keras.utils.set_random_seed(int(seed))
-    model = study_autoencoder(x_train.shape[1], config["latent_dim"], config["penalty"], config["lam"],
-                              config["placement"], config["learning_rate"])
+    model = study_autoencoder(
+        x_train.shape[1],
+        config["latent_dim"],
+        config["penalty"],
+        config["lam"],
+        config["placement"],
+        config["learning_rate"],
+    )
     test_mse = []
 
     def on_epoch_end(epoch, logs=None):
         error = model.predict(x_test, batch_size=1024, verbose=0) - x_test
         test_mse.append(float(np.mean(np.square(error, dtype="float64"))))
 
-    history = model.fit(x_train, x_train, validation_data=(x_val, x_val), epochs=int(config["epochs"]),
-                        batch_size=int(config["batch_size"]), verbose=verbose,
-                        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)]).history
+    history = model.fit(
+        x_train,
+        x_train,
+        validation_data=(x_val, x_val),
+        epochs=int(config["epochs"]),
+        batch_size=int(config["batch_size"]),
+        verbose=verbose,
+        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)],
+    ).history
     keras.backend.clear_session()
     return run_record({**history, "test_mse": test_mse}, MONITORS, int(config["patience"]))
 
@@ -206,7 +225,7 @@ class Measure:
 
     @property
     def word(self):
-        """"higher" or "lower": the better direction, in words."""
+        """ "higher" or "lower": the better direction, in words."""
         return "higher" if self.higher_is_better else "lower"
 
 
@@ -215,8 +234,15 @@ MSE = Measure()
 #: Its verdict, and the README's first command's: the test MSE per epoch, and the baseline's final test MSE to reach.
 TEST_MSE = Measure(curve="test_mse")
 #: The CNN study: per architecture, validation accuracy per epoch (the baseline's best to reach), test accuracy.
-ACCURACY = Measure(group="arch", group_label="architecture", curve="val_accuracy", final="test_accuracy",
-                   higher_is_better=True, target="best", monitors=("val_accuracy", "val_loss"))
+ACCURACY = Measure(
+    group="arch",
+    group_label="architecture",
+    curve="val_accuracy",
+    final="test_accuracy",
+    higher_is_better=True,
+    target="best",
+    monitors=("val_accuracy", "val_loss"),
+)
 
 
 # ---------------------------------------------------------------------------
@@ -245,8 +271,12 @@ def chosen_hyperparameters(trial_records, measure=MSE):
         config, score = record["config"], trial_score(record, measure)
         cell = (config[measure.group], config["penalty"])
         if not math.isnan(score) and (cell not in best or measure.better(score, best[cell]["score"])):
-            best[cell] = {"learning_rate": config["learning_rate"], "lam": config.get("lam", 0.0),
-                          "placement": config.get("placement", NO_PLACEMENT), "score": score}
+            best[cell] = {
+                "learning_rate": config["learning_rate"],
+                "lam": config.get("lam", 0.0),
+                "placement": config.get("placement", NO_PLACEMENT),
+                "score": score,
+            }
     return best
 
 
@@ -269,8 +299,9 @@ def cells(records, measure=MSE):
     for record in records:
         grouped.setdefault((record["config"][measure.group], record["config"]["penalty"]), []).append(record)
     order = {p: i for i, p in enumerate(PENALTIES)}
-    return {cell: grouped[cell] for cell in sorted(
-        grouped, key=lambda c: (group_order(c[0]), order.get(c[1], len(order))))}
+    return {
+        cell: grouped[cell] for cell in sorted(grouped, key=lambda c: (group_order(c[0]), order.get(c[1], len(order))))
+    }
 
 
 def first_epoch_reaching(values, threshold, higher_is_better=False):
@@ -336,22 +367,34 @@ def evidence_rows(records, thresholds=(0.01, 0.006), metric=None, measure=MSE):
     curve, rows = measure.curve, []
     for (group_value, penalty), group in cells(records, measure).items():
         target = baseline_target(records, group_value, measure)
-        samples = {f"best_{curve}": [measure.best(r["history"][curve]) for r in group],
-                   f"final_{curve}": [final_value(r, curve) for r in group],
-                   f"final_{measure.final}": [final_value(r, measure.final) for r in group]}
+        samples = {
+            f"best_{curve}": [measure.best(r["history"][curve]) for r in group],
+            f"final_{curve}": [final_value(r, curve) for r in group],
+            f"final_{measure.final}": [final_value(r, measure.final) for r in group],
+        }
         never, censored = {}, {}
         for name, threshold in [("reach_baseline", target)] + [(f"reach_{t:g}", t) for t in thresholds]:
-            samples[name], never[name] = _reach(group, measure, threshold) if not math.isnan(threshold) \
-                else ([], len(group))
+            samples[name], never[name] = (
+                _reach(group, measure, threshold) if not math.isnan(threshold) else ([], len(group))
+            )
         for monitor in measure.monitors:
             if all(monitor in r.get("stopping", {}) for r in group):
                 samples[f"stop_{monitor}"] = [r["stopping"][monitor]["epoch"] for r in group]
                 censored[f"stop_{monitor}"] = sum(not r["stopping"][monitor]["stopped"] for r in group)
         config = group[0]["config"]
-        rows.append({"group": group_value, "penalty": penalty, "n": len(group), "baseline_final": target,
-                     "epochs": max(len(r["history"][curve]) for r in group),
-                     "config": {k: config.get(k) for k in ("learning_rate", "lam", "placement")},
-                     "samples": samples, "never": never, "censored": censored})
+        rows.append(
+            {
+                "group": group_value,
+                "penalty": penalty,
+                "n": len(group),
+                "baseline_final": target,
+                "epochs": max(len(r["history"][curve]) for r in group),
+                "config": {k: config.get(k) for k in ("learning_rate", "lam", "placement")},
+                "samples": samples,
+                "never": never,
+                "censored": censored,
+            }
+        )
     return rows
 
 
@@ -407,21 +450,26 @@ def evidence_table(rows, thresholds=(0.01, 0.006), metric=None, measure=MSE):
     header += [f"best {curve}", f"final {measure.final}"]
     body = []
     for row in rows:
-        body.append([row["group"], row["penalty"], describe_config(row), row["n"],
-                     reach_cell(row, "reach_baseline")]
-                    + [reach_cell(row, f"reach_{t:g}") for t in thresholds]
-                    + [_censored_cell(row, f"stop_{m}") for m in measure.monitors]
-                    + [_value_cell(row["samples"][f"best_{curve}"], measure),
-                       _value_cell(row["samples"][f"final_{measure.final}"], measure)])
+        body.append(
+            [row["group"], row["penalty"], describe_config(row), row["n"], reach_cell(row, "reach_baseline")]
+            + [reach_cell(row, f"reach_{t:g}") for t in thresholds]
+            + [_censored_cell(row, f"stop_{m}") for m in measure.monitors]
+            + [
+                _value_cell(row["samples"][f"best_{curve}"], measure),
+                _value_cell(row["samples"][f"final_{measure.final}"], measure),
+            ]
+        )
     return _table(header, body)
 
 
 def tested(measure=MSE):
     """The quantities `tests_table` tests: `(sample name, label, higher_is_better)`."""
     target = "final" if measure.target == "final" else "best"
-    return ((f"best_{measure.curve}", f"best {measure.curve.replace('_', ' ')}", measure.higher_is_better),
-            (f"final_{measure.final}", f"final {measure.final.replace('_', ' ')}", measure.higher_is_better),
-            ("reach_baseline", f"epochs to baseline's {target} {measure.curve.replace('_', ' ')}", False))
+    return (
+        (f"best_{measure.curve}", f"best {measure.curve.replace('_', ' ')}", measure.higher_is_better),
+        (f"final_{measure.final}", f"final {measure.final.replace('_', ' ')}", measure.higher_is_better),
+        ("reach_baseline", f"epochs to baseline's {target} {measure.curve.replace('_', ' ')}", False),
+    )
 
 
 def improvement(rows, row, against, name, higher_is_better=False):
@@ -429,15 +477,15 @@ def improvement(rows, row, against, name, higher_is_better=False):
     reference = next((r for r in rows if r["group"] == row["group"] and r["penalty"] == against), None)
     if reference is None or reference is row:
         return None
-    return stats.improvement_test(reference["samples"][name], row["samples"][name],
-                                  higher_is_better=higher_is_better)
+    return stats.improvement_test(reference["samples"][name], row["samples"][name], higher_is_better=higher_is_better)
 
 
 def tests_table(rows, measure=MSE):
     """One-tailed Welch p-values (Markdown): each configuration better than no penalty, than the peer."""
     quantities = tested(measure)
-    header = [measure.group_label, "config"] + [f"{label}: p vs {against}" for _, label, _ in quantities
-                                                for against in (BASELINE, PEER)]
+    header = [measure.group_label, "config"] + [
+        f"{label}: p vs {against}" for _, label, _ in quantities for against in (BASELINE, PEER)
+    ]
     body = []
     for row in rows:
         cells_ = []
@@ -450,10 +498,36 @@ def tests_table(rows, measure=MSE):
 
 
 __all__ = [
-    "ACCURACY", "ALPHA", "BASELINE", "FORMS", "MONITORS", "MSE", "Measure", "NO_PLACEMENT", "PEER", "PENALTIES",
-    "PLACEMENTS", "TEST_MSE", "baseline_target", "cells", "chosen_hyperparameters",
-    "describe_config", "evidence_rows", "evidence_table", "final_value", "first_epoch_at_or_below",
-    "first_epoch_reaching", "group_order", "improvement", "orthogonal_mode", "penalty_regularizer", "reach_cell",
+    "ACCURACY",
+    "ALPHA",
+    "BASELINE",
+    "FORMS",
+    "MONITORS",
+    "MSE",
+    "Measure",
+    "NO_PLACEMENT",
+    "PEER",
+    "PENALTIES",
+    "PLACEMENTS",
+    "TEST_MSE",
+    "baseline_target",
+    "cells",
+    "chosen_hyperparameters",
+    "describe_config",
+    "evidence_rows",
+    "evidence_table",
+    "final_value",
+    "first_epoch_at_or_below",
+    "first_epoch_reaching",
+    "group_order",
+    "improvement",
+    "orthogonal_mode",
+    "penalty_regularizer",
+    "reach_cell",
     "split_images",
-    "study_autoencoder", "study_run", "tested", "tests_table", "trial_score",
+    "study_autoencoder",
+    "study_run",
+    "tested",
+    "tests_table",
+    "trial_score",
 ]

@@ -5,8 +5,10 @@ import numbers
 
 def image_shape(value, name="input_shape"):
     """`value` as a `(height, width, channels)` tuple of positive ints; ValueError otherwise."""
-    if not isinstance(value, (tuple, list)) or len(value) != 3 or not all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 3
+        or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value)
     ):
         raise ValueError(
             f"Argument `{name}` must be (height, width, channels) positive ints. Received: {name}={value!r}"

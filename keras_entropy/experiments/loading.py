@@ -130,8 +130,13 @@ def load_data_for(
     check_data_dir(args, [name])
     console.quiet_logs(getattr(args, "verbose", 0))  # tensorflow-datasets' probe warnings
     try:
-        data = datasets.load(name, args.data_dir, download=download_enabled(args),
-                             allow_embedded=args.quick and fallback != "mock", **load_kwargs)
+        data = datasets.load(
+            name,
+            args.data_dir,
+            download=download_enabled(args),
+            allow_embedded=args.quick and fallback != "mock",
+            **load_kwargs,
+        )
     except datasets.DatasetNotFoundError as error:
         if fallback is None or not (args.quick and args.data_dir is None):
             # the full mode never substitutes another data set
@@ -162,18 +167,23 @@ def _substitute(name, fallback, mock_examples, load_kwargs):
 
 
 #: The four files of an MNIST copy in a --data-dir folder (gzipped or not).
-MNIST_IDX_FILES = ("train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
-                   "t10k-labels-idx1-ubyte.gz")
+MNIST_IDX_FILES = (
+    "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz"
+)
 
 
 def how_to_provide(name):
     """How to provide data set `name` on the command line (for help texts and errors)."""
     if name is None:
-        return ("--data-dir DIR with DIR a tensorflow-datasets data directory in which the data set is "
-                f"prepared (for MNIST also: a folder holding the four IDX files {MNIST_IDX_FILES})")
+        return (
+            "--data-dir DIR with DIR a tensorflow-datasets data directory in which the data set is "
+            f"prepared (for MNIST also: a folder holding the four IDX files {MNIST_IDX_FILES})"
+        )
     tfds_name = _datasets().TFDS_NAMES.get(name, name)
-    prepared = (f"a tensorflow-datasets data directory in which `{tfds_name}` is prepared "
-                f"(`tfds build {tfds_name} --data_dir DIR` on a machine with network access, then copy DIR)")
+    prepared = (
+        f"a tensorflow-datasets data directory in which `{tfds_name}` is prepared "
+        f"(`tfds build {tfds_name} --data_dir DIR` on a machine with network access, then copy DIR)"
+    )
     if name == "mnist":
         return f"--data-dir DIR with DIR a folder holding the four MNIST IDX files {MNIST_IDX_FILES}, or {prepared}"
     return "--data-dir DIR with DIR " + prepared
@@ -183,9 +193,11 @@ def data_paragraph(datasets, width=79):
     """The --help paragraph saying where the data sets `datasets` come from."""
     names = " or ".join(f"`{_datasets().TFDS_NAMES.get(name, name)}`" for name in datasets)
     mnist = f" (for MNIST also: a folder holding the four IDX files {MNIST_IDX_FILES})" if "mnist" in datasets else ""
-    text = ("Data: tensorflow-datasets' copy (prepared in ~/tensorflow_datasets or $TFDS_DATA_DIR; downloaded "
-            f"there with --download, the default except with --quick), or --data-dir DIR with DIR a "
-            f"tensorflow-datasets data directory in which {names} is prepared{mnist}.")
+    text = (
+        "Data: tensorflow-datasets' copy (prepared in ~/tensorflow_datasets or $TFDS_DATA_DIR; downloaded "
+        f"there with --download, the default except with --quick), or --data-dir DIR with DIR a "
+        f"tensorflow-datasets data directory in which {names} is prepared{mnist}."
+    )
     return textwrap.fill(text, width, break_on_hyphens=False, break_long_words=False)
 
 
@@ -198,21 +210,25 @@ def data_not_found_message(args, name, error=None):
             return f"--data-dir {args.data_dir}: no such folder; {needs}"
         if not os.path.isdir(args.data_dir):
             return f"--data-dir {args.data_dir}: not a folder; {needs}"
-        what = "the four MNIST IDX files nor a prepared tensorflow-datasets copy of mnist" if name == "mnist" \
+        what = (
+            "the four MNIST IDX files nor a prepared tensorflow-datasets copy of mnist"
+            if name == "mnist"
             else f"a prepared tensorflow-datasets copy of {name}"
+        )
         return f"--data-dir {args.data_dir}: holds neither {what}; {name} needs {how}"
     where = _datasets().tfds_default_dir()
     if not download_enabled(args):
         off = "--quick does not download" if args.quick and args.download is None else "--no-download was given"
-        return (f"{name} is not in tensorflow-datasets' data directory {where} and {off}; "
-                f"pass {how}, or --download (needs network access)")
+        return (
+            f"{name} is not in tensorflow-datasets' data directory {where} and {off}; "
+            f"pass {how}, or --download (needs network access)"
+        )
     reason = ""
     if error is not None and error.__cause__ is not None:
         cause = error.__cause__
         first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
         reason = f" ({type(cause).__name__}: {first[:200]})"
-    return (f"tensorflow-datasets could not load or download {name} into {where}{reason}; "
-            f"pass {how}")
+    return f"tensorflow-datasets could not load or download {name} into {where}{reason}; pass {how}"
 
 
 def _datasets():
@@ -222,6 +238,14 @@ def _datasets():
 
 
 __all__ = [
-    "DISPLAY_NAMES", "EMBEDDED_MNIST_NOTE", "FALLBACK_NOTES", "MNIST_IDX_FILES", "check_data_dir",
-    "data_not_found_message", "data_paragraph", "download_enabled", "how_to_provide", "load_data_for",
+    "DISPLAY_NAMES",
+    "EMBEDDED_MNIST_NOTE",
+    "FALLBACK_NOTES",
+    "MNIST_IDX_FILES",
+    "check_data_dir",
+    "data_not_found_message",
+    "data_paragraph",
+    "download_enabled",
+    "how_to_provide",
+    "load_data_for",
 ]

@@ -52,8 +52,7 @@ CNN_PAPER = {
 LARGE_CNN_PAPER = {
     "archs": ["vgg16", "resnet50"],
     "trainings": ["vanilla", "augmentation", "augmentation_dropout"],
-    "placements": {"vgg16": ["first", "first_two"],
-                   "resnet50": ["first", "first_two", "pre_skip", "empirical"]},
+    "placements": {"vgg16": ["first", "first_two"], "resnet50": ["first", "first_two", "pre_skip", "empirical"]},
     "lams": list(PAPER_LAMS),
     "form": PAPER_FORM,
     "replications": 1,
@@ -73,9 +72,12 @@ LARGE_CNN_PAPER = {
 #: The paper's names of the large CNNs' placements (layer indices of the
 #: authors' models).
 PAPER_PLACEMENT_LABELS = {
-    ("vgg16", "first"): "[1]", ("vgg16", "first_two"): "[1,2]",
-    ("resnet50", "first"): "[1]", ("resnet50", "first_two"): "[1,5]",
-    ("resnet50", "pre_skip"): "Pre-skip", ("resnet50", "empirical"): "Empirical",
+    ("vgg16", "first"): "[1]",
+    ("vgg16", "first_two"): "[1,2]",
+    ("resnet50", "first"): "[1]",
+    ("resnet50", "first_two"): "[1,5]",
+    ("resnet50", "pre_skip"): "Pre-skip",
+    ("resnet50", "empirical"): "Empirical",
 }
 
 #: U-Net segmentation (section 5.5): the lambda grid of Table 3, default layers.
@@ -133,6 +135,15 @@ PROFILE_PAPER = {
 }
 
 __all__ = [
-    "CLUSTERING_PAPER", "CNN_PAPER", "DENSE_AUTOENCODER_PAPER", "LARGE_CNN_PAPER", "NO_PLACEMENT", "PAPER_FORM",
-    "PAPER_LAMS", "PAPER_PLACEMENT_LABELS", "PROFILE_PAPER", "SPARSE_AUTOENCODER_PAPER", "UNET_PAPER",
+    "CLUSTERING_PAPER",
+    "CNN_PAPER",
+    "DENSE_AUTOENCODER_PAPER",
+    "LARGE_CNN_PAPER",
+    "NO_PLACEMENT",
+    "PAPER_FORM",
+    "PAPER_LAMS",
+    "PAPER_PLACEMENT_LABELS",
+    "PROFILE_PAPER",
+    "SPARSE_AUTOENCODER_PAPER",
+    "UNET_PAPER",
 ]

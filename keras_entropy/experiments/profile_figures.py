@@ -40,7 +40,6 @@ from keras_entropy.profile import EntropyProfile, entropy_profile, plot_profiles
 FIGURES = {"vgg16": "Figures 1 and 7", "resnet50": "Figure 8", "unet": "Figure 9"}
 
 
-
 # ---------------------------------------------------------------------------
 # Data.
 
@@ -96,7 +95,7 @@ class _Batches(keras.utils.PyDataset):
         return max(1, len(self.x) // self.batch_size)
 
     def __getitem__(self, index):
-        idx = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+        idx = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
         return self.x[idx].astype("float32") / 255.0, self.y[idx]
 
     def on_epoch_end(self):
@@ -115,8 +114,11 @@ def profile_paths(out_dir, name):
     """The files `profile_run` writes for model `name`."""
     return {
         "figure": os.path.join(out_dir, f"profile_{name}.png"),
-        **{f"{label}_{ext}": os.path.join(out_dir, f"profile_{name}_{label}.{ext}")
-           for label in ("trained", "initialised") for ext in ("csv", "json")},
+        **{
+            f"{label}_{ext}": os.path.join(out_dir, f"profile_{name}_{label}.{ext}")
+            for label in ("trained", "initialised")
+            for ext in ("csv", "json")
+        },
     }
 
 
@@ -163,9 +165,12 @@ def profile_run(config, seed, data, out_dir, verbose=0):
     weights = settings.get("weights")
     classes = int(settings.get("classes", 1000 if weights else 10))
     kwargs = {
-        "input_size": int(settings["input_size"]), "classes": classes,
-        "compact": bool(settings.get("compact", False)), "width": settings.get("width"),
-        "blocks": settings.get("blocks"), "unet_filters": settings.get("unet_filters"),
+        "input_size": int(settings["input_size"]),
+        "classes": classes,
+        "compact": bool(settings.get("compact", False)),
+        "width": settings.get("width"),
+        "blocks": settings.get("blocks"),
+        "unet_filters": settings.get("unet_filters"),
         "unet_depth": int(settings.get("unet_depth", 4)),
     }
     keras.utils.set_random_seed(int(seed))
@@ -189,14 +194,16 @@ def profile_run(config, seed, data, out_dir, verbose=0):
         profile.to_json(paths[f"{profile.label}_json"])
     title = f"{name}: per-filter entropy change, trained ({source}) vs initialised"
     fig = plot_profiles([trained, initialised], path=paths["figure"], title=title)
-    metrics.update({
-        "builder": builder_name(name, kwargs["compact"]),
-        "n_layers": len(trained),
-        "boxes_per_panel": _boxes_per_panel(fig),
-        "trained_source": source,
-        "layer_means_trained": [e.statistic("mean") for e in trained],
-        "layer_means_initialised": [e.statistic("mean") for e in initialised],
-    })
+    metrics.update(
+        {
+            "builder": builder_name(name, kwargs["compact"]),
+            "n_layers": len(trained),
+            "boxes_per_panel": _boxes_per_panel(fig),
+            "trained_source": source,
+            "layer_means_trained": [e.statistic("mean") for e in trained],
+            "layer_means_initialised": [e.statistic("mean") for e in initialised],
+        }
+    )
     return {"history": history, "metrics": metrics}
 
 
@@ -210,8 +217,7 @@ def layer_means_table(trained, initialised):
     for a, b in zip(trained, initialised):
         ma, mb = a.statistic("mean"), b.statistic("mean")
         rows.append([a.index + 1, a.name, a.kind, a.values.size, f"{ma:.3f}", f"{mb:.3f}", f"{ma - mb:+.3f}"])
-    return markdown_table(["layer", "name", "kind", "filters", "trained mean", "initialised mean", "difference"],
-                          rows)
+    return markdown_table(["layer", "name", "kind", "filters", "trained mean", "initialised mean", "difference"], rows)
 
 
 # ---------------------------------------------------------------------------
@@ -221,7 +227,8 @@ def layer_means_table(trained, initialised):
 EMBEDDED_NOTE = (
     "No local copy or prepared tensorflow-datasets copy of MNIST was found: this --quick run trained compact "
     "models on the embedded MNIST subset shipped with keras_entropy, so its profiles are a smoke test, not "
-    "the paper's figures.")
+    "the paper's figures."
+)
 
 
 def profile_configs(args, quick):
@@ -244,8 +251,8 @@ def profile_configs(args, quick):
         if name not in loaded:
             kwargs = {"image_size": image_size} if name in datasets.DEFAULT_IMAGE_SIZES else {}
             loaded[name], _, note = loading.load_data_for(
-                args, name, max_examples=args.train_size or default["train_size"], embedded_note=EMBEDDED_NOTE,
-                **kwargs)
+                args, name, max_examples=args.train_size or default["train_size"], embedded_note=EMBEDDED_NOTE, **kwargs
+            )
             notes.extend([note] if note else [])
         return loaded[name]
 
@@ -256,17 +263,32 @@ def profile_configs(args, quick):
             weights = find_imagenet_weights(name, given) if (given or not args.no_cache_weights) else None
         elif name in args.weights_given:
             print(f"NOTE: --weights {name}=... ignored with --quick (compact models)", flush=True)
-        size = 224 if weights else (args.input_size or (quick["input_size"] if args.quick
-                                                        else PROFILE_PAPER["input_size"][name]))
-        config = {"experiment": "entropy_profiles", "model": name, "input_size": size, "compact": bool(args.quick),
-                  "dtype_policy": keras.config.dtype_policy().name}
+        size = (
+            224
+            if weights
+            else (args.input_size or (quick["input_size"] if args.quick else PROFILE_PAPER["input_size"][name]))
+        )
+        config = {
+            "experiment": "entropy_profiles",
+            "model": name,
+            "input_size": size,
+            "compact": bool(args.quick),
+            "dtype_policy": keras.config.dtype_policy().name,
+        }
         if weights:
             config.update({"weights": weights, "classes": 1000})
             print(f"{name}: ImageNet weights {weights}", flush=True)
         else:
             dataset = seg_name if name == "unet" else cls_name
-            config.update({"dataset": dataset, **{k: getattr(args, k) or default[k] for k in (
-                "epochs", "batch_size", "learning_rate", "train_size")}})
+            config.update(
+                {
+                    "dataset": dataset,
+                    **{
+                        k: getattr(args, k) or default[k]
+                        for k in ("epochs", "batch_size", "learning_rate", "train_size")
+                    },
+                }
+            )
             if args.quick and name == "resnet50":
                 config["blocks"] = quick["resnet_blocks"]
             if name == "unet":
@@ -280,8 +302,11 @@ def profile_configs(args, quick):
             else:
                 data_of[name] = classification_arrays(data, size)
                 config["classes"] = int(max(10, data.y_train.max() + 1))
-            print(f"{name}: no ImageNet weights used; training {'a compact ' if args.quick else ''}"
-                  f"{name} on {dataset} ({len(data_of[name][0])} examples, {config['epochs']} epoch(s))", flush=True)
+            print(
+                f"{name}: no ImageNet weights used; training {'a compact ' if args.quick else ''}"
+                f"{name} on {dataset} ({len(data_of[name][0])} examples, {config['epochs']} epoch(s))",
+                flush=True,
+            )
         configs.append(config)
     return configs, data_of, notes
 
@@ -290,8 +315,9 @@ def write_profiles_report(run, configs, records, notes, command):
     """summary.md of the profile sweep (`records`: model -> record); returns its path."""
     from keras_entropy.experiments import script_setup
 
-    lines = script_setup.summary_header("Entropy profiles, trained vs initialised (paper Figures 1, 7, 8, 9)",
-                                        notes, command, inline=True) + [script_setup.runtime_line(run.info), ""]
+    lines = script_setup.summary_header(
+        "Entropy profiles, trained vs initialised (paper Figures 1, 7, 8, 9)", notes, command, inline=True
+    ) + [script_setup.runtime_line(run.info), ""]
     for config in configs:
         name = config["model"]
         metrics = records[name]["metrics"]
@@ -303,8 +329,11 @@ def write_profiles_report(run, configs, records, notes, command):
             f"## {kind}{name} ({FIGURES[name]})",
             "",
             f"Builder: `{metrics['builder']}`. Trained: {metrics['trained_source']}"
-            + (f" on {config['dataset']}, final loss {metrics['loss']:.4f}, "
-               f"accuracy {metrics['accuracy']:.4f}" if "loss" in metrics else "")
+            + (
+                f" on {config['dataset']}, final loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f}"
+                if "loss" in metrics
+                else ""
+            )
             + f"; input {config['input_size']}x{config['input_size']}; {len(trained)} layers.",
             "",
             f"![{name}](profile_{name}.png)",

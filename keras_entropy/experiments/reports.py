@@ -171,8 +171,7 @@ def band_figure(frame, *, x, group, monitors, column_of, ylabel, suptitle, mark_
     plt = _pyplot()
     xs = sorted(frame[x].unique())
     groups = sorted(frame[group].unique())
-    fig, axes = plt.subplots(1, len(monitors), figsize=(5.5 * len(monitors), 4.4), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(1, len(monitors), figsize=(5.5 * len(monitors), 4.4), squeeze=False, layout="constrained")
     handles, any_cap, cap_epochs = [], False, set()
     for ax, monitor in zip(axes[0], monitors):
         column = column_of(monitor)
@@ -191,13 +190,28 @@ def band_figure(frame, *, x, group, monitors, column_of, ylabel, suptitle, mark_
                     continue
                 any_cap = True
                 cap_epochs.update(int(e) for e in c[~c[f"stopped_{monitor}"].astype(bool)][f"stop_{monitor}"])
-                ax.plot([v], [b[0]], marker="s", markersize=13, markerfacecolor="none",
-                        markeredgecolor=line.get_color(), markeredgewidth=1.5, linestyle="none")
+                ax.plot(
+                    [v],
+                    [b[0]],
+                    marker="s",
+                    markersize=13,
+                    markerfacecolor="none",
+                    markeredgecolor=line.get_color(),
+                    markeredgewidth=1.5,
+                    linestyle="none",
+                )
                 if annotate_caps:
                     left = len(xs) > 1 and v == xs[-1]
-                    ax.annotate(f"{group}={g:g}: cap {capped}/{len(c)}", (v, b[0]),
-                                xytext=(-4 if left else 4, -12 - 11 * gi), textcoords="offset points",
-                                ha="right" if left else "left", va="top", fontsize=8, color=line.get_color())
+                    ax.annotate(
+                        f"{group}={g:g}: cap {capped}/{len(c)}",
+                        (v, b[0]),
+                        xytext=(-4 if left else 4, -12 - 11 * gi),
+                        textcoords="offset points",
+                        ha="right" if left else "left",
+                        va="top",
+                        fontsize=8,
+                        color=line.get_color(),
+                    )
         ax.set_xlabel(x)
         ax.set_ylabel(ylabel)
         ax.set_title(f"early stopping on {monitor}")
@@ -211,9 +225,18 @@ def band_figure(frame, *, x, group, monitors, column_of, ylabel, suptitle, mark_
             ax.set_ylim(top=max(ax.get_ylim()[1], 1.12 * max(cap_epochs)))
         handles.append(Line2D([], [], color="grey", linestyle="--", label="--max-epochs (cap)"))
     if any_cap:
-        handles.append(Line2D([], [], marker="s", markersize=10, markerfacecolor="none", markeredgecolor="black",
-                              linestyle="none",
-                              label="cap = stopped by --max-epochs" + (" (k of n runs)" if annotate_caps else "")))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="s",
+                markersize=10,
+                markerfacecolor="none",
+                markeredgecolor="black",
+                linestyle="none",
+                label="cap = stopped by --max-epochs" + (" (k of n runs)" if annotate_caps else ""),
+            )
+        )
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), fontsize=8)
     fig.suptitle(suptitle)
     return fig
@@ -248,14 +271,15 @@ def significance_figure(frame, *, x, value, group, quantities, alpha=0.05, title
     groups = sorted(frame[group].unique())
     names = [f"{g:g}" for g in groups]
     size = 1.6 + 0.55 * len(groups)
-    fig, axes = plt.subplots(1, len(quantities), figsize=(max(size, 3.2) * len(quantities), size + 1.0),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(quantities), figsize=(max(size, 3.2) * len(quantities), size + 1.0), squeeze=False, layout="constrained"
+    )
     cmap = ListedColormap(["#9ecae1", "white", "#fc9272", "#d9d9d9"])  # -, blank, +, diagonal
     for ax, (label, column) in zip(axes[0], quantities):
-        pairs = stats.pairwise_significance({n: list(at[at[group] == g][column]) for n, g in zip(names, groups)},
-                                            alpha=alpha)
-        codes = np.array([[2 if i == j else {"-": -1, "": 0, "+": 1}[pairs.loc[i, j]] for j in names]
-                          for i in names])
+        pairs = stats.pairwise_significance(
+            {n: list(at[at[group] == g][column]) for n, g in zip(names, groups)}, alpha=alpha
+        )
+        codes = np.array([[2 if i == j else {"-": -1, "": 0, "+": 1}[pairs.loc[i, j]] for j in names] for i in names])
         ax.imshow(codes, cmap=cmap, vmin=-1.5, vmax=2.5, aspect="equal")
         for r, i in enumerate(names):
             for c, j in enumerate(names):
@@ -274,9 +298,12 @@ def significance_figure(frame, *, x, value, group, quantities, alpha=0.05, title
         monitor = (monitor_of or {}).get(label)
         capped = _capped_count(at, monitor) if monitor else 0
         ax.set_title(label + (f"\n{capped}/{len(at)} runs capped" if capped else ""), fontsize=9)
-    fig.suptitle((f"{title}: " if title else "") + f"{x}={value}, two-sided Welch t-tests at alpha={alpha}\n"
-                 f"+: row significantly higher than column, -: lower" + (f"; {CAP_NOTE}" if any(
-                     _capped_count(at, m) for m in (monitor_of or {}).values()) else ""), fontsize=9)
+    fig.suptitle(
+        (f"{title}: " if title else "") + f"{x}={value}, two-sided Welch t-tests at alpha={alpha}\n"
+        f"+: row significantly higher than column, -: lower"
+        + (f"; {CAP_NOTE}" if any(_capped_count(at, m) for m in (monitor_of or {}).values()) else ""),
+        fontsize=9,
+    )
     return fig
 
 
@@ -337,13 +364,27 @@ def write_report(
         return name
 
     common = dict(x=x, group=group, monitors=monitors)
-    metric_plot = save(band_figure(frame, column_of=lambda m: f"{metric}@{m}", ylabel=f"{metric} at stopping epoch",
-                                   suptitle=f"{title}: {metric} (mean, 95% t-CI)", **common),
-                       f"{metric}_vs_{x}.png")
-    epoch_plot = save(band_figure(frame, column_of=lambda m: f"stop_{m}", ylabel="stopping epoch",
-                                  suptitle=f"{title}: stopping epoch (mean, 95% t-CI)", annotate_caps=True,
-                                  **common),
-                      f"stopping_epoch_vs_{x}.png")
+    metric_plot = save(
+        band_figure(
+            frame,
+            column_of=lambda m: f"{metric}@{m}",
+            ylabel=f"{metric} at stopping epoch",
+            suptitle=f"{title}: {metric} (mean, 95% t-CI)",
+            **common,
+        ),
+        f"{metric}_vs_{x}.png",
+    )
+    epoch_plot = save(
+        band_figure(
+            frame,
+            column_of=lambda m: f"stop_{m}",
+            ylabel="stopping epoch",
+            suptitle=f"{title}: stopping epoch (mean, 95% t-CI)",
+            annotate_caps=True,
+            **common,
+        ),
+        f"stopping_epoch_vs_{x}.png",
+    )
 
     # Main table.
     header = [x, group, "n", f"{metric} @ stop({monitors[0]})"]
@@ -376,12 +417,17 @@ def write_report(
             samples = {f"{g:g}": list(at[at[group] == g][column]) for g in groups}
             pairs = stats.pairwise_significance(samples, alpha=alpha)
             capped = _capped_count(at, monitor_of[label]) if label in monitor_of else 0
-            pairwise_md.append(f"{label} (row vs column)" + (f", {capped}/{len(at)} runs capped" if capped else "")
-                               + ":\n\n" + markdown_table(
-                [f"{group}"] + list(pairs.columns),
-                [[i] + [c or " " for c in pairs.loc[i]] for i in pairs.index]))
-        fig = significance_figure(frame, x=x, value=v, group=group, quantities=quantities, alpha=alpha,
-                                  title=title, monitor_of=monitor_of)
+            pairwise_md.append(
+                f"{label} (row vs column)"
+                + (f", {capped}/{len(at)} runs capped" if capped else "")
+                + ":\n\n"
+                + markdown_table(
+                    [f"{group}"] + list(pairs.columns), [[i] + [c or " " for c in pairs.loc[i]] for i in pairs.index]
+                )
+            )
+        fig = significance_figure(
+            frame, x=x, value=v, group=group, quantities=quantities, alpha=alpha, title=title, monitor_of=monitor_of
+        )
         table_plots.append(save(fig, f"significance_{x}_{v}.png"))
 
     # One-tailed tests against the baseline.
@@ -398,22 +444,55 @@ def write_report(
                     r = stats.improvement_test(list(base[column]), list(treat[column]), higher_is_better=False)
                     m = monitor_of.get(label)
                     marks = [_cap_mark(_capped_count(c, m), len(c)) if m else "" for c in (base, treat)]
-                    tests.append([v, f"{g:g}", label, _fmt(r["baseline_mean"]) + marks[0],
-                                  _fmt(r["treatment_mean"]) + marks[1],
-                                  _fmt(r["statistic"], 3), _fmt(r["pvalue"], 3) + " " + r["stars"]])
-    tests_md = markdown_table(
-        [x, group, "quantity (lower is better)", f"{group}={baseline:g}", "with entropy loss", "t", "p (one-tailed)"],
-        tests) if tests else f"(no runs with {group}={baseline:g} to compare against)"
+                    tests.append(
+                        [
+                            v,
+                            f"{g:g}",
+                            label,
+                            _fmt(r["baseline_mean"]) + marks[0],
+                            _fmt(r["treatment_mean"]) + marks[1],
+                            _fmt(r["statistic"], 3),
+                            _fmt(r["pvalue"], 3) + " " + r["stars"],
+                        ]
+                    )
+    tests_md = (
+        markdown_table(
+            [
+                x,
+                group,
+                "quantity (lower is better)",
+                f"{group}={baseline:g}",
+                "with entropy loss",
+                "t",
+                "p (one-tailed)",
+            ],
+            tests,
+        )
+        if tests
+        else f"(no runs with {group}={baseline:g} to compare against)"
+    )
 
     first = frame.iloc[0]
     lines = script_setup.summary_header(title, note, command) + [
         f"{len(frame)} runs; backend/devices as recorded: "
-        + ", ".join(sorted({f"{r.get('backend', '?')} on {', '.join(r.get('devices', []) or ['?'])}"
-                            for r in load_records(results, keys)})) + ".",
-        "Fixed settings: " + ", ".join(
-            f"{k}={first[k]}" for k in frame.columns
+        + ", ".join(
+            sorted(
+                {
+                    f"{r.get('backend', '?')} on {', '.join(r.get('devices', []) or ['?'])}"
+                    for r in load_records(results, keys)
+                }
+            )
+        )
+        + ".",
+        "Fixed settings: "
+        + ", ".join(
+            f"{k}={first[k]}"
+            for k in frame.columns
             if k not in ("key", "seed", "replication", x, group, "wall_time_s", "epochs_trained")
-            and not k.startswith(("stop_", "stopped_")) and "@" not in k and frame[k].nunique() == 1),
+            and not k.startswith(("stop_", "stopped_"))
+            and "@" not in k
+            and frame[k].nunique() == 1
+        ),
         "",
         f"Cells give the mean and its 95% t-confidence interval over replications. "
         f"`stop epoch (m)` is the epoch at which Keras's EarlyStopping rule on monitor `m` fires "
@@ -454,5 +533,3 @@ def write_report(
         f.write(markdown)
     files.append(path)
     return Summary(markdown=markdown, table=table, files=files)
-
-

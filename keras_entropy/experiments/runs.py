@@ -69,8 +69,9 @@ def monitor_mode(name, default="min"):
 def _monitor_modes(monitors, modes):
     """dict monitor -> mode: `modes[m]` when given, else `monitor_mode(m)`."""
     modes = modes or {}
-    return {m: validation.validate_choice(modes[m], "modes", MODES) if m in modes else monitor_mode(m)
-            for m in monitors}
+    return {
+        m: validation.validate_choice(modes[m], "modes", MODES) if m in modes else monitor_mode(m) for m in monitors
+    }
 
 
 def _is_improvement(value, best, min_delta, mode):
@@ -126,8 +127,7 @@ def _monitor_stop(values, patience, min_delta, mode):
         epoch = None
     else:
         epoch, best = early_stopping_epoch(values, patience, min_delta, mode)
-    return {"epoch": epoch if epoch is not None else len(values), "best_epoch": best,
-            "stopped": epoch is not None}
+    return {"epoch": epoch if epoch is not None else len(values), "best_epoch": best, "stopped": epoch is not None}
 
 
 class MultiMonitorStopping(keras.callbacks.Callback):
@@ -170,9 +170,7 @@ class MultiMonitorStopping(keras.callbacks.Callback):
         logs = logs or {}
         for monitor in self.monitors:
             if monitor not in logs:
-                raise KeyError(
-                    f"Monitor {monitor!r} is not logged; available: {sorted(logs)}."
-                )
+                raise KeyError(f"Monitor {monitor!r} is not logged; available: {sorted(logs)}.")
             self.values[monitor].append(float(logs[monitor]))
         watched = self.monitors[:1] if self.stop_when == "first" else self.monitors
         stops = [_monitor_stop(self.values[m], self.patience, self.min_delta, self.modes[m]) for m in watched]
@@ -181,8 +179,7 @@ class MultiMonitorStopping(keras.callbacks.Callback):
 
     @property
     def stopping(self):
-        return {m: _monitor_stop(self.values[m], self.patience, self.min_delta, self.modes[m])
-                for m in self.monitors}
+        return {m: _monitor_stop(self.values[m], self.patience, self.min_delta, self.modes[m]) for m in self.monitors}
 
 
 def _values_at(history, epoch):
@@ -228,8 +225,9 @@ def run_record(history, monitors, patience=None, min_delta=0.0, modes=None, metr
     history = {name: [None if v is None else float(v) for v in values] for name, values in history.items()}
     for monitor in monitors:
         if monitor not in history:
-            raise ValueError(f"Monitor {monitor!r} is not in the history; logged: {sorted(history)}. "
-                             f"Received: monitors={monitors!r}")
+            raise ValueError(
+                f"Monitor {monitor!r} is not in the history; logged: {sorted(history)}. Received: monitors={monitors!r}"
+            )
     stopping = {m: _monitor_stop(history[m], patience, min_delta, modes[m]) for m in monitors}
     primary = monitors[0]
     epoch = stopping[primary]["epoch"]
@@ -323,6 +321,13 @@ def runtime_info():
 
 
 __all__ = [
-    "MAX_HINTS", "METRICS_AT", "MIN_HINTS", "MultiMonitorStopping", "early_stopping_epoch", "fit_run",
-    "monitor_mode", "run_record", "runtime_info",
+    "MAX_HINTS",
+    "METRICS_AT",
+    "MIN_HINTS",
+    "MultiMonitorStopping",
+    "early_stopping_epoch",
+    "fit_run",
+    "monitor_mode",
+    "run_record",
+    "runtime_info",
 ]

@@ -90,8 +90,11 @@ def run(main, argv=None):
     try:
         return main(argv) if argv is not None else main()
     except KeyboardInterrupt:
-        print(f"\n{prog}: interrupted; finished runs are saved: run the same command again to resume",
-              file=sys.stderr, flush=True)
+        print(
+            f"\n{prog}: interrupted; finished runs are saved: run the same command again to resume",
+            file=sys.stderr,
+            flush=True,
+        )
         return 130
     except Exception as error:
         if not isinstance(error, InputError) and not _is_dataset_not_found(error):
@@ -248,8 +251,13 @@ def runtime_line(info, data=None):
 def records_line(records, fixed):
     """`N runs; backend/devices: ... . Fixed settings: k=v, ... .` for summary.md."""
     devices = sorted({f"{r.get('backend')} on {', '.join(r.get('devices') or ['?'])}" for r in records})
-    return (f"{len(records)} runs; backend/devices: " + ", ".join(devices)
-            + ". Fixed settings: " + ", ".join(f"{k}={v}" for k, v in fixed.items()) + ".")
+    return (
+        f"{len(records)} runs; backend/devices: "
+        + ", ".join(devices)
+        + ". Fixed settings: "
+        + ", ".join(f"{k}={v}" for k, v in fixed.items())
+        + "."
+    )
 
 
 def write_summary(out, lines):
@@ -261,6 +269,15 @@ def write_summary(out, lines):
 
 
 __all__ = [
-    "Run", "announce_runtime", "command_line", "output_dir", "prepare",
-    "records_line", "run", "runtime_line", "start", "summary_header", "write_summary",
+    "Run",
+    "announce_runtime",
+    "command_line",
+    "output_dir",
+    "prepare",
+    "records_line",
+    "run",
+    "runtime_line",
+    "start",
+    "summary_header",
+    "write_summary",
 ]

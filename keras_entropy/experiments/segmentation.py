@@ -89,8 +89,15 @@ class BinaryIoU(keras.metrics.Metric):
         return {**super().get_config(), "threshold": self.threshold}
 
 
-def unet(input_shape=(256, 256, 3), base_filters=16, depth=4, lam=0.0, placement="pre_concat",
-         stabilized=True, form=PAPER_FORM):
+def unet(
+    input_shape=(256, 256, 3),
+    base_filters=16,
+    depth=4,
+    lam=0.0,
+    placement="pre_concat",
+    stabilized=True,
+    form=PAPER_FORM,
+):
     """A U-Net with a sigmoid one-channel output and `ConvEntropy(lam)` at `placement`.
 
     `depth` down levels of (Conv 3x3, Dropout, Conv 3x3, MaxPool 2x2) with
@@ -128,8 +135,9 @@ def unet(input_shape=(256, 256, 3), base_filters=16, depth=4, lam=0.0, placement
     lam = validation.validate_float(lam, "lam")
 
     def conv(filters, name):
-        return keras.layers.Conv2D(filters, 3, activation="relu", padding="same",
-                                   kernel_initializer="he_normal", name=name)
+        return keras.layers.Conv2D(
+            filters, 3, activation="relu", padding="same", kernel_initializer="he_normal", name=name
+        )
 
     inputs = keras.Input(input_shape, name="image")
     x, skips = inputs, []
@@ -176,9 +184,7 @@ def paper_layers(model, indices):
     layers, chosen = model.layers, []
     for i in indices:
         if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < len(layers):
-            raise ValueError(
-                f"Argument `indices` must hold ints in [0, {len(layers)}). Received: indices={indices!r}"
-            )
+            raise ValueError(f"Argument `indices` must hold ints in [0, {len(layers)}). Received: indices={indices!r}")
         j = int(i)
         while j >= 0 and type(layers[j]) is not keras.layers.Conv2D:
             if hasattr(layers[j], "kernel"):
@@ -186,8 +192,10 @@ def paper_layers(model, indices):
                 break
             j -= 1
         if j < 0:
-            raise ValueError(f"Layer index {i} ({layers[i].name}) has no Conv2D at or before it "
-                             f"(a transposed convolution or the input). Received: indices={indices!r}")
+            raise ValueError(
+                f"Layer index {i} ({layers[i].name}) has no Conv2D at or before it "
+                f"(a transposed convolution or the input). Received: indices={indices!r}"
+            )
         if layers[j] not in chosen:
             chosen.append(layers[j])
     return chosen
@@ -215,8 +223,12 @@ def save_mask_figure(images, true_masks, predicted, path, title=None):
         img = np.asarray(images[i], dtype="float32")
         img = img / 255.0 if img.max() > 1.0 else img
         for ax, picture, label in zip(
-            axes[i], (img.squeeze(), np.asarray(true_masks[i]).squeeze(),
-                      (np.asarray(predicted[i]).squeeze() >= 0.5).astype("float32")),
+            axes[i],
+            (
+                img.squeeze(),
+                np.asarray(true_masks[i]).squeeze(),
+                (np.asarray(predicted[i]).squeeze() >= 0.5).astype("float32"),
+            ),
             ("image", "true mask", "predicted mask"),
         ):
             ax.imshow(picture, cmap=None if picture.ndim == 3 else "gray", vmin=0, vmax=1)
@@ -254,23 +266,41 @@ def unet_run(config, seed, data, verbose="auto", mask_path=None, mask_examples=4
     keras.utils.set_random_seed(int(seed))
     lam = float(settings["lam"])
     placement = parse_placement(settings["placement"]) if lam != 0 else "pre_concat"
-    model = unet(tuple(x_train.shape[1:]), int(settings["base_filters"]), int(settings["depth"]), lam, placement,
-                 form=settings.get("form", PAPER_FORM))
+    model = unet(
+        tuple(x_train.shape[1:]),
+        int(settings["base_filters"]),
+        int(settings["depth"]),
+        lam,
+        placement,
+        form=settings.get("form", PAPER_FORM),
+    )
     penalised = [layer.name for layer in model.layers if getattr(layer, "kernel_regularizer", None) is not None]
-    model.compile(keras.optimizers.Adam(float(settings["learning_rate"])), "mse",
-                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), BinaryIoU(name="iou")])
+    model.compile(
+        keras.optimizers.Adam(float(settings["learning_rate"])),
+        "mse",
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), BinaryIoU(name="iou")],
+    )
     outcome = runs.fit_run(
-        model, x_train, y_train, (x_val, y_val), monitors=("val_loss",),
-        patience=int(settings["patience"]), min_delta=float(settings["min_delta"]), stop_when="first",
-        max_epochs=int(settings["max_epochs"]), batch_size=int(settings["batch_size"]), verbose=verbose,
+        model,
+        x_train,
+        y_train,
+        (x_val, y_val),
+        monitors=("val_loss",),
+        patience=int(settings["patience"]),
+        min_delta=float(settings["min_delta"]),
+        stop_when="first",
+        max_epochs=int(settings["max_epochs"]),
+        batch_size=int(settings["batch_size"]),
+        verbose=verbose,
     )
     outcome["penalised_layers"] = penalised
     if mask_path is not None:
         n = min(int(mask_examples), len(x_val))
         # A direct call: no predict function to compile for a few images.
         predicted = keras.ops.convert_to_numpy(model(x_val[:n], training=False))
-        save_mask_figure(x_val[:n], y_val[:n], predicted, mask_path,
-                         title=f"lam={lam:g}, placement={settings['placement']}")
+        save_mask_figure(
+            x_val[:n], y_val[:n], predicted, mask_path, title=f"lam={lam:g}, placement={settings['placement']}"
+        )
         outcome["mask_figure"] = mask_path
     keras.backend.clear_session()
     return outcome
@@ -287,23 +317,36 @@ def table3(results, keys=None):
     """
     records = sweeps.load_records(results, keys)
     rows = []
-    for r in sorted(records, key=lambda r: (r["config"]["lam"] != 0, str(r["config"]["placement"]),
-                                            r["config"]["lam"], r["seed"])):
+    for r in sorted(
+        records, key=lambda r: (r["config"]["lam"] != 0, str(r["config"]["placement"]), r["config"]["lam"], r["seed"])
+    ):
         lam = r["config"]["lam"]
-        rows.append({
-            "loss": "MSE" if lam == 0 else "MSE + Entropy",
-            "placement": r["config"]["placement"] if lam != 0 else "-",
-            "lam": lam, "seed": r["seed"], "epochs": r.get("epochs_trained"),
-            "time_s": r.get("wall_time_s"),
-            "accuracy": r["metrics"].get("val_accuracy"), "iou": r["metrics"].get("val_iou"),
-        })
+        rows.append(
+            {
+                "loss": "MSE" if lam == 0 else "MSE + Entropy",
+                "placement": r["config"]["placement"] if lam != 0 else "-",
+                "lam": lam,
+                "seed": r["seed"],
+                "epochs": r.get("epochs_trained"),
+                "time_s": r.get("wall_time_s"),
+                "accuracy": r["metrics"].get("val_accuracy"),
+                "iou": r["metrics"].get("val_iou"),
+            }
+        )
     header = ["Loss", "Layers", "lambda", "seed", "# of Epochs", "Training Time (s)", "Accuracy", "IOU"]
-    cells = [[
-        row["loss"], row["placement"], f"{row['lam']:g}", row["seed"], row["epochs"],
-        f"{row['time_s']:.2f}" if row["time_s"] is not None else "n/a",
-        f"{row['accuracy']:.4f}" if row["accuracy"] is not None else "n/a",
-        f"{row['iou']:.4f}" if row["iou"] is not None else "n/a",
-    ] for row in rows]
+    cells = [
+        [
+            row["loss"],
+            row["placement"],
+            f"{row['lam']:g}",
+            row["seed"],
+            row["epochs"],
+            f"{row['time_s']:.2f}" if row["time_s"] is not None else "n/a",
+            f"{row['accuracy']:.4f}" if row["accuracy"] is not None else "n/a",
+            f"{row['iou']:.4f}" if row["iou"] is not None else "n/a",
+        ]
+        for row in rows
+    ]
     return rows, markdown_table(header, cells)
 
 
@@ -336,9 +379,14 @@ def unet_inputs(data, settings, source, dataset="coco_segmentation"):
     train, val = slice(settings["train_size"]), slice(settings["val_size"])
     x_train, y_train = prepare_images(data.x_train[train]), masks(data.y_train[train])
     x_val, y_val = prepare_images(data.x_test[val]), masks(data.y_test[val])
-    fixed = fixed_config("unet_segmentation", dataset, source, {"train_size": len(x_train), "val_size": len(x_val)},
-                         {**UNET_PAPER, **settings}, ("image_size", "base_filters", "depth", "patience", "min_delta",
-                                                      "max_epochs", "batch_size", "learning_rate"))
+    fixed = fixed_config(
+        "unet_segmentation",
+        dataset,
+        source,
+        {"train_size": len(x_train), "val_size": len(x_val)},
+        {**UNET_PAPER, **settings},
+        ("image_size", "base_filters", "depth", "patience", "min_delta", "max_epochs", "batch_size", "learning_rate"),
+    )
     return (x_train, y_train, x_val, y_val), {**fixed, **form_entry(settings.get("form", PAPER_FORM))}
 
 
@@ -347,8 +395,12 @@ def unet_configs(settings, fixed):
     from keras_entropy.experiments.autoencoder import unpenalised
 
     configs = [unpenalised({**fixed, "placement": NO_PLACEMENT, "lam": 0.0})] if 0.0 in settings["lams"] else []
-    return configs + [{**fixed, "placement": placement, "lam": lam}
-                      for placement in settings["placements"] for lam in settings["lams"] if lam != 0]
+    return configs + [
+        {**fixed, "placement": placement, "lam": lam}
+        for placement in settings["placements"]
+        for lam in settings["lams"]
+        if lam != 0
+    ]
 
 
 def write_unet_report(run, records, fixed, command):
@@ -357,15 +409,29 @@ def write_unet_report(run, records, fixed, command):
     from keras_entropy.experiments.classification_report import plot_accuracy_vs_lam
 
     _, table = table3(records)
-    plots = [plot_accuracy_vs_lam(
-        records, run.path(f"{metric}_vs_lam.png"), series=("placement",), metric=metric,
-        title=f"{metric} at the stopping epoch") for metric in ("val_iou", "val_accuracy")]
-    title = "U-Net on COCO binary masks" + (" (tensorflow-datasets mock data, --quick)"
-                                            if run.source == "mock" else "")
-    layer_lines = sorted({f"- {r['config']['placement']}: " + ", ".join(r.get("penalised_layers", []))
-                          for r in records if r["config"]["lam"] != 0})
-    mask_lines = [f"![masks lam={r['config']['lam']:g} {r['config']['placement']}]({mask_file(r['config'], r['seed'])})"
-                  for r in records if os.path.exists(run.path(mask_file(r["config"], r["seed"])))]
+    plots = [
+        plot_accuracy_vs_lam(
+            records,
+            run.path(f"{metric}_vs_lam.png"),
+            series=("placement",),
+            metric=metric,
+            title=f"{metric} at the stopping epoch",
+        )
+        for metric in ("val_iou", "val_accuracy")
+    ]
+    title = "U-Net on COCO binary masks" + (" (tensorflow-datasets mock data, --quick)" if run.source == "mock" else "")
+    layer_lines = sorted(
+        {
+            f"- {r['config']['placement']}: " + ", ".join(r.get("penalised_layers", []))
+            for r in records
+            if r["config"]["lam"] != 0
+        }
+    )
+    mask_lines = [
+        f"![masks lam={r['config']['lam']:g} {r['config']['placement']}]({mask_file(r['config'], r['seed'])})"
+        for r in records
+        if os.path.exists(run.path(mask_file(r["config"], r["seed"])))
+    ]
     lines = script_setup.summary_header(title, run.note, command) + [
         script_setup.records_line(records, fixed),
         "",
@@ -390,5 +456,16 @@ def write_unet_report(run, records, fixed, command):
     return table, script_setup.write_summary(run.out, lines)
 
 
-__all__ = ["BinaryIoU", "mask_file", "paper_layers", "parse_placement", "save_mask_figure",
-           "table3", "unet", "unet_configs", "unet_inputs", "unet_run", "write_unet_report"]
+__all__ = [
+    "BinaryIoU",
+    "mask_file",
+    "paper_layers",
+    "parse_placement",
+    "save_mask_figure",
+    "table3",
+    "unet",
+    "unet_configs",
+    "unet_inputs",
+    "unet_run",
+    "write_unet_report",
+]

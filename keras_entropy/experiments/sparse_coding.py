@@ -60,10 +60,16 @@ def sparse_autoencoder(input_dim=784, hidden_units=196, rho=0.05, beta=3.0, weig
     return keras.Sequential(
         [
             keras.Input((input_dim,)),
-            keras.layers.Dense(hidden_units, activation="sigmoid", kernel_regularizer=decay,
-                               activity_regularizer=sparsity, name="encoder"),
-            keras.layers.Dense(input_dim, activation="sigmoid", kernel_regularizer=decay,
-                               dtype="float32", name="decoder"),
+            keras.layers.Dense(
+                hidden_units,
+                activation="sigmoid",
+                kernel_regularizer=decay,
+                activity_regularizer=sparsity,
+                name="encoder",
+            ),
+            keras.layers.Dense(
+                input_dim, activation="sigmoid", kernel_regularizer=decay, dtype="float32", name="decoder"
+            ),
         ],
         name=f"sparse_autoencoder_{hidden_units}",
     )
@@ -111,7 +117,7 @@ def feature_grid(weights, tile_shape=(28, 28), columns=None, padding=1, normaliz
             low, high = tile.min(), tile.max()
             tile = (tile - low) / (high - low) if high > low else np.zeros_like(tile)
         r, c = divmod(j, columns)
-        grid[r * (h + padding): r * (h + padding) + h, c * (w + padding): c * (w + padding) + w] = tile
+        grid[r * (h + padding) : r * (h + padding) + h, c * (w + padding) : c * (w + padding) + w] = tile
     return grid
 
 
@@ -122,8 +128,9 @@ def save_feature_grid(weights, path, tile_shape=(28, 28), columns=None, title=No
     grid = feature_grid(weights, tile_shape, columns)
     height, width = grid.shape
     scale = 6.0 / max(height, width)
-    fig = Figure(figsize=(max(width * scale, 2.0), max(height * scale, 2.0) + (0.4 if title else 0.0)),
-                 layout="constrained")
+    fig = Figure(
+        figsize=(max(width * scale, 2.0), max(height * scale, 2.0) + (0.4 if title else 0.0)), layout="constrained"
+    )
     ax = fig.subplots()
     ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_axis_off()
@@ -159,16 +166,22 @@ def sparse_autoencoder_run(config, seed, data, features_path=None, verbose=0):
         raise ValueError(f"Config must have `beta`. Received: config={config!r}")
     rho = float(settings["rho"])
     keras.utils.set_random_seed(int(seed))
-    model = sparse_autoencoder(x_train.shape[1], int(settings["hidden_units"]), rho,
-                               float(settings["beta"]), float(settings["weight_decay"]))
+    model = sparse_autoencoder(
+        x_train.shape[1], int(settings["hidden_units"]), rho, float(settings["beta"]), float(settings["weight_decay"])
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(float(settings["learning_rate"])),
         loss=half_squared_error,
         metrics=[keras.metrics.MeanSquaredError(name="mse")],
     )
     history = model.fit(
-        x_train, x_train, validation_data=(x_val, x_val), epochs=int(settings["epochs"]),
-        batch_size=int(settings["batch_size"]), shuffle=True, verbose=verbose,
+        x_train,
+        x_train,
+        validation_data=(x_val, x_val),
+        epochs=int(settings["epochs"]),
+        batch_size=int(settings["batch_size"]),
+        shuffle=True,
+        verbose=verbose,
     ).history
     history = {name: [float(v) for v in values] for name, values in history.items()}
     reconstruction = np.asarray(model.predict(x_val, batch_size=1024, verbose=0), dtype="float64")
@@ -190,8 +203,9 @@ def sparse_autoencoder_run(config, seed, data, features_path=None, verbose=0):
         kernel = np.asarray(keras.ops.convert_to_numpy(model.get_layer("encoder").kernel))
         side = int(round(math.sqrt(kernel.shape[0])))
         tile = (side, side) if side * side == kernel.shape[0] else (1, kernel.shape[0])
-        save_feature_grid(kernel, features_path, tile_shape=tile,
-                          title=f"encoder features, beta={settings['beta']}, rho={rho}")
+        save_feature_grid(
+            kernel, features_path, tile_shape=tile, title=f"encoder features, beta={settings['beta']}, rho={rho}"
+        )
     keras.backend.clear_session()
     return {"history": history, "metrics": metrics}
 
@@ -203,9 +217,14 @@ def sparse_autoencoder_sweep(data, settings, dataset):
 
     x_train = flatten_images(data.x_train[: settings["train_size"]])
     x_val = flatten_images(data.x_test[: settings["val_size"]])
-    fixed = fixed_config("sparse_autoencoder", dataset, "embedded" if data.is_embedded else "full",
-                         {"train_size": len(x_train), "val_size": len(x_val)}, settings,
-                         ("hidden_units", "rho", "weight_decay", "epochs", "batch_size", "learning_rate"))
+    fixed = fixed_config(
+        "sparse_autoencoder",
+        dataset,
+        "embedded" if data.is_embedded else "full",
+        {"train_size": len(x_train), "val_size": len(x_val)},
+        settings,
+        ("hidden_units", "rho", "weight_decay", "epochs", "batch_size", "learning_rate"),
+    )
     configs = expand_grid({"beta": [float(b) for b in settings["betas"]]}, fixed=fixed)
     return (x_train, x_val), configs
 
@@ -225,8 +244,9 @@ def write_sparse_autoencoder_report(run, records, configs, settings, dataset, co
         return format_interval(t_confidence_interval([r["metrics"][metric] for r in runs]), digits)
 
     first = configs[0] if configs else {"train_size": 0, "val_size": 0}
-    lines = script_setup.summary_header(f"Sparse autoencoder (KL sparsity) on {dataset}", run.note, command,
-                                        inline=True) + [
+    lines = script_setup.summary_header(
+        f"Sparse autoencoder (KL sparsity) on {dataset}", run.note, command, inline=True
+    ) + [
         script_setup.runtime_line(run.info, run.data),
         f"784 -> {settings['hidden_units']} sigmoid -> 784 sigmoid; loss 0.5 * squared error summed over "
         f"pixels + L2 weight decay (lambda={settings['weight_decay']}) + KLSparsity(rho={settings['rho']}, "
@@ -243,10 +263,24 @@ def write_sparse_autoencoder_report(run, records, configs, settings, dataset, co
             continue
         image = features_file(config["beta"])
         figure = f"![beta {config['beta']:g}]({image})" if os.path.exists(run.path(image)) else "-"
-        rows.append([f"{config['beta']:g}", len(runs), interval(runs, "mean_activation"),
-                     interval(runs, "frac_units_near_rho", 2), interval(runs, "val_mse"), figure])
-    header = ["beta", "runs", f"mean hidden activation (rho = {settings['rho']})",
-              "units with rho_hat within 2x of rho", "reconstruction MSE per pixel", "features"]
+        rows.append(
+            [
+                f"{config['beta']:g}",
+                len(runs),
+                interval(runs, "mean_activation"),
+                interval(runs, "frac_units_near_rho", 2),
+                interval(runs, "val_mse"),
+                figure,
+            ]
+        )
+    header = [
+        "beta",
+        "runs",
+        f"mean hidden activation (rho = {settings['rho']})",
+        "units with rho_hat within 2x of rho",
+        "reconstruction MSE per pixel",
+        "features",
+    ]
     lines += markdown_table(header, rows).splitlines()
     lines += [
         "",

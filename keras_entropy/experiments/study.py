@@ -50,9 +50,13 @@ def _positive_minutes(text):
 
 def add_budget_argument(parser):
     """Add --cpu-minutes (the budget of one invocation, > 0; default None: no limit) to a study's `parser`."""
-    parser.add_argument("--cpu-minutes", type=_positive_minutes, metavar="MINUTES",
-                        help="start no trial or final run once this process has used MINUTES of CPU time, all "
-                        "its threads together (default: no limit); run the same command again to resume")
+    parser.add_argument(
+        "--cpu-minutes",
+        type=_positive_minutes,
+        metavar="MINUTES",
+        help="start no trial or final run once this process has used MINUTES of CPU time, all "
+        "its threads together (default: no limit); run the same command again to resume",
+    )
     return parser
 
 
@@ -80,5 +84,13 @@ def study_command(script, argv):
     return " ".join(env + [command_line(script, argv).replace(" --report-only", "")])
 
 
-__all__ = ["ENVIRONMENT", "TIME_UP_MESSAGE", "TimeUp", "add_budget_argument", "deadline", "finish", "study_command",
-           "time_is_up"]
+__all__ = [
+    "ENVIRONMENT",
+    "TIME_UP_MESSAGE",
+    "TimeUp",
+    "add_budget_argument",
+    "deadline",
+    "finish",
+    "study_command",
+    "time_is_up",
+]

@@ -74,7 +74,6 @@ def canonical(value):
     raise TypeError(f"Value {value!r} of type {type(value).__name__} is not JSON-serializable.")
 
 
-
 def run_key(config, seed):
     """The key of a run: a hash of its configuration and seed.
 
@@ -215,18 +214,13 @@ def expand_grid(axes, fixed=None):
         raise ValueError(f"Argument `axes` must be a non-empty dict of lists. Received: axes={axes!r}")
     for name, values in axes.items():
         if not isinstance(values, (list, tuple)) or not values:
-            raise ValueError(
-                f"Axis {name!r} of argument `axes` must be a non-empty list. Received: {values!r}"
-            )
+            raise ValueError(f"Axis {name!r} of argument `axes` must be a non-empty list. Received: {values!r}")
     fixed = dict(fixed or {})
     overlap = set(fixed) & set(axes)
     if overlap:
         raise ValueError(f"Names {sorted(overlap)} are both in `axes` and in `fixed`.")
     names = list(axes)
-    return [
-        {**fixed, **dict(zip(names, combination))}
-        for combination in itertools.product(*(axes[n] for n in names))
-    ]
+    return [{**fixed, **dict(zip(names, combination))} for combination in itertools.product(*(axes[n] for n in names))]
 
 
 def plan_runs(configs, replications, seed=0):
@@ -249,8 +243,7 @@ def plan_runs(configs, replications, seed=0):
     runs = []
     for r in range(replications):
         for config in configs:
-            runs.append({"config": config, "seed": seed + r, "replication": r,
-                         "key": run_key(config, seed + r)})
+            runs.append({"config": config, "seed": seed + r, "replication": r, "key": run_key(config, seed + r)})
     keys = [run["key"] for run in runs]
     if len(set(keys)) != len(keys):
         raise ValueError("Argument `configs` contains duplicate configurations.")
@@ -382,8 +375,7 @@ def varying_keys(configs):
         for key in config:
             if key not in keys:
                 keys.append(key)
-    return [k for k in keys
-            if len({json.dumps(canonical(c[k]), sort_keys=True) for c in configs if k in c}) > 1]
+    return [k for k in keys if len({json.dumps(canonical(c[k]), sort_keys=True) for c in configs if k in c}) > 1]
 
 
 def describe_run(config, seed, keys):
@@ -402,8 +394,11 @@ def run_summary(record, show=None):
     """
     metrics = record.get("metrics") or {}
     if show is None:
-        numeric = [k for k, v in metrics.items()
-                   if isinstance(v, numbers.Real) and not isinstance(v, bool) and not k.startswith("best_")]
+        numeric = [
+            k
+            for k, v in metrics.items()
+            if isinstance(v, numbers.Real) and not isinstance(v, bool) and not k.startswith("best_")
+        ]
         show = [k for k in numeric if k.startswith("val_")][:3] or numeric[:3]
     parts = [f"{k}={format_value(metrics[k])}" for k in show if k in metrics]
     if record.get("epochs_trained") is not None:

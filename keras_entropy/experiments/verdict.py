@@ -59,14 +59,24 @@ def verdict_rows(records, measure=TEST_MSE):
         tests = {against: improvement(rows, row, against, name, higher) for against in (BASELINE, PEER)}
         sooner = improvement(rows, row, BASELINE, "reach_baseline")
         reach = row["samples"]["reach_baseline"]
-        out.append({"group": row["group"], "penalty": row["penalty"], "config": describe_config(row),
-                    "n": row["n"], "epochs": row["epochs"], "final": stats.t_confidence_interval(finals),
-                    "final_samples": finals, "reach": sum(reach) / len(reach) if reach else math.nan,
-                    "reach_samples": reach, "never": row["never"]["reach_baseline"],
-                    "reach_cell": reach_cell(row, "reach_baseline"),
-                    "p_vs_baseline": None if tests[BASELINE] is None else tests[BASELINE]["pvalue"],
-                    "p_vs_peer": None if tests[PEER] is None else tests[PEER]["pvalue"],
-                    "p_sooner": None if sooner is None else sooner["pvalue"]})
+        out.append(
+            {
+                "group": row["group"],
+                "penalty": row["penalty"],
+                "config": describe_config(row),
+                "n": row["n"],
+                "epochs": row["epochs"],
+                "final": stats.t_confidence_interval(finals),
+                "final_samples": finals,
+                "reach": sum(reach) / len(reach) if reach else math.nan,
+                "reach_samples": reach,
+                "never": row["never"]["reach_baseline"],
+                "reach_cell": reach_cell(row, "reach_baseline"),
+                "p_vs_baseline": None if tests[BASELINE] is None else tests[BASELINE]["pvalue"],
+                "p_vs_peer": None if tests[PEER] is None else tests[PEER]["pvalue"],
+                "p_sooner": None if sooner is None else sooner["pvalue"],
+            }
+        )
     return out
 
 
@@ -91,14 +101,26 @@ def verdict_table(rows, measure=TEST_MSE):
     groups = len({r["group"] for r in rows}) > 1
     peer = any(r["penalty"] == PEER for r in rows)
     word = measure.word
-    header = ([measure.group_label] if groups else []) + [
-        "config", "hyperparameters", "n", f"final {measure.final} [95% CI]",
-        f"epochs to no penalty's {_target(measure)}", f"p {word} vs none"] + (
-        [f"p {word} vs orthogonal"] if peer else []) + ["p sooner vs none"]
+    header = (
+        ([measure.group_label] if groups else [])
+        + [
+            "config",
+            "hyperparameters",
+            "n",
+            f"final {measure.final} [95% CI]",
+            f"epochs to no penalty's {_target(measure)}",
+            f"p {word} vs none",
+        ]
+        + ([f"p {word} vs orthogonal"] if peer else [])
+        + ["p sooner vs none"]
+    )
     names = ("p_vs_baseline",) + (("p_vs_peer",) if peer else ()) + ("p_sooner",)
-    body = [([r["group"]] if groups else []) + [r["penalty"], r["config"], r["n"], _final_cell(r, measure),
-                                                 r["reach_cell"]]
-            + ["-" if r[name] is None else stats.format_pvalue(r[name]) for name in names] for r in rows]
+    body = [
+        ([r["group"]] if groups else [])
+        + [r["penalty"], r["config"], r["n"], _final_cell(r, measure), r["reach_cell"]]
+        + ["-" if r[name] is None else stats.format_pvalue(r[name]) for name in names]
+        for r in rows
+    ]
     return markdown_table(header, body)
 
 
@@ -133,34 +155,49 @@ def verdict_sentences(rows, alpha=ALPHA, measure=TEST_MSE):
         best = (max if measure.higher_is_better else min)(group, key=lambda r: r["final"][0])
 
         def significant(key, penalties=PENALTIES):
-            return [r["penalty"] for r in group
-                    if r["penalty"] in penalties and r[key] is not None and r[key] < alpha]
+            return [r["penalty"] for r in group if r["penalty"] in penalties and r[key] is not None and r[key] < alpha]
 
         better, faster = significant("p_vs_baseline"), significant("p_sooner")
-        text = (f"{name} ({base['n']} baseline runs): " +
-                (f"{', '.join(better)} reached a significantly {word} final {final} than no penalty "
-                 f"(one-tailed Welch, p < {alpha:g})" if better else
-                 f"no penalised configuration reached a significantly {word} final {final} than no penalty "
-                 f"(one-tailed Welch, p < {alpha:g})"))
-        worse = [r["penalty"] for r in group if r["p_vs_baseline"] is not None
-                 and not math.isnan(r["p_vs_baseline"]) and 1.0 - r["p_vs_baseline"] < alpha]
+        text = f"{name} ({base['n']} baseline runs): " + (
+            f"{', '.join(better)} reached a significantly {word} final {final} than no penalty "
+            f"(one-tailed Welch, p < {alpha:g})"
+            if better
+            else f"no penalised configuration reached a significantly {word} final {final} than no penalty "
+            f"(one-tailed Welch, p < {alpha:g})"
+        )
+        worse = [
+            r["penalty"]
+            for r in group
+            if r["p_vs_baseline"] is not None
+            and not math.isnan(r["p_vs_baseline"])
+            and 1.0 - r["p_vs_baseline"] < alpha
+        ]
         if worse:
             opposite = "lower" if measure.higher_is_better else "higher"
             text += f"; {', '.join(worse)} ended with a significantly {opposite} final {final} (the other tail)"
         if best is base:
-            text += f"; no penalty had the {'highest' if measure.higher_is_better else 'lowest'} mean " \
-                    f"({_value(base['final'][0], measure)})"
+            text += (
+                f"; no penalty had the {'highest' if measure.higher_is_better else 'lowest'} mean "
+                f"({_value(base['final'][0], measure)})"
+            )
         else:
-            text += (f"; the {'highest' if measure.higher_is_better else 'lowest'} mean was {best['penalty']} "
-                     f"({_value(best['final'][0], measure)}, {_change(best, base, measure)} against "
-                     f"{_value(base['final'][0], measure)} without penalty)")
-        text += (f"; {', '.join(faster)} reached {target} in significantly fewer epochs" if faster else
-                 f"; no penalised configuration reached {target} in significantly fewer epochs")
+            text += (
+                f"; the {'highest' if measure.higher_is_better else 'lowest'} mean was {best['penalty']} "
+                f"({_value(best['final'][0], measure)}, {_change(best, base, measure)} against "
+                f"{_value(base['final'][0], measure)} without penalty)"
+            )
+        text += (
+            f"; {', '.join(faster)} reached {target} in significantly fewer epochs"
+            if faster
+            else f"; no penalised configuration reached {target} in significantly fewer epochs"
+        )
         if any(r["penalty"] == PEER for r in group):
             beat_peer = significant("p_vs_peer", FORMS)
-            text += (f"; {', '.join(beat_peer)} had a significantly {word} final {final} than the {PEER} peer"
-                     if beat_peer else f"; no entropy form had a significantly {word} final {final} than the "
-                     f"{PEER} peer")
+            text += (
+                f"; {', '.join(beat_peer)} had a significantly {word} final {final} than the {PEER} peer"
+                if beat_peer
+                else f"; no entropy form had a significantly {word} final {final} than the {PEER} peer"
+            )
         sentences.append(text + ".")
     return sentences
 
@@ -175,8 +212,11 @@ def overall_sentence(rows, alpha=ALPHA, measure=TEST_MSE):
     significantly fewer epochs (one-tailed Welch, p < 0.05 each; no
     correction for the 24 comparisons)."
     """
-    penalised = [r for r in rows if r["penalty"] != BASELINE and r["p_vs_baseline"] is not None
-                 and not math.isnan(r["p_vs_baseline"])]
+    penalised = [
+        r
+        for r in rows
+        if r["penalty"] != BASELINE and r["p_vs_baseline"] is not None and not math.isnan(r["p_vs_baseline"])
+    ]
     groups = sorted({r["group"] for r in rows}, key=group_order)
     better = [r for r in penalised if r["p_vs_baseline"] < alpha]
     worse = [r for r in penalised if 1.0 - r["p_vs_baseline"] < alpha]
@@ -188,11 +228,13 @@ def overall_sentence(rows, alpha=ALPHA, measure=TEST_MSE):
         return f" ({names})" if found else ""
 
     plural = "s" if len(groups) != 1 else ""
-    return (f"Over {len(groups)} {measure.group_label}{plural} ({len(penalised)} penalised configurations, each "
-            f"against no penalty in its {measure.group_label}): {len(better)} ended with a significantly {word} final "
-            f"{measure.final}{which(better)}, {len(worse)} with a significantly {opposite} one{which(worse)}, and "
-            f"{len(sooner)} reached the baseline's {_target(measure)} in significantly fewer epochs{which(sooner)} "
-            f"(one-tailed Welch, p < {alpha:g} each; no correction for the {len(penalised)} comparisons).")
+    return (
+        f"Over {len(groups)} {measure.group_label}{plural} ({len(penalised)} penalised configurations, each "
+        f"against no penalty in its {measure.group_label}): {len(better)} ended with a significantly {word} final "
+        f"{measure.final}{which(better)}, {len(worse)} with a significantly {opposite} one{which(worse)}, and "
+        f"{len(sooner)} reached the baseline's {_target(measure)} in significantly fewer epochs{which(sooner)} "
+        f"(one-tailed Welch, p < {alpha:g} each; no correction for the {len(penalised)} comparisons)."
+    )
 
 
 def speed(row, base, alpha=ALPHA):
@@ -258,8 +300,12 @@ def comparison_sentence(rows, alpha=ALPHA, measure=TEST_MSE):
         return "No runs without a penalty, so nothing can be compared."
     if len({r["group"] for r in rows}) > 1:
         raise ValueError(f"`rows` must be of one {measure.group_label}: {sorted({r['group'] for r in rows})}")
-    verbs = {"faster": "got there sooner", "slower": "got there later", "same": "got there no sooner",
-             "never": "never got there"}
+    verbs = {
+        "faster": "got there sooner",
+        "slower": "got there later",
+        "same": "got there no sooner",
+        "never": "never got there",
+    }
     ends = {"better": "ended better", "worse": "ended worse", "same": "ended no different"}
     parts = []
     for row in rows:
@@ -267,14 +313,24 @@ def comparison_sentence(rows, alpha=ALPHA, measure=TEST_MSE):
             continue
         (how, p_how), (end, p_end) = speed(row, base, alpha), quality(row, alpha)
         when = "" if how == "never" else f" ({_epoch(row)}, {_p(p_how)})"
-        parts.append(f"{row['penalty']} {verbs[how]}{when} and {ends[end]} ({_change(row, base, measure)}, "
-                     f"{_p(p_end)})")
-    head = (f"Against no penalty (final {measure.final} {_value(base['final'][0], measure)}, mean of {base['n']} "
-            f"seeds, which its runs reach at {_epoch(base)})")
+        parts.append(
+            f"{row['penalty']} {verbs[how]}{when} and {ends[end]} ({_change(row, base, measure)}, {_p(p_end)})"
+        )
+    head = (
+        f"Against no penalty (final {measure.final} {_value(base['final'][0], measure)}, mean of {base['n']} "
+        f"seeds, which its runs reach at {_epoch(base)})"
+    )
     if not parts:
         return head + ": nothing else ran."
     return f"{head}: {'; '.join(parts)}."
 
 
-__all__ = ["comparison_sentence", "overall_sentence", "quality", "speed", "verdict_rows", "verdict_sentences",
-           "verdict_table"]
+__all__ = [
+    "comparison_sentence",
+    "overall_sentence",
+    "quality",
+    "speed",
+    "verdict_rows",
+    "verdict_sentences",
+    "verdict_table",
+]

@@ -220,9 +220,7 @@ def dense_entropy_penalty(kernel, lam=1.0, stabilized=True, epsilon=DEFAULT_EPSI
     return -ops.sum(lam * ops.log(qr_factors(square_part(as_float32(kernel)))))
 
 
-def conv_entropy_penalty(
-    kernel, lam=1.0, output_positions=1, stabilized=True, epsilon=DEFAULT_EPSILON
-):
+def conv_entropy_penalty(kernel, lam=1.0, output_positions=1, stabilized=True, epsilon=DEFAULT_EPSILON):
     """Penalty of a Conv2D kernel, summed over its `c_in * c_out` filters.
 
     Exact: `-N_out * sum_{i,o} lam_{i,o} log|K[0, 0, i, o]|`.

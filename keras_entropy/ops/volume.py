@@ -101,9 +101,7 @@ def dense_volume_factors(kernel, epsilon=DEFAULT_EPSILON):
     return gram_cholesky_factors(_tall(kernel), epsilon)
 
 
-def dense_volume_penalty(
-    kernel, lam=1.0, stabilized=True, normalized=False, epsilon=DEFAULT_EPSILON
-):
+def dense_volume_penalty(kernel, lam=1.0, stabilized=True, normalized=False, epsilon=DEFAULT_EPSILON):
     """Volume penalty of a dense kernel (MATH.md sections 8 and 10).
 
     Exact: `-lam * dense_volume_change(kernel, normalized)`.
@@ -141,9 +139,7 @@ def _check_grid(grid):
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise ValueError(
-            f"`grid` must be two positive integers (height, width), got grid={grid!r}."
-        )
+        raise ValueError(f"`grid` must be two positive integers (height, width), got grid={grid!r}.")
     return h, w
 
 
@@ -241,7 +237,12 @@ def conv_volume_change(kernel, grid, normalized=False):
 
 
 def conv_volume_penalty(
-    kernel, grid, output_positions=1, lam=1.0, stabilized=True, normalized=False,
+    kernel,
+    grid,
+    output_positions=1,
+    lam=1.0,
+    stabilized=True,
+    normalized=False,
     epsilon=DEFAULT_EPSILON,
 ):
     """Volume penalty of a Conv2D kernel (MATH.md sections 9 and 10).

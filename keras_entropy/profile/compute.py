@@ -22,10 +22,7 @@ from keras_entropy.regularizers import default_grid
 def _check_layer(layer):
     kind = layer_kind(layer)
     if kind is None:
-        raise TypeError(
-            "Expected a Dense or Conv2D layer. "
-            f"Received: layer={layer!r} of type {type(layer).__name__}"
-        )
+        raise TypeError(f"Expected a Dense or Conv2D layer. Received: layer={layer!r} of type {type(layer).__name__}")
     if not layer.built:
         raise ValueError(f"Layer {layer.name!r} is not built: build or call the model first.")
     return kind
@@ -41,13 +38,11 @@ def _volume_values(kernel, kind, hw, n_out, normalized, grid):
     `N_out` is unknown), as `ConvEntropy` counts its penalty.
     """
     if kind == "dense":
-        value = float(keras.ops.convert_to_numpy(
-            entropy_ops.dense_volume_change(kernel, normalized)))
+        value = float(keras.ops.convert_to_numpy(entropy_ops.dense_volume_change(kernel, normalized)))
         return np.asarray([value], dtype="float32"), value, None
     grid = grid or default_grid(hw, tuple(kernel.shape[:2]))
     change = entropy_ops.conv_volume_change(kernel, grid, normalized)
-    values = np.asarray([float(keras.ops.convert_to_numpy(change)) / (grid[0] * grid[1])],
-                        dtype="float32")
+    values = np.asarray([float(keras.ops.convert_to_numpy(change)) / (grid[0] * grid[1])], dtype="float32")
     total = math.nan if n_out is None else n_out * float(values[0])
     return values, total, tuple(grid)
 
@@ -95,28 +90,29 @@ def compute_entries(items, form="paper", grid=None):
             n_out = int(kernel.shape[1])
         layer_grid = None
         if form != "paper":
-            values, total, layer_grid = _volume_values(
-                kernel, kind, hw, n_out, form == "normalized", grid)
+            values, total, layer_grid = _volume_values(kernel, kind, hw, n_out, form == "normalized", grid)
         elif kind == "conv":
             size = int(kernel.shape[2]) * int(kernel.shape[3])
-            values = flat[offset:offset + size].copy()
+            values = flat[offset : offset + size].copy()
             offset += size
             total = math.nan if n_out is None else float(n_out * np.sum(values, dtype="float64"))
         else:
             total = float(keras.ops.convert_to_numpy(entropy_ops.dense_entropy_change(kernel)))
             values = np.asarray([total], dtype="float32")
-        entries.append(LayerEntropy(
-            index=index,
-            name=layer.name,
-            path=path or layer.name,
-            kind=kind,
-            kernel_shape=tuple(int(d) for d in kernel.shape),
-            output_positions=n_out,
-            values=values,
-            total=total,
-            form=form,
-            grid=layer_grid,
-        ))
+        entries.append(
+            LayerEntropy(
+                index=index,
+                name=layer.name,
+                path=path or layer.name,
+                kind=kind,
+                kernel_shape=tuple(int(d) for d in kernel.shape),
+                output_positions=n_out,
+                values=values,
+                total=total,
+                form=form,
+                grid=layer_grid,
+            )
+        )
     return entries
 
 
@@ -191,12 +187,8 @@ def entropy_profile(model, kinds=("conv", "dense"), label=None, form="paper", gr
     form = validation.validate_form(form)
     grid = validation.validate_grid(grid)
     if not model.built:
-        raise ValueError(
-            f"Model {model.name!r} is not built: call it on data or `build()` it first."
-        )
-    items = [
-        (i, path, layer, None) for i, (path, layer) in enumerate(iter_entropy_layers(model, kinds))
-    ]
+        raise ValueError(f"Model {model.name!r} is not built: call it on data or `build()` it first.")
+    items = [(i, path, layer, None) for i, (path, layer) in enumerate(iter_entropy_layers(model, kinds))]
     return EntropyProfile(compute_entries(items, form, grid), label=label, form=form)
 
 

@@ -63,11 +63,12 @@ def _axis_texts(form):
     """`{conv, dense, right, conv_legend, dense_legend}`: the axis texts of `form`."""
     conv, dense = QUANTITIES[form]["conv"], QUANTITIES[form]["dense"]
     if form == "paper":
-        left = {"conv": f"entropy change per conv filter, {conv} (nats)",
-                "dense": f"entropy change per dense layer, {dense} (nats)"}
+        left = {
+            "conv": f"entropy change per conv filter, {conv} (nats)",
+            "dense": f"entropy change per dense layer, {dense} (nats)",
+        }
     else:  # one value per layer: short labels that name the form
-        left = {"conv": f"{form} form: {conv} (nats)",
-                "dense": f"{form} form: {dense} per dense layer (nats)"}
+        left = {"conv": f"{form} form: {conv} (nats)", "dense": f"{form} form: {dense} per dense layer (nats)"}
     return {
         **left,
         "right": f"dense layers: {dense} (nats)",
@@ -83,8 +84,16 @@ def _legend_handle(kind, form, label):
     style = _BOX_STYLES[kind]
     if form == "paper":
         return Patch(facecolor=style["face"], edgecolor=style["edge"], label=label)
-    return Line2D([], [], linestyle="none", marker=_MARKERS[kind], markersize=6,
-                  markerfacecolor=style["face"], markeredgecolor=style["edge"], label=label)
+    return Line2D(
+        [],
+        [],
+        linestyle="none",
+        marker=_MARKERS[kind],
+        markersize=6,
+        markerfacecolor=style["face"],
+        markeredgecolor=style["edge"],
+        label=label,
+    )
 
 
 def _draw(ax, kind, positions, data, form, showfliers):
@@ -92,9 +101,15 @@ def _draw(ax, kind, positions, data, form, showfliers):
     style = _BOX_STYLES[kind]
     if form != "paper":
         points = [(pos, float(d[0])) for pos, d in zip(positions, data) if d.size]
-        ax.plot([p for p, _ in points], [v for _, v in points], linestyle="none",
-                marker=_MARKERS[kind], markersize=6,
-                markerfacecolor=style["face"], markeredgecolor=style["edge"])
+        ax.plot(
+            [p for p, _ in points],
+            [v for _, v in points],
+            linestyle="none",
+            marker=_MARKERS[kind],
+            markersize=6,
+            markerfacecolor=style["face"],
+            markeredgecolor=style["edge"],
+        )
         return
     ax.boxplot(
         data,
@@ -104,15 +119,22 @@ def _draw(ax, kind, positions, data, form, showfliers):
         showfliers=showfliers,
         manage_ticks=False,
         boxprops={"facecolor": style["face"], "edgecolor": style["edge"], "linewidth": 0.8},
-        medianprops={"color": "#d94801" if kind == "conv" else style["edge"],
-                     "linewidth": 1.2 if kind == "conv" else 2.0},
+        medianprops={
+            "color": "#d94801" if kind == "conv" else style["edge"],
+            "linewidth": 1.2 if kind == "conv" else 2.0,
+        },
         showmeans=kind == "dense",
-        meanprops={"marker": "D", "markersize": 5, "markerfacecolor": style["face"],
-                   "markeredgecolor": style["edge"]},
+        meanprops={"marker": "D", "markersize": 5, "markerfacecolor": style["face"], "markeredgecolor": style["edge"]},
         whiskerprops={"color": style["edge"], "linewidth": 0.8},
         capprops={"color": style["edge"], "linewidth": 0.8},
-        flierprops={"marker": "o", "markersize": 2.5, "markerfacecolor": "none",
-                    "markeredgecolor": "#525252", "markeredgewidth": 0.5, "alpha": 0.6},
+        flierprops={
+            "marker": "o",
+            "markersize": 2.5,
+            "markerfacecolor": "none",
+            "markeredgecolor": "#525252",
+            "markeredgewidth": 0.5,
+            "alpha": 0.6,
+        },
     )
 
 
@@ -172,9 +194,7 @@ def plot_profiles(
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - matplotlib is in the plot extra
-        raise ImportError(
-            "plot_profiles needs matplotlib: pip install 'keras-entropy[plot]'"
-        ) from exc
+        raise ImportError("plot_profiles needs matplotlib: pip install 'keras-entropy[plot]'") from exc
     if isinstance(profiles, EntropyProfile):
         profiles = [profiles]
     profiles = list(profiles)
@@ -236,7 +256,9 @@ def plot_profiles(
         right.tick_params(axis="y", colors=_BOX_STYLES["dense"]["edge"])
         axes[0].legend(
             handles=[_legend_handle(kind, form, texts[f"{kind}_legend"]) for kind in _BOX_STYLES],
-            loc="best", fontsize=7, frameon=False,
+            loc="best",
+            fontsize=7,
+            frameon=False,
         )
     if title:
         fig.suptitle(title)

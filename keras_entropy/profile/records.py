@@ -21,8 +21,18 @@ from keras_entropy import validation
 STATISTICS = ("mean", "median", "min", "max", "total")
 
 _LAYER_COLUMNS = (
-    "index", "name", "path", "kind", "kernel_shape", "output_positions",
-    "n_values", "mean", "median", "min", "max", "total",
+    "index",
+    "name",
+    "path",
+    "kind",
+    "kernel_shape",
+    "output_positions",
+    "n_values",
+    "mean",
+    "median",
+    "min",
+    "max",
+    "total",
 )
 
 #: The extra per-layer columns of a profile in a volume form (a paper-form
@@ -203,9 +213,7 @@ class EntropyProfile:
         try:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - pandas is in the plot extra
-            raise ImportError(
-                "EntropyProfile.to_dataframe needs pandas: pip install 'keras-entropy[plot]'"
-            ) from exc
+            raise ImportError("EntropyProfile.to_dataframe needs pandas: pip install 'keras-entropy[plot]'") from exc
         records = self.to_records(per)
         columns = self._columns(per, records) if per == "layer" else None
         return pd.DataFrame.from_records(records, columns=columns)
@@ -218,8 +226,9 @@ class EntropyProfile:
         """
         records = self.to_records(per)
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=self._columns(per, records),
-                                lineterminator="\n", extrasaction="ignore")
+        writer = csv.DictWriter(
+            buffer, fieldnames=self._columns(per, records), lineterminator="\n", extrasaction="ignore"
+        )
         writer.writeheader()
         writer.writerows(records)
         text = buffer.getvalue()
@@ -244,7 +253,10 @@ class EntropyProfile:
             "form": self.form,
             "layers": [
                 {
-                    "index": e.index, "name": e.name, "path": e.path, "kind": e.kind,
+                    "index": e.index,
+                    "name": e.name,
+                    "path": e.path,
+                    "kind": e.kind,
                     "kernel_shape": list(e.kernel_shape),
                     "output_positions": e.output_positions,
                     "total": number(e.total),
@@ -276,12 +288,16 @@ class EntropyProfile:
         form = data.get("form", "paper")  # profiles written before the forms: paper
         layers = [
             LayerEntropy(
-                index=int(d["index"]), name=d["name"], path=d.get("path", d["name"]),
-                kind=d["kind"], kernel_shape=tuple(d["kernel_shape"]),
+                index=int(d["index"]),
+                name=d["name"],
+                path=d.get("path", d["name"]),
+                kind=d["kind"],
+                kernel_shape=tuple(d["kernel_shape"]),
                 output_positions=d["output_positions"],
                 values=np.asarray([number(v) for v in d["values"]], dtype="float32"),
                 total=math.nan if d["total"] is None else float(d["total"]),
-                form=form, grid=None if d.get("grid") is None else tuple(d["grid"]),
+                form=form,
+                grid=None if d.get("grid") is None else tuple(d["grid"]),
             )
             for d in data["layers"]
         ]

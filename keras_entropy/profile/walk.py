@@ -21,8 +21,7 @@ def validate_kinds(kinds):
     names = validation.validate_names(kinds, "kinds")
     if any(k not in KINDS for k in names):
         raise ValueError(
-            f"Argument `kinds` must be a non-empty subset of {tuple(KINDS)}. "
-            f"Received: kinds={tuple(names)!r}"
+            f"Argument `kinds` must be a non-empty subset of {tuple(KINDS)}. Received: kinds={tuple(names)!r}"
         )
     return tuple(names)
 
@@ -31,8 +30,7 @@ def validate_model(model):
     """`model` if it is a Keras layer or model; TypeError naming it otherwise."""
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(
-            f"Argument `model` must be a Keras model. Received: model={model!r} "
-            f"of type {type(model).__name__}"
+            f"Argument `model` must be a Keras model. Received: model={model!r} of type {type(model).__name__}"
         )
     return model
 

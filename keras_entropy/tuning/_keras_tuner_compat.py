@@ -25,8 +25,7 @@ try:
     import keras_tuner
 except ImportError as _error:  # pragma: no cover - depends on the installation
     raise ImportError(
-        "keras_entropy.tuning needs KerasTuner: pip install 'keras-entropy[tuning]' "
-        "(or pip install keras-tuner)."
+        "keras_entropy.tuning needs KerasTuner: pip install 'keras-entropy[tuning]' (or pip install keras-tuner)."
     ) from _error
 
 #: `(lowest supported, first unsupported)` KerasTuner release.

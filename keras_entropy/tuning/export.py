@@ -152,13 +152,15 @@ def trial_records(
     for trial in sorted(trials, key=lambda t: str(t.trial_id)):
         if trial.status != TrialStatus.COMPLETED:
             continue
-        records.append(_trial_record(trial, project_dir, objective_, rename, fixed, drop,
-                                     monitors, patience, min_delta, default_seed))
+        records.append(
+            _trial_record(
+                trial, project_dir, objective_, rename, fixed, drop, monitors, patience, min_delta, default_seed
+            )
+        )
     return records
 
 
-def _trial_record(trial, project_dir, objective_, rename, fixed, drop, monitors, patience,
-                  min_delta, default_seed):
+def _trial_record(trial, project_dir, objective_, rename, fixed, drop, monitors, patience, min_delta, default_seed):
     hps = trial.hyperparameters
     seed = hps.values.get(SEED_HP, default_seed)
     replication = 0
@@ -174,8 +176,9 @@ def _trial_record(trial, project_dir, objective_, rename, fixed, drop, monitors,
     fields = {"history": run.get("history", {})}
     if fields["history"]:
         try:
-            fields = runs.run_record(fields["history"], monitors, patience, min_delta,
-                                     modes=_objective_modes(objective_))
+            fields = runs.run_record(
+                fields["history"], monitors, patience, min_delta, modes=_objective_modes(objective_)
+            )
         except ValueError as error:
             raise ValueError(f"Trial {trial.trial_id}: {error}") from None
     else:

@@ -41,8 +41,21 @@ class GridOracle(Oracle):
         return {"status": "IDLE" if self.ongoing_trials else "STOPPED", "values": None}
 
 
-def grid_search(hypermodel, objective, directory, project, fit, *, deadline_s, export_to, fixed, rename,
-                drop=(), seed=None, label=None):
+def grid_search(
+    hypermodel,
+    objective,
+    directory,
+    project,
+    fit,
+    *,
+    deadline_s,
+    export_to,
+    fixed,
+    rename,
+    drop=(),
+    seed=None,
+    label=None,
+):
     """Grid-search one configuration, resuming its KerasTuner project; export its trials.
 
     Args:
@@ -67,9 +80,12 @@ def grid_search(hypermodel, objective, directory, project, fit, *, deadline_s, e
     oracle = GridOracle(objective=objective, seed=seed)
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner's "Reloading Tuner from ..."
         tuner = keras_tuner.Tuner(oracle=oracle, hypermodel=hypermodel, directory=directory, project_name=project)
-    print(f"search: {label or project}: grid over " + ", ".join(tuner.oracle.hyperparameters.values)
-          + f"; {fit.get('epochs', 1)} epochs per trial; objective {objective.direction} {objective.name}",
-          flush=True)
+    print(
+        f"search: {label or project}: grid over "
+        + ", ".join(tuner.oracle.hyperparameters.values)
+        + f"; {fit.get('epochs', 1)} epochs per trial; objective {objective.direction} {objective.name}",
+        flush=True,
+    )
     end = tuner.on_trial_end
 
     def on_trial_end(trial):  # past the CPU budget: the grid stops here, resumable
@@ -86,7 +102,8 @@ def grid_search(hypermodel, objective, directory, project, fit, *, deadline_s, e
         with contextlib.suppress(OSError):
             os.remove(os.path.join(tuner.project_dir, trial, "checkpoint.weights.h5"))
     return not time_is_up(deadline_s) and not any(
-        str(t.status) not in ("COMPLETED", "INVALID", "FAILED") for t in tuner.oracle.trials.values())
+        str(t.status) not in ("COMPLETED", "INVALID", "FAILED") for t in tuner.oracle.trials.values()
+    )
 
 
 __all__ = ["GridOracle", "grid_search"]

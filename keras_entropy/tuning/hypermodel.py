@@ -31,8 +31,7 @@ def _takes_hp(build):
         parameters = inspect.signature(build).parameters.values()
     except (TypeError, ValueError):  # builtins, some callables
         return True
-    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
-                                                       p.VAR_POSITIONAL)]
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
     return bool(positional)
 
 
@@ -88,8 +87,7 @@ class EntropyHyperModel(keras_tuner.HyperModel):
             dict kind -> the dict of `EntropySearch.declare` (kinds without a
             search space are left out).
         """
-        return {kind: space.declare(hp, kind) for kind, space in self.spaces.items()
-                if space is not None}
+        return {kind: space.declare(hp, kind) for kind, space in self.spaces.items() if space is not None}
 
     def seed(self, hp):
         """The trial's seed (None when `seeds` is None)."""
@@ -120,10 +118,17 @@ class EntropyHyperModel(keras_tuner.HyperModel):
                 continue
             space = self.spaces[kind]
             touched = place_penalties(
-                model, choice["where"], choice["lam"], kinds=(kind,),
-                stabilized=choice["stabilized"], epsilon=space.epsilon,
-                reference=space.reference, k=space.k, statistic=space.statistic,
-                form=choice["form"], grid=space.grid,
+                model,
+                choice["where"],
+                choice["lam"],
+                kinds=(kind,),
+                stabilized=choice["stabilized"],
+                epsilon=space.epsilon,
+                reference=space.reference,
+                k=space.k,
+                statistic=space.statistic,
+                form=choice["form"],
+                grid=space.grid,
             )
             if not touched:
                 raise ValueError(
@@ -138,14 +143,16 @@ class EntropyHyperModel(keras_tuner.HyperModel):
         wall = time.perf_counter() - start
         trial_dir = _trial_dir(kwargs.get("callbacks"))
         if trial_dir is not None:
-            values = {name: [None if v is None else float(v) for v in series]
-                      for name, series in history.history.items()}
+            values = {
+                name: [None if v is None else float(v) for v in series] for name, series in history.history.items()
+            }
             record = {
                 "history": values,
                 "initial_epoch": int(kwargs.get("initial_epoch", 0) or 0),
                 "wall_time_s": round(wall, 3),
-                "penalties": {k: {kk: vv for kk, vv in c.items() if kk != "where"}
-                              for k, c in self.choices(hp.copy()).items()},
+                "penalties": {
+                    k: {kk: vv for kk, vv in c.items() if kk != "where"} for k, c in self.choices(hp.copy()).items()
+                },
                 **runs.runtime_info(),
             }
             _write_json(os.path.join(trial_dir, TRIAL_RECORD_FILE), record)
@@ -157,15 +164,15 @@ def _validate_seeds(seeds):
         return None
     if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
         return [int(seeds)]
-    if isinstance(seeds, (list, tuple)) and seeds and all(
-        isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds
+    if (
+        isinstance(seeds, (list, tuple))
+        and seeds
+        and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds)
     ):
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"Argument `seeds` contains duplicates. Received: seeds={seeds!r}")
         return [int(s) for s in seeds]
-    raise TypeError(
-        f"Argument `seeds` must be None, an int or a non-empty list of ints. Received: seeds={seeds!r}"
-    )
+    raise TypeError(f"Argument `seeds` must be None, an int or a non-empty list of ints. Received: seeds={seeds!r}")
 
 
 def entropy_hypermodel(build=None, *, conv=None, dense=None, seeds=None, name=None):
@@ -177,6 +184,7 @@ def entropy_hypermodel(build=None, *, conv=None, dense=None, seeds=None, name=No
 
     `entropy_hypermodel(build, conv=..., dense=...)` works too.
     """
+
     def wrap(fn):
         return EntropyHyperModel(fn, conv=conv, dense=dense, seeds=seeds, name=name)
 

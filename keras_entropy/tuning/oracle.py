@@ -53,8 +53,7 @@ class FaultTolerantOracle:
         """
         if not isinstance(oracle, Oracle) or type(oracle) not in cls.__mro__:
             raise TypeError(
-                f"Argument `oracle` must be an oracle of a base class of {cls.__name__}. "
-                f"Received: oracle={oracle!r}"
+                f"Argument `oracle` must be an oracle of a base class of {cls.__name__}. Received: oracle={oracle!r}"
             )
         new = cls.__new__(cls)
         new.__dict__.update(vars(oracle))  # the same trials, space, project directory, ...
@@ -93,9 +92,12 @@ class FaultTolerantOracle:
             self._last_seen.pop(tuner_id, None)
             changed = True
             message = f"[fault tolerance] worker {tuner_id!r} silent for {now - seen:.0f} s: forgotten"
-            if trial is not None and trial.trial_id not in self.end_order \
-                    and trial.trial_id not in self._retry_queue \
-                    and all(t.trial_id != trial.trial_id for t in self.ongoing_trials.values()):
+            if (
+                trial is not None
+                and trial.trial_id not in self.end_order
+                and trial.trial_id not in self._retry_queue
+                and all(t.trial_id != trial.trial_id for t in self.ongoing_trials.values())
+            ):
                 self._retry_queue.append(trial.trial_id)
                 self.reissued.append(trial.trial_id)
                 message += f"; trial {trial.trial_id} will run on another worker"
@@ -137,14 +139,12 @@ class FaultTolerantOracle:
     def end_trial(self, trial):
         self._touch_trial(trial.trial_id)
         if trial.trial_id in self.end_order:
-            print(f"[fault tolerance] trial {trial.trial_id} already ended: late result ignored",
-                  flush=True)
+            print(f"[fault tolerance] trial {trial.trial_id} already ended: late result ignored", flush=True)
         else:
             super().end_trial(trial)
         if trial.trial_id in self.end_order:
             # Whoever else still runs it (a presumed-dead worker) is no longer tracked.
-            for tuner_id in [t for t, o in self.ongoing_trials.items()
-                             if o.trial_id == trial.trial_id]:
+            for tuner_id in [t for t, o in self.ongoing_trials.items() if o.trial_id == trial.trial_id]:
                 self.ongoing_trials.pop(tuner_id)
 
 
@@ -158,15 +158,16 @@ def fault_tolerant_class(oracle_class):
     """
     if not isinstance(oracle_class, type) or not issubclass(oracle_class, Oracle):
         raise TypeError(
-            "Argument `oracle_class` must be a subclass of keras_tuner.Oracle. "
-            f"Received: oracle_class={oracle_class!r}"
+            f"Argument `oracle_class` must be a subclass of keras_tuner.Oracle. Received: oracle_class={oracle_class!r}"
         )
     if issubclass(oracle_class, FaultTolerantOracle):
         return oracle_class
     if oracle_class not in _CLASSES:
         _CLASSES[oracle_class] = type(
-            f"FaultTolerant{oracle_class.__name__}", (FaultTolerantOracle, oracle_class),
-            {"__module__": __name__, "__doc__": FaultTolerantOracle.__doc__})
+            f"FaultTolerant{oracle_class.__name__}",
+            (FaultTolerantOracle, oracle_class),
+            {"__module__": __name__, "__doc__": FaultTolerantOracle.__doc__},
+        )
     return _CLASSES[oracle_class]
 
 

@@ -15,8 +15,16 @@ from keras_entropy.tuning.distribute import HeartbeatClient, cluster_role, serve
 from keras_entropy.tuning.oracle import DEFAULT_TRIAL_TIMEOUT, make_fault_tolerant
 
 
-def run_search(tuner, *fit_args, trial_timeout=DEFAULT_TRIAL_TIMEOUT, heartbeat_interval=10.0,
-               idle_interval=1.0, poll_interval=0.5, progress=False, **fit_kwargs):
+def run_search(
+    tuner,
+    *fit_args,
+    trial_timeout=DEFAULT_TRIAL_TIMEOUT,
+    heartbeat_interval=10.0,
+    idle_interval=1.0,
+    poll_interval=0.5,
+    progress=False,
+    **fit_kwargs,
+):
     """`tuner.search(*fit_args, **fit_kwargs)`, fault tolerant when distributed.
 
     Not distributed (no `KERASTUNER_ORACLE_IP`): exactly `tuner.search`.

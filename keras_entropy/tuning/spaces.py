@@ -62,9 +62,7 @@ class LogUniform:
         self.low = validation.validate_positive(low, "low")
         self.high = validation.validate_positive(high, "high")
         if not self.low < self.high:
-            raise ValueError(
-                f"Argument `low` must be < `high`. Received: low={low!r}, high={high!r}"
-            )
+            raise ValueError(f"Argument `low` must be < `high`. Received: low={low!r}, high={high!r}")
         self.baseline = validation.validate_bool(baseline, "baseline")
 
     def __repr__(self):
@@ -82,8 +80,7 @@ def _validate_lam_space(lam):
     if isinstance(lam, str):
         if lam != "paper":
             raise ValueError(
-                "Argument `lam` must be a float, a list of floats, 'paper' or a "
-                f"LogUniform. Received: lam={lam!r}"
+                f"Argument `lam` must be a float, a list of floats, 'paper' or a LogUniform. Received: lam={lam!r}"
             )
         return list(PAPER_LAMS)
     if isinstance(lam, (list, tuple)):
@@ -91,11 +88,8 @@ def _validate_lam_space(lam):
             raise ValueError(f"Argument `lam` must not be an empty list. Received: lam={lam!r}")
         values = []
         for value in lam:
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                    or not math.isfinite(value):
-                raise ValueError(
-                    f"Argument `lam` must contain finite numbers. Received: lam={lam!r}"
-                )
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ValueError(f"Argument `lam` must contain finite numbers. Received: lam={lam!r}")
             values.append(float(value))
         if len(set(values)) != len(values):
             raise ValueError(f"Argument `lam` contains duplicates. Received: lam={lam!r}")
@@ -110,6 +104,7 @@ def _validate_lam_space(lam):
 
 def _validate_placement_space(placement):
     """Returns `(labels, where_of_label)`; one label means a fixed placement."""
+
     def check_strategy(name):
         if name not in STRATEGIES:
             raise ValueError(
@@ -127,9 +122,7 @@ def _validate_placement_space(placement):
         where = {}
         for label, value in placement.items():
             if not isinstance(label, str) or not label:
-                raise TypeError(
-                    f"Keys of `placement` must be non-empty strings. Received: placement={placement!r}"
-                )
+                raise TypeError(f"Keys of `placement` must be non-empty strings. Received: placement={placement!r}")
             if isinstance(value, str):
                 check_strategy(value)
             elif not isinstance(value, (list, tuple)) or not value:
@@ -157,8 +150,11 @@ def _validate_placement_space(placement):
 
 def _validate_stabilized_space(stabilized):
     if isinstance(stabilized, (list, tuple)):
-        if not stabilized or not all(isinstance(s, bool) for s in stabilized) \
-                or len(set(stabilized)) != len(stabilized):
+        if (
+            not stabilized
+            or not all(isinstance(s, bool) for s in stabilized)
+            or len(set(stabilized)) != len(stabilized)
+        ):
             raise ValueError(
                 "Argument `stabilized` must be True, False or a list of distinct booleans, "
                 f"e.g. [True, False]. Received: stabilized={stabilized!r}"
@@ -243,8 +239,10 @@ class EntropySearch:
         return len(self.placements) > 1
 
     def __repr__(self):
-        return (f"EntropySearch(lam={self.lam!r}, placement={self.placements!r}, "
-                f"stabilized={self.stabilized!r}, form={self.forms!r})")
+        return (
+            f"EntropySearch(lam={self.lam!r}, placement={self.placements!r}, "
+            f"stabilized={self.stabilized!r}, form={self.forms!r})"
+        )
 
     def declare(self, hp, kind):
         """Declare this space's hyperparameters in `hp`; return the trial's choice.

@@ -47,11 +47,13 @@ def free_port(host="127.0.0.1"):
 def cluster_env(tuner_id, port, host="127.0.0.1", base=None):
     """The environment of one process of the cluster (a copy of `base`, default os.environ)."""
     env = dict(os.environ if base is None else base)
-    env.update({
-        "KERASTUNER_ORACLE_IP": host,
-        "KERASTUNER_ORACLE_PORT": str(port),
-        "KERASTUNER_TUNER_ID": tuner_id,
-    })
+    env.update(
+        {
+            "KERASTUNER_ORACLE_IP": host,
+            "KERASTUNER_ORACLE_PORT": str(port),
+            "KERASTUNER_TUNER_ID": tuner_id,
+        }
+    )
     return env
 
 
@@ -72,13 +74,27 @@ class LoopbackCluster:
         worker_delay: seconds between starting the chief and the workers.
     """
 
-    def __init__(self, command, workers=2, *, host="127.0.0.1", port=None, env=None,
-                 log_dir=None, echo=True, stream=None, cwd=None, worker_delay=0.0):
-        if isinstance(command, str) or not isinstance(command, (list, tuple)) or not command \
-                or not all(isinstance(c, str) for c in command):
-            raise TypeError(
-                f"Argument `command` must be a non-empty list of strings. Received: command={command!r}"
-            )
+    def __init__(
+        self,
+        command,
+        workers=2,
+        *,
+        host="127.0.0.1",
+        port=None,
+        env=None,
+        log_dir=None,
+        echo=True,
+        stream=None,
+        cwd=None,
+        worker_delay=0.0,
+    ):
+        if (
+            isinstance(command, str)
+            or not isinstance(command, (list, tuple))
+            or not command
+            or not all(isinstance(c, str) for c in command)
+        ):
+            raise TypeError(f"Argument `command` must be a non-empty list of strings. Received: command={command!r}")
         workers = validation.validate_positive_int(workers, "workers")
         if port is not None and validation.validate_positive_int(port, "port") > 65535:
             raise ValueError(f"Argument `port` must be an int in 1..65535 or None. Received: port={port!r}")
@@ -109,8 +125,12 @@ class LoopbackCluster:
                 if name != CHIEF_ID and self.worker_delay:
                     time.sleep(self.worker_delay)
                 process = subprocess.Popen(
-                    self.command, env=cluster_env(name, self.port, self.host, base), cwd=self.cwd,
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    self.command,
+                    env=cluster_env(name, self.port, self.host, base),
+                    cwd=self.cwd,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
                     start_new_session=True,  # its own process group, killed as a whole
                 )
                 self.processes[name] = process
@@ -211,7 +231,7 @@ def parse_args(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--" in argv:
         split = argv.index("--")
-        own, command = argv[:split], argv[split + 1:]
+        own, command = argv[:split], argv[split + 1 :]
     else:
         own, command = argv, []
     parser = argparse.ArgumentParser(
@@ -224,10 +244,12 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="number of workers (default 2)")
     parser.add_argument("--host", default="127.0.0.1", help="address of the chief (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port of the chief (default: a free port)")
-    parser.add_argument("--timeout", type=float, default=3600.0,
-                        help="seconds before everything is killed (default 3600)")
-    parser.add_argument("--grace", type=float, default=60.0,
-                        help="seconds the workers get to exit after the chief (default 60)")
+    parser.add_argument(
+        "--timeout", type=float, default=3600.0, help="seconds before everything is killed (default 3600)"
+    )
+    parser.add_argument(
+        "--grace", type=float, default=60.0, help="seconds the workers get to exit after the chief (default 60)"
+    )
     parser.add_argument("--log-dir", help="folder for chief.log, tuner0.log, ...")
     parser.add_argument("--quiet", action="store_true", help="do not echo the processes' output")
     args = parser.parse_args(own)
@@ -240,10 +262,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args, command = parse_args(argv)
-    cluster = LoopbackCluster(command, args.workers, host=args.host, port=args.port,
-                              log_dir=args.log_dir, echo=not args.quiet)
-    print(f"cluster: chief + {args.workers} workers on {cluster.host}:{cluster.port}: "
-          f"{' '.join(command)}", flush=True)
+    cluster = LoopbackCluster(
+        command, args.workers, host=args.host, port=args.port, log_dir=args.log_dir, echo=not args.quiet
+    )
+    print(f"cluster: chief + {args.workers} workers on {cluster.host}:{cluster.port}: {' '.join(command)}", flush=True)
     with cluster:
         try:
             codes = cluster.wait(args.timeout, grace=args.grace)

@@ -45,8 +45,11 @@ class HeartbeatClient:
         if trial.status == TrialStatus.RUNNING:
             self._stop = threading.Event()
             self._thread = threading.Thread(
-                target=self._beat, args=(trial.trial_id, self._stop),
-                name=f"keras-entropy-heartbeat-{trial.trial_id}", daemon=True)
+                target=self._beat,
+                args=(trial.trial_id, self._stop),
+                name=f"keras-entropy-heartbeat-{trial.trial_id}",
+                daemon=True,
+            )
             self._thread.start()
         elif trial.status == TrialStatus.IDLE:
             time.sleep(self.idle_interval)
