@@ -55,7 +55,8 @@ if backend == "tensorflow":
     info["versions"]["tensorflow"] = tf.__version__
     build = tf.sysconfig.get_build_info()
     if build.get("cuda_version"):
-        info["versions"]["tensorflow CUDA / cuDNN (built)"] = f"{build.get('cuda_version')} / {build.get('cudnn_version')}"
+        built = f"{build.get('cuda_version')} / {build.get('cudnn_version')}"
+        info["versions"]["tensorflow CUDA / cuDNN (built)"] = built
     for d in tf.config.list_physical_devices():
         name = d.name.replace("/physical_device:", "")
         if d.device_type != "CPU":
