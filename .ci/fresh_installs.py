@@ -3,16 +3,21 @@
 For each install below, this creates a new virtual environment under a
 temporary folder (`python -m venv`), installs the package there the way the
 README says (`pip install -c .ci/constraints.txt -e ".[EXTRAS]"`), and runs
-the scripts that install is documented to run, on the matching backend, with
-outputs in the temporary folder and an empty tensorflow-datasets folder (so
-the examples use the embedded MNIST subset or tensorflow-datasets mock data).
+what proves the install complete, on the matching backend: every import of
+the package and the examples and the README's first command in its quick
+mode (`[tensorflow,examples]`), `tune_lambda.py --quick` (each tuning
+install); outputs go to the temporary folder, with an empty
+tensorflow-datasets folder (so the examples use the embedded MNIST subset or
+tensorflow-datasets mock data). The examples themselves are run by the test
+suite. `--documented` runs every example with `--quick` alone in the
+`[tensorflow,examples]` environment as well (tens of minutes).
 The `[test]` extra installs everything at once and would hide a missing
 dependency; these environments do not.
 
     python .ci/fresh_installs.py                    # all installs (minutes; pip caches wheels)
     python .ci/fresh_installs.py --only jax-tuning  # one of them
     python .ci/fresh_installs.py --list
-    python .ci/fresh_installs.py --documented       # examples with `--quick` alone (slower)
+    python .ci/fresh_installs.py --documented       # and every example's `--quick` (slower)
 
 Stops at the first failure and prints the failing command, its environment
 and the end of its output; exit status 1. The temporary folder is removed
@@ -31,56 +36,40 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONSTRAINTS = os.path.join(ROOT, ".ci", "constraints.txt")
 
-# Smallest settings each example has: its --quick, cut further where a run
-# of --quick takes minutes on a CPU (the point here is the install, not the
-# numbers). An example not listed runs with `--quick`. `--out` is added for
-# every example that takes it. --documented runs `--quick` alone instead
-# (quickstart.py, which has no --quick: its defaults).
-EXAMPLE_ARGS = {
-    "compare_penalties": ["--quick"],
-    "quickstart": ["--latent", "20", "--epochs", "2", "--lam", "0.5"],
-    "dense_autoencoder": [
-        "--quick",
-        "--latent-dims",
-        "20",
-        "--lams",
-        "0",
-        "0.1",
-        "--replications",
-        "1",
-        "--max-epochs",
-        "2",
-        "--train-size",
-        "500",
-        "--val-size",
-        "100",
-    ],
-    "cnn_classification": ["--quick", "--train-size", "128", "--val-size", "64", "--verbose", "0"],
-    "large_cnn_classification": ["--quick", "--verbose", "0"],
-    "unet_segmentation": ["--quick", "--verbose", "0"],
-    "entropy_profiles": ["--quick"],
-    "sparse_autoencoder": ["--quick"],
-    "unsupervised_clustering": ["--quick", "--replications", "1"],
-    "tune_lambda": ["--quick", "--max-trials", "2", "--epochs", "1"],
-}
+# What each install runs to prove it is complete: every module of keras_entropy
+# and every module the examples import (.ci/import_all.py), then the README's
+# first command in its quick mode; the tuning installs run tune_lambda.py
+# --quick on their backend. The examples themselves are tested by the test
+# suite (tests/test_example_*.py and others), in the [test] environment.
+# A script is (path from the repository root, arguments); `--out` is added
+# for the examples that take it. --documented runs every example with
+# `--quick` alone (quickstart.py, which has no --quick: its defaults).
+IMPORT_ALL = (".ci/import_all.py", ["--examples"])
 DOCUMENTED_ARGS = {"quickstart": []}
-NO_OUT = {"quickstart"}  # examples without an --out option
+NO_OUT = {"quickstart", "import_all"}  # scripts without an --out option
 
-# name: (extras, backend, scripts to run); a script is (example name, arguments or None for EXAMPLE_ARGS).
+# name: (extras, backend, scripts to run).
 INSTALLS = {
-    # The README's first command, then every other example in the same install.
-    "tensorflow-examples": ("tensorflow,examples", "tensorflow", "all"),
+    # The README's first command, and every import of the package and the examples.
+    "tensorflow-examples": (
+        "tensorflow,examples",
+        "tensorflow",
+        [IMPORT_ALL, ("examples/compare_penalties.py", ["--quick"])],
+    ),
     # The tuning extra with each backend: the example as documented.
-    "tensorflow-tuning": ("tensorflow,tuning", "tensorflow", [("tune_lambda", ["--quick"])]),
-    "jax-tuning": ("jax,tuning", "jax", [("tune_lambda", ["--quick"])]),
-    "torch-tuning": ("torch,tuning", "torch", [("tune_lambda", ["--quick"])]),
+    "tensorflow-tuning": ("tensorflow,tuning", "tensorflow", [("examples/tune_lambda.py", ["--quick"])]),
+    "jax-tuning": ("jax,tuning", "jax", [("examples/tune_lambda.py", ["--quick"])]),
+    "torch-tuning": ("torch,tuning", "torch", [("examples/tune_lambda.py", ["--quick"])]),
 }
 
 
 def all_examples():
+    """Every example with its documented `--quick` (the README's first command first): --documented."""
     names = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, "examples", "*.py")))
     first = [n for n in ("compare_penalties",) if n in names]
-    return [(n, None) for n in first + [n for n in names if n not in first]]
+    return [
+        (f"examples/{n}.py", DOCUMENTED_ARGS.get(n, ["--quick"])) for n in first + [n for n in names if n not in first]
+    ]
 
 
 class Failed(Exception):
@@ -107,13 +96,13 @@ def venv_python(venv):
     return os.path.join(venv, "Scripts" if os.name == "nt" else "bin", "python.exe" if os.name == "nt" else "python")
 
 
-def check_install(name, tmp, documented=False):
-    extras, backend, scripts = INSTALLS[name]
-    if scripts == "all":
-        scripts = all_examples()
-    venv = os.path.join(tmp, name, "venv")
-    work = os.path.join(tmp, name, "work")
-    tfds_home = os.path.join(tmp, name, "tfds_home")
+def check_install(install, tmp, documented=False):
+    extras, backend, scripts = INSTALLS[install]
+    if documented and install == "tensorflow-examples":
+        scripts = [IMPORT_ALL, *all_examples()]
+    venv = os.path.join(tmp, install, "venv")
+    work = os.path.join(tmp, install, "work")
+    tfds_home = os.path.join(tmp, install, "tfds_home")
     os.makedirs(work)
     os.makedirs(tfds_home)
     timings = {}
@@ -128,21 +117,19 @@ def check_install(name, tmp, documented=False):
         [python, "-m", "pip", "install", "-q", "-c", CONSTRAINTS, "-e", f".[{extras}]"],
         env=base,
         cwd=ROOT,
-        label=f'(venv {name}) pip install -q -c .ci/constraints.txt -e ".[{extras}]"',
+        label=f'(venv {install}) pip install -q -c .ci/constraints.txt -e ".[{extras}]"',
     )
     env = dict(base, KERAS_BACKEND=backend, TFDS_DATA_DIR=tfds_home, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
-    for example, args in scripts:
-        if args is None:
-            args = DOCUMENTED_ARGS.get(example, ["--quick"]) if documented else EXAMPLE_ARGS.get(example, ["--quick"])
+    for script, args in scripts:
+        name = os.path.splitext(os.path.basename(script))[0]
         args = list(args)
-        if example not in NO_OUT:
-            args += ["--out", os.path.join(tmp, name, "out", example)]
-        script = os.path.join(ROOT, "examples", f"{example}.py")
-        timings[example] = run(
-            [python, script, *args],
+        if name not in NO_OUT:
+            args += ["--out", os.path.join(tmp, install, "out", name)]
+        timings[name] = run(
+            [python, os.path.join(ROOT, script), *args],
             env=env,
             cwd=work,
-            label=f"(venv {name}) KERAS_BACKEND={backend} python examples/{example}.py " + " ".join(args),
+            label=f"(venv {install}) KERAS_BACKEND={backend} python {script} " + " ".join(args),
         )
     return timings
 
@@ -155,7 +142,7 @@ def main(argv=None):
     parser.add_argument(
         "--documented",
         action="store_true",
-        help="run each example as its docstring says (`--quick` alone), not the smallest settings",
+        help="also run every example as its docstring says (`--quick` alone) in the examples install",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (its path is printed)")
     args = parser.parse_args(argv)
@@ -163,7 +150,6 @@ def main(argv=None):
     if args.list:
         for name in names:
             extras, backend, scripts = INSTALLS[name]
-            scripts = all_examples() if scripts == "all" else scripts
             print(f'{name}: pip install -e ".[{extras}]"; KERAS_BACKEND={backend}: ' + ", ".join(s for s, _ in scripts))
         return 0
     tmp = tempfile.mkdtemp(prefix="keras-entropy-installs-", dir=args.tmp)

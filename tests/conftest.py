@@ -13,9 +13,67 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+#: The two classes of test. Every test module says which it is with a module-level
+#: `pytestmark = pytest.mark.every_backend` (or `one_backend`); a test may override
+#: its module's class with its own mark (the closest mark wins). An unclassified
+#: test is a collection error, so the split cannot rot.
+EVERY_BACKEND = "every_backend"
+ONE_BACKEND = "one_backend"
+#: The backend that runs the `one_backend` tests (tests/run_backends.py).
+ONE_BACKEND_NAME = "tensorflow"
+
 SHARED_MNIST = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data", "mnist"
 )
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--every-backend-only",
+        action="store_true",
+        help="run only the tests marked every_backend (tests/run_backends.py passes it to every backend "
+        f"but {ONE_BACKEND_NAME}, which runs both classes)",
+    )
+
+
+#: Scripts the tests run as subprocesses: not test modules, and not to be imported by
+#: `--doctest-modules` (importing one would run it).
+collect_ignore = ["run_backends.py", "multi_device_train.py", "tuning_cluster_search.py", "fixtures"]
+
+#: Docstring examples of these packages run once: the harness and tuning do not touch a backend.
+ONE_BACKEND_PACKAGES = ("keras_entropy/experiments/", "keras_entropy/tuning/")
+
+
+def backend_class(item):
+    """`every_backend` or `one_backend`: the closest of the two marks on a test, or None.
+
+    A docstring example (`--doctest-modules`) is classed by its module's package.
+    """
+    if isinstance(item, pytest.DoctestItem):
+        path = item.path.as_posix()
+        return ONE_BACKEND if any(package in path for package in ONE_BACKEND_PACKAGES) else EVERY_BACKEND
+    for node in item.listchain()[::-1]:
+        names = {mark.name for mark in node.own_markers} & {EVERY_BACKEND, ONE_BACKEND}
+        if len(names) > 1:
+            raise pytest.UsageError(f"{node.nodeid} is marked both {EVERY_BACKEND} and {ONE_BACKEND}")
+        if names:
+            return names.pop()
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Refuse unclassified tests; with --every-backend-only, deselect the one_backend ones."""
+    unclassified = sorted({item.nodeid.split("::")[0] for item in items if backend_class(item) is None})
+    if unclassified:
+        raise pytest.UsageError(
+            "test modules without `pytestmark = pytest.mark.every_backend` (outcome can depend on the Keras "
+            "backend: runs on TensorFlow, JAX and PyTorch) or `pytest.mark.one_backend` (runs on "
+            f"{ONE_BACKEND_NAME} only): " + ", ".join(unclassified)
+        )
+    if config.getoption("--every-backend-only"):
+        keep = [item for item in items if backend_class(item) == EVERY_BACKEND]
+        config.hook.pytest_deselected(items=[item for item in items if backend_class(item) != EVERY_BACKEND])
+        items[:] = keep
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,8 @@ import pytest
 
 import keras_entropy
 
+pytestmark = pytest.mark.every_backend
+
 
 def small_model():
     model = keras.Sequential(

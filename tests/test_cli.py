@@ -14,6 +14,8 @@ import pytest
 import keras_entropy
 from keras_entropy.__main__ import main
 
+pytestmark = pytest.mark.every_backend
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -97,6 +99,7 @@ def test_cli_kinds_and_quiet(tmp_path, capsys):
     assert os.path.getsize(table) > 0
 
 
+@pytest.mark.one_backend
 def test_cli_help(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
@@ -197,6 +200,7 @@ ERROR_CASES = {
 }
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("case", list(ERROR_CASES))
 def test_cli_error_paths(case, inputs, capsys):
     """Bad input: exit status 2, one line on stderr naming the flag and the
@@ -219,6 +223,7 @@ def test_cli_error_paths(case, inputs, capsys):
     assert sorted(p.name for p in inputs.rglob("*")) == before
 
 
+@pytest.mark.one_backend
 def test_cli_no_command(capsys):
     assert main([]) == 2
     captured = capsys.readouterr()
@@ -226,6 +231,7 @@ def test_cli_no_command(capsys):
     assert "COMMAND" in captured.err
 
 
+@pytest.mark.one_backend
 def test_cli_write_failure_leaves_nothing(inputs, capsys, monkeypatch):
     """When writing fails half-way, the files staged so far are removed."""
     import keras_entropy.__main__ as cli
@@ -275,6 +281,7 @@ def _is_tf_log_line(line):
     )
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("argv", [["--help"], ["profile", "--help"]])
 def test_cli_help_has_no_tensorflow_log_and_imports_no_keras(argv):
     """`--help` is answered before Keras (so TensorFlow) is imported: no
@@ -313,6 +320,7 @@ def test_cli_help_has_no_tensorflow_log_and_imports_no_keras(argv):
         assert heavy not in imported, heavy
 
 
+@pytest.mark.one_backend
 def test_cli_module_parses_arguments_before_importing_keras():
     """`keras_entropy/__main__.py` itself imports only the standard library
     before answering --help or a usage error (whatever the package imports)."""
@@ -332,6 +340,7 @@ def test_cli_module_parses_arguments_before_importing_keras():
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.one_backend
 def test_cli_as_module_subprocess(tmp_path):
     """A real run: the outputs, and no TensorFlow log line on stderr (without
     TF_CPP_MIN_LOG_LEVEL set); --verbose lets them through."""
@@ -354,6 +363,7 @@ def test_cli_as_module_subprocess(tmp_path):
     assert "m.keras: 3 profiled layers" in result.stdout
 
 
+@pytest.mark.one_backend
 def test_cli_corrupt_file_subprocess(tmp_path):
     """The error path end to end: one line, exit status 2, nothing written."""
     bad = tmp_path / "bad.keras"

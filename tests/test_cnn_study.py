@@ -12,6 +12,8 @@ from test_example_cli import run_example
 from keras_entropy import ConvEntropy
 from keras_entropy.experiments import cnn_study, curves, evidence, peers, verdict
 
+pytestmark = pytest.mark.one_backend
+
 
 def record(arch, penalty, val_accuracy, test_accuracy, seed=0):
     """A final run's record: validation accuracy per epoch, test accuracy after the last."""

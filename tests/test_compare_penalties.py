@@ -9,6 +9,8 @@ from test_example_cli import ROOT, run_example
 
 from keras_entropy.experiments import comparison, evidence
 
+pytestmark = pytest.mark.one_backend
+
 STUDY_TRIALS = os.path.join(ROOT, "docs", "results", "dense_autoencoder_study", "trials.jsonl")
 
 

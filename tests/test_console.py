@@ -10,6 +10,8 @@ import pytest
 
 from keras_entropy import console
 
+pytestmark = pytest.mark.one_backend
+
 #: Lines TensorFlow writes from C++ at start-up (absl format and the two notices).
 STARTUP = [
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",

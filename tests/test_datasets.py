@@ -11,6 +11,8 @@ from conftest import SHARED_MNIST
 
 from keras_entropy.experiments import datasets
 
+pytestmark = pytest.mark.one_backend
+
 
 def write_idx(path, array, compress=True):
     """An IDX file written independently of the loader (uint8 arrays)."""

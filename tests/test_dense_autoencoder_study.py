@@ -11,6 +11,8 @@ from test_example_cli import run_example
 
 from keras_entropy.experiments import curves, evidence, verdict
 
+pytestmark = pytest.mark.one_backend
+
 
 def record(width, penalty, val_mse, seed=0, test_mse=None, val_loss=None, stopping=None, **config):
     """A final run's record with the given per-epoch histories."""

@@ -12,6 +12,8 @@ from test_example_cli import run_example
 
 from keras_entropy.experiments import clustering
 
+pytestmark = pytest.mark.one_backend
+
 
 def _purity_reference(y, c):
     """Purity by brute force over clusters."""

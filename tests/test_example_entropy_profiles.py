@@ -11,6 +11,8 @@ from test_example_cli import run_example
 from keras_entropy import EntropyProfile, entropy_profile
 from keras_entropy.experiments import architectures, profile_figures
 
+pytestmark = pytest.mark.one_backend
+
 
 def test_own_unet_layer_structure():
     unet = architectures.unet((16, 16, 3), 1, filters=2, depth=1)

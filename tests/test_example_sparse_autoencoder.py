@@ -8,6 +8,8 @@ from test_example_cli import run_example
 
 from keras_entropy.experiments import sparse_coding
 
+pytestmark = pytest.mark.one_backend
+
 
 def test_feature_grid_shape_and_tiles():
     weights = np.arange(784 * 10, dtype="float32").reshape(784, 10)

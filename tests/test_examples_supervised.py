@@ -24,6 +24,8 @@ from keras_entropy import ConvEntropy, select_layers
 from keras_entropy.experiments import classification, classification_report, paper, segmentation
 from keras_entropy.experiments.datasets import DatasetNotFoundError
 
+pytestmark = pytest.mark.one_backend
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PNG = b"\x89PNG\r\n\x1a\n"
 

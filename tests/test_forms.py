@@ -19,6 +19,8 @@ import keras_entropy as ke
 from keras_entropy import ops as E
 from keras_entropy import regularizers
 
+pytestmark = pytest.mark.every_backend
+
 FORMS = ("paper", "volume", "normalized")
 BACKEND = keras.backend.backend()
 

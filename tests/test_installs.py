@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.one_backend
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 try:
@@ -161,14 +163,16 @@ def test_readme_install_commands_name_existing_extras(project):
             assert "tensorflow-cpu" not in line.split("pip install", 1)[1].split("pip uninstall")[0], line
 
 
-def test_ci_runs_the_readmes_test_command_then_the_fresh_installs():
+def test_ci_runs_the_readmes_test_command_first_then_the_other_steps():
     with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as f:
         run = [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
     test_command = 'pip install -q -c .ci/constraints.txt -e ".[test]" && python tests/run_backends.py'
     assert test_command in readme()
-    assert test_command in run
-    fresh = [i for i, line in enumerate(run) if ".ci/fresh_installs.py" in line]
-    assert fresh and fresh[0] > run.index(test_command)
+    steps = [line for line in run if line.startswith("step ")]
+    assert steps[0] == f"step tests bash -c '{test_command}'"
+    # Later steps: lint, the slow tests, the built wheel, the fresh installs (each its own step, timed).
+    for needle in ("ruff check", "ruff format --check", "-m slow", ".ci/wheel.py", ".ci/fresh_installs.py"):
+        assert any(needle in line for line in steps[1:]), needle
     with open(os.path.join(ROOT, ".ci", "constraints.txt"), encoding="utf-8") as f:
         pins = {requirement(line)[0] for line in f if line.strip() and not line.startswith("#")}
     assert not pins & (TF_DISTRIBUTIONS - {"tensorflow"})

@@ -9,6 +9,8 @@ from test_regularizers import assert_raises_naming
 import keras_entropy as ke
 from keras_entropy import ops as E
 
+pytestmark = pytest.mark.every_backend
+
 
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_entropy_conv2d_uses_real_output_positions(data_format):

@@ -13,6 +13,8 @@ from keras_entropy import ops as E
 from keras_entropy.experiments import datasets
 from keras_entropy.experiments.autoencoder import flatten_images
 
+pytestmark = pytest.mark.every_backend
+
 
 def test_softmax_entropy_loss_object_and_unsupervised_fit_on_real_digits():
     """An unsupervised fit on real MNIST digits lowers the mean entropy and

@@ -39,6 +39,8 @@ import keras_entropy as ke
 from keras_entropy import distribution
 from keras_entropy import ops as E
 
+pytestmark = pytest.mark.every_backend
+
 BACKEND = keras.backend.backend()
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "multi_device_train.py")
 

@@ -6,6 +6,8 @@ from conftest import to_numpy, value_and_grad
 
 from keras_entropy import ops as E
 
+pytestmark = pytest.mark.every_backend
+
 
 def glorot(rng, shape):
     fan_in, fan_out = shape[0], shape[1]

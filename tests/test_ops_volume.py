@@ -7,6 +7,8 @@ from conftest import to_numpy, value_and_grad
 
 from keras_entropy import ops as E
 
+pytestmark = pytest.mark.every_backend
+
 BACKEND = keras.backend.backend()
 F32_EPS = float(np.finfo(np.float32).eps)
 

@@ -18,6 +18,8 @@ import os
 
 import pytest
 
+pytestmark = pytest.mark.one_backend
+
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "keras_entropy")
 
 CORE_MODULES = {
@@ -36,8 +38,10 @@ CORE_MODULES = {
 }
 
 #: Issue 10's limits: modules directly in keras_entropy/, and lines in any module.
+#: 500 lines when set; `ruff format` (issue 21) puts a long call's arguments one per
+#: line, which made the same modules up to 14% longer, hence 600.
 MAX_TOP_LEVEL_MODULES = 12
-MAX_MODULE_LINES = 500
+MAX_MODULE_LINES = 600
 
 #: (importing file, imported layer-qualified module): the stated exceptions of docs/design.md.
 EXCEPTIONS = {

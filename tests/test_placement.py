@@ -8,6 +8,8 @@ from conftest import to_numpy
 import keras_entropy
 from keras_entropy import ConvEntropy, DenseEntropy
 
+pytestmark = pytest.mark.every_backend
+
 
 def residual_net(dropout=0.1):
     """A small ResNet-like model: stem, projection block, identity block, head."""

@@ -14,6 +14,8 @@ import keras_entropy
 import keras_entropy.profile.plot
 from keras_entropy import ops as E
 
+pytestmark = pytest.mark.every_backend
+
 
 def small_cnn():
     """A functional CNN with a nested Sequential block and a Dense head."""

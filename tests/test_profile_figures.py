@@ -8,6 +8,8 @@ import pytest
 
 from keras_entropy.experiments import architectures, paper, profile_figures
 
+pytestmark = pytest.mark.one_backend
+
 
 def test_every_model_has_a_figure_and_a_paper_input_size():
     assert set(paper.PROFILE_PAPER["input_size"]) == set(architectures.MODELS) == set(profile_figures.FIGURES)

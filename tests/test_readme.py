@@ -4,6 +4,9 @@ import os
 import re
 
 import numpy as np
+import pytest
+
+pytestmark = pytest.mark.one_backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -8,6 +8,8 @@ from conftest import to_numpy
 import keras_entropy as ke
 from keras_entropy import ops as E
 
+pytestmark = pytest.mark.every_backend
+
 
 def assert_raises_naming(make, error, words):
     """`make()` raises `error` whose message holds every one of `words`."""

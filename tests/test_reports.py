@@ -9,6 +9,8 @@ import pytest
 
 from keras_entropy.experiments import reports, stats, sweeps
 
+pytestmark = pytest.mark.one_backend
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PNG = b"\x89PNG\r\n\x1a\n"
 

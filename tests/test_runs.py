@@ -8,6 +8,8 @@ import pytest
 
 from keras_entropy.experiments import autoencoder, runs
 
+pytestmark = pytest.mark.one_backend
+
 
 class _Model:
     stop_training = False

@@ -12,9 +12,12 @@ import os
 
 import keras
 import numpy as np
+import pytest
 from conftest import to_numpy
 
 import keras_entropy as ke
+
+pytestmark = pytest.mark.every_backend
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 NAME = "every_component_0.1"

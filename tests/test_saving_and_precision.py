@@ -8,9 +8,11 @@ import sys
 import keras
 import numpy as np
 import pytest
-from conftest import to_numpy
 
 import keras_entropy as ke
+from conftest import to_numpy
+
+pytestmark = pytest.mark.every_backend
 
 
 def model_with_every_component():
@@ -136,6 +138,7 @@ def backend_values(name):
     return json.loads(line[len("VALUES") :])
 
 
+@pytest.mark.one_backend
 def test_values_equal_across_backends(backend):
     """This backend's values equal the other two backends' (rtol 1e-4)."""
     namespace = {}

@@ -8,6 +8,8 @@ from scipy import stats as scipy_stats
 
 from keras_entropy.experiments import stats
 
+pytestmark = pytest.mark.one_backend
+
 A = [0.0031, 0.0029, 0.0035, 0.0030, 0.0033, 0.0028, 0.0032]
 B = [0.0102, 0.0097, 0.0110, 0.0089, 0.0121]
 C = [41.0, 38.0, 45.0, 40.0, 52.0, 39.0]

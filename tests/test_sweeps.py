@@ -15,6 +15,8 @@ import pytest
 
 from keras_entropy.experiments import sweeps
 
+pytestmark = pytest.mark.one_backend
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -15,12 +15,14 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
-from conftest import to_numpy
 
+from conftest import to_numpy
 from keras_entropy import ops, tuning
 from keras_entropy.experiments import runs, sweeps
 from keras_entropy.regularizers import ConvEntropy, DenseEntropy
 from keras_entropy.tuning.distribute.cluster import LoopbackCluster
+
+pytestmark = pytest.mark.every_backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -109,6 +111,7 @@ def data(n=32):
     return x, y
 
 
+@pytest.mark.one_backend
 def test_run_search_progress_prints_one_line_per_trial(tmp_path, capsys):
     hypermodel = tuning.EntropyHyperModel(tiny_cnn, seeds=0, **SPACES)
     tuner = keras_tuner.RandomSearch(
@@ -218,6 +221,7 @@ def test_build_places_exactly_the_chosen_penalties():
         )
 
 
+@pytest.mark.one_backend
 def test_search_space_names_and_conditions():
     hp = keras_tuner.HyperParameters()
     tuning.EntropyHyperModel(tiny_cnn, seeds=[0, 1, 2], **SPACES).build(hp)
@@ -240,6 +244,7 @@ def test_search_space_names_and_conditions():
     assert tuning.hp_names("conv")["lam"] == "conv_lam"
 
 
+@pytest.mark.one_backend
 def test_form_is_a_choice_conditional_on_the_penalty_and_a_fixed_non_paper_form_is_recorded():
     hp = keras_tuner.HyperParameters()
     choice = tuning.EntropySearch(lam=[0.0, 0.1], form=["paper", "normalized"]).declare(hp, "dense")
@@ -285,6 +290,7 @@ def test_build_gives_the_regularizers_the_chosen_form():
     assert len(model.losses) == 3 and all(np.isfinite(float(to_numpy(v))) for v in model.losses)
 
 
+@pytest.mark.one_backend
 def test_search_records_and_exports_the_form(tmp_path):
     space = tuning.EntropySearch(lam=0.1, placement="first", form=["volume", "normalized"])
     hypermodel = RecordingHyperModel(tiny_cnn, seeds=0, dense=space)
@@ -312,6 +318,7 @@ def test_placement_by_layer_names():
     ]
 
 
+@pytest.mark.one_backend
 def test_argument_validation():
     with pytest.raises(ValueError, match="lam"):
         tuning.EntropySearch(lam="grid")
@@ -376,12 +383,14 @@ def test_argument_validation():
         "val_mean_absolute_error",
     ],
 )
+@pytest.mark.one_backend
 def test_objective_direction_is_the_sweeps_monitor_mode(name):
     # One definition of a metric's direction: the tuner's objective and the sweeps' early stopping agree.
     assert tuning.objective(name).direction == runs.monitor_mode(name)
     assert tuning.objective(name, direction="min").direction == "min"
 
 
+@pytest.mark.one_backend
 def test_keras_entropy_import_does_not_import_keras_tuner():
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
     code = "import sys, keras_entropy; print('keras_tuner' in sys.modules)"
@@ -403,6 +412,7 @@ def _example():
     return module
 
 
+@pytest.mark.one_backend
 def test_example_help_and_quick_autoencoder_search(tmp_path, capsys):
     example = _example()
     with pytest.raises(SystemExit) as exit_info:

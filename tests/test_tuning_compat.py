@@ -10,6 +10,8 @@ import pytest
 from keras_entropy import tuning
 from keras_entropy.tuning import _keras_tuner_compat as compat
 
+pytestmark = pytest.mark.one_backend
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "keras_entropy")
 TUNING_FILES = sorted(glob.glob(os.path.join(PACKAGE, "tuning", "**", "*.py"), recursive=True))

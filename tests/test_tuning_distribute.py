@@ -10,6 +10,8 @@ import pytest
 from keras_entropy.tuning.distribute.cluster import CHIEF_ID, LoopbackCluster, free_port
 from keras_entropy.tuning.distribute.cluster import main as cluster_main
 
+pytestmark = pytest.mark.one_backend
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEARCH_SCRIPT = os.path.join(ROOT, "tests", "tuning_cluster_search.py")
 

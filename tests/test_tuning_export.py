@@ -10,6 +10,8 @@ import pytest
 from keras_entropy import tuning
 from keras_entropy.experiments import autoencoder, reports, runs, sweeps
 
+pytestmark = pytest.mark.one_backend
+
 
 def test_export_gives_the_same_records_and_tables_as_a_sweep(tmp_path):
     rng = np.random.default_rng(0)

@@ -6,6 +6,8 @@ import pytest
 from keras_entropy import tuning
 from keras_entropy.tuning.oracle import FaultTolerantOracle, fault_tolerant_class, make_fault_tolerant
 
+pytestmark = pytest.mark.one_backend
+
 RandomSearchOracle = keras_tuner.oracles.RandomSearchOracle
 
 

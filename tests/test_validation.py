@@ -8,6 +8,8 @@ import pytest
 
 from keras_entropy import validation as V
 
+pytestmark = pytest.mark.one_backend
+
 
 @pytest.mark.parametrize(
     "check, value, want",

@@ -5,6 +5,8 @@ from test_dense_autoencoder_study import record
 
 from keras_entropy.experiments import verdict
 
+pytestmark = pytest.mark.one_backend
+
 
 def records():
     """Six epochs, three seeds each. No penalty ends at 0.392 on average and gets there at epochs 4, 5, 5.

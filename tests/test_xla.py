@@ -19,6 +19,8 @@ from conftest import to_numpy
 
 import keras_entropy as ke
 
+pytestmark = pytest.mark.every_backend
+
 BACKEND = keras.backend.backend()
 
 
