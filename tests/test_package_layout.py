@@ -15,6 +15,9 @@ the core, never tuning; tuning may import the core and the harness.
 
 import ast
 import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -186,3 +189,27 @@ def test_the_export_rule_catches_a_re_export(tmp_path):
     path = tmp_path / "fake.py"
     path.write_text("from os import sep\n\ndef f():\n    pass\n\n__all__ = ['f', 'sep']\n")
     assert _all_and_defined(str(path)) == (["f", "sep"], {"f", "__all__"})
+
+
+def test_an_unclassified_test_module_is_a_collection_error(tmp_path):
+    """Every test says whether it runs on every backend or on one (tests/conftest.py)."""
+    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "conftest.py"), tmp_path)
+    (tmp_path / "test_marked.py").write_text(
+        "import pytest\npytestmark = pytest.mark.one_backend\n\n\ndef test_a():\n    pass\n"
+    )
+    (tmp_path / "test_unmarked.py").write_text("def test_b():\n    pass\n")
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-p", "no:xdist", str(tmp_path)]
+    command += ["-o", "markers=every_backend\none_backend", "--rootdir", str(tmp_path), "-c", os.devnull]
+    env = dict(os.environ, KERAS_BACKEND="jax")  # the quickest to import; no backend is exercised
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
+    assert "test_unmarked.py" in proc.stderr and "test_marked.py" not in proc.stderr, proc.stderr
+    (tmp_path / "test_unmarked.py").write_text(
+        "import pytest\n\n\n@pytest.mark.every_backend\ndef test_b():\n    pass\n"
+    )
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout + proc.stderr
+    proc = subprocess.run(
+        [*command, "--every-backend-only"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+    )
+    assert proc.returncode == 0 and "1 passed, 1 deselected" in proc.stdout, proc.stdout + proc.stderr
