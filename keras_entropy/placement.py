@@ -15,11 +15,21 @@ Where the penalties go is given by layer names, by indices in the order of
 Example:
 
 >>> import keras, keras_entropy
->>> resnet = keras.applications.ResNet50(weights=None, classes=10)
->>> touched = keras_entropy.place_penalties(resnet, "pre_skip", lam=1e-3)
->>> len(touched), len(resnet.losses)
-(20, 20)
->>> resnet.compile("sgd", "sparse_categorical_crossentropy")
+>>> inputs = keras.Input((32, 32, 3))
+>>> x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="stem")(inputs)
+>>> for block in (1, 2):  # two residual blocks
+...     y = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name=f"block{block}_conv1")(x)
+...     y = keras.layers.Conv2D(16, 3, padding="same", name=f"block{block}_conv2")(y)
+...     x = keras.layers.Add()([x, y])
+>>> outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+>>> model = keras.Model(inputs, outputs)
+>>> touched = keras_entropy.place_penalties(model, "pre_skip", lam=1e-3)
+>>> [layer.name for layer in touched], len(model.losses)
+(['stem', 'block1_conv2', 'block2_conv2'], 3)
+>>> model.compile("sgd", "sparse_categorical_crossentropy")
+
+The same call on `keras.applications.ResNet50(weights=None, classes=10)`
+penalizes its 20 layers that feed a residual `Add` (see `select_layers`).
 """
 
 import numbers
@@ -153,8 +163,9 @@ def select_layers(model, where, reference=None, k=None, statistic="mean", kinds=
 
     Example:
 
-    >>> vgg = keras.applications.VGG16(weights=None)
-    >>> [l.name for l in keras_entropy.select_layers(vgg, "first_two")]
+    >>> import keras, keras_entropy
+    >>> vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    >>> [layer.name for layer in keras_entropy.select_layers(vgg, "first_two")]
     ['block1_conv1', 'block1_conv2']
 
     Args:
@@ -314,11 +325,10 @@ def place_penalties(
     Example:
 
     >>> import keras, keras_entropy
-    >>> vgg = keras.applications.VGG16(weights=None, classes=10)
+    >>> vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
     >>> touched = keras_entropy.place_penalties(vgg, "first", lam=0.01)
-    >>> [layer.name for layer in touched]
-    ['block1_conv1']
-    >>> vgg.compile("sgd", "sparse_categorical_crossentropy")
+    >>> [layer.name for layer in touched], len(vgg.losses)  # one penalty term per touched layer
+    (['block1_conv1'], 1)
 
     Args:
         model: a built Keras model (e.g. from `keras.applications` with

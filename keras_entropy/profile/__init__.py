@@ -26,13 +26,23 @@ the functions that need them, never at package import.
 Example:
 
 >>> import keras, keras_entropy
->>> model = keras.applications.VGG16(weights=None)
+>>> model = keras.Sequential([
+...     keras.Input((28, 28, 1)),
+...     keras.layers.Conv2D(16, 3, activation="relu", name="conv1"),
+...     keras.layers.Conv2D(32, 3, activation="relu", name="conv2"),
+...     keras.layers.GlobalAveragePooling2D(),
+...     keras.layers.Dense(10, name="logits")])
 >>> profile = keras_entropy.entropy_profile(model)
->>> profile.to_csv("vgg16_init.csv")                   # one row per layer
->>> keras_entropy.plot_profiles([profile], path="vgg16_init.png")
+>>> [(entry.name, entry.kind, entry.output_positions, entry.values.size) for entry in profile]
+[('conv1', 'conv', 676, 16), ('conv2', 'conv', 576, 512), ('logits', 'dense', 10, 1)]
+>>> profile.to_csv("init.csv")                   # one row per layer
+>>> fig = keras_entropy.plot_profiles([profile], path="init.png")
 >>> volume = keras_entropy.entropy_profile(model, form="volume")
 >>> volume.form, volume[0].values.size
 ('volume', 1)
+
+The same calls profile `keras.applications.VGG16(weights=None)` as in the
+paper's figures (the volume form of its large layers takes minutes on a CPU).
 """
 
 from keras_entropy.profile.compute import compute_entries, entropy_profile, layer_entropy

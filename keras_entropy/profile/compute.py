@@ -164,10 +164,10 @@ def entropy_profile(model, kinds=("conv", "dense"), label=None, form="paper", gr
     Example:
 
     >>> import keras, keras_entropy
-    >>> resnet = keras.applications.ResNet50(weights=None)
-    >>> profile = keras_entropy.entropy_profile(resnet, label="init")
-    >>> profile[0].name, profile[0].output_positions
-    ('conv1_conv', 12544)
+    >>> vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    >>> profile = keras_entropy.entropy_profile(vgg, label="init")
+    >>> len(profile), profile[0].name, profile[0].output_positions  # 13 convolutions; 32 x 32
+    (13, 'block1_conv1', 1024)
     >>> df = profile.to_dataframe()          # needs pandas
 
     Args:

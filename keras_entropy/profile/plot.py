@@ -166,9 +166,24 @@ def plot_profiles(
 
     Example:
 
+    >>> import keras, keras_entropy, numpy as np
+    >>> def cnn():
+    ...     return keras.Sequential([
+    ...         keras.Input((16, 16, 1)),
+    ...         keras.layers.Conv2D(8, 3, activation="relu"),
+    ...         keras.layers.Conv2D(8, 3, activation="relu"),
+    ...         keras.layers.Flatten(),
+    ...         keras.layers.Dense(10, activation="softmax")])
+    >>> model, fresh_model = cnn(), cnn()
+    >>> model.compile("adam", "sparse_categorical_crossentropy")
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.normal(size=(64, 16, 16, 1)).astype("float32"), rng.integers(0, 10, 64)
+    >>> history = model.fit(x, y, epochs=2, verbose=0)
     >>> trained = keras_entropy.entropy_profile(model, label="trained")
     >>> init = keras_entropy.entropy_profile(fresh_model, label="initialised")
     >>> fig = keras_entropy.plot_profiles([trained, init], path="profile.png")
+    >>> len(fig.axes)  # one panel per profile
+    2
 
     Args:
         profiles: an `EntropyProfile` or a list of them.

@@ -9,7 +9,7 @@ into the results format of `keras_entropy.experiments.sweeps`, so that
 
 Example (reads like the model it builds):
 
->>> import keras, keras_tuner
+>>> import keras, keras_tuner, numpy as np
 >>> from keras_entropy import tuning
 >>> @tuning.entropy_hypermodel(
 ...     conv=tuning.EntropySearch(lam=tuning.log_uniform(1e-4, 10.0),
@@ -23,9 +23,13 @@ Example (reads like the model it builds):
 ...         keras.layers.Dense(10, activation="softmax")])
 ...     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
 ...     return model
->>> tuner = keras_tuner.RandomSearch(cnn, objective="val_accuracy", max_trials=8)
->>> # tuner.search(x, y, validation_data=(x_val, y_val), epochs=5)
->>> # tuning.export_trials(tuner, "runs/tune/results.jsonl")
+>>> tuner = keras_tuner.RandomSearch(
+...     cnn, objective="val_accuracy", max_trials=2, directory="runs/tune", project_name="cnn")
+>>> rng = np.random.default_rng(0)  # stand-ins for real images and labels
+>>> x, y = rng.normal(size=(32, 32, 32, 3)).astype("float32"), rng.integers(0, 10, 32)
+>>> tuner.search(x, y, validation_split=0.25, epochs=1, verbose=0)
+>>> tuning.export_trials(tuner, "runs/tune/results.jsonl")["exported"]
+2
 
 Distributed search (one chief oracle, many workers, the `KERASTUNER_*`
 environment variables) works with any KerasTuner tuner; `run_search`
