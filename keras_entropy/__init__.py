@@ -91,31 +91,28 @@ if not _defer_imports():
 def _version():
     """The version, kept in one place: `[project] version` of pyproject.toml.
 
-    In a source checkout (the package beside the pyproject.toml that declares
-    keras-entropy, installed editable or not installed at all) that file is
-    read, so an edited version shows without reinstalling (an editable
-    install's metadata, or a `keras_entropy.egg-info` left in the checkout,
-    may be older). Otherwise it comes from the installed distribution's
-    metadata (`importlib.metadata`), which the build copied from
-    pyproject.toml; "0+unknown" when neither is available.
+    Read from the installed distribution's metadata (`importlib.metadata`),
+    which the build copied from pyproject.toml; in a source tree that is not
+    installed, from the pyproject.toml beside the package (`tomllib`,
+    Python >= 3.11); "0+unknown" when neither is available.
     """
-    pyproject = _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "pyproject.toml")
-    if _os.path.isfile(pyproject):
-        try:
-            import tomllib
-
-            with open(pyproject, "rb") as f:
-                project = tomllib.load(f).get("project", {})
-            if project.get("name") == "keras-entropy" and isinstance(project.get("version"), str):
-                return project["version"]
-        except (ImportError, OSError, ValueError):  # Python 3.10 (no tomllib), unreadable or invalid file
-            pass
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("keras-entropy")
     except PackageNotFoundError:
+        pass
+    pyproject = _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "pyproject.toml")
+    try:
+        import tomllib
+
+        with open(pyproject, "rb") as f:
+            project = tomllib.load(f).get("project", {})
+    except (ImportError, OSError, ValueError):  # Python 3.10 (no tomllib), no or an invalid file
         return "0+unknown"
+    if project.get("name") == "keras-entropy" and isinstance(project.get("version"), str):
+        return project["version"]
+    return "0+unknown"
 
 
 __version__ = _version()

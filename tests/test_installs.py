@@ -176,3 +176,18 @@ def test_ci_runs_the_readmes_test_command_first_then_the_other_steps():
     with open(os.path.join(ROOT, ".ci", "constraints.txt"), encoding="utf-8") as f:
         pins = {requirement(line)[0] for line in f if line.strip() and not line.startswith("#")}
     assert not pins & (TF_DISTRIBUTIONS - {"tensorflow"})
+
+
+def test_the_version_is_kept_in_pyproject_only(project, monkeypatch):
+    """`keras_entropy.__version__` is pyproject's version: from the metadata, or read from the source tree."""
+    import importlib.metadata
+
+    import keras_entropy
+
+    assert keras_entropy.__version__ == project["version"] == importlib.metadata.version("keras-entropy")
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    assert keras_entropy._version() == project["version"]  # a source tree that is not installed
