@@ -7,8 +7,8 @@ import struct
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from conftest import SHARED_MNIST
 
+from conftest import SHARED_MNIST
 from keras_entropy.experiments import datasets
 
 pytestmark = pytest.mark.one_backend

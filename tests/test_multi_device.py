@@ -33,9 +33,9 @@ import sys
 import keras
 import numpy as np
 import pytest
-from conftest import to_numpy
 
 import keras_entropy as ke
+from conftest import to_numpy
 from keras_entropy import distribution
 from keras_entropy import ops as E
 

@@ -8,10 +8,10 @@ import math
 import keras
 import numpy as np
 import pytest
-from conftest import to_numpy
 
 import keras_entropy
 import keras_entropy.profile.plot
+from conftest import to_numpy
 from keras_entropy import ops as E
 
 pytestmark = pytest.mark.every_backend

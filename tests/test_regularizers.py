@@ -3,9 +3,9 @@
 import keras
 import numpy as np
 import pytest
-from conftest import to_numpy
 
 import keras_entropy as ke
+from conftest import to_numpy
 from keras_entropy import ops as E
 
 pytestmark = pytest.mark.every_backend

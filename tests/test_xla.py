@@ -15,9 +15,9 @@ float32 (TensorFlow and JAX).
 import keras
 import numpy as np
 import pytest
-from conftest import to_numpy
 
 import keras_entropy as ke
+from conftest import to_numpy
 
 pytestmark = pytest.mark.every_backend
 
