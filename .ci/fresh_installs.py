@@ -28,10 +28,11 @@ import argparse
 import glob
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
+
+from steps import Failed, fresh_venv, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONSTRAINTS = os.path.join(ROOT, ".ci", "constraints.txt")
@@ -72,30 +73,6 @@ def all_examples():
     ]
 
 
-class Failed(Exception):
-    pass
-
-
-def run(cmd, *, env=None, cwd=None, label):
-    """Run one command; raise Failed with the command and its output's tail if it fails."""
-    start = time.perf_counter()
-    print(f"$ {label}", flush=True)
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise Failed(
-            f"FAILED (exit {proc.returncode}, {seconds:.0f} s): {label}\n"
-            f"  command: {' '.join(cmd)}\n  cwd: {cwd or os.getcwd()}\n"
-            f"--- last lines of its output ---\n{proc.stdout[-6000:]}"
-        )
-    print(f"  ok, {seconds:.0f} s", flush=True)
-    return seconds
-
-
-def venv_python(venv):
-    return os.path.join(venv, "Scripts" if os.name == "nt" else "bin", "python.exe" if os.name == "nt" else "python")
-
-
 def check_install(install, tmp, documented=False):
     extras, backend, scripts = INSTALLS[install]
     if documented and install == "tensorflow-examples":
@@ -106,14 +83,8 @@ def check_install(install, tmp, documented=False):
     os.makedirs(work)
     os.makedirs(tfds_home)
     timings = {}
-    timings["venv"] = run([sys.executable, "-m", "venv", venv], label=f"python -m venv {venv}")
-    python = venv_python(venv)
-    # The environment variables of a fresh shell: nothing of this process's
-    # virtual environment or PYTHONPATH leaks into the new one.
-    base = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    base["PATH"] = os.path.dirname(python) + os.pathsep + base.get("PATH", "")
-    base["VIRTUAL_ENV"] = venv
-    timings["install"] = run(
+    python, base, timings["venv"] = fresh_venv(venv)
+    timings["install"], _ = run(
         [python, "-m", "pip", "install", "-q", "-c", CONSTRAINTS, "-e", f".[{extras}]"],
         env=base,
         cwd=ROOT,
@@ -125,7 +96,7 @@ def check_install(install, tmp, documented=False):
         args = list(args)
         if name not in NO_OUT:
             args += ["--out", os.path.join(tmp, install, "out", name)]
-        timings[name] = run(
+        timings[name], _ = run(
             [python, os.path.join(ROOT, script), *args],
             env=env,
             cwd=work,

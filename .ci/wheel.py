@@ -29,38 +29,19 @@ import argparse
 import glob
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
 import time
 import zipfile
 
+from steps import Failed, fresh_venv, run
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONSTRAINTS = os.path.join(ROOT, ".ci", "constraints.txt")
 SMOKE = os.path.join(ROOT, ".ci", "smoke_wheel.py")
 #: Package data that must ship in both the wheel and the sdist.
 DATA_FILE = "keras_entropy/experiments/data/mnist_subset.npz"
-
-
-class Failed(Exception):
-    pass
-
-
-def run(cmd, *, env=None, cwd=None, label):
-    """Run one command; raise Failed with the command and its output's tail if it fails."""
-    start = time.perf_counter()
-    print(f"$ {label}", flush=True)
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise Failed(
-            f"FAILED (exit {proc.returncode}, {seconds:.0f} s): {label}\n"
-            f"  command: {' '.join(cmd)}\n  cwd: {cwd or os.getcwd()}\n"
-            f"--- last lines of its output ---\n{proc.stdout[-6000:]}"
-        )
-    print(f"  ok, {seconds:.0f} s", flush=True)
-    return seconds, proc.stdout
 
 
 def check(label, function):
@@ -74,10 +55,6 @@ def check(label, function):
     seconds = time.perf_counter() - start
     print(f"  ok, {seconds:.0f} s", flush=True)
     return seconds
-
-
-def venv_python(venv):
-    return os.path.join(venv, "Scripts" if os.name == "nt" else "bin", "python.exe" if os.name == "nt" else "python")
 
 
 def only(pattern):
@@ -117,13 +94,7 @@ def check_wheel(tmp):
         label=f"python -m twine check --strict {dist}/*",
     )
     timings["contents"] = check(f"{DATA_FILE} in the wheel and the sdist", lambda: check_contents(wheel, sdist))
-    timings["venv"], _ = run([sys.executable, "-m", "venv", venv], label=f"python -m venv {venv}")
-    python = venv_python(venv)
-    # The environment variables of a fresh shell: nothing of this process's
-    # virtual environment or PYTHONPATH leaks into the new one.
-    base = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    base["PATH"] = os.path.dirname(python) + os.pathsep + base.get("PATH", "")
-    base["VIRTUAL_ENV"] = venv
+    python, base, timings["venv"] = fresh_venv(venv)
     timings["install"], _ = run(
         [python, "-m", "pip", "install", "-q", "-c", CONSTRAINTS, f"{wheel}[tensorflow]"],
         env=base,
