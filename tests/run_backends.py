@@ -93,7 +93,8 @@ def main(argv=None):
             print(f"=== KERAS_BACKEND={backend}", flush=True)
             report = os.path.join(tmp, f"{backend}.xml")
             env = dict(os.environ, KERAS_BACKEND=backend)
-            cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={report}"]
+            # --durations: the slowest tests of each backend in the log, so that a regression shows.
+            cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={report}", "--durations=15"]
             if backend != ONE_BACKEND_NAME:
                 cmd.append("--every-backend-only")
             if args.workers:
