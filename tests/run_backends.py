@@ -102,7 +102,8 @@ def main(argv=None):
             if args.cov:
                 env["COVERAGE_FILE"] = os.path.join(tmp, f".coverage.{backend}")
                 coverage_files.append(env["COVERAGE_FILE"])
-                cmd += ["--cov=keras_entropy", "--cov-report="]
+                # The floor applies to the combined figure (below), not to one backend's share.
+                cmd += ["--cov=keras_entropy", "--cov-report=", "--cov-fail-under=0"]
             backend_start = time.perf_counter()
             code = subprocess.call([*cmd, *pytest_args], cwd=ROOT, env=env)
             seconds = time.perf_counter() - backend_start
