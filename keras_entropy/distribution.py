@@ -31,6 +31,10 @@ This is the one module of the package that touches `tf.distribute`;
 TensorFlow is imported only when the Keras backend is TensorFlow.
 """
 
+import itertools
+import threading
+import weakref
+
 import keras
 from keras import ops
 
@@ -95,7 +99,9 @@ def _all_reduce_sum(tf, context, value):
     replica reads `model.losses`, and those terms' gradients are lost.
     Inside a `tf.function`, `MirroredStrategy` can launch its collective ops
     from the replica itself, without `merge_call` (what it does under XLA on
-    GPUs); that route is taken here when the strategy has them.
+    GPUs); that route is taken here when the strategy has them, through
+    collective ops of this module's own (`_own_collective_ops`): the
+    strategy's would reuse the collective keys of an earlier strategy.
     """
     extended = context.strategy.extended
     # Private TensorFlow attributes (TF 2.16-2.21): the strategy's collective
@@ -112,18 +118,66 @@ def _all_reduce_sum(tf, context, value):
         or type(collective).__name__ != "CollectiveAllReduce"
         or not hasattr(collective, "_all_reduce")
         or replica_id is None
+        or (own := _own_collective_ops(extended, collective)) is None
     ):
         return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
-    options = tf.distribute.experimental.CommunicationOptions()
+    # RING: no NCCL launch to order against the strategy's own collectives.
+    options = tf.distribute.experimental.CommunicationOptions(
+        implementation=tf.distribute.experimental.CommunicationImplementation.RING
+    )
 
     @tf.custom_gradient
     def reduce(x):
         def grad(dy):
-            return collective._all_reduce(tf.distribute.ReduceOp.SUM, dy, replica_id, options)
+            return own._all_reduce(tf.distribute.ReduceOp.SUM, dy, replica_id, options)
 
-        return collective._all_reduce(tf.distribute.ReduceOp.SUM, x, replica_id, options), grad
+        return own._all_reduce(tf.distribute.ReduceOp.SUM, x, replica_id, options), grad
 
     return reduce(value)
+
+
+#: Group keys of `_own_collective_ops`, one per strategy, far above the
+#: strategies' own (which start at 1).
+_GROUP_KEYS = itertools.count(1 << 30)
+#: `MirroredExtended` (or `CollectiveAllReduceExtended`) -> its `_own_collective_ops`.
+_OWN_COLLECTIVE_OPS = weakref.WeakKeyDictionary()
+_OWN_COLLECTIVE_OPS_LOCK = threading.Lock()
+
+
+def _own_collective_ops(extended, collective):
+    """Collective all-reduce over `collective`'s devices, under a group key of its own.
+
+    Every `tf.distribute` strategy numbers its collectives from the same
+    start (group key 1, instance keys 100, 101, ...), while TensorFlow's
+    collective runtime remembers, for the life of the process, the shape of
+    each (group, instance) it has run. The strategy's own collective ops
+    thus fail on a second strategy in the process as soon as an instance
+    key comes back with another shape ("Shape mismatch in the collective
+    instance 100"); TensorFlow's own gradient all-reduce has that bug too
+    (tensorflow/tensorflow#62790). These ops, built once per strategy
+    (under a lock: the replicas trace the step in their own threads), take
+    a group key that no strategy and no earlier call here took, and number
+    their instances within it. The keys are drawn in the order strategies
+    first reduce here, the same on every worker of a multi-worker strategy
+    that runs the same program. None where TensorFlow lacks the private
+    classes used here (the caller then takes the public route).
+    """
+    try:
+        from tensorflow.python.distribute import cross_device_ops, cross_device_utils
+    except ImportError:
+        return None
+    with _OWN_COLLECTIVE_OPS_LOCK:
+        own = _OWN_COLLECTIVE_OPS.get(extended)
+        if own is None:
+            own = cross_device_ops.CollectiveAllReduce(
+                devices=collective._devices,
+                group_size=collective._group_size,
+                options=collective._options,
+                collective_keys=cross_device_utils.CollectiveKeys(group_key_start=next(_GROUP_KEYS)),
+                canonicalize_devices=collective._canonicalize_devices,
+            )
+            _OWN_COLLECTIVE_OPS[extended] = own
+        return own
 
 
 def scale_loss(value):
