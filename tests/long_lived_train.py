@@ -24,6 +24,12 @@ Scenarios:
   another and trained again;
 - `reuse`: one `EntropyMonitor` for two models, and `place_penalties` on
   each;
+- `tuner`: a KerasTuner grid search over two layer sizes, on TensorFlow with
+  `distribution_strategy=` (one strategy for every trial), on JAX with a
+  `DataParallel` that the model-building function sets (KerasTuner's
+  `clear_session()` before each trial forgets an enclosing scope's, and the
+  dtype policy: `tuner/clear_session_keeps_*`): each trial's final weights and
+  best loss;
 - `tf_bug` (TensorFlow, last: it breaks the process's collectives): a plain
   Keras model under another default `MirroredStrategy` fails in TensorFlow's
   own all-reduce; 1.0 in `tf_bug/failed` while TensorFlow has that bug.
@@ -211,6 +217,79 @@ def reuse(results):
     results["reuse/keys/batch"] = np.array(multi["batch_keys"])
 
 
+def tuner_model(hp):
+    """Two layer sizes; weights from a fixed generator (the same on one device and on two)."""
+    units = hp.Choice("units", [4, 6])
+    if TRIAL_DISTRIBUTION:
+        # JAX: KerasTuner calls keras.backend.clear_session() before each
+        # trial, which drops the distribution of an enclosing scope.
+        keras.distribution.set_distribution(TRIAL_DISTRIBUTION[0])
+    model = keras.Sequential(
+        [
+            keras.Input((10,)),
+            keras.layers.Dense(units, activation="sigmoid", activity_regularizer=ke.KLSparsity(0.1, beta=1.0)),
+            keras.layers.Dense(3),
+        ]
+    )
+    rng = np.random.default_rng(units)
+    model.set_weights([rng.normal(scale=0.5, size=w.shape).astype("float32") for w in model.get_weights()])
+    model.compile(optimizer=keras.optimizers.SGD(LR), loss=clustering_loss())
+    BUILT.append((units, model, _distributed_now()))
+    return model
+
+
+#: `(units, model, built on two devices)` of every model `tuner_model` built.
+BUILT = []
+#: JAX: the distribution `tuner_model` sets for its trial (empty: none).
+TRIAL_DISTRIBUTION = []
+
+
+def _distributed_now():
+    if mode == "jax":
+        return keras.distribution.distribution() is not None
+    return tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync == 2
+
+
+def search(directory, distribute):
+    """A KerasTuner grid search over the layer sizes: each trial's loss per epoch, by units."""
+    import keras_tuner
+
+    strategy = {"distribution_strategy": new_strategy()} if distribute and mode == "tensorflow" else {}
+    tuner = keras_tuner.GridSearch(
+        tuner_model, objective="loss", max_trials=2, directory=directory, overwrite=True, **strategy
+    )
+    BUILT.clear()
+    if distribute and mode == "jax":
+        TRIAL_DISTRIBUTION[:] = [keras.distribution.DataParallel(devices=keras.distribution.list_devices())]
+    try:
+        tuner.search(X, epochs=2, batch_size=BATCH, shuffle=False, verbose=0)
+    finally:
+        TRIAL_DISTRIBUTION.clear()
+        keras.distribution.set_distribution(None)
+    assert [on_two for _, _, on_two in BUILT] == [distribute] * 2, BUILT
+    losses = {t.hyperparameters.get("units"): t.metrics.get_best_value("loss") for t in tuner.oracle.trials.values()}
+    return {units: model.get_weights() + [np.float32(losses[units])] for units, model, _ in BUILT}
+
+
+def tuner(results):
+    # Why `tuner_model` sets its distribution on JAX, and a mixed_float16
+    # policy would have to be set there too: clear_session() forgets both.
+    # (TensorFlow: clear_session() inside a strategy's scope breaks the scope.)
+    keras.config.set_dtype_policy("mixed_float16")
+    with distributed() if mode == "jax" else contextlib.nullcontext():
+        keras.backend.clear_session()
+        results["tuner/clear_session_keeps_policy"] = np.bool_(keras.config.dtype_policy().name == "mixed_float16")
+        if mode == "jax":
+            results["tuner/clear_session_keeps_distribution"] = np.bool_(keras.distribution.distribution() is not None)
+    keras.config.set_dtype_policy("float32")
+    with tempfile.TemporaryDirectory() as directory:
+        multi = search(os.path.join(directory, "multi"), True)
+        single = search(os.path.join(directory, "single"), False)
+    assert sorted(multi) == sorted(single) == [4, 6], (multi, single)
+    for units in (4, 6):
+        record(results, "tuner", f"units_{units}", single[units], multi[units])
+
+
 def tf_bug(results):
     """TensorFlow's own all-reduce under a second default strategy (no keras_entropy in it)."""
     try:
@@ -231,7 +310,7 @@ def plain_model_small():
 def main():
     keras.config.disable_traceback_filtering()  # full tracebacks in the test log
     results = {}
-    for scenario in [strategies, saving, reuse] + ([tf_bug] if mode == "tensorflow" else []):
+    for scenario in [strategies, saving, reuse, tuner] + ([tf_bug] if mode == "tensorflow" else []):
         begin = time.perf_counter()
         scenario(results)
         results[f"seconds/{scenario.__name__}"] = np.float64(time.perf_counter() - begin)

@@ -6,7 +6,8 @@ Issue 23: a second `tf.distribute.MirroredStrategy` in a process made
 the strategy's keys, which every strategy numbers from the same start.
 `long_lived_train.py` trains, in one subprocess per backend, the scenarios
 a notebook or a script would (several strategies in sequence, a model
-saved, loaded and trained again, a monitor and `place_penalties` reused),
+saved, loaded and trained again, a monitor and `place_penalties` reused,
+a KerasTuner search over two layer sizes),
 each on two devices and on one, and every result must match one device as
 in test_multi_device.py. TensorFlow's own gradient all-reduce has the same
 bug (tensorflow/tensorflow#62790); the scenarios make every strategy after
@@ -66,6 +67,25 @@ if BACKEND in ("tensorflow", "jax"):
         assert list(scenarios["reuse/keys/clustering"]) == ["entropy/c"]
         # `batch_history` keeps every record of the monitor's life, both models'.
         assert list(scenarios["reuse/keys/batch"]) == ["entropy/a", "entropy/b", "entropy/c"]
+
+    def test_keras_tuner_search_matches_one_device(scenarios):
+        """Every trial (two layer sizes) under one strategy (TF) or `DataParallel` (JAX)."""
+        assert_same_training(scenarios, "tuner", TIGHT)
+
+    def test_clear_session_forgets_the_dtype_policy(scenarios):
+        """KerasTuner's `clear_session()` before each trial resets the policy to float32.
+
+        If this fails, Keras keeps the policy: the note in docs/distributed.md can go.
+        """
+        assert not scenarios["tuner/clear_session_keeps_policy"]
+
+
+if BACKEND == "jax":
+
+    def test_clear_session_forgets_the_distribution(scenarios):
+        """And on JAX the distribution of an enclosing `DataParallel` scope: the
+        model-building function of a search must set it (docs/distributed.md)."""
+        assert not scenarios["tuner/clear_session_keeps_distribution"]
 
 
 if BACKEND == "tensorflow":
