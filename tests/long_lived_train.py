@@ -27,9 +27,8 @@ Scenarios:
 - `tuner`: a KerasTuner grid search over two layer sizes, on TensorFlow with
   `distribution_strategy=` (one strategy for every trial), on JAX with a
   `DataParallel` that the model-building function sets (KerasTuner's
-  `clear_session()` before each trial forgets an enclosing scope's, and the
-  dtype policy: `tuner/clear_session_keeps_*`): each trial's final weights and
-  best loss;
+  `clear_session()` before each trial forgets an enclosing scope's): each
+  trial's final weights and best loss;
 - `tf_bug` (TensorFlow, last: it breaks the process's collectives): a plain
   Keras model under another default `MirroredStrategy` fails in TensorFlow's
   own all-reduce; 1.0 in `tf_bug/failed` while TensorFlow has that bug.
@@ -272,16 +271,6 @@ def search(directory, distribute):
 
 
 def tuner(results):
-    # Why `tuner_model` sets its distribution on JAX, and a mixed_float16
-    # policy would have to be set there too: clear_session() forgets both.
-    # (TensorFlow: clear_session() inside a strategy's scope breaks the scope.)
-    keras.config.set_dtype_policy("mixed_float16")
-    with distributed() if mode == "jax" else contextlib.nullcontext():
-        keras.backend.clear_session()
-        results["tuner/clear_session_keeps_policy"] = np.bool_(keras.config.dtype_policy().name == "mixed_float16")
-        if mode == "jax":
-            results["tuner/clear_session_keeps_distribution"] = np.bool_(keras.distribution.distribution() is not None)
-    keras.config.set_dtype_policy("float32")
     with tempfile.TemporaryDirectory() as directory:
         multi = search(os.path.join(directory, "multi"), True)
         single = search(os.path.join(directory, "single"), False)

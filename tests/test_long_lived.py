@@ -72,20 +72,24 @@ if BACKEND in ("tensorflow", "jax"):
         """Every trial (two layer sizes) under one strategy (TF) or `DataParallel` (JAX)."""
         assert_same_training(scenarios, "tuner", TIGHT)
 
-    def test_clear_session_forgets_the_dtype_policy(scenarios):
-        """KerasTuner's `clear_session()` before each trial resets the policy to float32.
 
-        If this fails, Keras keeps the policy: the note in docs/distributed.md can go.
-        """
-        assert not scenarios["tuner/clear_session_keeps_policy"]
+def test_clear_session_forgets_the_dtype_policy():
+    """KerasTuner's `clear_session()` before each trial resets the policy to float32.
+
+    If this fails, Keras keeps the policy: the note in docs/distributed.md can go.
+    """
+    keras.config.set_dtype_policy("mixed_float16")
+    keras.backend.clear_session()
+    assert keras.config.dtype_policy().name == "float32"
 
 
-if BACKEND == "jax":
-
-    def test_clear_session_forgets_the_distribution(scenarios):
-        """And on JAX the distribution of an enclosing `DataParallel` scope: the
-        model-building function of a search must set it (docs/distributed.md)."""
-        assert not scenarios["tuner/clear_session_keeps_distribution"]
+@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution is JAX's")
+def test_clear_session_forgets_the_distribution():
+    """And on JAX the distribution of an enclosing `DataParallel` scope: the
+    model-building function of a search must set it (docs/distributed.md)."""
+    with keras.distribution.DataParallel().scope():
+        keras.backend.clear_session()
+        assert keras.distribution.distribution() is None
 
 
 if BACKEND == "tensorflow":
