@@ -38,7 +38,13 @@ def pytest_addoption(parser):
 
 #: Scripts the tests run as subprocesses: not test modules, and not to be imported by
 #: `--doctest-modules` (importing one would run it).
-collect_ignore = ["run_backends.py", "multi_device_train.py", "tuning_cluster_search.py", "fixtures"]
+collect_ignore = [
+    "run_backends.py",
+    "multi_device_train.py",
+    "long_lived_train.py",
+    "tuning_cluster_search.py",
+    "fixtures",
+]
 
 #: Docstring examples of these packages run once: the harness and tuning do not touch a backend.
 ONE_BACKEND_PACKAGES = ("keras_entropy/experiments/", "keras_entropy/tuning/")

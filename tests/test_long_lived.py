@@ -83,13 +83,14 @@ def test_clear_session_forgets_the_dtype_policy():
     assert keras.config.dtype_policy().name == "float32"
 
 
-@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution is JAX's")
-def test_clear_session_forgets_the_distribution():
-    """And on JAX the distribution of an enclosing `DataParallel` scope: the
-    model-building function of a search must set it (docs/distributed.md)."""
-    with keras.distribution.DataParallel().scope():
-        keras.backend.clear_session()
-        assert keras.distribution.distribution() is None
+if BACKEND == "jax":  # keras.distribution is JAX's
+
+    def test_clear_session_forgets_the_distribution():
+        """And on JAX the distribution of an enclosing `DataParallel` scope: the
+        model-building function of a search must set it (docs/distributed.md)."""
+        with keras.distribution.DataParallel().scope():
+            keras.backend.clear_session()
+            assert keras.distribution.distribution() is None
 
 
 if BACKEND == "tensorflow":
