@@ -4,8 +4,11 @@
   (the bands of the paper's Figures 3a-6a); `format_interval` writes it
   as `mean [low, high]` for a table.
 - `ttest`: two-sample t-test (Welch's by default, Student's with
-  `equal_var=True`), two- or one-sided; the same numbers as
-  `scipy.stats.ttest_ind`.
+  `equal_var=True`), two- or one-sided: `scipy.stats.ttest_ind`;
+- `difference_interval`: the difference of two means with its Welch
+  confidence interval (the effect size a reader can use);
+- `adjust_pvalues`, `format_pvalues`: Benjamini-Hochberg adjusted
+  p-values over a table's family of tests, and a cell with both.
 - `pairwise_significance`: the paper's pairwise tables between lambda values
   (Figures 3b-6b): blank, "+" or "-" at `alpha = 0.05`.
 - `improvement_test`: the one-tailed test "the entropy loss improves the
@@ -15,8 +18,10 @@ Inputs are sequences of floats (one per replication); NaN and None are
 dropped. scipy (for the t distribution) and pandas are imported lazily.
 """
 
+import contextlib
 import math
 import numbers
+import warnings
 
 from keras_entropy import validation
 
@@ -110,7 +115,7 @@ def format_pvalue(pvalue):
 
 
 def ttest(a, b, alternative="two-sided", equal_var=False):
-    """Two-sample t-test of `mean(a)` against `mean(b)`.
+    """Two-sample t-test of `mean(a)` against `mean(b)`: `scipy.stats.ttest_ind`.
 
     Welch's test (unequal variances, Welch-Satterthwaite degrees of
     freedom) by default; Student's pooled-variance test with
@@ -118,47 +123,92 @@ def ttest(a, b, alternative="two-sided", equal_var=False):
     mean(b)) or "greater".
 
     Returns:
-        dict with `statistic`, `pvalue` and `df`. When both samples have
-        zero variance the statistic is +-inf (p = 0) if the means differ and
-        nan (p = nan) if they are equal, as in scipy.
+        dict with `statistic`, `pvalue` and `df` (nan with fewer than two
+        values in a sample). When both samples have zero variance the
+        statistic is +-inf (p = 0) if the means differ and nan (p = nan) if
+        they are equal, as in scipy.
     """
     from scipy import stats as scipy_stats
 
     a, b = _sample(a, "a"), _sample(b, "b")
     validation.validate_choice(alternative, "alternative", ("two-sided", "less", "greater"))
     equal_var = validation.validate_bool(equal_var, "equal_var")
-    na, nb = len(a), len(b)
-    if na < 2 or nb < 2:
+    if len(a) < 2 or len(b) < 2:
         return {"statistic": math.nan, "pvalue": math.nan, "df": math.nan}
-    va, vb = a.var(ddof=1), b.var(ddof=1)
-    diff = a.mean() - b.mean()
-    if equal_var:
-        df = na + nb - 2
-        pooled = ((na - 1) * va + (nb - 1) * vb) / df
-        se2 = pooled * (1 / na + 1 / nb)
-    else:
-        qa, qb = va / na, vb / nb
-        se2 = qa + qb
-        df = se2**2 / (qa**2 / (na - 1) + qb**2 / (nb - 1)) if se2 > 0 else float(na + nb - 2)
     with _quiet():
-        import numpy as np
-
-        t = float(np.divide(diff, np.sqrt(se2)))
-    if math.isnan(t):
-        return {"statistic": t, "pvalue": math.nan, "df": float(df)}
-    if alternative == "two-sided":
-        p = 2 * scipy_stats.t.sf(abs(t), df)
-    elif alternative == "less":
-        p = scipy_stats.t.cdf(t, df)
-    else:
-        p = scipy_stats.t.sf(t, df)
-    return {"statistic": t, "pvalue": float(min(p, 1.0)), "df": float(df)}
+        result = scipy_stats.ttest_ind(a, b, equal_var=equal_var, alternative=alternative)
+    return {"statistic": float(result.statistic), "pvalue": float(result.pvalue), "df": float(result.df)}
 
 
+def difference_interval(a, b, confidence=0.95):
+    """`mean(a) - mean(b)` with its two-sided Welch confidence interval: `(difference, low, high)`.
+
+    The interval of `scipy.stats.ttest_ind(a, b, equal_var=False)`: an
+    effect size in the metric's own units. nan bounds with fewer than two
+    values in a sample or no spread at all.
+
+    >>> [round(v, 4) for v in difference_interval([1.0, 2.0, 3.0], [2.0, 4.0, 6.0])]
+    [-2.0, -6.1554, 2.1554]
+    """
+    from scipy import stats as scipy_stats
+
+    a, b = _sample(a, "a"), _sample(b, "b")
+    confidence = validation.validate_open_unit_interval(confidence, "confidence")
+    if not len(a) or not len(b):
+        return math.nan, math.nan, math.nan
+    difference = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return difference, math.nan, math.nan
+    with _quiet():
+        interval = scipy_stats.ttest_ind(a, b, equal_var=False).confidence_interval(confidence)
+    return difference, float(interval.low), float(interval.high)
+
+
+def adjust_pvalues(pvalues):
+    """Benjamini-Hochberg adjusted p-values (`scipy.stats.false_discovery_control`), None and nan kept.
+
+    The family is every p-value given: rejecting those with an adjusted
+    p-value below `alpha` keeps the expected share of false discoveries
+    among the rejections at most `alpha` (the false discovery rate), for
+    independent or positively dependent tests. None and nan (no test) are
+    not part of the family and come back as they were.
+
+    >>> [None if p is None else round(p, 4) for p in adjust_pvalues([0.01, None, 0.04, 0.03, 0.5])]
+    [0.04, None, 0.0533, 0.0533, 0.5]
+    """
+    from scipy import stats as scipy_stats
+
+    pvalues = list(pvalues)
+    index = [i for i, p in enumerate(pvalues) if p is not None and not math.isnan(p)]
+    out = list(pvalues)
+    if index:
+        adjusted = scipy_stats.false_discovery_control([float(pvalues[i]) for i in index], method="bh")
+        for i, p in zip(index, adjusted):
+            out[i] = float(p)
+    return out
+
+
+def format_pvalues(pvalue, adjusted):
+    """A table cell with the raw and the adjusted p-value: `0.012 (adj 0.048*)`, stars on the adjusted.
+
+    >>> format_pvalues(0.012, 0.048), format_pvalues(None, None)
+    ('0.012 (adj 0.048*)', '-')
+    """
+    if pvalue is None:
+        return "-"
+    if math.isnan(pvalue):
+        return "n/a"
+    return f"{pvalue:.3g} (adj {format_pvalue(adjusted)})"
+
+
+@contextlib.contextmanager
 def _quiet():
+    """No numpy division warnings, nor scipy's "precision loss" on (nearly) identical samples: nan says it."""
     import numpy as np
 
-    return np.errstate(divide="ignore", invalid="ignore")
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def stars(pvalue):
