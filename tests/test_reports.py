@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_entropy.experiments import reports, stats, sweeps
+from keras_entropy.experiments import reports, stats, survival, sweeps
 
 pytestmark = pytest.mark.one_backend
 
@@ -89,17 +89,23 @@ def test_write_report_numbers_tables_and_plots(tmp_path, rng):
     mean, low, high = stats.t_confidence_interval(mse)
     row = [line for line in summary.table.splitlines() if line.startswith("| 60 | 1 |")][0]
     assert reports._fmt(mean) in row and reports._fmt(low) in row and reports._fmt(high) in row
-    assert reports._fmt(float(np.mean(stop)), 3) in row
+    # Stopping epochs (all observed here): the Kaplan-Meier median and its interval, not a mean.
+    assert survival.format_median(survival.median_epoch(stop, [True] * len(stop))) in row
+    assert reports._fmt(float(np.mean(stop)), 3) + " [" not in row
     censored_row = [line for line in summary.table.splitlines() if line.startswith("| 20 | 0.01 |")][0]
     assert censored_row.split("|")[-3].strip() == "5"
-    # Pairwise table: lambda = 1 has higher MSE and stops earlier than lambda = 0.
-    assert "| 1 | + | + |   |" in text  # MSE row of lambda = 1 vs 0, 0.01
-    assert "| 1 | - | - |   |" in text  # stopping-epoch row of lambda = 1
+    # Pairwise table: lambda = 1 has higher MSE and stops earlier than lambda = 0 (marks and raw/adjusted p).
+    marks = [[c.strip()[:1] for c in line.split("|")[2:-1]] for line in _rows(text, "| 1 | ")]
+    assert ["+", "+", ""] in marks  # MSE row of lambda = 1 vs 0, 0.01
+    assert ["-", "-", ""] in marks  # stopping-epoch row of lambda = 1
+    assert all("(adj " in c for line in _rows(text, "| 1 | ") for c in line.split("|")[2:4])
     # One-tailed tests against lambda = 0: stopping epoch improves with stars, MSE does not.
     test_rows = [line for line in text.splitlines() if line.startswith("| 20 | 1 | stop epoch (val_loss)")]
-    assert test_rows and test_rows[0].rstrip(" |").endswith("***")
+    # 5 runs against 5, every lambda = 1 run stops first: the exact one-sided p is 1/252 (its floor).
+    assert test_rows and "exact log-rank" in test_rows[0] and "| 0.00397 (adj " in test_rows[0]
+    assert test_rows[0].rstrip(" |").endswith("**)")
     mse_rows = [line for line in text.splitlines() if line.startswith("| 20 | 1 | val_mse @ stop")]
-    assert mse_rows and not mse_rows[0].rstrip(" |").endswith("*")
+    assert mse_rows and "Welch t" in mse_rows[0] and not mse_rows[0].rstrip(" |").endswith("*)")
 
 
 def _rows(table, prefix):
@@ -137,7 +143,7 @@ def test_summary_marks_runs_capped_by_max_epochs(tmp_path, rng):
     assert "cap" not in base and treat.endswith("(cap 5/5)")
     (test_row,) = _rows(text, "| 20 | 1 | stop epoch (val_mse) |")
     assert "cap" not in test_row
-    assert "stop epoch (val_mse) (row vs column), 5/15 runs capped:" in text
+    assert "stop epoch (val_mse) (row vs column; exact log-rank tests), 5/15 runs capped:" in text
 
 
 def _stopping_plot(frame):
@@ -148,8 +154,9 @@ def _stopping_plot(frame):
         monitors=["val_loss", "val_mse"],
         column_of=lambda m: f"stop_{m}",
         ylabel="stopping epoch",
-        suptitle="Synthetic: stopping epoch (mean, 95% t-CI)",
+        suptitle="Synthetic: stopping epoch (Kaplan-Meier median, 95% interval)",
         annotate_caps=True,
+        kaplan_meier=True,
     )
 
 
@@ -233,14 +240,22 @@ def test_significance_figure_labels_both_axes_and_clears_the_suptitle(tmp_path, 
             assert ax.get_xlabel() == "lam (column)" and ax.get_ylabel() == "lam (row)"
             assert ax.get_title().startswith(label)
             # The cell marks are the pairwise table's, placed at (column, row).
-            pairs = stats.pairwise_significance({n: list(at[at.lam == float(n)][column]) for n in names}, alpha=0.05)
+            monitor = {"stop_val_loss": "val_loss", "stop_val_mse": "val_mse"}.get(column)
+            samples = {
+                n: reports.stop_sample(at[at.lam == float(n)], monitor)
+                if monitor
+                else list(at[at.lam == float(n)][column])
+                for n in names
+            }
+            pairs, _ = reports.pairwise_tests(samples, censored=monitor is not None, alpha=0.05)
             marks = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
             expected = {
                 (r, c): pairs.loc[i, j] for r, i in enumerate(names) for c, j in enumerate(names) if pairs.loc[i, j]
             }
             assert marks == expected and expected  # every panel has some significant pair
-        assert fig.axes[0].get_title() == "val_mse @ stop(val_loss)"
-        assert fig.axes[2].get_title() == "stop epoch (val_mse)\n5/15 runs capped"
+        assert fig.axes[0].get_title() == "val_mse @ stop(val_loss) (Welch t)"
+        assert fig.axes[2].get_title() == "stop epoch (val_mse) (exact log-rank)\n5/15 runs capped"
+        assert "Benjamini-Hochberg adjusted" in fig._suptitle.get_text()
         assert "cap = stopped by --max-epochs" in fig._suptitle.get_text()
         _assert_suptitle_clear(fig)
     finally:
@@ -278,7 +293,10 @@ def test_report_figures_of_the_real_mnist_results_are_readable():
     finally:
         plt.close(fig)
     text = open(os.path.join(os.path.dirname(results), "summary.md")).read()
-    assert "| 260 | 0.01 | 3 | 5.379e-03 [5.326e-03, 5.431e-03] | 60 [60, 60] (cap 3/3) | 28 [28, 28] |" in text
+    assert "| 260 | 0.01 | 3 | 5.379e-03 [5.326e-03, 5.431e-03] | not reached (cap 3/3) | 28 [28, 28] |" in text
+    # The one early stop (28 in 3 runs against 3 runs capped at 60): exact log-rank p = 1/20, not < 0.05.
+    assert "| 260 | 0.01 | stop epoch (val_mse) | not reached (cap 3/3) | 28 [28, 28] | exact log-rank z |" in text
+    assert "| 0.05 (adj 0.25) |" in text
 
 
 def test_write_report_errors(tmp_path):

@@ -6,23 +6,37 @@ records of a `keras_entropy.experiments.sweeps` results file and writes, into `o
 - `<metric>_vs_<x>.png`: the metric at the stopping epoch against `x`, one
   line per `group` value with its 95% t-confidence band, one panel per
   early-stopping monitor (the paper's Figures 3a and 5a);
-- `stopping_epoch_vs_<x>.png`: the stopping epoch against `x`, likewise
-  (Figures 4a and 6a);
+- `stopping_epoch_vs_<x>.png`: the stopping epoch against `x`, likewise, but
+  the Kaplan-Meier median with its 95% interval (Figures 4a and 6a);
 - `significance_<x>_<value>.png`: for each `x` value, the pairwise tables
-  between `group` values (blank / + / - at alpha = 0.05) for the metric and
-  for the stopping epoch under each monitor, drawn as labelled grids
-  (`group` values on both axes; Figures 3b-6b);
+  between `group` values (blank / + / -) for the metric and for the stopping
+  epoch under each monitor, drawn as labelled grids (`group` values on both
+  axes; Figures 3b-6b);
 - `summary.md`: the same numbers as Markdown tables plus one-tailed tests of
   "the entropy loss improves the metric / the stopping epoch" against the
-  `group` value 0 (the paper's Table 1 style, p-values and stars).
+  `group` value 0 (the paper's Table 1 style).
 
-Runs whose early-stopping rule never fired on a monitor (record
-`stopping[monitor]["stopped"]` False: stopped by --max-epochs, censored) are
-marked "cap": `(cap k/n)` after the stopping-epoch cells of the tables, open
-squares (and "cap k/n" labels plus a dashed cap line on the stopping-epoch
-plot) on the plots. `band_figure` and `significance_figure` build the
-figures on their own; `markdown_table` is the one Markdown table builder
-of the harness (the experiments' tables use it too).
+Stopping epochs are censored data. A run whose early-stopping rule never
+fired on a monitor (record `stopping[monitor]["stopped"]` False: stopped by
+--max-epochs) only says "later than the cap", so a mean, t-interval or
+t-test over stopping epochs would count a bound as a measurement. Every
+stopping-epoch number is therefore survival statistics
+(`keras_entropy.experiments.survival`): the Kaplan-Meier median with its
+Brookmeyer-Crowley 95% interval ("not reached" where fewer than half the
+runs stopped), and exact permutation log-rank tests. The metric at the
+stop (e.g. val_mse) is a measurement of every run: mean, 95% t-interval and
+Welch t-tests (`scipy.stats.ttest_ind`).
+
+Each table of tests is one family: its p-values are Benjamini-Hochberg
+adjusted together (`stats.adjust_pvalues`, which controls the false
+discovery rate), the tables show the raw and the adjusted p-value, and a
+pair is marked "+" or "-" only when its adjusted p-value is below alpha.
+
+Censored runs are marked "cap": `(cap k/n)` after the stopping-epoch cells
+of the tables, open squares (and "cap k/n" labels plus a dashed cap line on
+the stopping-epoch plot) on the plots. `band_figure`, `significance_figure`
+and `pairwise_tests` work on their own; `markdown_table` is the one Markdown
+table builder of the harness (the experiments' tables use it too).
 
 matplotlib and pandas are imported lazily; plots use the non-interactive
 Agg backend.
@@ -32,7 +46,7 @@ import dataclasses
 import math
 import os
 
-from keras_entropy.experiments import script_setup, stats
+from keras_entropy.experiments import script_setup, stats, survival
 from keras_entropy.experiments.sweeps import load_records
 
 
@@ -136,6 +150,83 @@ def _cap_mark(capped, n):
     return f" (cap {capped}/{n})" if capped else ""
 
 
+def stop_sample(cell, monitor):
+    """`(times, reached)` of `cell`'s stopping epochs on `monitor`: censored data (`survival`).
+
+    `reached` is False for a run stopped by the epoch cap (`stopped_<monitor>`
+    False): its epoch is the cap, a lower bound. Runs without a stopping
+    epoch are left out.
+    """
+    flags = cell[f"stopped_{monitor}"] if f"stopped_{monitor}" in cell else [True] * len(cell)
+    pairs = [
+        (float(t), bool(r))
+        for t, r in zip(cell[f"stop_{monitor}"], flags)
+        if t is not None and not (isinstance(t, float) and math.isnan(t))
+    ]
+    return [t for t, _ in pairs], [r for _, r in pairs]
+
+
+def _stop_cell(cell, monitor):
+    """`19 [17, 22]`, `not reached (cap 3/3)`: Kaplan-Meier median and interval of the stops, with the cap mark."""
+    times, reached = stop_sample(cell, monitor)
+    if not times:
+        return "n/a"
+    return survival.format_median(survival.median_epoch(times, reached)) + _cap_mark(
+        _capped_count(cell, monitor), len(cell)
+    )
+
+
+def pairwise_tests(samples, *, censored=False, alpha=0.05):
+    """Two-sided tests between every pair of groups, Benjamini-Hochberg adjusted over the table.
+
+    One test per unordered pair: a Welch t-test (`stats.ttest`) of the
+    values, or, with `censored`, the exact log-rank test
+    (`survival.logrank`) of `(times, reached)` samples. The family is the
+    table: the p-values of all its pairs are adjusted together
+    (`stats.adjust_pvalues`; nan, e.g. no run reached the target in either
+    group, stays out of the family). Cell (row `i`, column `j`) is "+" when
+    the adjusted p-value is below `alpha` and the row's mean (or, censored,
+    its epochs) is higher, "-" when lower, "" otherwise and on the diagonal.
+
+    Args:
+        samples: dict label -> values (or `(times, reached)` with `censored`), in table order.
+        censored: whether the samples are censored epochs.
+        alpha: significance level of the adjusted p-values.
+
+    Returns:
+        `(marks, pvalues)`: a pandas DataFrame of "+" / "-" / "" (labels as
+        index and columns) and a dict `(i, j) -> (raw p, adjusted p)` for
+        both orders of each pair.
+
+    >>> marks, p = pairwise_tests({"a": [1.0, 1.1, 0.9], "b": [2.0, 2.1, 1.9], "c": [2.05, 1.95, 2.0]})
+    >>> marks.loc["a", "b"], marks.loc["b", "a"], marks.loc["b", "c"]
+    ('-', '+', '')
+    """
+    import pandas as pd
+
+    if not isinstance(samples, dict) or not samples:
+        raise ValueError(f"Argument `samples` must be a non-empty dict. Received: samples={samples!r}")
+    labels = list(samples)
+    pairs = [(i, j) for a, i in enumerate(labels) for j in labels[a + 1 :]]
+    results = []
+    for i, j in pairs:
+        if censored:
+            r = survival.logrank(*samples[i], *samples[j])
+            higher = r["statistic"] < 0  # positive log-rank z: i reaches (stops) sooner, at lower epochs
+        else:
+            r = stats.ttest(samples[i], samples[j])
+            higher = r["statistic"] > 0
+        results.append((r["pvalue"], higher))
+    adjusted = stats.adjust_pvalues([p for p, _ in results])
+    marks = pd.DataFrame("", index=labels, columns=labels)
+    pvalues = {}
+    for (i, j), (p, higher), q in zip(pairs, results, adjusted):
+        pvalues[(i, j)] = pvalues[(j, i)] = (p, q)
+        if not math.isnan(q) and q < alpha:
+            marks.loc[i, j], marks.loc[j, i] = ("+", "-") if higher else ("-", "+")
+    return marks, pvalues
+
+
 def _pyplot():
     import matplotlib
 
@@ -145,23 +236,58 @@ def _pyplot():
     return plt
 
 
-def band_figure(frame, *, x, group, monitors, column_of, ylabel, suptitle, mark_caps=True, annotate_caps=False):
+def _km_band(cell, monitor):
+    """`(median, low, high, not_reached)` of the stops of `cell` for a plot: "not reached" ends drawn at the cap.
+
+    The Kaplan-Meier median and its 95% interval (`survival.median_epoch`);
+    an end that is not reached is clipped at the cell's last epoch (its cap),
+    and `not_reached` says the median was.
+    """
+    times, reached = stop_sample(cell, monitor)
+    if not times:
+        return math.nan, math.nan, math.nan, False
+    cap = max(times)
+    mid, low, high = survival.median_epoch(times, reached)
+    clip = [cap if v is None else v for v in (mid, low, high)]
+    return clip[0], clip[1], clip[2], mid is None
+
+
+def band_figure(
+    frame,
+    *,
+    x,
+    group,
+    monitors,
+    column_of,
+    ylabel,
+    suptitle,
+    mark_caps=True,
+    annotate_caps=False,
+    kaplan_meier=False,
+):
     """One panel per monitor: `column_of(monitor)` against `x`, one line per `group` value.
 
-    Each line is the mean over replications with its 95% t-confidence band.
-    With `mark_caps`, points where some run's stop on that monitor was
-    censored at the epoch cap (record `stopping[monitor]["stopped"]` False)
-    get an open square, and the legend says "cap = stopped by
-    --max-epochs"; with `annotate_caps` (the stopping-epoch plot) the square
-    is labelled "cap k/n" (k of the n runs capped) and the cap epochs are
-    drawn as a dashed line.
+    Each line is the mean over replications with its 95% t-confidence band,
+    or, with `kaplan_meier` (the stopping epochs, censored at the cap), the
+    Kaplan-Meier median with its 95% Brookmeyer-Crowley interval
+    (`survival.median_epoch`): a median or interval end that is "not
+    reached" (fewer than half the runs stopped) is drawn at the cap, and a
+    median not reached gets an open triangle ("median not reached: drawn at
+    the cap" in the legend). With `mark_caps`, points where some run's stop
+    on that monitor was censored at the epoch cap (record
+    `stopping[monitor]["stopped"]` False) get an open square, and the
+    legend says "cap = stopped by --max-epochs"; with `annotate_caps` (the
+    stopping-epoch plot) the square is labelled "cap k/n" (k of the n runs
+    capped) and the cap epochs are drawn as a dashed line.
 
     Args:
         frame: a `results_frame`.
         x, group: config entries (horizontal axis, one line each).
         monitors: the early-stopping monitors, one panel each.
-        column_of: monitor -> column of `frame` to plot.
+        column_of: monitor -> column of `frame` to plot (with
+            `kaplan_meier`: the `stop_<monitor>` columns are read).
         ylabel, suptitle: labels.
+        kaplan_meier: plot Kaplan-Meier medians of the stopping epochs.
 
     Returns:
         The matplotlib Figure (constrained layout; the caller saves/closes it).
@@ -172,16 +298,32 @@ def band_figure(frame, *, x, group, monitors, column_of, ylabel, suptitle, mark_
     xs = sorted(frame[x].unique())
     groups = sorted(frame[group].unique())
     fig, axes = plt.subplots(1, len(monitors), figsize=(5.5 * len(monitors), 4.4), squeeze=False, layout="constrained")
-    handles, any_cap, cap_epochs = [], False, set()
+    handles, any_cap, any_open, cap_epochs = [], False, False, set()
     for ax, monitor in zip(axes[0], monitors):
         column = column_of(monitor)
         for gi, g in enumerate(groups):
             cells = [frame[(frame[x] == v) & (frame[group] == g)] for v in xs]
-            bands = [stats.t_confidence_interval(list(c[column])) for c in cells]
+            if kaplan_meier:
+                bands = [_km_band(c, monitor) for c in cells]
+            else:
+                bands = [stats.t_confidence_interval(list(c[column])) + (False,) for c in cells]
             (line,) = ax.plot(xs, [b[0] for b in bands], marker="o", label=f"{group}={g:g}", color=f"C{gi % 10}")
             ax.fill_between(xs, [b[1] for b in bands], [b[2] for b in bands], alpha=0.2, color=line.get_color())
             if ax is axes[0][0]:
                 handles.append(line)
+            for v, b in zip(xs, bands):
+                if b[3]:
+                    any_open = True
+                    ax.plot(
+                        [v],
+                        [b[0]],
+                        marker="^",
+                        markersize=9,
+                        markerfacecolor="white",
+                        markeredgecolor=line.get_color(),
+                        markeredgewidth=1.5,
+                        linestyle="none",
+                    )
             if not mark_caps:
                 continue
             for v, c, b in zip(xs, cells, bands):
@@ -237,18 +379,42 @@ def band_figure(frame, *, x, group, monitors, column_of, ylabel, suptitle, mark_
                 label="cap = stopped by --max-epochs" + (" (k of n runs)" if annotate_caps else ""),
             )
         )
+    if any_open:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="^",
+                markersize=8,
+                markerfacecolor="white",
+                markeredgecolor="black",
+                linestyle="none",
+                label="median not reached: drawn at the cap",
+            )
+        )
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), fontsize=8)
     fig.suptitle(suptitle)
     return fig
 
 
+def _samples(at, group, groups, column, monitor=None):
+    """The pairwise tests' samples of `column` per `group` value: values, or `(times, reached)` of `monitor`'s stops."""
+    cells = {f"{g:g}": at[at[group] == g] for g in groups}
+    if monitor:
+        return {name: stop_sample(cell, monitor) for name, cell in cells.items()}
+    return {name: list(cell[column]) for name, cell in cells.items()}
+
+
 def significance_figure(frame, *, x, value, group, quantities, alpha=0.05, title=None, monitor_of=None):
-    """The pairwise tables between `group` values at `x == value`, one panel per quantity.
+    """The pairwise tables between `group` values at `x == value`, one panel per quantity (`pairwise_tests`).
 
     Each panel is a grid: row and column ticks are the `group` values
-    (row vs column), "+" (red) when the row's mean is significantly higher
-    than the column's (two-sided Welch t-test at `alpha`), "-" (blue) when
-    lower, blank otherwise; the diagonal is grey.
+    (row vs column), "+" (red) when the row is significantly higher than the
+    column, "-" (blue) when lower, blank otherwise; the diagonal is grey.
+    Significant: Benjamini-Hochberg adjusted p-value below `alpha`, the
+    family being the panel's pairs. The test is a two-sided Welch t-test of
+    the means, or for the stopping epochs (the panels in `monitor_of`,
+    censored at the epoch cap) the exact log-rank test.
 
     Args:
         frame: a `results_frame`.
@@ -257,8 +423,9 @@ def significance_figure(frame, *, x, value, group, quantities, alpha=0.05, title
         quantities: list of (label, column of `frame`).
         alpha: significance level.
         title: printed in the figure's title.
-        monitor_of: dict label -> monitor; for those panels the title says how
-            many runs were capped by --max-epochs.
+        monitor_of: dict label -> monitor: those panels are stopping epochs
+            on that monitor (log-rank tests), and their titles say how many
+            runs were capped by --max-epochs.
 
     Returns:
         The matplotlib Figure (constrained layout; the caller saves/closes it).
@@ -275,9 +442,11 @@ def significance_figure(frame, *, x, value, group, quantities, alpha=0.05, title
         1, len(quantities), figsize=(max(size, 3.2) * len(quantities), size + 1.0), squeeze=False, layout="constrained"
     )
     cmap = ListedColormap(["#9ecae1", "white", "#fc9272", "#d9d9d9"])  # -, blank, +, diagonal
+    monitor_of = monitor_of or {}
     for ax, (label, column) in zip(axes[0], quantities):
-        pairs = stats.pairwise_significance(
-            {n: list(at[at[group] == g][column]) for n, g in zip(names, groups)}, alpha=alpha
+        monitor = monitor_of.get(label)
+        pairs, _ = pairwise_tests(
+            _samples(at, group, groups, column, monitor), censored=monitor is not None, alpha=alpha
         )
         codes = np.array([[2 if i == j else {"-": -1, "": 0, "+": 1}[pairs.loc[i, j]] for j in names] for i in names])
         ax.imshow(codes, cmap=cmap, vmin=-1.5, vmax=2.5, aspect="equal")
@@ -295,13 +464,13 @@ def significance_figure(frame, *, x, value, group, quantities, alpha=0.05, title
         ax.xaxis.set_label_position("top")
         ax.set_xlabel(f"{group} (column)", fontsize=8)
         ax.set_ylabel(f"{group} (row)", fontsize=8)
-        monitor = (monitor_of or {}).get(label)
         capped = _capped_count(at, monitor) if monitor else 0
-        ax.set_title(label + (f"\n{capped}/{len(at)} runs capped" if capped else ""), fontsize=9)
+        test = "exact log-rank" if monitor else "Welch t"
+        ax.set_title(label + f" ({test})" + (f"\n{capped}/{len(at)} runs capped" if capped else ""), fontsize=9)
     fig.suptitle(
-        (f"{title}: " if title else "") + f"{x}={value}, two-sided Welch t-tests at alpha={alpha}\n"
-        f"+: row significantly higher than column, -: lower"
-        + (f"; {CAP_NOTE}" if any(_capped_count(at, m) for m in (monitor_of or {}).values()) else ""),
+        (f"{title}: " if title else "") + f"{x}={value}, two-sided tests, Benjamini-Hochberg adjusted\n"
+        f"p < {alpha} within each panel; +: row significantly higher than column, -: lower"
+        + (f"\n{CAP_NOTE}" if any(_capped_count(at, m) for m in monitor_of.values()) else ""),
         fontsize=9,
     )
     return fig
@@ -334,7 +503,7 @@ def write_report(
             lower is better).
         monitors: the early-stopping monitors to report, in order.
         baseline: the `group` value of the one-tailed tests' baseline.
-        alpha: significance level of the pairwise tables.
+        alpha: significance level of the pairwise tables (on Benjamini-Hochberg adjusted p-values).
         title, note, command: printed at the top of `summary.md`.
 
     Returns:
@@ -379,8 +548,9 @@ def write_report(
             frame,
             column_of=lambda m: f"stop_{m}",
             ylabel="stopping epoch",
-            suptitle=f"{title}: stopping epoch (mean, 95% t-CI)",
+            suptitle=f"{title}: stopping epoch (Kaplan-Meier median, 95% interval; not reached: at the cap)",
             annotate_caps=True,
+            kaplan_meier=True,
             **common,
         ),
         f"stopping_epoch_vs_{x}.png",
@@ -399,13 +569,13 @@ def write_report(
                 continue
             censored = sum(_capped_count(cell, m) for m in monitors)
             row = [v, f"{g:g}", len(cell), _cell(cell[f"{metric}@{monitors[0]}"])]
-            row += [_cell(cell[f"stop_{m}"], 3) + _cap_mark(_capped_count(cell, m), len(cell)) for m in monitors]
+            row += [_stop_cell(cell, m) for m in monitors]
             row += [_cell(cell[f"{metric}@{m}"]) for m in monitors[1:]]
             row += [censored, _fmt(float(cell["wall_time_s"].mean()), 3)]
             rows.append(row)
     table = markdown_table(header, rows)
 
-    # Pairwise tables, one figure per x value.
+    # Pairwise tables, one figure per x value; each table is one family of tests.
     quantities = [(f"{metric} @ stop({monitors[0]})", f"{metric}@{monitors[0]}")]
     quantities += [(f"stop epoch ({m})", f"stop_{m}") for m in monitors]
     monitor_of = {f"stop epoch ({m})": m for m in monitors}
@@ -414,15 +584,24 @@ def write_report(
         at = frame[frame[x] == v]
         pairwise_md.append(f"#### {x} = {v}")
         for label, column in quantities:
-            samples = {f"{g:g}": list(at[at[group] == g][column]) for g in groups}
-            pairs = stats.pairwise_significance(samples, alpha=alpha)
-            capped = _capped_count(at, monitor_of[label]) if label in monitor_of else 0
+            monitor = monitor_of.get(label)
+            marks, pvalues = pairwise_tests(
+                _samples(at, group, groups, column, monitor), censored=monitor is not None, alpha=alpha
+            )
+            capped = _capped_count(at, monitor) if monitor else 0
+
+            def cell_of(i, j, marks=marks, pvalues=pvalues):
+                if i == j:
+                    return " "
+                return (marks.loc[i, j] + " " if marks.loc[i, j] else "") + stats.format_pvalues(*pvalues[(i, j)])
+
             pairwise_md.append(
-                f"{label} (row vs column)"
+                f"{label} (row vs column; {'exact log-rank' if monitor else 'Welch t'} tests)"
                 + (f", {capped}/{len(at)} runs capped" if capped else "")
                 + ":\n\n"
                 + markdown_table(
-                    [f"{group}"] + list(pairs.columns), [[i] + [c or " " for c in pairs.loc[i]] for i in pairs.index]
+                    [f"{group}"] + list(marks.columns),
+                    [[i] + [cell_of(i, j) for j in marks.columns] for i in marks.index],
                 )
             )
         fig = significance_figure(
@@ -430,7 +609,7 @@ def write_report(
         )
         table_plots.append(save(fig, f"significance_{x}_{v}.png"))
 
-    # One-tailed tests against the baseline.
+    # One-tailed tests against the baseline: one family, Benjamini-Hochberg adjusted together.
     tests = []
     if baseline in groups:
         for v in xs:
@@ -441,20 +620,32 @@ def write_report(
                     continue
                 treat = at[at[group] == g]
                 for label, column in quantities:
-                    r = stats.improvement_test(list(base[column]), list(treat[column]), higher_is_better=False)
                     m = monitor_of.get(label)
-                    marks = [_cap_mark(_capped_count(c, m), len(c)) if m else "" for c in (base, treat)]
+                    if m:
+                        times = [stop_sample(c, m) for c in (base, treat)]
+                        r = survival.logrank(*times[1], *times[0], alternative="sooner")
+                        centers = [survival.format_median(survival.median_epoch(*t)) if t[0] else "n/a" for t in times]
+                        marks = [_cap_mark(_capped_count(c, m), len(c)) for c in (base, treat)]
+                        test = "exact log-rank z"
+                    else:
+                        r = stats.improvement_test(list(base[column]), list(treat[column]), higher_is_better=False)
+                        centers = [_fmt(r["baseline_mean"]), _fmt(r["treatment_mean"])]
+                        marks = ["", ""]
+                        test = "Welch t"
                     tests.append(
                         [
                             v,
                             f"{g:g}",
                             label,
-                            _fmt(r["baseline_mean"]) + marks[0],
-                            _fmt(r["treatment_mean"]) + marks[1],
-                            _fmt(r["statistic"], 3),
-                            _fmt(r["pvalue"], 3) + " " + r["stars"],
+                            centers[0] + marks[0],
+                            centers[1] + marks[1],
+                            test,
+                            r["statistic"],
+                            r["pvalue"],
                         ]
                     )
+    adjusted = stats.adjust_pvalues([row[-1] for row in tests])
+    tests = [row[:-2] + [_fmt(row[-2], 3), stats.format_pvalues(row[-1], q)] for row, q in zip(tests, adjusted)]
     tests_md = (
         markdown_table(
             [
@@ -463,8 +654,9 @@ def write_report(
                 "quantity (lower is better)",
                 f"{group}={baseline:g}",
                 "with entropy loss",
-                "t",
-                "p (one-tailed)",
+                "test",
+                "statistic",
+                "p one-tailed (BH adjusted)",
             ],
             tests,
         )
@@ -494,14 +686,18 @@ def write_report(
             and frame[k].nunique() == 1
         ),
         "",
-        f"Cells give the mean and its 95% t-confidence interval over replications. "
         f"`stop epoch (m)` is the epoch at which Keras's EarlyStopping rule on monitor `m` fires "
         f"(counted from 1); `{metric} @ stop(m)` is {metric} at that epoch. `val_loss` includes "
         f"the entropy penalty, `val_mse` does not. `(cap k/n)`: {CAP_NOTE}, in k of the n runs "
-        f"(censored: their "
-        f"stopping epoch is the cap, so the rule's own stopping epoch is later, and {metric} @ stop is "
+        f"(censored: the rule's own stopping epoch is later than the cap, and {metric} @ stop is "
         f"{metric} at the cap). `censored`: the number of such capped monitor stops in the row, all "
         f"monitors together.",
+        "",
+        f"{metric} cells give the mean and its 95% t-confidence interval over replications. Stopping "
+        f"epochs are censored at the cap, so they get no mean: their cells give the Kaplan-Meier median "
+        f"(the first epoch by which half the runs had stopped) with its 95% Brookmeyer-Crowley interval, "
+        f"`not reached` where fewer than half the runs had stopped by then (an interval end likewise); "
+        f"their tests are exact permutation log-rank tests.",
         "",
         "## Results",
         "",
@@ -511,18 +707,25 @@ def write_report(
         "",
         f"![stopping epoch]({epoch_plot})",
         "",
-        f"## Pairwise t-tests between {group} values (alpha = {alpha})",
+        f"## Pairwise tests between {group} values (alpha = {alpha}, Benjamini-Hochberg adjusted)",
         "",
-        "`+`: the row's mean is significantly higher than the column's; `-`: significantly lower; "
-        "blank: no significant difference (two-sided Welch t-test).",
+        f"Two-sided tests: Welch t-tests for {metric}, exact log-rank tests for the stopping epochs. "
+        "Each table is one family: its p-values are Benjamini-Hochberg adjusted together (the false "
+        "discovery rate over the table's pairs), and each cell gives the raw p-value and the adjusted one "
+        f"(`adj`). `+`: the row is significantly higher than the column (adjusted p < {alpha}; for the "
+        "stopping epochs: it stops later); `-`: significantly lower; no mark: no significant difference.",
         "",
         *("\n\n".join(pairwise_md).split("\n")),
         "",
         *[f"![significance]({p})" for p in table_plots],
         "",
-        f"## Does the entropy loss improve it? One-tailed Welch t-tests against {group}={baseline:g}",
+        f"## Does the entropy loss improve it? One-tailed tests against {group}={baseline:g}",
         "",
-        "H1: the mean with the entropy loss is lower. Stars: * p<0.05, ** p<0.01, *** p<0.001.",
+        f"H1: with the entropy loss the quantity is lower: a smaller mean {metric} (Welch t-test), an "
+        f"earlier stop (exact log-rank test; the {group} columns give the Kaplan-Meier median stopping "
+        "epoch). The table is one family: `adj` is the Benjamini-Hochberg adjusted p-value over all its "
+        "tests, and the stars are on it: * p<0.05, ** p<0.01, *** p<0.001. n/a: nothing to test (no run "
+        "stopped in either group).",
         "",
         tests_md,
         "",
