@@ -433,8 +433,38 @@ def test_improvement_table_picks_the_best_lambda_and_tests_one_tailed():
     assert row["val_change"] == pytest.approx(0.05)
     assert row["val_pvalue"] < 0.001 and row["val_stars"] == "***"
     assert row["train_change"] == pytest.approx(0.0, abs=1e-12) and row["train_stars"] == ""
-    assert "| depth=1, width=32 | first | 0.01 | 5/5 | 0.7020 | 0.6020 | +0.0000 (" in md
-    assert "+0.0500*** (0.0000)" in md
+    assert "| depth=1, width=32 | first | 0.01 | 5/5 | 0.7020 | 0.6020 | +0.0000 (p " in md
+    assert "+0.0500*** (p 0.0000, adj 0.0000)" in md
+    # The table is one family (train and val of every row), Benjamini-Hochberg adjusted by hand:
+    # two p-values, sorted: p_(1) * 2 / 1 and p_(2) * 2 / 2, then the cumulative minimum from the top.
+    small, large = sorted([row["train_pvalue"], row["val_pvalue"]])
+    assert small == row["val_pvalue"] and large == row["train_pvalue"]
+    assert row["val_pvalue_adjusted"] == pytest.approx(min(2 * small, large))
+    assert row["train_pvalue_adjusted"] == pytest.approx(large)
+    assert f"(p {large:.4f}, adj {large:.4f})" in md
+    # A second placement joins the family: a borderline raw p-value loses its star after adjustment.
+    for s in range(5):
+        recs.append(
+            record(
+                {"depth": 1, "width": 32, "placement": "all", "lam": 0.1},
+                s,
+                accuracy=0.70 + 0.001 * s,
+                val_accuracy=(0.6083, 0.6023, 0.6043, 0.6133, 0.6063)[s],  # one-tailed p = 0.029
+            )
+        )
+    rows, md = classification_report.improvement_table(recs)
+    (alone,) = [r for r in rows if r["placement"] == "all"]
+    raw = [p for r in rows for p in (r["train_pvalue"], r["val_pvalue"])]
+    m = len(raw)
+    order = sorted(range(m), key=lambda i: raw[i])
+    by_hand, running = [0.0] * m, 1.0
+    for rank in range(m, 0, -1):
+        running = min(running, raw[order[rank - 1]] * m / rank)
+        by_hand[order[rank - 1]] = running
+    got = [p for r in rows for p in (r["train_pvalue_adjusted"], r["val_pvalue_adjusted"])]
+    assert got == pytest.approx(by_hand)
+    assert 0.01 < alone["val_pvalue"] < 0.05 and alone["val_pvalue_adjusted"] >= 0.05 and alone["val_stars"] == ""
+    assert "(p 0.0291, adj 0.0583)" in md
     with pytest.raises(ValueError, match="No runs"):
         classification_report.improvement_table([])
 

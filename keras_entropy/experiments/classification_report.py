@@ -1,7 +1,8 @@
 """The paper's classification tables and plot, from a results file (sections 5.3 and 5.4).
 
 `improvement_table` (Table 1: does the entropy loss improve accuracy?
-one-tailed Welch t-tests against lambda = 0), `accuracy_grid` (Table 2:
+one-tailed Welch t-tests against lambda = 0, Benjamini-Hochberg adjusted
+over the table), `accuracy_grid` (Table 2:
 mean accuracy per row and lambda) and `plot_accuracy_vs_lam` read the
 records of `keras_entropy.experiments.classification`'s runs without
 re-training; `write_cnn_report` and `write_large_cnn_report` write the
@@ -25,12 +26,18 @@ def improvement_table(results, architecture=("depth", "width"), group="placement
     `lam == baseline` (of that architecture; any placement) and the
     "optimal" lambda is the one with the highest mean validation accuracy.
     One-tailed Welch t-tests (H1: the entropy loss increases the mean) of
-    the train and validation accuracies at the best epoch, with p-values
-    and stars (`keras_entropy.experiments.stats.improvement_test`).
+    the train and validation accuracies at the best epoch
+    (`keras_entropy.experiments.stats.improvement_test`). The table is one
+    family of tests: its p-values, train and validation of every row, are
+    Benjamini-Hochberg adjusted together (`stats.adjust_pvalues`), each cell
+    shows the raw and the adjusted p-value, and the stars are those of the
+    adjusted one.
 
     Returns:
-        `(rows, markdown)`: a list of dicts (one per architecture and group)
-        and the Markdown table with the paper's columns.
+        `(rows, markdown)`: a list of dicts (one per architecture and group;
+        `train_pvalue` / `val_pvalue` raw, `train_pvalue_adjusted` /
+        `val_pvalue_adjusted` adjusted, `train_stars` / `val_stars` of the
+        adjusted) and the Markdown table with the paper's columns.
     """
     records = sweeps.load_records(results, keys)
     if not records:
@@ -77,21 +84,24 @@ def improvement_table(results, architecture=("depth", "width"), group="placement
                     "base_val_accuracy": val["baseline_mean"],
                     "train_change": train["difference"],
                     "train_pvalue": train["pvalue"],
-                    "train_stars": train["stars"],
                     "val_change": val["difference"],
                     "val_pvalue": val["pvalue"],
-                    "val_stars": val["stars"],
                 }
             )
+    adjusted = stats.adjust_pvalues([row[f"{s}_pvalue"] for row in rows for s in ("train", "val")])
+    for i, row in enumerate(rows):
+        for j, split in enumerate(("train", "val")):
+            row[f"{split}_pvalue_adjusted"] = adjusted[2 * i + j]
+            row[f"{split}_stars"] = stats.stars(adjusted[2 * i + j])
 
     def fmt(x, signed=False):
         if x is None or (isinstance(x, float) and math.isnan(x)):
             return "n/a"
         return f"{x:+.4f}" if signed else f"{x:.4f}"
 
-    def change(value, p, star):
+    def change(value, p, adjusted, star):
         text = fmt(value, signed=True) + star
-        return text + (f" ({p:.4f})" if p is not None and not math.isnan(p) else " (n/a)")
+        return text + (f" (p {p:.4f}, adj {adjusted:.4f})" if p is not None and not math.isnan(p) else " (n/a)")
 
     header = [
         "Architecture",
@@ -111,8 +121,8 @@ def improvement_table(results, architecture=("depth", "width"), group="placement
             f"{row['n_base']}/{row['n']}",
             fmt(row["base_train_accuracy"]),
             fmt(row["base_val_accuracy"]),
-            change(row["train_change"], row["train_pvalue"], row["train_stars"]),
-            change(row["val_change"], row["val_pvalue"], row["val_stars"]),
+            change(row["train_change"], row["train_pvalue"], row["train_pvalue_adjusted"], row["train_stars"]),
+            change(row["val_change"], row["val_pvalue"], row["val_pvalue_adjusted"], row["val_stars"]),
         ]
         for row in rows
     ]
@@ -241,8 +251,10 @@ def write_cnn_report(run, records, fixed, command):
         "",
         "Baseline: lambda = 0. For each architecture and placement, the lambda with the highest mean "
         "validation accuracy is compared with the baseline by one-tailed Welch t-tests "
-        "(H1: the entropy loss increases the mean accuracy); p-values in parentheses. "
-        "Stars: * p<0.05, ** p<0.01, *** p<0.001. Accuracies are those of each run's best "
+        "(H1: the entropy loss increases the mean accuracy). In parentheses: the raw p-value and the "
+        "Benjamini-Hochberg adjusted one (`adj`; the table's train and validation tests are one family, "
+        "adjusted together to control the false discovery rate). Stars, on the adjusted p-value: "
+        "* p<0.05, ** p<0.01, *** p<0.001. Accuracies are those of each run's best "
         "validation-accuracy epoch.",
         "",
         table1,
