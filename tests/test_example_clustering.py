@@ -3,6 +3,7 @@
 import doctest
 import itertools
 import json
+import os
 import re
 
 import numpy as np
@@ -13,6 +14,8 @@ from test_example_cli import run_example
 from keras_entropy.experiments import clustering
 
 pytestmark = pytest.mark.one_backend
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _purity_reference(y, c):
@@ -159,7 +162,55 @@ def test_method_comparisons_are_one_tailed_tests_of_entropy():
     assert out["kmeans", "accuracy"]["pvalue"] < 0.01 and out["kmeans", "accuracy"]["pvalue_worse"] > 0.99
     assert out["x", "nmi"]["pvalue"] > 0.99 and out["x", "nmi"]["pvalue_worse"] < 0.01
     assert out["kmeans", "purity"]["difference"] == pytest.approx(0.1)
+    # The effect size: the Welch interval of the difference, entropy - other (scipy's ttest_ind).
+    from scipy import stats as scipy_stats
+
+    interval = scipy_stats.ttest_ind([0.6, 0.62, 0.61], [0.5, 0.52, 0.51], equal_var=False).confidence_interval()
+    assert out["kmeans", "purity"]["difference_low"] == pytest.approx(interval.low)
+    assert out["kmeans", "purity"]["difference_high"] == pytest.approx(interval.high)
+    # Every p-value of the table (both directions) is one Benjamini-Hochberg family, adjusted by hand here.
+    comparisons = clustering.method_comparisons(rs)
+    raw = [c[k] for c in comparisons for k in ("pvalue", "pvalue_worse")]
+    assert [c[k] for c in comparisons for k in ("pvalue_adjusted", "pvalue_worse_adjusted")] == pytest.approx(
+        bh_by_hand(raw)
+    )
     assert clustering.method_comparisons(records("kmeans", [0.5, 0.6])) == []
+
+
+def bh_by_hand(pvalues):
+    """Benjamini-Hochberg written out: sort, p * m / rank, cumulative minimum from the top, at most 1."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adjusted, running = [0.0] * m, 1.0
+    for rank in range(m, 0, -1):
+        running = min(running, pvalues[order[rank - 1]] * m / rank)
+        adjusted[order[rank - 1]] = running
+    return adjusted
+
+
+def test_committed_mnist_comparisons_are_adjusted_as_one_family():
+    """The committed real-MNIST records: the headline test, raw and adjusted, as the summary shows it."""
+    from keras_entropy.experiments import sweeps
+
+    records = sweeps.load_records(os.path.join(ROOT, "docs", "results", "clustering_mnist", "results.jsonl"))
+    comparisons = clustering.method_comparisons(records)
+    assert len(comparisons) == 12
+    raw = [c[k] for c in comparisons for k in ("pvalue", "pvalue_worse")]
+    adjusted = [c[k] for c in comparisons for k in ("pvalue_adjusted", "pvalue_worse_adjusted")]
+    assert adjusted == pytest.approx(bh_by_hand(raw))
+    (headline,) = [c for c in comparisons if c["baseline"] == "kmeans_sklearn" and c["metric"] == "accuracy"]
+    assert headline["pvalue_worse"] == pytest.approx(0.000645, abs=5e-7)
+    # Rank 11 of 24 (0.000645 * 24 / 11 = 0.00141), then the minimum with rank 12 (0.000704 * 24 / 12 = 0.00141).
+    assert headline["pvalue_worse_adjusted"] == pytest.approx(0.001407, abs=5e-7)
+    assert headline["pvalue_worse_adjusted"] > 0.001 > headline["pvalue_worse"]  # *** raw, ** adjusted
+    assert (headline["difference"], headline["difference_low"], headline["difference_high"]) == pytest.approx(
+        (-0.0729, -0.1095, -0.0363), abs=1e-4
+    )
+    summary = open(os.path.join(ROOT, "docs", "results", "clustering_mnist", "summary.md")).read()
+    assert (
+        "| entropy vs kmeans_sklearn | accuracy | 0.455 | 0.528 | -0.073 [-0.110, -0.036] | -4.45 | 9.84 | 1 (adj 1) "
+        "| 0.00065 (adj 0.0014 **) |" in summary
+    )
 
 
 def test_quick_run_writes_scores_per_method(tmp_path, backend):
@@ -214,6 +265,15 @@ def test_quick_run_writes_scores_per_method(tmp_path, backend):
         "unsupervised_clustering", ["--quick", "--out", str(out), "--replications", "2", "--methods", "kmeans"], backend
     )
     assert "2 already in" in again.stdout and "0 to run" in again.stdout
+    # --report-only: the same summary from results.jsonl, no training.
+    before = (out / "results.jsonl").read_bytes()
+    (out / "summary.md").unlink()
+    rewritten = run_example(
+        "unsupervised_clustering", ["--quick", "--out", str(out), "--replications", "2", "--report-only"], backend
+    )
+    assert "to run" not in rewritten.stdout and (out / "results.jsonl").read_bytes() == before
+    assert (out / "summary.md").read_text().replace(" --report-only", "") == summary
+    assert "Benjamini-Hochberg adjusted" in summary and "(adj " in summary
 
 
 def test_pca_matches_sklearn_up_to_sign():

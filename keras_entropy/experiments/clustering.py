@@ -13,7 +13,9 @@ This module holds the pieces of `examples/unsupervised_clustering.py`:
 - `clustering_model` (an MLP with `n_clusters` linear outputs) and
   `clustering_run(config, seed, data)` for `keras_entropy.experiments.sweeps.run_sweep`;
 - the example's sweep and report: `clustering_sweep`, `write_clustering_report`
-  (summary.md, with `summarize_methods` and `method_comparisons`) and `plot_scores` (scores.png).
+  (summary.md, with `summarize_methods` and `method_comparisons`: one-tailed
+  Welch t-tests, Benjamini-Hochberg adjusted over the table, differences with
+  their Welch intervals) and `plot_scores` (scores.png).
 """
 
 import math
@@ -408,12 +410,21 @@ def summarize_methods(records, metrics=SCORES, group="method", confidence=0.95):
 def method_comparisons(records, treatment="entropy", metrics=SCORES, group="method"):
     """One-tailed Welch t-tests of `treatment` against every other method in `records`, metric by metric.
 
+    Every p-value returned (both directions, every method and metric) is
+    one family: `stats.adjust_pvalues` adjusts them together
+    (Benjamini-Hochberg, which keeps the expected share of false
+    discoveries among the significant ones at most alpha). The effect size
+    is the difference of the means, treatment - other, with its 95% Welch
+    interval (`stats.difference_interval`).
+
     Returns:
-        list of dicts `{"baseline", "metric", "pvalue_worse", **stats.improvement_test(other, treatment)}`:
-        `pvalue` tests H1 "the treatment scores higher", `pvalue_worse` H1
-        "it scores lower"; empty when `treatment` has no records.
+        list of dicts `{"baseline", "metric", **stats.improvement_test(other, treatment), "pvalue_worse",
+        "pvalue_adjusted", "pvalue_worse_adjusted", "difference_low", "difference_high"}`: `pvalue`
+        tests H1 "the treatment scores higher", `pvalue_worse` H1 "it scores
+        lower", the `_adjusted` ones are their Benjamini-Hochberg adjusted
+        values; empty when `treatment` has no records.
     """
-    from keras_entropy.experiments.stats import improvement_test
+    from keras_entropy.experiments.stats import adjust_pvalues, difference_interval, improvement_test
 
     values = _by_method(records, group)
     out = []
@@ -421,7 +432,20 @@ def method_comparisons(records, treatment="entropy", metrics=SCORES, group="meth
         for metric in metrics:
             a, b = ([m.get(metric) for m in values[name]] for name in (baseline, treatment))
             worse = improvement_test(a, b, higher_is_better=False)["pvalue"]
-            out.append({"baseline": baseline, "metric": metric, **improvement_test(a, b), "pvalue_worse": worse})
+            _, low, high = difference_interval(b, a)
+            out.append(
+                {
+                    "baseline": baseline,
+                    "metric": metric,
+                    **improvement_test(a, b),
+                    "pvalue_worse": worse,
+                    "difference_low": low,
+                    "difference_high": high,
+                }
+            )
+    adjusted = adjust_pvalues([c[k] for c in out for k in ("pvalue", "pvalue_worse")])
+    for i, c in enumerate(out):
+        c["pvalue_adjusted"], c["pvalue_worse_adjusted"] = adjusted[2 * i], adjusted[2 * i + 1]
     return out
 
 
@@ -453,12 +477,25 @@ def plot_scores(summary, path, metrics=SCORES):
     fig.savefig(path, dpi=120)
 
 
-def _p(value):
+def _p(value, adjusted=None):
+    """`0.00065` (raw), or `0.00065 (adj 0.0014 **)` with the adjusted p-value and its stars."""
     from keras_entropy.experiments.stats import stars
+
+    def text(p):
+        return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
 
     if value is None or not math.isfinite(value):
         return "n/a"
-    return (f"{value:.2g}" if value >= 1e-4 else "<1e-4") + (f" {stars(value)}" if stars(value) else "")
+    if adjusted is None:
+        return text(value) + (f" {stars(value)}" if stars(value) else "")
+    return f"{text(value)} (adj {text(adjusted)}" + (f" {stars(adjusted)}" if stars(adjusted) else "") + ")"
+
+
+def _difference(c):
+    """`-0.073 [-0.110, -0.036]`: the difference of the means with its 95% Welch interval."""
+    if not math.isfinite(c["difference_low"]):
+        return f"{c['difference']:+.3f}"
+    return f"{c['difference']:+.3f} [{c['difference_low']:+.3f}, {c['difference_high']:+.3f}]"
 
 
 def write_clustering_report(run, records, settings, dataset, command):
@@ -507,8 +544,11 @@ def write_clustering_report(run, records, settings, dataset, command):
         lines += [
             "",
             "One-tailed Welch t-tests of `entropy` against each other method: `p (better)` tests H1 "
-            '"entropy scores higher", `p (worse)` H1 "entropy scores lower" (* p < 0.05, ** p < 0.01, '
-            "*** p < 0.001):",
+            '"entropy scores higher", `p (worse)` H1 "entropy scores lower". The table is one family: '
+            "each cell gives the raw p-value and the Benjamini-Hochberg adjusted one (`adj`, over all "
+            f"{2 * len(comparisons)} p-values of the table; it controls the false discovery rate), and the "
+            "stars are on the adjusted one (* p < 0.05, ** p < 0.01, *** p < 0.001). `difference`: "
+            "entropy - other, the difference of the means with its 95% Welch confidence interval:",
             "",
         ]
         rows = [
@@ -516,15 +556,16 @@ def write_clustering_report(run, records, settings, dataset, command):
                 f"entropy vs {c['baseline']}",
                 SCORE_NAMES.get(c["metric"], c["metric"]),
                 *(f"{c[k]:.3f}" for k in ("treatment_mean", "baseline_mean")),
-                f"{c['difference']:+.3f}",
+                _difference(c),
                 *(f"{c[k]:.2f}" if math.isfinite(c[k]) else "n/a" for k in ("statistic", "df")),
-                _p(c["pvalue"]),
-                _p(c["pvalue_worse"]),
+                _p(c["pvalue"], c["pvalue_adjusted"]),
+                _p(c["pvalue_worse"], c["pvalue_worse_adjusted"]),
             ]
             for c in comparisons
         ]
         lines += markdown_table(
-            ["comparison", "score", "entropy", "other", "difference", "t", "df", "p (better)", "p (worse)"], rows
+            ["comparison", "score", "entropy", "other", "difference [95% CI]", "t", "df", "p (better)", "p (worse)"],
+            rows,
         ).splitlines()
     lines += [
         "",
