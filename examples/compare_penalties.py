@@ -8,7 +8,8 @@ images reported here): no penalty, DenseEntropy in the paper's form,
 DenseEntropy in the normalized form (MATH.md section 10), and Keras's
 OrthogonalRegularizer. Same model, same epochs, --seeds seeds each, no
 early stopping. It ends with the verdict: final test MSE with its 95% CI,
-epochs to reach no penalty's final test MSE, one-tailed Welch p-values,
+epochs to reach no penalty's median final test MSE (Kaplan-Meier median),
+one-tailed p-values (Welch, exact log-rank) Benjamini-Hochberg adjusted,
 and one sentence computed from them; summary.md and the curves (PNG) go to
 --out.
 

@@ -354,17 +354,11 @@ def summary_lines(run, settings, trials, configs, records, planned, command, fig
             "",
             "## Results",
             "",
-            'Cells: mean over seeds [95% t-interval]. Epochs count from 1. "Epochs to ...": the first epoch '
-            "whose validation MSE is at or below the value; a run that never gets there counts as "
-            f"{settings['epochs'] + 1} (one past the last epoch), so a mean with runs that never got there is a lower "
-            "bound (`>=`, with the count). `stop epoch`: the epoch at which Keras's EarlyStopping rule "
-            f"(patience {settings['patience']}) would fire on that monitor; `(cap k/n)`: in k runs it never fired "
-            f"within {settings['epochs']} epochs (censored at the last epoch). `val_loss` includes the penalty.",
+            evidence.results_note(settings["epochs"], settings["patience"]),
             "",
             evidence.evidence_table(rows, thresholds),
             "",
-            "One-tailed Welch t-tests that the configuration is better (lower) than no penalty and than the "
-            'orthogonal peer (`*` p < 0.05, `**` p < 0.01, `***` p < 0.001; "never" counted as above):',
+            evidence.TESTS_NOTE,
             "",
             evidence.tests_table(rows),
             "",

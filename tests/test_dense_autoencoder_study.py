@@ -66,22 +66,30 @@ def test_evidence_rows_count_epochs_nevers_and_censoring():
     rows = {row["penalty"]: row for row in evidence.evidence_rows(records, thresholds=(0.6, 0.1))}
     assert [r["penalty"] for r in evidence.evidence_rows(records)] == ["none", "paper", "normalized"]
     base, slow, fast = rows["none"], rows["paper"], rows["normalized"]
-    assert base["baseline_final"] == pytest.approx(0.54)
-    # epochs to the baseline's final val MSE (0.54): never = 4 epochs + 1
-    assert fast["samples"]["reach_baseline"] == [2, 2, 2] and fast["never"]["reach_baseline"] == 0
-    assert slow["samples"]["reach_baseline"] == [5, 5, 5] and slow["never"]["reach_baseline"] == 3
-    assert base["samples"]["reach_baseline"] == [4, 4, 5] and base["never"]["reach_baseline"] == 1
-    assert base["samples"]["reach_0.6"] == [3, 3, 3] and base["never"]["reach_0.1"] == 3
+    assert base["baseline_final"] == pytest.approx(0.54)  # the median of 0.52, 0.54, 0.56
+    # epochs to the baseline's median final val MSE (0.54), censored at the last epoch (4) when never reached
+    assert fast["epochs_to"]["reach_baseline"] == {"times": [2, 2, 2], "reached": [True] * 3}
+    assert slow["epochs_to"]["reach_baseline"] == {"times": [4, 4, 4], "reached": [False] * 3}
+    assert base["epochs_to"]["reach_baseline"] == {"times": [4, 4, 4], "reached": [True, True, False]}
+    assert fast["never"]["reach_baseline"] == 0 and slow["never"]["reach_baseline"] == 3
+    assert base["never"]["reach_baseline"] == 1
+    assert base["epochs_to"]["reach_0.6"]["times"] == [3, 3, 3] and base["never"]["reach_0.1"] == 3
     assert fast["samples"]["best_val_mse"] == pytest.approx([0.29, 0.3, 0.31])
     assert fast["samples"]["final_test_mse"] == pytest.approx([0.29, 0.3, 0.31])
-    assert base["samples"]["stop_val_mse"] == [4, 4, 4] and base["censored"]["stop_val_loss"] == 3
-    assert evidence.reach_cell(slow, "reach_baseline") == "never (3/3)"
-    assert evidence.reach_cell(base, "reach_baseline").startswith(">= 4.3 [") and "(1/3 never)" in evidence.reach_cell(
-        base, "reach_baseline"
-    )
-    assert evidence.reach_cell(fast, "reach_baseline") == "2.0 [2.0, 2.0]"
+    assert "reach_baseline" not in fast["samples"]  # no mean can be taken of censored epochs
+    assert base["epochs_to"]["stop_val_mse"] == {"times": [4, 4, 4], "reached": [False] * 3}
+    assert base["never"]["stop_val_loss"] == 3
+    assert evidence.reach_cell(slow, "reach_baseline") == "not reached (3/3 never)"
+    assert evidence.reach_cell(base, "reach_baseline") == "4 [4, not reached] (1/3 never)"
+    assert evidence.reach_cell(fast, "reach_baseline") == "2 [2, 2]"
     assert evidence.describe_config(fast) == "lr 0.001, lam 0.01, encoder"
     assert evidence.describe_config(base) == "lr 0.001"
+
+
+def test_the_target_is_the_baselines_median_one_diverged_seed_does_not_move_it():
+    diverged = known_records() + [record(10, "none", [0.9, 0.9, 0.9, 5.0], seed=3)]
+    assert evidence.baseline_target(known_records(), 10) == pytest.approx(0.54)
+    assert evidence.baseline_target(diverged, 10) == pytest.approx(0.55)  # the mean would be 1.655
 
 
 def test_tables_and_tests():
@@ -89,36 +97,42 @@ def test_tables_and_tests():
     rows = evidence.evidence_rows(records)
     table = evidence.evidence_table(rows).splitlines()
     assert len(table) == 2 + 3 and table[0].startswith("| width | config | hyperparameters | n |")
-    assert "never (3/3)" in table[3]  # paper never reaches 0.54
+    assert "not reached (3/3 never)" in table[3]  # paper never reaches 0.54
+    assert "| not reached (cap 3/3) |" in table[2]  # the stopping rule never fired: censored at the cap
     fast = next(r for r in rows if r["penalty"] == "normalized")
     test = evidence.improvement(rows, fast, "none", "final_test_mse")
     assert test["pvalue"] < 0.001 and test["difference"] == pytest.approx(0.3 - 0.54)
     assert evidence.improvement(rows, fast, "orthogonal", "final_test_mse") is None  # no peer runs
     p_table = evidence.tests_table(rows).splitlines()
-    assert len(p_table) == 2 + 3
-    assert p_table[4].split(" | ")[4].endswith("***")  # normalized: final test MSE vs none
+    # 2 penalised configurations x 3 quantities against no penalty (no peer ran)
+    assert p_table[0] == "| width | config | quantity | against | p better (sooner) | p worse (later) |"
+    assert len(p_table) == 2 + 6
+    line = next(x for x in p_table if "| normalized | final test mse |" in x)
+    assert line.split(" | ")[4].endswith("***)")  # normalized: lower final test MSE, adjusted over 12 p-values
 
 
 def test_verdict_rows_table_and_sentence():
     verdicts = verdict.verdict_rows(known_records())
     by = {r["penalty"]: r for r in verdicts}
-    assert by["none"]["p_vs_baseline"] is None and by["normalized"]["p_vs_baseline"] < 0.001
-    assert by["paper"]["p_vs_baseline"] > 0.99
+    assert by["none"]["p"]["better"] is None and by["normalized"]["p"]["better"] < 0.001
+    assert by["paper"]["p"]["better"] > 0.99 and by["paper"]["p"]["worse"] < 0.01
     assert by["normalized"]["final"][0] == pytest.approx(0.3)
-    assert by["normalized"]["reach_cell"] == "2.0 [2.0, 2.0]" and by["paper"]["reach_cell"] == "never (3/3)"
+    assert by["normalized"]["reach_cell"] == "2 [2, 2]" and by["paper"]["reach_cell"] == "not reached (3/3 never)"
     table = verdict.verdict_table(verdicts).splitlines()
     assert len(table) == 5 and table[0].startswith("| config | hyperparameters | n |")
-    assert table[0].endswith("| p lower vs none | p sooner vs none |")  # no peer ran: no column for it
+    assert table[0].endswith("| p sooner vs none | p later vs none |") and "orthogonal" not in table[0]
     # With the peer: whether an entropy form beat it.
     peer = [record(10, "orthogonal", [0.8, 0.6, 0.5, 0.45 + 0.01 * s], seed=s) for s in range(3)]
     (sentence,) = verdict.verdict_sentences(verdict.verdict_rows(known_records() + peer))
-    assert sentence.endswith("; normalized had a significantly lower final test_mse than the orthogonal peer.")
+    assert "; normalized had a significantly lower final test_mse than the orthogonal peer (one-tailed" in sentence
     (sentence,) = verdict.verdict_sentences(verdicts)
     assert sentence.startswith("Width 10 (3 baseline runs): normalized reached a significantly lower final")
     assert "the lowest mean was normalized (3.000e-01, -44.4% against 5.400e-01" in sentence
-    assert "; paper ended with a significantly higher final test_mse (the other tail);" in sentence
-    assert "; normalized reached the baseline's final test_mse in significantly fewer epochs." in sentence
-    assert by["normalized"]["p_sooner"] < 0.01 and by["paper"]["p_sooner"] > 0.9
+    assert "; paper ended with a significantly higher final test_mse;" in sentence
+    # 3 runs against 3: no exact log-rank p-value is below 1/20, so "sooner" cannot be significant.
+    assert by["normalized"]["p"]["sooner"] == pytest.approx(0.05)
+    assert "; no penalised configuration reached the baseline's median final test_mse significantly sooner" in sentence
+    assert sentence.endswith("(one-tailed, Benjamini-Hochberg adjusted over the 8 p-values of the table, p < 0.05).")
     # A penalty that is no better: said so.
     plain = [r for r in known_records() if r["config"]["penalty"] != "normalized"]
     (sentence,) = verdict.verdict_sentences(verdict.verdict_rows(plain))
@@ -248,7 +262,7 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, backend):
         "10 of 10 final runs done",
         "9 of 9 search trials done",
         "![val_mse_curves.png]",
-        "p vs orthogonal",
+        "p lower vs orthogonal",
     ):
         assert text in summary
     assert (out / "val_mse_curves.png").stat().st_size > 10_000

@@ -1,4 +1,11 @@
-"""keras_entropy.experiments.verdict on records with known numbers: the table and the sentence."""
+"""keras_entropy.experiments.verdict on records with known numbers: the table, the words and the sentence.
+
+Epochs to the target are censored data (a Kaplan-Meier median, the exact
+log-rank test), and every p-value of a table is Benjamini-Hochberg adjusted
+over the table: checked here against what the old statistics (never counted
+as one epoch past the last, Welch t-tests, no correction) said of the same
+records.
+"""
 
 import pytest
 from test_dense_autoencoder_study import record
@@ -9,46 +16,88 @@ pytestmark = pytest.mark.one_backend
 
 
 def records():
-    """Six epochs, three seeds each. No penalty ends at 0.392 on average and gets there at epochs 4, 5, 5.
+    """Six epochs, five seeds each. No penalty ends at 0.390 .. 0.398 (median 0.394).
 
-    normalized gets there at epochs 2, 2, 3 and ends lower; volume at epoch 6
-    in every seed (later) and ends lower; paper never gets there and ends higher.
+    Its runs reach 0.394 at epochs 3, 3, 4 and never in two seeds (censored
+    at epoch 6). normalized gets there at epochs 2, 2, 2, 3, 3 and ends lower;
+    volume at epoch 6 in two seeds, never in three, and ends no different;
+    paper never gets there and ends higher.
     """
     base = [
-        record(100, "none", [0.9, 0.7, 0.6, 0.385 if s == 0 else 0.5, 0.38, 0.39 + 0.002 * s], seed=s) for s in range(3)
+        record(100, "none", [0.9, 0.7, 0.39 if s < 2 else 0.5, 0.385 if s < 3 else 0.45, 0.4, 0.39 + 0.002 * s], seed=s)
+        for s in range(5)
     ]
     fast = [
-        record(100, "normalized", [0.8, 0.38 if s < 2 else 0.5, 0.37, 0.36, 0.35, 0.34 + 0.002 * s], seed=s)
-        for s in range(3)
+        record(100, "normalized", [0.8, 0.38 if s < 3 else 0.5, 0.37, 0.36, 0.35, 0.34 + 0.002 * s], seed=s)
+        for s in range(5)
     ]
-    slow = [record(100, "volume", [0.9, 0.8, 0.7, 0.6, 0.5, 0.385 - 0.001 * s], seed=s) for s in range(3)]
-    never = [record(100, "paper", [0.9, 0.8, 0.7, 0.6, 0.5, 0.45 + 0.01 * s], seed=s) for s in range(3)]
+    slow = [
+        record(100, "volume", [0.9, 0.8, 0.7, 0.6, 0.5, 0.385 - 0.001 * s if s < 2 else 0.41 + 0.001 * s], seed=s)
+        for s in range(5)
+    ]
+    never = [record(100, "paper", [0.9, 0.8, 0.7, 0.6, 0.5, 0.45 + 0.01 * s], seed=s) for s in range(5)]
     return base + never + slow + fast
 
 
-def test_speed_and_quality_words():
-    rows = {r["penalty"]: r for r in verdict.verdict_rows(records())}
-    base = rows["none"]
-    assert base["reach_samples"] == [4, 5, 5]
-    assert rows["normalized"]["reach_samples"] == [2, 2, 3]
-    assert verdict.speed(rows["normalized"], base)[0] == "faster"
-    assert verdict.speed(rows["volume"], base)[0] == "slower"
-    assert verdict.speed(rows["paper"], base) == ("never", None)
-    assert verdict.quality(rows["normalized"])[0] == "better"
-    assert verdict.quality(rows["volume"])[0] == "better"
+def by_penalty(rows):
+    return {r["penalty"]: r for r in rows}
+
+
+def test_epochs_are_censored_not_counted_past_the_last():
+    rows = by_penalty(verdict.verdict_rows(records()))
+    base, slow, fast = rows["none"], rows["volume"], rows["normalized"]
+    assert (base["reach_times"], base["reach_reached"]) == ([3, 3, 4, 6, 6], [True, True, True, False, False])
+    assert base["reach"] == (4, 3, None)  # the median's upper end was never reached within 6 epochs
+    assert base["reach_cell"] == "4 [3, not reached] (2/5 never)"
+    assert fast["reach"] == (2, 2, 3) and fast["reach_cell"] == "2 [2, 3]"
+    assert slow["reach_cell"] == "not reached [6, not reached] (3/5 never)"
+    assert rows["paper"]["reach_cell"] == "not reached (5/5 never)"
+    # The old statistic: a mean of [3, 3, 4, 7, 7] (never = 6 + 1), 4.8 [2.3, 7.3], past the 6 epochs run.
+    table = verdict.verdict_table(list(rows.values()))
+    assert "7.3" not in table and ">=" not in table
+
+
+def test_the_correction_changes_a_verdict_the_raw_test_would_give():
+    rows = by_penalty(verdict.verdict_rows(records()))
+    fast = rows["normalized"]
+    # Exact log-rank, 5 runs against 5: 6 of the 252 relabellings are at least as extreme.
+    assert fast["p"]["sooner"] == pytest.approx(6 / 252)
+    assert fast["p"]["sooner"] < 0.05  # raw: sooner (the old Welch test on "never = 7" said p = 0.029)
+    assert verdict.family_size(rows.values()) == 12  # 3 penalised configurations x (better, worse, sooner, later)
+    # Benjamini-Hochberg by hand: the 12 p-values sorted, p * 12 / rank, the running minimum from the top.
+    raw = sorted(p for r in rows.values() for p in r["p"].values() if p is not None)
+    by_hand = [min(raw[j] * 12 / (j + 1) for j in range(i, 12)) for i in range(12)]
+    assert fast["adjusted"]["sooner"] == pytest.approx(by_hand[raw.index(fast["p"]["sooner"])])
+    assert fast["adjusted"]["sooner"] == pytest.approx(0.0952, abs=1e-4)
+    assert verdict.speed(fast) == ("same", pytest.approx(0.0952, abs=1e-4))  # adjusted: no longer "faster"
+    assert verdict.quality(fast)[0] == "better"  # 3.5e-9 raw, 4.2e-8 adjusted
     assert verdict.quality(rows["paper"])[0] == "worse"
-    assert verdict.quality(base) == ("same", None)
+    assert verdict.quality(rows["volume"]) == ("same", 1.0)
+    assert verdict.speed(rows["paper"]) == ("never", None)
+    assert verdict.quality(rows["none"]) == ("same", None)
 
 
-def test_comparison_sentence_names_faster_slower_and_never():
+def test_speed_faster_and_slower_on_clear_records():
+    base = [record(100, "none", [0.9, 0.7, 0.6, 0.5, 0.4, 0.39 + 0.001 * s], seed=s) for s in range(5)]
+    fast = [record(100, "normalized", [0.3, 0.3, 0.3, 0.3, 0.3, 0.3], seed=s) for s in range(5)]
+    rows = by_penalty(verdict.verdict_rows(base + fast))
+    assert rows["normalized"]["p"]["sooner"] == pytest.approx(1 / 252)
+    assert verdict.speed(rows["normalized"])[0] == "faster"
+    late = [record(100, "volume", [0.9, 0.9, 0.9, 0.9, 0.9, 0.3], seed=s) for s in range(5)]
+    early = [record(100, "none", [0.3] * 6, seed=s) for s in range(5)]
+    rows = by_penalty(verdict.verdict_rows(early + late))
+    assert verdict.speed(rows["volume"])[0] == "slower"
+
+
+def test_comparison_sentence_says_adjusted_and_median():
     sentence = verdict.comparison_sentence(verdict.verdict_rows(records()))
     assert sentence.startswith(
-        "Against no penalty (final test_mse 3.920e-01, mean of 3 seeds, which its runs reach at epoch 4.7): "
+        "Against no penalty (final test_mse 3.940e-01, mean of 5 seeds; its runs reach their own median final "
+        "test_mse at median epoch 4 [3, not reached] (2/5 never)): "
     )
-    assert "paper never got there and ended worse (+17.3%, p = 0.0028)" in sentence
-    assert "volume got there later (epoch 6.0, p = 0.029) and ended better (-2.0%, p = " in sentence
-    assert "normalized got there sooner (epoch 2.3, p = " in sentence
-    assert sentence.endswith(".") and sentence.count(";") == 2
+    assert "paper never got there and ended worse (+19.3%, adjusted p < 0.001)" in sentence
+    assert "normalized got there no sooner (median epoch 2 [2, 3], adjusted p = 0.095) and ended better" in sentence
+    assert sentence.endswith("(one-tailed, Benjamini-Hochberg adjusted over the 12 p-values of the table, p < 0.05).")
 
 
 def test_comparison_sentence_without_baseline_and_across_widths():
@@ -59,11 +108,14 @@ def test_comparison_sentence_without_baseline_and_across_widths():
         verdict.comparison_sentence(verdict.verdict_rows(records() + wide))
 
 
-def test_table_one_row_per_configuration():
+def test_table_one_row_per_configuration_raw_and_adjusted():
     table = verdict.verdict_table(verdict.verdict_rows(records())).splitlines()
     assert table[0] == (
-        "| config | hyperparameters | n | final test_mse [95% CI] | epochs to no penalty's final "
-        "test_mse | p lower vs none | p sooner vs none |"
+        "| config | hyperparameters | n | final test_mse [95% CI] | difference vs none [95% CI] | p lower vs none "
+        "| p higher vs none | epochs to no penalty's median final test_mse (median [95% CI]) | p sooner vs none "
+        "| p later vs none |"
     )
     assert [line.split(" | ")[0] for line in table[2:]] == ["| none", "| paper", "| volume", "| normalized"]
-    assert "never (3/3)" in table[3] and table[2].endswith("| - | - |")
+    assert table[2].endswith("| - | - |")
+    assert "| 0.0238 (adj 0.0952) | 1 (adj 1) |" in table[5]
+    assert "| -5.000e-02 [-5.461e-02, -4.539e-02] |" in table[5]  # the Welch interval of the difference

@@ -423,20 +423,11 @@ def _summary_lines(plan, trials, configs, records, verdicts, planned, command, f
             "",
             "## Results",
             "",
-            'Cells: mean over seeds [95% t-interval]; accuracies in percent. Epochs count from 1. "Epochs to '
-            "baseline's best\": the first epoch whose validation accuracy is at or above the baseline's mean best "
-            'validation accuracy ("epochs to val_accuracy >= t": at or above t); a run that never gets there counts '
-            f"as {settings['epochs'] + 1} (one past the last "
-            "epoch), so a mean with such runs is a lower bound (`>=`, with the count; the baseline's own runs reach "
-            "their mean best only about half the time). `stop epoch`: the epoch at which Keras's EarlyStopping rule "
-            f"(patience {settings['patience']}) would fire on that monitor; `(cap k/n)`: in k runs it never fired "
-            f"within {settings['epochs']} epochs. `val_loss` includes the penalty.",
+            evidence.results_note(settings["epochs"], settings["patience"], ACCURACY),
             "",
             evidence.evidence_table(rows, thresholds, measure=ACCURACY),
             "",
-            "One-tailed Welch t-tests that the configuration is better than no penalty and than the orthogonal peer "
-            '(higher accuracy, fewer epochs; `*` p < 0.05, `**` p < 0.01, `***` p < 0.001; "never" counted as '
-            "above):",
+            evidence.TESTS_NOTE,
             "",
             evidence.tests_table(rows, ACCURACY),
             "",

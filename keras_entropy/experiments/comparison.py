@@ -92,8 +92,12 @@ def summary_lines(title, command, data_text, settings, sentence, table, figure, 
             f"- Configurations, at the hyperparameters the dense-autoencoder study chose on a validation split of the "
             f"full MNIST training set ({STUDY}, width {WIDTH}): {hyper}.",
             "- Final quality: the test MSE after the last epoch (the reconstruction error alone: Keras adds kernel "
-            "penalties to `loss`). Epochs to no penalty's final test MSE: the first epoch at or below its mean over "
-            f"seeds; a run that never gets there counts as {settings['epochs'] + 1}. p: one-tailed Welch t-tests.",
+            "penalties to `loss`), mean [95% t-interval], and its difference from no penalty [95% Welch interval]. "
+            "Epochs to no penalty's median final test MSE: the first epoch at or below the median over its seeds; "
+            'a run that never gets there is censored at its last epoch ("never"), and the cell is the '
+            'Kaplan-Meier median [95% interval], "not reached" where the runs did not get that far. p: one-tailed '
+            "Welch t-tests for the test MSE, the exact permutation log-rank test for the epochs, both directions; "
+            "`adj`: Benjamini-Hochberg adjusted over every p-value of the table, which the sentence uses.",
             "",
             "## Verdict",
             "",

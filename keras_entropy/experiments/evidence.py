@@ -15,13 +15,16 @@ and the evidence, computed from the records alone:
   better): the config key its runs are grouped by, the metric per epoch,
   the final quality, the direction and the value to reach;
 - `evidence_rows`: per (group, configuration) the per-seed samples of the
-  best and final validation metric, the final test metric, the epochs to
-  reach the baseline's final (or best) validation metric and fixed
-  thresholds ("never" counted as one epoch past the last), and the
-  stopping epochs of the paper's rule (patience on the validation metric
-  and on val loss) replayed afterwards;
-- `evidence_table`, `tests_table`: those as Markdown, with 95% t-intervals
-  and one-tailed Welch tests against no penalty and against the peer.
+  best and final validation metric and the final test metric, and, as
+  censored data (`keras_entropy.experiments.survival`), the epochs to reach
+  the baseline's median final (or best) validation metric and fixed
+  thresholds (a run that never gets there is censored at its last epoch)
+  and the stopping epochs of the paper's rule (patience on the validation
+  metric and on val loss) replayed afterwards (censored at the cap);
+- `evidence_table`, `tests_table`: those as Markdown: 95% t-intervals for
+  the metrics, Kaplan-Meier medians for the epochs; one-tailed Welch
+  t-tests and exact log-rank tests against no penalty and against the
+  peer, both directions, Benjamini-Hochberg adjusted over the table.
 
 The short answer computed from these rows is `keras_entropy.experiments.verdict`;
 the convergence figures are `keras_entropy.experiments.curves`.
@@ -36,9 +39,10 @@ matplotlib and the report helpers are imported lazily, so that a script's
 
 import dataclasses
 import math
+import statistics
 
 from keras_entropy import validation
-from keras_entropy.experiments import stats
+from keras_entropy.experiments import stats, survival
 
 #: The configurations: no penalty, the three forms of `DenseEntropy`, and the peer.
 BASELINE = "none"
@@ -329,38 +333,46 @@ def final_value(record, metric):
 
 
 def baseline_target(records, group, measure=MSE):
-    """The baseline's mean over seeds of its final (or best: `measure.target`) `measure.curve` in `group`.
+    """The baseline's median over seeds of its final (or best: `measure.target`) `measure.curve` in `group`.
 
-    nan without baseline runs in that group.
+    The median, not the mean: one diverged baseline seed would move a mean
+    target (up, for an error) until the baseline's other seeds reach it
+    early, and every "sooner" would be measured against that seed. The
+    median moves with it by at most one rank. nan without baseline runs in
+    that group.
     """
     runs_ = [r for r in records if r["config"][measure.group] == group and r["config"]["penalty"] == BASELINE]
     if measure.target == "best":
         values = [measure.best(r["history"][measure.curve]) for r in runs_]
     else:
         values = [final_value(r, measure.curve) for r in runs_]
-    return sum(values) / len(values) if values else math.nan
+    return float(statistics.median(values)) if values else math.nan
 
 
 def _reach(group, measure, threshold):
-    """Epochs to reach `threshold` per run, "never" counted as one epoch past the last; and the nevers."""
-    epochs = [first_epoch_reaching(r["history"][measure.curve], threshold, measure.higher_is_better) for r in group]
-    cap = max(len(r["history"][measure.curve]) for r in group) + 1
-    return [cap if e is None else e for e in epochs], sum(e is None for e in epochs)
+    """Epochs to reach `threshold` per run, censored at the last epoch: `{"times", "reached"}`."""
+    pairs = [
+        survival.time_to_reach(r["history"][measure.curve], threshold, higher_is_better=measure.higher_is_better)
+        for r in group
+    ]
+    return {"times": [t for t, _ in pairs], "reached": [reached for _, reached in pairs]}
 
 
 def evidence_rows(records, thresholds=(0.01, 0.006), metric=None, measure=MSE):
-    """One row per (group, configuration): its hyperparameters and per-seed samples.
+    """One row per (group, configuration): its hyperparameters, per-seed samples and censored epochs.
 
     Row keys: `group` (the value of `measure.group`), `penalty`, `config`
     (learning_rate, lam, placement), `n`, `epochs`, `baseline_final` (the
     baseline's target on `measure.curve` in that group, see
-    `baseline_target`), `samples` (name -> list over seeds) and `never`
-    (name -> runs that never reached it). Samples, with `c` =
-    `measure.curve`: `best_<c>`, `final_<c>`, `final_<measure.final>`,
-    `reach_baseline` and `reach_<threshold>` (first epoch with `c` at least
-    as good as it; never = epochs + 1), `stop_<monitor>` for the
-    `measure.monitors` the records hold (censored at the last epoch:
-    `censored`). `metric` replaces `measure.curve`.
+    `baseline_target`), `samples` (name -> list over seeds: `best_<c>`,
+    `final_<c>` and `final_<measure.final>`, with `c` = `measure.curve`),
+    `epochs_to` (name -> `{"times", "reached"}` over seeds: `reach_baseline`
+    and `reach_<threshold>`, the first epoch with `c` at least as good as it,
+    censored at the last epoch when a run never gets there; `stop_<monitor>`
+    for the `measure.monitors` the records hold, the stopping epoch of the
+    paper's rule, censored at the cap when the rule never fired) and `never`
+    (name -> runs censored). Epochs are censored data: `survival`, never a
+    mean. `metric` replaces `measure.curve`.
     """
     if metric is not None:
         measure = dataclasses.replace(measure, curve=metric)
@@ -372,15 +384,19 @@ def evidence_rows(records, thresholds=(0.01, 0.006), metric=None, measure=MSE):
             f"final_{curve}": [final_value(r, curve) for r in group],
             f"final_{measure.final}": [final_value(r, measure.final) for r in group],
         }
-        never, censored = {}, {}
+        epochs_to = {}
         for name, threshold in [("reach_baseline", target)] + [(f"reach_{t:g}", t) for t in thresholds]:
-            samples[name], never[name] = (
-                _reach(group, measure, threshold) if not math.isnan(threshold) else ([], len(group))
+            epochs_to[name] = (
+                _reach(group, measure, threshold)
+                if not math.isnan(threshold)
+                else {"times": [len(r["history"][curve]) for r in group], "reached": [False] * len(group)}
             )
         for monitor in measure.monitors:
             if all(monitor in r.get("stopping", {}) for r in group):
-                samples[f"stop_{monitor}"] = [r["stopping"][monitor]["epoch"] for r in group]
-                censored[f"stop_{monitor}"] = sum(not r["stopping"][monitor]["stopped"] for r in group)
+                epochs_to[f"stop_{monitor}"] = {
+                    "times": [r["stopping"][monitor]["epoch"] for r in group],
+                    "reached": [bool(r["stopping"][monitor]["stopped"]) for r in group],
+                }
         config = group[0]["config"]
         rows.append(
             {
@@ -391,8 +407,8 @@ def evidence_rows(records, thresholds=(0.01, 0.006), metric=None, measure=MSE):
                 "epochs": max(len(r["history"][curve]) for r in group),
                 "config": {k: config.get(k) for k in ("learning_rate", "lam", "placement")},
                 "samples": samples,
-                "never": never,
-                "censored": censored,
+                "epochs_to": epochs_to,
+                "never": {name: e["reached"].count(False) for name, e in epochs_to.items()},
             }
         )
     return rows
@@ -412,24 +428,29 @@ def _table(header, body):
     return markdown_table(header, body)
 
 
-def _interval(values, digits):
-    return stats.format_interval(stats.t_confidence_interval(values), digits) if values else "n/a"
+def median_epoch(row, name):
+    """`survival.median_epoch` of the row's censored epochs `name`: `(median, low, high)`, None = not reached."""
+    events = row["epochs_to"][name]
+    return survival.median_epoch(events["times"], events["reached"])
 
 
-def reach_cell(row, name, digits=1):
-    """Epochs to reach: `mean [CI]`, `... (k/n never)`, or `never (n/n)`."""
+def reach_cell(row, name):
+    """Epochs to reach, as a table cell: Kaplan-Meier median [95% CI] and the runs that never got there.
+
+    `19 [17, 22]`, `38 [31, not reached] (2/5 never)`, or `not reached (5/5 never)`.
+    """
     never, n = row["never"][name], row["n"]
     if never == n:
-        return f"never ({n}/{n})"
-    text = _interval(row["samples"][name], digits)
-    return f">= {text} ({never}/{n} never)" if never else text
+        return f"not reached ({n}/{n} never)"
+    return survival.format_median(median_epoch(row, name), never=never, n=n)
 
 
-def _censored_cell(row, name, digits=1):
-    if name not in row["samples"]:
+def _stop_cell(row, name):
+    if name not in row["epochs_to"]:
         return "-"
-    count = row["censored"][name]
-    return _interval(row["samples"][name], digits) + (f" (cap {count}/{row['n']})" if count else "")
+    capped, n = row["never"][name], row["n"]
+    cell = survival.format_median(median_epoch(row, name)) if capped < n else "not reached"
+    return cell + (f" (cap {capped}/{n})" if capped else "")
 
 
 def _value_cell(values, measure):
@@ -439,12 +460,12 @@ def _value_cell(values, measure):
 
 
 def evidence_table(rows, thresholds=(0.01, 0.006), metric=None, measure=MSE):
-    """The main table (Markdown): one row per (group, configuration), 95% t-intervals over seeds."""
+    """The main table (Markdown): per (group, configuration), median epochs (Kaplan-Meier) and 95% t-intervals."""
     if metric is not None:
         measure = dataclasses.replace(measure, curve=metric)
     curve = measure.curve
     target = "final" if measure.target == "final" else "best"
-    header = [measure.group_label, "config", "hyperparameters", "n", f"epochs to baseline's {target} {curve}"]
+    header = [measure.group_label, "config", "hyperparameters", "n", f"epochs to baseline's median {target} {curve}"]
     header += [f"epochs to {curve} {'>=' if measure.higher_is_better else '<='} {t:g}" for t in thresholds]
     header += [f"stop epoch ({m}, patience rule)" for m in measure.monitors]
     header += [f"best {curve}", f"final {measure.final}"]
@@ -453,7 +474,7 @@ def evidence_table(rows, thresholds=(0.01, 0.006), metric=None, measure=MSE):
         body.append(
             [row["group"], row["penalty"], describe_config(row), row["n"], reach_cell(row, "reach_baseline")]
             + [reach_cell(row, f"reach_{t:g}") for t in thresholds]
-            + [_censored_cell(row, f"stop_{m}") for m in measure.monitors]
+            + [_stop_cell(row, f"stop_{m}") for m in measure.monitors]
             + [
                 _value_cell(row["samples"][f"best_{curve}"], measure),
                 _value_cell(row["samples"][f"final_{measure.final}"], measure),
@@ -462,38 +483,102 @@ def evidence_table(rows, thresholds=(0.01, 0.006), metric=None, measure=MSE):
     return _table(header, body)
 
 
+def results_note(epochs, patience, measure=MSE):
+    """The paragraph before `evidence_table` in a study's summary.md: what its cells are."""
+    target = "final" if measure.target == "final" else "best"
+    direction = "at or above" if measure.higher_is_better else "at or below"
+    unit = "; accuracies in percent" if measure.higher_is_better else ""
+    return (
+        f"Cells: metrics as mean over seeds [95% t-interval]{unit}; epochs as the Kaplan-Meier median [95% "
+        f'interval] (the first epoch by which half the runs had got there). Epochs count from 1. "Epochs to '
+        f"baseline's median {target}\": the first epoch whose {measure.curve} is {direction} the median over "
+        f"the baseline's seeds of their {target} {measure.curve} (the median: one diverged seed cannot move it "
+        f'far); a run that never gets there within its {epochs} epochs is censored there, counted as "never" '
+        'and never averaged; "not reached": the runs did not get that far. `stop epoch`: the epoch at which '
+        f"Keras's EarlyStopping rule (patience {patience}) would fire on that monitor; `(cap k/n)`: in k runs it "
+        f"never fired within {epochs} epochs (censored the same way). `val_loss` includes the penalty."
+    )
+
+
+#: The paragraph before `tests_table` in a study's summary.md.
+TESTS_NOTE = (
+    "Every test against no penalty and against the orthogonal peer, both directions, one-tailed: Welch t-tests "
+    "(`scipy.stats.ttest_ind`) for the metrics, the exact permutation log-rank test for the censored epochs "
+    "(`keras_entropy.experiments.survival.logrank`). `adj`: Benjamini-Hochberg adjusted over every p-value of "
+    "this table (it bounds the expected share of false discoveries among those below 0.05); `*` adjusted p < "
+    "0.05, `**` < 0.01, `***` < 0.001."
+)
+
+
 def tested(measure=MSE):
-    """The quantities `tests_table` tests: `(sample name, label, higher_is_better)`."""
+    """The quantities `tests_table` tests: `(name, label, higher_is_better)`; `reach_baseline` is censored epochs."""
     target = "final" if measure.target == "final" else "best"
     return (
         (f"best_{measure.curve}", f"best {measure.curve.replace('_', ' ')}", measure.higher_is_better),
         (f"final_{measure.final}", f"final {measure.final.replace('_', ' ')}", measure.higher_is_better),
-        ("reach_baseline", f"epochs to baseline's {target} {measure.curve.replace('_', ' ')}", False),
+        ("reach_baseline", f"epochs to baseline's median {target} {measure.curve.replace('_', ' ')}", False),
     )
+
+
+def _reference(rows, row, against):
+    reference = next((r for r in rows if r["group"] == row["group"] and r["penalty"] == against), None)
+    return None if reference is None or reference is row else reference
 
 
 def improvement(rows, row, against, name, higher_is_better=False):
     """`stats.improvement_test` of `row` against the row of configuration `against` in its group (None: absent)."""
-    reference = next((r for r in rows if r["group"] == row["group"] and r["penalty"] == against), None)
-    if reference is None or reference is row:
+    reference = _reference(rows, row, against)
+    if reference is None:
         return None
     return stats.improvement_test(reference["samples"][name], row["samples"][name], higher_is_better=higher_is_better)
 
 
+def directions(rows, row, against, name, higher_is_better=False):
+    """Both one-tailed p-values of `row` against `against` in its group: `(p better, p worse)`; None if absent.
+
+    A sample in `samples` (a final quality): one-tailed Welch t-tests
+    (`scipy.stats.ttest_ind`), "better" in the direction of
+    `higher_is_better`. Censored epochs in `epochs_to`: the exact log-rank
+    test (`survival.logrank`), "better" = sooner.
+    """
+    reference = _reference(rows, row, against)
+    if reference is None:
+        return None
+    if name in row["epochs_to"]:
+        mine, theirs = row["epochs_to"][name], reference["epochs_to"][name]
+        return tuple(
+            survival.logrank(
+                mine["times"], mine["reached"], theirs["times"], theirs["reached"], alternative=alternative
+            )["pvalue"]
+            for alternative in ("sooner", "later")
+        )
+    tails = ("greater", "less") if higher_is_better else ("less", "greater")
+    return tuple(
+        stats.ttest(row["samples"][name], reference["samples"][name], alternative=tail)["pvalue"] for tail in tails
+    )
+
+
 def tests_table(rows, measure=MSE):
-    """One-tailed Welch p-values (Markdown): each configuration better than no penalty, than the peer."""
-    quantities = tested(measure)
-    header = [measure.group_label, "config"] + [
-        f"{label}: p vs {against}" for _, label, _ in quantities for against in (BASELINE, PEER)
-    ]
-    body = []
+    """Every test against no penalty and the peer (Markdown), both directions, Benjamini-Hochberg adjusted.
+
+    One line per (group, configuration, quantity, reference): the
+    one-tailed p-values of "better" and "worse" (Welch t-tests for the
+    metrics, the exact log-rank test for the censored epochs), raw and
+    adjusted over every p-value of the table (`stats.adjust_pvalues`).
+    """
+    lines = []
     for row in rows:
-        cells_ = []
-        for name, _, higher in quantities:
+        for name, label, higher in tested(measure):
             for against in (BASELINE, PEER):
-                test = improvement(rows, row, against, name, higher)
-                cells_.append("-" if test is None else stats.format_pvalue(test["pvalue"]))
-        body.append([row["group"], row["penalty"], *cells_])
+                found = directions(rows, row, against, name, higher)
+                if found is not None:
+                    lines.append(([row["group"], row["penalty"], label, against], found))
+    adjusted = stats.adjust_pvalues([p for _, found in lines for p in found])
+    body = [
+        head + [stats.format_pvalues(p, adjusted[2 * i + k]) for k, p in enumerate(found)]
+        for i, (head, found) in enumerate(lines)
+    ]
+    header = [measure.group_label, "config", "quantity", "against", "p better (sooner)", "p worse (later)"]
     return _table(header, body)
 
 
@@ -509,11 +594,13 @@ __all__ = [
     "PEER",
     "PENALTIES",
     "PLACEMENTS",
+    "TESTS_NOTE",
     "TEST_MSE",
     "baseline_target",
     "cells",
     "chosen_hyperparameters",
     "describe_config",
+    "directions",
     "evidence_rows",
     "evidence_table",
     "final_value",
@@ -521,9 +608,11 @@ __all__ = [
     "first_epoch_reaching",
     "group_order",
     "improvement",
+    "median_epoch",
     "orthogonal_mode",
     "penalty_regularizer",
     "reach_cell",
+    "results_note",
     "split_images",
     "study_autoencoder",
     "study_run",
