@@ -190,3 +190,12 @@ def test_bad_arguments_are_one_line_exit_2(name, args, flag, tmp_path):
     assert len(proc.stderr.splitlines()) == 1, proc.stderr
     assert proc.stderr.startswith(f"{name}.py: error: ") and flag in proc.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_a_summarys_command_is_the_one_that_made_the_records():
+    from keras_entropy.experiments import script_setup
+
+    script = os.path.join("examples", "compare_penalties.py")
+    assert script_setup.command_line(script, ["--seeds", "5", "--report-only", "--out", "x"]) == (
+        "python examples/compare_penalties.py --seeds 5 --out x"
+    )

@@ -96,8 +96,15 @@ def test_comparison_sentence_says_adjusted_and_median():
         "test_mse at median epoch 4 [3, not reached] (2/5 never)): "
     )
     assert "paper never got there and ended worse (+19.3%, adjusted p < 0.001)" in sentence
-    assert "normalized got there no sooner (median epoch 2 [2, 3], adjusted p = 0.095) and ended better" in sentence
+    assert "normalized was not significantly sooner (median epoch 2 [2, 3], adjusted p = 0.095) and ended" in sentence
     assert sentence.endswith("(one-tailed, Benjamini-Hochberg adjusted over the 12 p-values of the table, p < 0.05).")
+    # 5 runs against 5 can reach 1/252: no remark. 3 against 3 cannot go below 1/20: said so.
+    three = [r for r in records() if r["seed"] < 3]
+    assert verdict.sooner_floor(verdict.verdict_rows(three)) == pytest.approx(0.05)
+    assert verdict.comparison_sentence(verdict.verdict_rows(three)).endswith(
+        'With 3 runs against 3, the exact log-rank test cannot give a p-value below 0.05, so no "sooner" can be '
+        "significant: more seeds can."
+    )
 
 
 def test_comparison_sentence_without_baseline_and_across_widths():

@@ -149,8 +149,12 @@ def announce_runtime(args, *, dtype_policy=True, suffix=""):
 
 
 def command_line(script, argv=None):
-    """The command that ran `script` (`python <relative path> <arguments>`), for summary.md."""
-    return "python " + " ".join([os.path.relpath(script)] + (sys.argv[1:] if argv is None else list(argv)))
+    """The command that ran `script` (`python <relative path> <arguments>`), for summary.md.
+
+    Without `--report-only`: a summary rewritten from the records names the command that made them.
+    """
+    arguments = [a for a in (sys.argv[1:] if argv is None else list(argv)) if a != "--report-only"]
+    return "python " + " ".join([os.path.relpath(script)] + arguments)
 
 
 class Run:

@@ -81,7 +81,7 @@ def study_command(script, argv):
     from keras_entropy.experiments.script_setup import command_line
 
     env = [f"{name}={os.environ[name]}" for name in ENVIRONMENT if name in os.environ]
-    return " ".join(env + [command_line(script, argv).replace(" --report-only", "")])
+    return " ".join(env + [command_line(script, argv)])
 
 
 __all__ = [

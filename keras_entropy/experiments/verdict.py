@@ -352,7 +352,7 @@ def comparison_sentence(rows, alpha=ALPHA, measure=TEST_MSE):
     verbs = {
         "faster": "got there sooner",
         "slower": "got there later",
-        "same": "got there no sooner",
+        "same": "was not significantly sooner",
         "never": "never got there",
     }
     ends = {"better": "ended better", "worse": "ended worse", "same": "ended no different"}
@@ -371,7 +371,33 @@ def comparison_sentence(rows, alpha=ALPHA, measure=TEST_MSE):
     )
     if not parts:
         return head + ": nothing else ran."
-    return f"{head}: {'; '.join(parts)} ({_how(rows, alpha)})."
+    sentence = f"{head}: {'; '.join(parts)} ({_how(rows, alpha)})."
+    floor = sooner_floor(rows)
+    if floor is not None and floor >= alpha:
+        n = max(r["n"] for r in rows if r is not base)
+        sentence += (
+            f" With {n} runs against {base['n']}, the exact log-rank test cannot give a p-value below "
+            f'{floor:.2g}, so no "sooner" can be significant: more seeds can.'
+        )
+    return sentence
+
+
+def sooner_floor(rows):
+    """The smallest p-value the exact log-rank test can give any penalised row of `rows` (None: no test).
+
+    A one-sided exact permutation test of `n` runs against `m` cannot go below
+    `1 / C(n + m, n)`: 1/20 for 3 against 3, 1/252 for 5 against 5.
+
+    >>> rows = [{"penalty": "none", "group": 100, "n": 3}, {"penalty": "paper", "group": 100, "n": 3}]
+    >>> sooner_floor(rows)
+    0.05
+    """
+    floors = []
+    for row in rows:
+        base = next((r for r in rows if r["group"] == row["group"] and r["penalty"] == BASELINE), None)
+        if row["penalty"] != BASELINE and base is not None:
+            floors.append(1 / math.comb(row["n"] + base["n"], row["n"]))
+    return min(floors) if floors else None
 
 
 __all__ = [
@@ -382,6 +408,7 @@ __all__ = [
     "overall_sentence",
     "quality",
     "significant",
+    "sooner_floor",
     "speed",
     "verdict_rows",
     "verdict_sentences",
