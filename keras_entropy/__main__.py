@@ -46,6 +46,9 @@ lost). --form volume or normalized computes instead the whole kernel's
 log-volume sum_j log sigma_j (MATH.md sections 8-9), or that less its scale
 part (section 10): one value per layer, per output position for a conv layer
 on a frequency grid of its output size capped at 16 (the penalties' default).
+Without --form, the form of the model's own entropy penalties when they all
+share one (a model trained with form="normalized" is profiled so), else the
+paper's.
 A table with one row per profiled layer is printed (index = 0-based
 position among the profiled layers, as in the CSV); --plot draws one box per
 layer of the per-filter values (outliers shown; dense layers on their own
@@ -125,9 +128,9 @@ def _add_profile_parser(subparsers):
     parser.add_argument(
         "--form",
         choices=_FORMS,
-        default="paper",
-        help="the entropy change to compute: the paper's (default), the "
-        "kernel's log-volume, or the normalized log-volume",
+        default=None,
+        help="the entropy change to compute: the paper's, the kernel's log-volume, or the normalized "
+        "log-volume (default: the form of the model's entropy penalties when they share one, else paper)",
     )
     parser.add_argument(
         "--names", action="store_true", help="label the plot's x axis with layer names instead of indices"
@@ -254,14 +257,67 @@ def _load(flag, path, verbose=False):
     except Exception as exc:  # noqa: BLE001 - any failure means "not a readable model"
         if verbose:
             raise
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise _InputError(
-            f"{flag}: cannot read {path!r} as a Keras model "
-            f"({type(exc).__name__}{': ' + detail[:200] if detail else ''})"
+            f"{flag}: cannot read {path!r} as a Keras model ({type(exc).__name__}{_first_sentences(exc)})"
         ) from exc
     if not isinstance(model, keras.layers.Layer):
         raise _InputError(f"{flag}: {path!r} holds a {type(model).__name__}, not a Keras model")
     return model
+
+
+def _first_sentences(exc, limit=200):
+    """`: <the first sentences of the error>`, whole sentences only, at most `limit` characters (else the first).
+
+    >>> _first_sentences(ValueError("Not a file. Keras 3 only supports `.keras` files. More."), 40)
+    ': Not a file.'
+    """
+    text = " ".join(str(exc).split())
+    if not text:
+        return ""
+    sentences = [part + ("." if not part.endswith(".") else "") for part in text.split(". ")]
+    shown = sentences[0]
+    for sentence in sentences[1:]:
+        if len(shown) + 1 + len(sentence) > limit:
+            break
+        shown += " " + sentence
+    return ": " + shown
+
+
+def _penalty_forms(model):
+    """The `form`s of the entropy penalties on `model`'s layers (nested models included), sorted.
+
+    Kernel regularizers (`DenseEntropy`, `ConvEntropy`, as `kernel_regularizer` or set by
+    `place_penalties`) and the penalty of `EntropyDense` / `EntropyConv2D` (`entropy_regularizer`).
+    """
+    from keras_entropy.profile import sublayers
+
+    forms, seen = set(), set()
+
+    def visit(layer):
+        for sub in sublayers(layer):
+            if id(sub) in seen:
+                continue
+            seen.add(id(sub))
+            for name in ("kernel_regularizer", "entropy_regularizer"):
+                form = getattr(getattr(sub, name, None), "form", None)
+                if isinstance(form, str):
+                    forms.add(form)
+            visit(sub)
+
+    visit(model)
+    return sorted(forms)
+
+
+def _resolve_form(args, models):
+    """`--form`, else the one form of the models' penalties, else "paper"; and a line saying which."""
+    if args.form is not None:
+        return args.form, None
+    forms = sorted({form for model in models for form in _penalty_forms(model)})
+    if len(forms) == 1:
+        return forms[0], f"form: {forms[0]} (the form of the model's entropy penalties; --form to change it)"
+    if forms:
+        return "paper", f"form: paper (the model's penalties use {', '.join(forms)}; --form to choose one)"
+    return "paper", None
 
 
 def _count_layers(model):
@@ -437,10 +493,13 @@ def _run_profile(args):
 
         from keras_entropy.profile import entropy_profile
 
+        args.form, form_note = _resolve_form(args, models)
         profiles = [entropy_profile(m, kinds=args.kinds, label=lab, form=args.form) for m, lab in zip(models, labels)]
         rendered = _render(profiles, args)
         counts = [_count_layers(m) for m in models]
     if not args.quiet:
+        if form_note:
+            print(form_note)
         for count, profile in zip(counts, profiles):
             print(_summary_line(profile, count, args.kinds))
             print(_format_table(profile))

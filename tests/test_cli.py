@@ -384,3 +384,36 @@ def test_cli_corrupt_file_subprocess(tmp_path):
         "as a Keras model: it is not a .keras (zip) archive"
     ]
     assert sorted(os.listdir(tmp_path)) == ["bad.keras"]
+
+
+def test_cli_reads_the_form_from_the_models_penalties(tmp_path, capsys):
+    """Without --form: the form of the model's own entropy penalties, when they share one."""
+
+    def save(path, *forms):
+        layers = [keras.Input((6,))] + [
+            keras.layers.Dense(6, kernel_regularizer=keras_entropy.DenseEntropy(0.01, form=form), name=f"d{i}")
+            for i, form in enumerate(forms)
+        ]
+        keras.Sequential(layers).save(path)
+
+    normalized, mixed = str(tmp_path / "n.keras"), str(tmp_path / "m.keras")
+    save(normalized, "normalized", "normalized")
+    save(mixed, "normalized", "volume")
+    assert main(["profile", normalized]) == 0
+    out = capsys.readouterr().out
+    assert "form: normalized (the form of the model's entropy penalties; --form to change it)" in out
+    assert "of 2 layers in the model; form: normalized" in out
+    assert main(["profile", normalized, "--form", "paper"]) == 0
+    assert "of 2 layers in the model; form: paper" in capsys.readouterr().out
+    assert main(["profile", mixed]) == 0
+    out = capsys.readouterr().out
+    assert "form: paper (the model's penalties use normalized, volume; --form to choose one)" in out
+
+
+def test_cli_error_from_keras_is_cut_between_sentences(tmp_path, capsys):
+    path = tmp_path / "notamodel.json"
+    path.write_text("{}")
+    assert main(["profile", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"python -m keras_entropy profile: error: MODEL.keras: cannot read {str(path)!r}")
+    assert err.endswith(".)"), err  # whole sentences, never cut mid-word

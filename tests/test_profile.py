@@ -230,13 +230,16 @@ def test_plot_dense_layers_get_their_own_scale():
     to_plot, from_plot = keras_entropy.profile.plot._dense_scale([trained, init])
     np.testing.assert_allclose(to_plot([dense.min(), dense.max()]), [conv.min(), conv.max()], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(from_plot(to_plot(dense)), dense, rtol=1e-6, atol=1e-3)
-    # Dense boxes are orange, conv boxes blue; the last panel has the right axis.
+    # Dense boxes are orange, conv boxes blue; every panel has the dense axis, the last one its label.
     for ax in axes[:2]:
         boxes = [p for p in ax.patches if type(p).__name__ == "PathPatch"]
         faces = [matplotlib_colors.to_hex(b.get_facecolor()) for b in boxes]
         assert faces.count("#fdae6b") == 2 and faces.count("#9ecae1") == 3
     secondary = [c for c in axes[-1].child_axes if "log|det" in c.get_ylabel()]
     assert len(secondary) == 1
+    assert all(len(ax.child_axes) == 1 for ax in axes[:2])  # issue 24: the left panel's dense points read too
+    fig.savefig(io.BytesIO(), format="png")  # a secondary axis takes its limits when drawn
+    np.testing.assert_allclose(axes[0].child_axes[0].get_ylim(), from_plot(axes[0].get_ylim()), rtol=1e-6)
     # One kind only: no second scale.
     conv_only = keras_entropy.EntropyProfile([e for e in trained if e.kind == "conv"])
     assert keras_entropy.profile.plot._dense_scale([conv_only]) is None

@@ -154,7 +154,7 @@ def plot_profiles(
     A box shows the per-filter values `log|K[0, 0, i, o]|` of a conv layer
     (blue); a dense layer's single `log|det S|` is drawn in orange. When the
     profiles have both kinds, the dense values get their own scale: they are
-    mapped linearly onto the range of the conv values and the last panel's
+    mapped linearly onto the range of the conv values and every panel's
     right axis reads their true values (a dense `log|det S|`, summed over
     all units, would otherwise squash the conv boxes). Outliers are drawn.
 
@@ -266,9 +266,10 @@ def plot_profiles(
     axes[0].set_ylabel(texts["dense" if kinds_present == {"dense"} else "conv"])
     if dense_scale is not None:
         to_plot, from_plot = dense_scale
-        right = axes[-1].secondary_yaxis("right", functions=(from_plot, to_plot))
+        for ax in axes:  # every panel: a dense point on any panel reads against the dense axis beside it
+            right = ax.secondary_yaxis("right", functions=(from_plot, to_plot))
+            right.tick_params(axis="y", colors=_BOX_STYLES["dense"]["edge"])
         right.set_ylabel(texts["right"], color=_BOX_STYLES["dense"]["edge"])
-        right.tick_params(axis="y", colors=_BOX_STYLES["dense"]["edge"])
         axes[0].legend(
             handles=[_legend_handle(kind, form, texts[f"{kind}_legend"]) for kind in _BOX_STYLES],
             loc="best",
