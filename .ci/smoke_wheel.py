@@ -7,10 +7,11 @@ KERAS_BACKEND=tensorflow):
 
 Checks, one line each: keras_entropy is imported from that environment's
 site-packages (not from a source checkout); `keras_entropy.__version__` is the
-installed distribution's version; the embedded MNIST subset loads through
+installed distribution's version; the embedded MNIST subset loads from the
+installed package through `keras_entropy.datasets.mnist_subset.load_data()`
+(uint8 arrays, as `keras.datasets.mnist.load_data()`) and through
 `keras_entropy.experiments.datasets.load(..., allow_embedded=True)` (the data
-the examples fall back to without a data directory) from the installed
-package; a small Dense model with `keras_entropy.DenseEntropy(lam,
+the examples fall back to without a data directory); a small Dense model with `keras_entropy.DenseEntropy(lam,
 form="normalized")` as a kernel regularizer trains a few steps with finite
 losses; saved as `.keras` and loaded back with `keras.saving.load_model`
 (no custom_objects), it predicts the same. Exits 1 at the first failed check.
@@ -56,11 +57,19 @@ def main():
         f"keras_entropy.__version__ {keras_entropy.__version__!r} == installed metadata version {installed!r}",
     )
 
+    from keras_entropy.datasets import mnist_subset
     from keras_entropy.experiments import datasets
 
+    (x_train, y_train), (x_test, y_test) = mnist_subset.load_data()
+    check(
+        inside(mnist_subset.DATA_FILE, os.path.join(package_dir, "datasets", "data"))
+        and (x_train.shape, x_test.shape, y_train.dtype) == ((6000, 28, 28), (1000, 28, 28), np.uint8),
+        f"mnist_subset.load_data() from the installed package: x_train {x_train.shape} {x_train.dtype}, "
+        f"y_train {y_train.shape} {y_train.dtype}",
+    )
     data = datasets.load("mnist", allow_embedded=True)
     check(
-        data.is_embedded and inside(data.location, os.path.join(package_dir, "experiments", "data")),
+        data.is_embedded and inside(data.location, os.path.join(package_dir, "datasets", "data")),
         f"embedded MNIST subset from the installed package: {data.describe()}",
     )
     check(

@@ -7,7 +7,7 @@ Under a temporary folder, in order:
    build isolation installs `setuptools>=77` (pyproject `[build-system]`).
 2. `python -m twine check --strict` on both (the README is the long
    description).
-3. The embedded MNIST subset (`keras_entropy/experiments/data/mnist_subset.npz`)
+3. The embedded MNIST subset (`keras_entropy/datasets/data/mnist_subset.npz`)
    is in the wheel and in the sdist.
 4. A fresh virtual environment (`python -m venv`) gets the wheel installed,
    not editable: `pip install -q -c .ci/constraints.txt "WHEEL[tensorflow]"`.
@@ -41,7 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONSTRAINTS = os.path.join(ROOT, ".ci", "constraints.txt")
 SMOKE = os.path.join(ROOT, ".ci", "smoke_wheel.py")
 #: Package data that must ship in both the wheel and the sdist.
-DATA_FILE = "keras_entropy/experiments/data/mnist_subset.npz"
+DATA_FILE = "keras_entropy/datasets/data/mnist_subset.npz"
 
 
 def check(label, function):

@@ -12,14 +12,13 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 import keras_entropy  # noqa: E402
 
 keras.utils.set_random_seed(0)
-data = np.load(os.path.join(os.path.dirname(keras_entropy.__file__), "data", "mnist_subset.npz"))
-x = (data["x_train"][..., None] / 255.0).astype("float32")
-y = data["y_train"].astype("int32")
+(x_train, y_train), _ = keras_entropy.datasets.mnist_subset.load_data()
+x = (x_train[..., None] / 255.0).astype("float32")
+y = y_train.astype("int32")
 
 layers = [keras.Input((28, 28, 1))]
 for filters in (32, 32, "pool", 64, 64, "pool", 128, 128):

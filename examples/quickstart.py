@@ -30,11 +30,11 @@ DEFAULTS = {"latent": 260, "lam": 0.1, "epochs": 40, "patience": 5}
 
 
 def load_data():
-    from keras_entropy.experiments import datasets
+    from keras_entropy.datasets import mnist_subset
     from keras_entropy.experiments.autoencoder import flatten_images
 
-    data = datasets.load_embedded_mnist()
-    return flatten_images(data.x_train), flatten_images(data.x_test)
+    (x_train, _), (x_test, _) = mnist_subset.load_data()
+    return flatten_images(x_train), flatten_images(x_test)
 
 
 def train(latent, lam, epochs, patience, seed, x_train, x_test, verbose=0):

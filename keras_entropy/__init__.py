@@ -68,8 +68,8 @@ _EXPORTS = {
 def __getattr__(name):
     import importlib
 
-    if name == "ops":
-        return importlib.import_module("keras_entropy.ops")
+    if name in ("datasets", "ops"):
+        return importlib.import_module(f"keras_entropy.{name}")
     if name not in _EXPORTS:
         raise AttributeError(f"module 'keras_entropy' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"keras_entropy.{_EXPORTS[name]}"), name)
@@ -128,6 +128,7 @@ __all__ = [
     "KLSparsity",
     "LayerEntropy",
     "SoftmaxEntropyLoss",
+    "datasets",
     "entropy_profile",
     "ops",
     "place_penalties",

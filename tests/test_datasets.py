@@ -189,3 +189,23 @@ def test_coco_foreground_mask_marks_thing_segments():
 def test_load_validates_arguments(kwargs, error, fragment):
     with pytest.raises(error, match=fragment):
         datasets.load(**kwargs)
+
+
+def test_load_is_quiet_about_a_folder_without_the_data_set(empty_tfds_dir, caplog, monkeypatch):
+    # A user's own script has no filter on absl's logger (the CLI and the examples add one): drop any.
+    import logging
+
+    monkeypatch.setattr(logging.getLogger("absl"), "filters", [])
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(AssertionError, match="could not find data"):
+            tfds.load("mnist", split="train", download=False)  # what load() asks: tfds warns
+    assert "has no dataset_info.json" in caplog.text, "the warning this test guards against"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        data = datasets.load("mnist", allow_embedded=True, max_examples=5)
+        with pytest.raises(datasets.DatasetNotFoundError):
+            datasets.load("cifar10")
+        logging.getLogger("absl").warning("another absl warning")
+    assert data.is_embedded
+    assert "dataset_info.json" not in caplog.text and "another absl warning" in caplog.text, caplog.text
+    assert logging.getLogger("absl").filters == []

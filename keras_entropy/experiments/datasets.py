@@ -25,21 +25,28 @@ Where the data come from, in order:
    and prepares the data set there when it is missing.
 3. With `allow_embedded=True`, the embedded default that ships inside the
    package: the first 6000 training and 1000 test images of MNIST
-   (`keras_entropy/experiments/data/mnist_subset.npz`). Only MNIST has one.
+   (`keras_entropy.datasets.mnist_subset`, which reads
+   `keras_entropy/datasets/data/mnist_subset.npz`). Only MNIST has one.
 
 When none of them has the data, `DatasetNotFoundError` says which data set,
 which paths were tried and how to provide the data.
 
 tensorflow-datasets and numpy are imported lazily, so `import keras_entropy`
-stays light.
+stays light. While `load` asks tensorflow-datasets for a data set, the
+warning it logs for a folder that lacks the data set ("Variant folder ...
+has no dataset_info.json") is dropped: the fallback or the error says what
+was found.
 """
 
+import contextlib
 import dataclasses
 import gzip
+import logging
 import os
 import struct
 
-from keras_entropy import validation
+from keras_entropy import console, validation
+from keras_entropy.datasets import mnist_subset
 
 #: The data sets `load` knows, with their tensorflow-datasets names.
 TFDS_NAMES = {
@@ -72,7 +79,8 @@ MNIST_IDX_FILES = {
 #: tensorflow-datasets' `coco/2017_panoptic`; 80..132 are "stuff").
 COCO_THING_CLASSES = 80
 
-EMBEDDED_MNIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "mnist_subset.npz")
+#: The embedded subset's file (read by `keras_entropy.datasets.mnist_subset.load_data`).
+EMBEDDED_MNIST = mnist_subset.DATA_FILE
 
 _IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -177,12 +185,12 @@ def load_mnist_idx(folder):
 
 
 def load_embedded_mnist():
-    """The MNIST subset shipped inside the package (6000 train, 1000 test)."""
-    import numpy as np
+    """The MNIST subset shipped inside the package (6000 train, 1000 test) as a `Dataset`.
 
-    with np.load(EMBEDDED_MNIST) as data:
-        arrays = {key: data[key] for key in ("x_train", "y_train", "x_test", "y_test")}
-    return Dataset("mnist", source="embedded", location=EMBEDDED_MNIST, **arrays)
+    The arrays of `keras_entropy.datasets.mnist_subset.load_data()`.
+    """
+    (x_train, y_train), (x_test, y_test) = mnist_subset.load_data()
+    return Dataset("mnist", x_train, y_train, x_test, y_test, source="embedded", location=mnist_subset.DATA_FILE)
 
 
 def load(
@@ -297,7 +305,8 @@ def _load_tfds(name, data_dir, download, image_size, max_examples, source):
         splits = [f"{split}[:{max_examples}]" for split in splits]
     arrays = []
     for split in splits:
-        ds = tfds.load(TFDS_NAMES[name], split=split, data_dir=data_dir, download=download)
+        with quiet_tfds_probe():
+            ds = tfds.load(TFDS_NAMES[name], split=split, data_dir=data_dir, download=download)
         if max_examples is not None:
             ds = ds.take(max_examples)
         xs, ys = [], []
@@ -310,6 +319,30 @@ def _load_tfds(name, data_dir, download, image_size, max_examples, source):
     location = os.path.abspath(data_dir) if data_dir is not None else tfds_default_dir()
     x_train, y_train, x_test, y_test = arrays
     return Dataset(name, x_train, y_train, x_test, y_test, source=source, location=location)
+
+
+@contextlib.contextmanager
+def quiet_tfds_probe():
+    """Drop tensorflow-datasets' "Variant folder ... has no dataset_info.json" warnings within the block.
+
+    tensorflow-datasets logs it (on absl's logger) whenever it looks for a
+    data set in a folder that does not have it, even one that does not
+    exist; `load` then falls back or raises `DatasetNotFoundError`, which
+    says what was tried. Other records pass, and the filter is removed on
+    exit. Call it after importing tensorflow-datasets, so that the "absl"
+    logger is absl's own.
+
+    >>> import logging
+    >>> with quiet_tfds_probe():
+    ...     logging.getLogger("absl").warning("Variant folder /x/mnist/3.0.1 has no dataset_info.json")
+    """
+    logger = logging.getLogger("absl")
+    probe = console.DropMessages(*console.PROBE)
+    logger.addFilter(probe)
+    try:
+        yield
+    finally:
+        logger.removeFilter(probe)
 
 
 def _convert_example(name, example, image_size):
