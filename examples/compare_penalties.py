@@ -84,6 +84,7 @@ def main(argv=None):
     )
     rows = verdict.verdict_rows(records)
     sentence, table = verdict.comparison_sentence(rows), verdict.verdict_table(rows)
+    advice = verdict.next_step(rows)
     figure = curves.plot_curves(
         records,
         run.path("test_mse_curves.png"),
@@ -96,14 +97,14 @@ def main(argv=None):
         script_setup.command_line(__file__, argv),
         run.data.describe(),
         settings,
-        sentence,
+        f"{sentence}\n\n{advice}",
         table,
         os.path.basename(figure),
         run.note,
     )
     summary = script_setup.write_summary(run.out, lines)
-    run.report(summary, table, writes=os.path.basename(figure))
-    print(f"\n{sentence}")
+    run.report(summary, table, writes=figure)
+    print(f"\n{sentence}\n\n{advice}")
     return 0
 
 

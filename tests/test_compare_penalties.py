@@ -42,9 +42,11 @@ def test_quick_runs_quietly_resumes_and_reports(tmp_path, backend):
     table = [line for line in lines if line.startswith("| ")]
     assert table[0].startswith("| config | hyperparameters | n | final test_mse [95% CI] |")
     assert [row.split(" | ")[0] for row in table[1:]] == ["| none", "| paper", "| normalized", "| orthogonal"]
-    assert lines[-1].startswith("Against no penalty (final test_mse ")
+    assert lines[-3].startswith("Against no penalty (final test_mse ") and lines[-1].startswith("What to do: ")
+    assert f"wrote {out / 'results.jsonl'}, {out / 'test_mse_curves.png'} and " in proc.stdout  # the figure's folder
     summary = (out / "summary.md").read_text()
-    assert "python examples/compare_penalties.py --quick" in summary and lines[-1] in summary
+    assert "python examples/compare_penalties.py --quick" in summary
+    assert lines[-3] in summary and lines[-1] in summary
     assert (out / "test_mse_curves.png").stat().st_size > 10_000
     with open(out / "results.jsonl", encoding="utf-8") as f:
         records = [json.loads(line) for line in f]

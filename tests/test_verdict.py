@@ -126,3 +126,17 @@ def test_table_one_row_per_configuration_raw_and_adjusted():
     assert table[2].endswith("| - | - |")
     assert "| 0.0238 (adj 0.0952) | 1 (adj 1) |" in table[5]
     assert "| -5.000e-02 [-5.461e-02, -4.539e-02] |" in table[5]  # the Welch interval of the difference
+
+
+def test_next_step_is_computed_from_the_rows():
+    rows = verdict.verdict_rows(records())
+    # normalized ended better (adjusted p 4e-8) and no peer ran: use it, with the caveat.
+    assert verdict.next_step(rows) == (
+        "What to do: use normalized at these settings (lr 0.001, lam 0.01, encoder): it ended better than no "
+        "penalty (after 6 epochs of this data: check it on yours before relying on it)."
+    )
+    plain = verdict.verdict_rows([r for r in records() if r["config"]["penalty"] != "normalized"])
+    assert verdict.next_step(plain).startswith("What to do: nothing here beat no penalty, so train without one")
+    peer = [record(100, "orthogonal", [0.8, 0.38, 0.37, 0.36, 0.35, 0.339 + 0.002 * s], seed=s) for s in range(5)]
+    both = verdict.verdict_rows(records() + peer)
+    assert "no better than Keras's own orthogonal peer, which needs no add-on" in verdict.next_step(both)

@@ -382,6 +382,49 @@ def comparison_sentence(rows, alpha=ALPHA, measure=TEST_MSE):
     return sentence
 
 
+def next_step(rows, alpha=ALPHA, measure=TEST_MSE):
+    """What a user should do with a one-group verdict, in one sentence computed from `verdict_rows`.
+
+    Which penalty to use (one that ended significantly better; the peer
+    when no entropy form beat it), or none; a "sooner" without a better end
+    is called a speed-up only; and what would make the answer firmer.
+
+    >>> rows = [
+    ...     {"penalty": "none", "n": 3, "epochs": 40, "final": (0.5, 0.4, 0.6), "adjusted": {}},
+    ...     {"penalty": "paper", "n": 3, "epochs": 40, "final": (0.6, 0.5, 0.7), "adjusted": {"better": 0.9}},
+    ... ]
+    >>> next_step(rows)
+    'What to do: nothing here beat no penalty, so train without one, or tune lam on your own data first.'
+    """
+    if not any(r["penalty"] == BASELINE for r in rows):
+        return "What to do: run no penalty too; without it there is nothing to compare against."
+    pick = min if not measure.higher_is_better else max
+    better = [r for r in rows if r["penalty"] != BASELINE and significant(r, "better", alpha)]
+    sooner = [r for r in rows if r["penalty"] != BASELINE and significant(r, "sooner", alpha) and r not in better]
+    forms = [r for r in better if r["penalty"] in FORMS]
+    peer = next((r for r in better if r["penalty"] == PEER), None)
+    if not better:
+        text = "nothing here beat no penalty, so train without one, or tune lam on your own data first"
+        if sooner:
+            text += f" ({', '.join(r['penalty'] for r in sooner)} only got there sooner: a speed-up, not a better end)"
+    elif forms and any(significant(r, "better_than_peer", alpha) for r in forms):
+        best = pick((r for r in forms if significant(r, "better_than_peer", alpha)), key=lambda r: r["final"][0])
+        text = f"use {best['penalty']} at these settings ({best['config']}): it ended better than no penalty and peer"
+    elif forms and peer is not None:
+        text = (
+            f"{', '.join(r['penalty'] for r in forms)} ended better than no penalty, but no better than Keras's own "
+            f"{PEER} peer, which needs no add-on: either will do"
+        )
+    elif forms:
+        best = pick(forms, key=lambda r: r["final"][0])
+        text = f"use {best['penalty']} at these settings ({best['config']}): it ended better than no penalty"
+    else:
+        text = f"use Keras's own {PEER} peer: it ended better than no penalty and no entropy form did"
+    if better:
+        text += f" (after {max(r['epochs'] for r in rows)} epochs of this data: check it on yours before relying on it)"
+    return f"What to do: {text}."
+
+
 def sooner_floor(rows):
     """The smallest p-value the exact log-rank test can give any penalised row of `rows` (None: no test).
 
@@ -407,6 +450,7 @@ __all__ = [
     "family_size",
     "overall_sentence",
     "quality",
+    "next_step",
     "significant",
     "sooner_floor",
     "speed",
