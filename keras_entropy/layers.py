@@ -25,7 +25,9 @@ class EntropyDense(keras.layers.Dense):
     - `"volume"` (MATH.md section 8): `sum_j log sigma_j(K) = 1/2 log det G`,
       `G = K^T K` (or `K K^T`), the log-volume of the whole kernel;
     - `"normalized"` (MATH.md section 10): `1/2 log det G - k/2 log(tr G / k)
-      <= 0`, the volume less its scale part.
+      <= 0`, the volume less its scale part; its penalty (exact, or
+      stabilized less its minimum `lam k / (1 + epsilon)`) is `>= 0` and zero
+      at a scaled isometry.
 
     Example:
 
@@ -89,7 +91,9 @@ class EntropyConv2D(keras.layers.Conv2D):
       circular boundaries when `grid` is the output size), or its stabilized
       surrogate;
     - `"normalized"` (MATH.md section 10): the same less its scale part,
-      `(k / 2) log(||K||_F^2 / k)` per position, `<= 0`.
+      `(k / 2) log(||K||_F^2 / k)` per position, `<= 0`; its penalty (exact,
+      or stabilized less its minimum `lam N_out k / (1 + epsilon)`) is `>= 0`
+      and zero where every transfer matrix is the same scaled isometry.
 
     With `grid=None` the grid is `keras_entropy.regularizers.default_grid`
     of the call's output size (at most 16 x 16; provisional, see

@@ -57,10 +57,17 @@ class DenseEntropy(keras.regularizers.Regularizer):
       `dH_norm = 1/2 log det G - k/2 log(tr G / k) <= 0`, zero exactly for a
       scaled isometry. The other two forms grow without bound with the
       weights' scale; this one does not reward growing weights. Stabilized:
-      over the scale-free factors `r_j / sqrt(tr(G + delta I) / k)`.
+      `lam * sum_j (1 / (n_j + epsilon) - 1 / (1 + epsilon))` over the
+      scale-free factors `n_j = r_j / sqrt(tr(G + delta I) / k)`: the
+      surrogate less its minimum `lam k / (1 + epsilon)` (a constant: no
+      gradient changes), so, like the exact `-lam dH_norm`, it is `>= 0`
+      (`lam > 0`) and zero at a scaled isometry: what it adds to `loss` is
+      what the kernel is away from its optimum.
 
     Every stabilized form is bounded by `k / epsilon`, finite with a finite
-    gradient even for singular kernels. `lam > 0` penalises entropy loss (the
+    gradient even for singular kernels. The stabilized paper and volume
+    forms are `> 0` with no constant floor: they fall towards 0 only as the
+    factors grow without bound. `lam > 0` penalises entropy loss (the
     paper's setting); `lam < 0` encourages it.
 
     Example:
@@ -75,6 +82,9 @@ class DenseEntropy(keras.regularizers.Regularizer):
     >>> normalized = keras_entropy.DenseEntropy(1.0, stabilized=False, form="normalized")
     >>> round(float(normalized(kernel)), 4)  # -(log 6 - 2/2 log(13 / 2))
     0.08
+    >>> stabilized = keras_entropy.DenseEntropy(1.0, form="normalized")
+    >>> abs(float(stabilized(3.0 * np.eye(3, 2, dtype="float32")))) < 1e-6  # 0 at a scaled isometry
+    True
 
     Args:
         lam: strength, a float; with `form="paper"` also an array of shape
@@ -134,7 +144,13 @@ class ConvEntropy(keras.regularizers.Regularizer):
       (`keras_entropy.ops.conv_volume_penalty`). It sees every tap.
     - `"normalized"` (MATH.md section 10): the same less its scale part,
       `N_out / (h w) * (dH_conv_vol - (h w k / 2) log(||K||_F^2 / k)) <= 0`,
-      zero exactly when every `P(u, v)` is the same scaled isometry.
+      zero exactly when every `P(u, v)` is the same scaled isometry. Its
+      penalties, exact and stabilized, are `>= 0` (`lam > 0`) and zero
+      there: the stabilized one is the surrogate less its minimum
+      `lam * N_out * k / (1 + epsilon)` (a constant: no gradient changes).
+
+    The stabilized paper and volume forms are `> 0` with no constant floor:
+    they fall towards 0 only as the factors grow without bound.
 
     A regularizer only sees the kernel, not the layer, so `N_out` comes from
     `output_shape` (the layer's output height and width) when the user gives

@@ -104,10 +104,16 @@ def dense_volume_factors(kernel, epsilon=DEFAULT_EPSILON):
 def dense_volume_penalty(kernel, lam=1.0, stabilized=True, normalized=False, epsilon=DEFAULT_EPSILON):
     """Volume penalty of a dense kernel (MATH.md sections 8 and 10).
 
-    Exact: `-lam * dense_volume_change(kernel, normalized)`.
+    Exact: `-lam * dense_volume_change(kernel, normalized)`; normalized, it is
+    `>= 0` (for `lam > 0`) and zero exactly at a scaled isometry.
     Stabilized: `lam * sum_j s_eps(r_j)` over `dense_volume_factors` (section
-    4 applied to all of `K`); normalized: over `r_j / sqrt(tr(G + delta I) / k)`,
-    scale-free and at most `sqrt(k)`.
+    4 applied to all of `K`): positive, tending to 0 only as the factors grow
+    (no minimum is reached, so there is no constant floor to take away).
+    Normalized stabilized: `lam * sum_j (s_eps(n_j) - 1 / (1 + eps))` over the
+    scale-free factors `n_j = r_j / sqrt(tr(G + delta I) / k)` (at most
+    `sqrt(k)`): the surrogate less its minimum `lam k / (1 + eps)`, reached
+    where every `n_j = 1`, i.e. at a scaled isometry, so the value is `>= 0`
+    and zero there (MATH.md section 10). The constant changes no gradient.
 
     >>> import numpy as np
     >>> k = np.array([[2.0, 0.0], [0.0, 3.0], [0.0, 0.0]], "float32")
@@ -115,6 +121,8 @@ def dense_volume_penalty(kernel, lam=1.0, stabilized=True, normalized=False, eps
     -1.7918
     >>> round(float(dense_volume_penalty(k, 1.0, epsilon=0.0)), 4)  # 1/2 + 1/3
     0.8333
+    >>> abs(float(dense_volume_penalty(3.0 * np.eye(3, 2, dtype="float32"), 1.0, normalized=True))) < 1e-6
+    True
 
     Args:
         lam: a scalar strength (per-factor strengths are not defined here).
@@ -126,10 +134,12 @@ def dense_volume_penalty(kernel, lam=1.0, stabilized=True, normalized=False, eps
     if not stabilized:
         return -lam * dense_volume_change(kernel, normalized)
     factors, trace = gram_cholesky_factors(_tall(kernel), epsilon, with_trace=True)
-    if normalized:
-        k = factors.shape[0]
-        factors = factors / ops.sqrt(trace / k)
-    return lam * ops.sum(entropy_surrogate(factors, epsilon))
+    if not normalized:
+        return lam * ops.sum(entropy_surrogate(factors, epsilon))
+    k = factors.shape[0]
+    factors = factors / ops.sqrt(trace / k)
+    # Less the minimum k / (1 + eps) term by term: no cancellation of two sums near k.
+    return lam * ops.sum(entropy_surrogate(factors, epsilon) - 1.0 / (1.0 + epsilon))
 
 
 def _check_grid(grid):
@@ -257,8 +267,13 @@ def conv_volume_penalty(
     the diagonal of the complex Cholesky factor of `G(u, v) + delta I`
     (`G = P^H P` or `P P^H`; each appears twice on the diagonal of the real
     Cholesky factor of the interleaved embedding), `delta = epsilon**2 + 2k *
-    float32_eps * ||G||_F` per frequency, no gradient through it. Normalized:
-    over `r_j / sqrt(mean_{u,v} tr(G + delta I) / k)`, scale-free.
+    float32_eps * ||G||_F` per frequency, no gradient through it: positive,
+    tending to 0 only as the factors grow (no constant floor). Normalized:
+    over `n_j(u, v) = r_j(u, v) / sqrt(mean_{u,v} tr(G + delta I) / k)`,
+    scale-free, less the minimum: `lam * N_out * mean_{u,v} sum_j (s_eps(n_j(u,
+    v)) - 1 / (1 + eps))`, `>= 0` and zero exactly when every `P(u, v)` is the
+    same scaled isometry (MATH.md section 10; the constant changes no
+    gradient). The exact normalized penalty is `>= 0` and zero there too.
 
     >>> import numpy as np
     >>> k = np.full((1, 1, 1, 1), 2.0, "float32")
@@ -266,6 +281,8 @@ def conv_volume_penalty(
     -13.8629
     >>> round(float(conv_volume_penalty(k, (4, 5), 20, epsilon=0.0)), 4)  # 20 / 2
     10.0
+    >>> abs(float(conv_volume_penalty(k, (4, 5), 20, normalized=True))) < 1e-5  # a scaled isometry
+    True
 
     Args:
         lam: a scalar strength (per-filter strengths are not defined here).
@@ -291,5 +308,8 @@ def conv_volume_penalty(
     if normalized:
         trace = ops.sum(_diag(gram_re), axis=-1) + k * delta
         factors = factors / ops.sqrt(ops.sum(weights * trace) / (h * w * k))
-    per_freq = ops.sum(entropy_surrogate(factors, epsilon), axis=-1)
+    surrogate = entropy_surrogate(factors, epsilon)
+    if normalized:  # less the minimum k / (1 + eps) per frequency, term by term
+        surrogate = surrogate - 1.0 / (1.0 + epsilon)
+    per_freq = ops.sum(surrogate, axis=-1)
     return lam * n_out * ops.sum(weights * per_freq) / (h * w)
