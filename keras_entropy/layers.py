@@ -13,6 +13,12 @@ from keras_entropy import ops as entropy_ops
 from keras_entropy.regularizers import ConvEntropy, DenseEntropy
 
 
+def _kernel_variable(layer):
+    """The kernel variable (`_kernel`: Keras's `kernel` may be a LoRA-combined tensor)."""
+    variable = getattr(layer, "_kernel", None)
+    return layer.kernel if variable is None else variable
+
+
 @keras.saving.register_keras_serializable(package="keras_entropy")
 class EntropyDense(keras.layers.Dense):
     """`keras.layers.Dense` with a built-in `DenseEntropy` penalty.
@@ -61,6 +67,11 @@ class EntropyDense(keras.layers.Dense):
     ):
         super().__init__(units, **kwargs)
         self.entropy_regularizer = DenseEntropy(lam, stabilized, epsilon, form)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        # A per-factor `lam` of the wrong shape fails here, naming the kernel "<layer>/kernel".
+        self.entropy_regularizer.check(_kernel_variable(self))
 
     def call(self, inputs, training=None):
         self.add_loss(self.entropy_regularizer(self.kernel))
@@ -134,6 +145,11 @@ class EntropyConv2D(keras.layers.Conv2D):
     ):
         super().__init__(filters, kernel_size, **kwargs)
         self.entropy_regularizer = ConvEntropy(lam, None, stabilized, epsilon, form, grid)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        # A per-filter `lam` that does not fit (c_in, filters) fails here, naming "<layer>/kernel".
+        self.entropy_regularizer.check(_kernel_variable(self))
 
     def output_positions(self, outputs):
         """`N_out` of an output tensor: its height times its width."""

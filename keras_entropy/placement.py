@@ -375,8 +375,7 @@ def place_penalties(
             regularizer = DenseEntropy(lam, stabilized, epsilon, form)
         variable = kernel_variable(layer)
         try:
-            if form == "paper":  # a volume form's scalar `lam` was checked above
-                regularizer(variable)  # checks that `lam` fits before anything changes
+            regularizer.check(variable)  # rank and `lam` against the kernel, before anything changes
         except ValueError as exc:
             raise ValueError(f"Layer {layer.name!r}: {exc}") from exc
         plan.append((layer, variable, regularizer))

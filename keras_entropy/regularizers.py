@@ -9,6 +9,10 @@ import keras
 from keras_entropy import distribution, validation
 from keras_entropy import ops as entropy_ops
 
+#: What each penalty's rank error says it expects.
+_DENSE_KERNEL = "a Dense kernel of shape (n_in, n_out); ConvEntropy is the penalty of Conv2D kernels"
+_CONV_KERNEL = "a Conv2D kernel of shape (p, q, c_in, c_out); DenseEntropy is the penalty of Dense kernels"
+
 #: The largest side of the default frequency grid of the conv volume forms
 #: (chosen by `benchmarks/conv_grid.py`: see `ConvEntropy`).
 MAX_DEFAULT_GRID = 16
@@ -105,13 +109,37 @@ class DenseEntropy(keras.regularizers.Regularizer):
         self.form = validation.validate_form(form)
         validation.check_lam_form(self.lam, self.form)
 
+    def check(self, kernel):
+        """Raise a `ValueError` if this penalty does not fit `kernel`; return its shape.
+
+        Checks the rank (2) and, for an array `lam`, its shape `(k,)`. The
+        message names the kernel's variable path (`"conv2d/kernel"`: the
+        layer) and its shape. `EntropyDense` calls it when it builds,
+        `place_penalties` when it places the penalty, and `__call__` each
+        time (Keras calls a `kernel_regularizer` only when it computes the
+        layer's losses: eagerly it passes the variable, whose path the
+        message names; inside a jitted JAX step a value without a path).
+
+        >>> import keras, keras_entropy
+        >>> conv = keras.layers.Conv2D(8, 3, name="conv")
+        >>> conv.build((None, 28, 28, 1))
+        >>> keras_entropy.DenseEntropy(0.01).check(conv.kernel)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: DenseEntropy expects a rank-2 kernel (...). Received: kernel 'conv/kernel' with shape=(3, 3, 1, 8)
+        """
+        n_in, n_out = validation.check_kernel_rank(kernel, 2, "DenseEntropy", _DENSE_KERNEL)
+        if self.form == "paper":
+            factors = (min(n_in, n_out),)
+            validation.check_lam_fits(self.lam, factors, "DenseEntropy", "one strength per factor", kernel)
+        return (n_in, n_out)
+
     def __call__(self, x):
-        n_in, n_out = validation.check_kernel_rank(x, 2, "DenseEntropy", "a Dense kernel of shape (n_in, n_out)")
+        self.check(x)
         if self.form != "paper":
             return entropy_ops.dense_volume_penalty(
                 x, self.lam, self.stabilized, self.form == "normalized", self.epsilon
             )
-        validation.check_lam_fits(self.lam, (min(n_in, n_out),), "DenseEntropy", "one strength per factor")
         return entropy_ops.dense_entropy_penalty(x, self.lam, self.stabilized, self.epsilon)
 
     def get_config(self):
@@ -230,13 +258,25 @@ class ConvEntropy(keras.regularizers.Regularizer):
             return 1
         return self.output_shape[0] * self.output_shape[1]
 
+    def check(self, kernel):
+        """Raise a `ValueError` if this penalty does not fit `kernel`; return its shape.
+
+        Checks the rank (4) and, for an array `lam`, that it broadcasts to
+        `(c_in, c_out)`. The message names the kernel's variable path (the
+        layer) and its shape; see `DenseEntropy.check` for when it runs.
+        """
+        shape = validation.check_kernel_rank(kernel, 4, "ConvEntropy", _CONV_KERNEL)
+        if self.form == "paper":
+            validation.check_lam_fits(self.lam, shape[2:], "ConvEntropy", "(c_in, c_out) of the kernel", kernel)
+        return shape
+
     def penalty(self, x, output_positions, output_size=None):
         """The penalty for an explicit `N_out` (used by `EntropyConv2D`).
 
         `output_size`, the output's `(height, width)` (None where unknown),
         sets the default grid of the volume forms in place of `output_shape`.
         """
-        shape = validation.check_kernel_rank(x, 4, "ConvEntropy", "a Conv2D kernel of shape (p, q, c_in, c_out)")
+        shape = self.check(x)
         if self.form != "paper":
             grid = self.grid or default_grid(output_size or self.output_shape, shape[:2])
             return entropy_ops.conv_volume_penalty(
@@ -248,7 +288,6 @@ class ConvEntropy(keras.regularizers.Regularizer):
                 self.form == "normalized",
                 self.epsilon,
             )
-        validation.check_lam_fits(self.lam, shape[2:], "ConvEntropy", "(c_in, c_out) of the kernel")
         return entropy_ops.conv_entropy_penalty(x, self.lam, output_positions, self.stabilized, self.epsilon)
 
     def __call__(self, x):

@@ -194,16 +194,48 @@ def check_lam_form(lam, form):
         )
 
 
+def kernel_path(kernel):
+    """The path of a Keras variable (`"conv2d/kernel"`: the layer's name), or None for a tensor.
+
+    Keras hands a regularizer the variable itself when it computes `layer.losses`
+    eagerly (and in TensorFlow and PyTorch training steps); inside a jitted JAX
+    step it hands the value, a tracer with no path.
+
+    >>> import keras, numpy as np
+    >>> layer = keras.layers.Dense(3, name="encoder")
+    >>> layer.build((None, 2))
+    >>> kernel_path(layer.kernel)
+    'encoder/kernel'
+    >>> kernel_path(np.ones((2, 3))) is None
+    True
+    """
+    path = getattr(kernel, "path", None)
+    return path if isinstance(path, str) else None
+
+
+def _describe_kernel(kernel, shape):
+    path = kernel_path(kernel)
+    return f"kernel {path!r} with shape={shape}" if path else f"kernel with shape={shape}"
+
+
 def check_kernel_rank(kernel, rank, owner, hint):
-    """Raise if `kernel` does not have `rank` dimensions."""
+    """Raise if `kernel` does not have `rank` dimensions; the message names the variable's path.
+
+    >>> import numpy as np
+    >>> check_kernel_rank(np.ones((2, 3)), 2, "DenseEntropy", "a Dense kernel")
+    (2, 3)
+    """
     shape = tuple(kernel.shape)
     if len(shape) != rank:
-        raise ValueError(f"{owner} expects a rank-{rank} kernel ({hint}). Received: kernel with shape={shape}")
+        raise ValueError(f"{owner} expects a rank-{rank} kernel ({hint}). Received: {_describe_kernel(kernel, shape)}")
     return shape
 
 
-def check_lam_fits(lam, allowed_shape, owner, what):
-    """Raise if a per-filter `lam` array does not broadcast to `allowed_shape`."""
+def check_lam_fits(lam, allowed_shape, owner, what, kernel=None):
+    """Raise if a per-filter `lam` array does not broadcast to `allowed_shape`.
+
+    With `kernel`, the message also names it (its variable's path) and its shape.
+    """
     if isinstance(lam, float):
         return
     try:
@@ -211,9 +243,10 @@ def check_lam_fits(lam, allowed_shape, owner, what):
     except ValueError:
         fits = False
     if not fits:
+        where = "" if kernel is None else f" for the {_describe_kernel(kernel, tuple(kernel.shape))}"
         raise ValueError(
             f"{owner}: argument `lam` must be a scalar or an array that broadcasts "
-            f"to {tuple(allowed_shape)} ({what}). Received: lam with shape={lam.shape}"
+            f"to {tuple(allowed_shape)} ({what}). Received: lam with shape={lam.shape}{where}"
         )
 
 
