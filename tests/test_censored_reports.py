@@ -2,7 +2,7 @@
 
 import pytest
 
-from keras_entropy.experiments import reports, stats, survival, sweeps
+from keras_entropy.experiments import report_figures, reports, stats, survival, sweeps
 
 pytestmark = pytest.mark.one_backend
 
@@ -173,7 +173,7 @@ def test_stopping_epoch_figure_draws_kaplan_meier_medians(tmp_path):
     import matplotlib.pyplot as plt
 
     frame = reports.results_frame(_censored_records(3))
-    fig = reports.band_figure(
+    fig = report_figures.band_figure(
         frame,
         x="latent_dim",
         group="lam",

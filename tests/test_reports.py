@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_entropy.experiments import reports, stats, survival, sweeps
+from keras_entropy.experiments import report_figures, reports, stats, survival, sweeps
 
 pytestmark = pytest.mark.one_backend
 
@@ -147,7 +147,7 @@ def test_summary_marks_runs_capped_by_max_epochs(tmp_path, rng):
 
 
 def _stopping_plot(frame):
-    return reports.band_figure(
+    return report_figures.band_figure(
         frame,
         x="latent_dim",
         group="lam",
@@ -219,7 +219,7 @@ def test_significance_figure_labels_both_axes_and_clears_the_suptitle(tmp_path, 
         ("stop epoch (val_loss)", "stop_val_loss"),
         ("stop epoch (val_mse)", "stop_val_mse"),
     ]
-    fig = reports.significance_figure(
+    fig = report_figures.significance_figure(
         frame,
         x="latent_dim",
         value=20,
@@ -268,7 +268,7 @@ def test_report_figures_of_the_real_mnist_results_are_readable():
 
     results = os.path.join(ROOT, "docs", "results", "dense_autoencoder_mnist", "results.jsonl")
     frame = reports.results_frame(results)
-    fig = reports.significance_figure(
+    fig = report_figures.significance_figure(
         frame,
         x="latent_dim",
         value=260,
