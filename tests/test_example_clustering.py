@@ -1,4 +1,4 @@
-"""examples/unsupervised_clustering.py (--quick) and the clustering scores of keras_entropy.experiments.clustering."""
+"""examples/unsupervised_clustering.py (--quick), keras_entropy.experiments.clustering and clustering_scores."""
 
 import doctest
 import itertools
@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import normalized_mutual_info_score
 from test_example_cli import run_example
 
-from keras_entropy.experiments import clustering
+from keras_entropy.experiments import clustering, clustering_scores
 
 pytestmark = pytest.mark.one_backend
 
@@ -37,7 +37,7 @@ FIXED = [
 
 def _accuracy_reference(y, c):
     """Clustering accuracy by brute force over the one-to-one maps between clusters and labels."""
-    table = clustering.contingency_matrix(y, c)
+    table = clustering_scores.contingency_matrix(y, c)
     n_labels, n_clusters = table.shape
     if n_clusters <= n_labels:
         best = max(
@@ -59,59 +59,60 @@ def _accuracy_reference(y, c):
     ],
 )
 def test_accuracy_matches_brute_force(y, c):
-    assert clustering.clustering_accuracy(y, c) == pytest.approx(_accuracy_reference(y, c))
+    assert clustering_scores.clustering_accuracy(y, c) == pytest.approx(_accuracy_reference(y, c))
 
 
 def test_accuracy_of_known_labelings():
     y = np.repeat(np.arange(10), 7)
     permuted = np.random.default_rng(0).permutation(10)[y] + 100  # a perfect clustering under other names
-    assert clustering.clustering_accuracy(y, permuted) == 1.0
+    assert clustering_scores.clustering_accuracy(y, permuted) == 1.0
     # By hand: contingency (labels x clusters 0, 1, 2) [[1, 2, 0], [2, 0, 1], [0, 2, 2]]; the best map is
     # cluster 0 -> label 1 (2), cluster 1 -> label 0 (2), cluster 2 -> label 2 (2): 6 of 10.
     y = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
     c = np.array([1, 1, 0, 0, 0, 2, 2, 2, 1, 1])
-    assert clustering.clustering_accuracy(y, c) == pytest.approx(0.6)
+    assert clustering_scores.clustering_accuracy(y, c) == pytest.approx(0.6)
     # Two clusters of the same label: purity counts both, accuracy matches only one of them.
     y, c = [0, 0, 0, 0, 1, 1], [0, 0, 1, 1, 2, 2]
-    assert clustering.cluster_purity(y, c) == 1.0
-    assert clustering.clustering_accuracy(y, c) == pytest.approx(4 / 6)
+    assert clustering_scores.cluster_purity(y, c) == 1.0
+    assert clustering_scores.clustering_accuracy(y, c) == pytest.approx(4 / 6)
     # One cluster for four labels: the largest label's share; more clusters than labels: the extra count as errors.
-    assert clustering.clustering_accuracy([0, 1, 2, 3, 3], [7, 7, 7, 7, 7]) == pytest.approx(2 / 5)
-    assert clustering.clustering_accuracy([0, 0, 0, 1], [0, 1, 2, 3]) == pytest.approx(2 / 4)
-    assert clustering.clustering_scores([0, 0, 1], [1, 1, 0])["accuracy"] == 1.0
+    assert clustering_scores.clustering_accuracy([0, 1, 2, 3, 3], [7, 7, 7, 7, 7]) == pytest.approx(2 / 5)
+    assert clustering_scores.clustering_accuracy([0, 0, 0, 1], [0, 1, 2, 3]) == pytest.approx(2 / 4)
+    assert clustering_scores.clustering_scores([0, 0, 1], [1, 1, 0])["accuracy"] == 1.0
     with pytest.raises(ValueError, match="labels_pred"):
-        clustering.clustering_accuracy([0, 1], [0, 1, 1])
+        clustering_scores.clustering_accuracy([0, 1], [0, 1, 1])
 
 
 def test_docstring_examples():
-    result = doctest.testmod(clustering, optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(clustering_scores, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 3 and result.failed == 0
 
 
 @pytest.mark.parametrize("y,c", FIXED)
 def test_nmi_matches_sklearn(y, c):
-    assert clustering.normalized_mutual_info(y, c) == pytest.approx(normalized_mutual_info_score(y, c), abs=1e-10)
+    expected = normalized_mutual_info_score(y, c)
+    assert clustering_scores.normalized_mutual_info(y, c) == pytest.approx(expected, abs=1e-10)
 
 
 @pytest.mark.parametrize("y,c", FIXED)
 def test_purity_matches_brute_force(y, c):
-    assert clustering.cluster_purity(y, c) == pytest.approx(_purity_reference(y, c))
+    assert clustering_scores.cluster_purity(y, c) == pytest.approx(_purity_reference(y, c))
 
 
 def test_scores_of_known_clusterings():
     y = np.array([0, 0, 1, 1, 2, 2])
-    assert clustering.cluster_purity(y, [4, 4, 9, 9, 1, 1]) == 1.0
-    assert clustering.normalized_mutual_info(y, [4, 4, 9, 9, 1, 1]) == pytest.approx(1.0)
-    assert clustering.cluster_purity(y, np.zeros(6, int)) == pytest.approx(1 / 3)
-    assert clustering.normalized_mutual_info(y, np.zeros(6, int)) == 0.0
-    assert clustering.contingency_matrix(y, [0, 1, 0, 1, 0, 1]).tolist() == [[1, 1], [1, 1], [1, 1]]
+    assert clustering_scores.cluster_purity(y, [4, 4, 9, 9, 1, 1]) == 1.0
+    assert clustering_scores.normalized_mutual_info(y, [4, 4, 9, 9, 1, 1]) == pytest.approx(1.0)
+    assert clustering_scores.cluster_purity(y, np.zeros(6, int)) == pytest.approx(1 / 3)
+    assert clustering_scores.normalized_mutual_info(y, np.zeros(6, int)) == 0.0
+    assert clustering_scores.contingency_matrix(y, [0, 1, 0, 1, 0, 1]).tolist() == [[1, 1], [1, 1], [1, 1]]
 
 
 def test_score_arguments_are_validated():
     with pytest.raises(ValueError, match="labels_pred"):
-        clustering.cluster_purity([0, 1], [0, 1, 1])
+        clustering_scores.cluster_purity([0, 1], [0, 1, 1])
     with pytest.raises(TypeError, match="labels_true"):
-        clustering.normalized_mutual_info([0.5, 1.0], [0, 1])
+        clustering_scores.normalized_mutual_info([0.5, 1.0], [0, 1])
     with pytest.raises(ValueError, match="n_clusters"):
         clustering.kmeans(np.zeros((3, 2)), 4)
     with pytest.raises(ValueError, match="method"):
@@ -124,7 +125,7 @@ def test_kmeans_recovers_separated_blobs():
     y = np.repeat(np.arange(3), 50)
     x = centers[y] + rng.normal(scale=0.5, size=(150, 2))
     _, assign = clustering.kmeans(x, 3, seed=1)
-    assert clustering.cluster_purity(y, assign(x)) == 1.0
+    assert clustering_scores.cluster_purity(y, assign(x)) == 1.0
 
 
 def test_sklearn_kmeans_recovers_separated_blobs():
@@ -133,7 +134,7 @@ def test_sklearn_kmeans_recovers_separated_blobs():
     y = np.repeat(np.arange(3), 50)
     x = (centers[y] + rng.normal(scale=0.5, size=(150, 2))).astype("float32")
     _, assign = clustering.kmeans_sklearn(x, 3, seed=1, inits=2)
-    assert clustering.clustering_accuracy(y, assign(x)) == 1.0
+    assert clustering_scores.clustering_accuracy(y, assign(x)) == 1.0
     run = clustering.clustering_run({"method": "kmeans_sklearn", "kmeans_inits": 2, "n_clusters": 3}, 0, (x, x, y))
     assert run["metrics"]["accuracy"] == 1.0 and run["metrics"]["clusters_used"] == 3
 
