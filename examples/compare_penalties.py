@@ -58,7 +58,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
-    from keras_entropy.experiments import comparison, curves, evidence, verdict
+    from keras_entropy.experiments import autoencoder_study, comparison, curves, verdict
 
     settings = {
         **arguments.settings_for(args, DEFAULTS, SETTINGS),
@@ -66,7 +66,9 @@ def main(argv=None):
         "penalties": list(comparison.TUNED),
     }
     run = script_setup.start_embedded(args, "compare_penalties")
-    arrays = evidence.split_images(run.data, settings["val_size"], settings["train_size"], settings["test_size"])
+    arrays = autoencoder_study.split_images(
+        run.data, settings["val_size"], settings["train_size"], settings["test_size"]
+    )
     configs = comparison.configs(
         settings["epochs"],
         settings["batch_size"],
@@ -76,7 +78,7 @@ def main(argv=None):
         test_size=len(arrays[2]),
     )
     records = run.sweep(
-        lambda config, seed: evidence.study_run(config, seed, arrays, verbose=args.verbose),
+        lambda config, seed: autoencoder_study.study_run(config, seed, arrays, verbose=args.verbose),
         configs,
         settings["seeds"],
         show=("test_mse",),

@@ -30,7 +30,7 @@ import os
 import sys
 
 os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
-from keras_entropy.experiments import arguments, curves, evidence, script_setup, study, verdict  # noqa: E402
+from keras_entropy.experiments import arguments, autoencoder_study, curves, evidence, script_setup, study, verdict  # noqa: E402
 from keras_entropy.experiments.arguments import Setting  # noqa: E402
 
 #: The study's settings: option, help, --quick value; DEFAULTS otherwise.
@@ -100,9 +100,9 @@ def hypermodel_for(settings, width, penalty, input_dim):
     def build(hp):
         learning_rate = hp.Choice("learning_rate", settings["learning_rates"])
         if penalty != evidence.PEER:  # the entropy penalties are placed by EntropySearch
-            return evidence.study_autoencoder(input_dim, width, learning_rate=learning_rate)
+            return autoencoder_study.study_autoencoder(input_dim, width, learning_rate=learning_rate)
         factor, placement = hp.Choice("factor", settings["factors"]), hp.Choice("placement", evidence.PLACEMENTS)
-        return evidence.study_autoencoder(input_dim, width, penalty, factor, placement, learning_rate)
+        return autoencoder_study.study_autoencoder(input_dim, width, penalty, factor, placement, learning_rate)
 
     dense = (
         None
@@ -201,7 +201,7 @@ def train_final(settings, arrays, deadline, verbose):
     def train(config, seed):
         if study.time_is_up(deadline):
             raise study.TimeUp
-        return evidence.study_run(config, seed, arrays, verbose=verbose)
+        return autoencoder_study.study_run(config, seed, arrays, verbose=verbose)
 
     return train
 
@@ -413,7 +413,9 @@ def main(argv=None):
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
     settings = arguments.settings_for(args, DEFAULTS, SETTINGS)
     run = script_setup.start(args, "dense_autoencoder_study")
-    run.arrays = evidence.split_images(run.data, settings["val_size"], settings["train_size"], settings["test_size"])
+    run.arrays = autoencoder_study.split_images(
+        run.data, settings["val_size"], settings["train_size"], settings["test_size"]
+    )
     deadline = study.deadline(args.cpu_minutes)
     command = study.study_command(__file__, argv)
     try:

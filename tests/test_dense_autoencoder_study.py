@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from test_example_cli import run_example
 
-from keras_entropy.experiments import curves, evidence, verdict
+from keras_entropy.experiments import autoencoder_study, curves, evidence, verdict
 
 pytestmark = pytest.mark.one_backend
 
@@ -46,9 +46,9 @@ def known_records():
 def test_first_epoch_and_modes():
     assert evidence.first_epoch_at_or_below([0.3, None, 0.1, 0.05], 0.1) == 3
     assert evidence.first_epoch_at_or_below([0.3, 0.2], 0.1) is None
-    assert evidence.orthogonal_mode((784, 100)) == "columns"
-    assert evidence.orthogonal_mode((100, 784)) == "rows"
-    assert evidence.orthogonal_mode((100, 100)) == "columns"
+    assert autoencoder_study.orthogonal_mode((784, 100)) == "columns"
+    assert autoencoder_study.orthogonal_mode((100, 784)) == "rows"
+    assert autoencoder_study.orthogonal_mode((100, 100)) == "columns"
 
 
 def test_cells_are_ordered_by_width_then_penalty():
@@ -178,16 +178,20 @@ def test_models_place_each_penalty_on_one_kernel():
 
     from keras_entropy import DenseEntropy
 
-    model = evidence.study_autoencoder(784, 16, "normalized", 0.01, "decoder", 3e-3)
+    model = autoencoder_study.study_autoencoder(784, 16, "normalized", 0.01, "decoder", 3e-3)
     assert model.get_layer("encoder").kernel_regularizer is None
     penalty = model.get_layer("decoder").kernel_regularizer
     assert isinstance(penalty, DenseEntropy) and penalty.get_config()["form"] == "normalized"
-    peer = evidence.study_autoencoder(784, 16, "orthogonal", 0.1, "decoder").get_layer("decoder").kernel_regularizer
+    peer = (
+        autoencoder_study.study_autoencoder(784, 16, "orthogonal", 0.1, "decoder")
+        .get_layer("decoder")
+        .kernel_regularizer
+    )
     assert isinstance(peer, keras.regularizers.OrthogonalRegularizer) and peer.mode == "rows"
-    none = evidence.study_autoencoder(784, 16)
+    none = autoencoder_study.study_autoencoder(784, 16)
     assert not none.losses and float(keras.ops.convert_to_numpy(none.optimizer.learning_rate)) == pytest.approx(1e-3)
     with pytest.raises(ValueError, match="penalty"):
-        evidence.penalty_regularizer("l2", 0.1, (3, 2))
+        autoencoder_study.penalty_regularizer("l2", 0.1, (3, 2))
 
 
 def test_study_run_records_test_mse_each_epoch():
@@ -203,7 +207,7 @@ def test_study_run_records_test_mse_each_epoch():
         "batch_size": 32,
         "patience": 1,
     }
-    out = evidence.study_run(config, 0, (x[:64], x[64:80], x[80:]))
+    out = autoencoder_study.study_run(config, 0, (x[:64], x[64:80], x[80:]))
     history = out["history"]
     assert len(history["test_mse"]) == len(history["val_mse"]) == 3
     assert all(0 < v < 1 for v in history["test_mse"]) and history["val_loss"][0] > history["val_mse"][0]
@@ -215,11 +219,11 @@ def test_split_images_takes_validation_from_the_training_images():
         x_train = np.arange(10 * 4, dtype="uint8").reshape(10, 2, 2)
         x_test = np.zeros((5, 2, 2), dtype="uint8")
 
-    x_train, x_val, x_test = evidence.split_images(Data, 3, train_size=4, test_size=2)
+    x_train, x_val, x_test = autoencoder_study.split_images(Data, 3, train_size=4, test_size=2)
     assert x_train.shape == (4, 4) and x_val.shape == (3, 4) and x_test.shape == (2, 4)
     np.testing.assert_allclose(x_val[0] * 255, np.arange(28, 32))  # image 7 of 10: the last 3 are validation
     with pytest.raises(ValueError, match="val_size"):
-        evidence.split_images(Data, 10)
+        autoencoder_study.split_images(Data, 10)
 
 
 def read_jsonl(path):

@@ -2,7 +2,7 @@
 
 The README's first command (examples/compare_penalties.py) trains the
 784 -> 100 -> 784 sigmoid autoencoder of the dense-autoencoder study
-(`keras_entropy.experiments.evidence.study_autoencoder`) in four
+(`keras_entropy.experiments.autoencoder_study.study_autoencoder`) in four
 configurations, each at the hyperparameters the study chose for it by a
 grid search on a validation split of the full MNIST training set
 (docs/results/dense_autoencoder_study, width 100; never on the images this
@@ -17,7 +17,7 @@ comparison reports):
 
 `TUNED` holds those choices (tests/test_compare_penalties.py checks them
 against the study's committed trials); `configs` turns them into the run
-configs of `evidence.study_run`; `summary_lines` writes summary.md.
+configs of `autoencoder_study.study_run`; `summary_lines` writes summary.md.
 """
 
 from keras_entropy import validation
@@ -42,7 +42,7 @@ DESCRIPTIONS = {
 
 
 def configs(epochs, batch_size=256, penalties=tuple(TUNED), patience=7, **fixed):
-    """The run configs of `evidence.study_run`: each of `penalties` at its `TUNED` hyperparameters.
+    """The run configs of `autoencoder_study.study_run`: each of `penalties` at its `TUNED` hyperparameters.
 
     >>> [c["penalty"] for c in configs(3)]
     ['none', 'paper', 'normalized', 'orthogonal']

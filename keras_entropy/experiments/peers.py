@@ -5,14 +5,14 @@ volume forms do; it takes 2-D kernels only. `KernelOrthogonal` applies it
 to a kernel of any rank, as a matrix: for a convolution one row per input
 tap `(i, j, c_in)` and one column per filter (the CNN study's peer,
 examples/cnn_study.py). `orthogonal_mode` (in
-`keras_entropy.experiments.evidence`) chooses which vectors can be
+`keras_entropy.experiments.autoencoder_study`) chooses which vectors can be
 orthogonal.
 """
 
 import keras
 
 from keras_entropy import validation
-from keras_entropy.experiments.evidence import orthogonal_mode
+from keras_entropy.experiments.autoencoder_study import orthogonal_mode
 
 
 @keras.saving.register_keras_serializable(package="keras_entropy")
@@ -22,7 +22,7 @@ class KernelOrthogonal(keras.regularizers.Regularizer):
     The kernel is reshaped to `(prod(shape[:-1]), shape[-1])` (for a
     convolution: one row per input tap `(i, j, c_in)`, one column per
     filter) and penalised by `OrthogonalRegularizer(factor, mode)` with the
-    mode its vectors can satisfy (`evidence.orthogonal_mode`: "columns"
+    mode its vectors can satisfy (`autoencoder_study.orthogonal_mode`: "columns"
     when there are at least as many rows as columns, else "rows"):
 
         factor * mean_{a != b} |<v_a, v_b>| / (|v_a| |v_b|)
