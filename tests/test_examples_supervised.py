@@ -99,7 +99,8 @@ def test_cnn_classification_quick_on_embedded_mnist(tmp_path):
     assert sorted(row.split(" | ")[1] for row in rows) == ["all", "first"]
     for row in rows:
         assert "| 0.01 | 2/2 |" in row
-        assert len(re.findall(r"[+-]\d\.\d{4}\**( \((\d\.\d{4}|n/a)\))", row)) == 2
+        # the change, stars of the adjusted p, then the raw and Benjamini-Hochberg adjusted p (or n/a)
+        assert len(re.findall(r"[+-]\d\.\d{4}\** \((p \d\.\d{4}, adj \d\.\d{4}|n/a)\)", row)) == 2
     base_val = np.mean([r["metrics"]["val_accuracy"] for r in records if r["config"]["lam"] == 0])
     assert f"| {base_val:.4f} |" in rows[0]
     assert (out / "val_accuracy_vs_lam.png").read_bytes().startswith(PNG)
