@@ -13,7 +13,7 @@ one-tailed p-values (Welch, exact log-rank) Benjamini-Hochberg adjusted,
 and one sentence computed from them; summary.md and the curves (PNG) go to
 --out.
 
-    python examples/compare_penalties.py                  # the MNIST subset shipped in the package, ~3 min
+    python examples/compare_penalties.py                  # the MNIST subset shipped in the package, 3-4 min
     python examples/compare_penalties.py --data-dir ~/data/mnist --train-size 50000   # the full MNIST
     python examples/compare_penalties.py --seeds 5        # 20 runs: enough for the exact test of "sooner"
     python examples/compare_penalties.py --quick          # seconds: a smoke test
