@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
+from test_censored_reports import bh_by_hand
 from test_example_cli import run_example
 
 from keras_entropy.experiments import clustering, clustering_scores
@@ -176,17 +177,6 @@ def test_method_comparisons_are_one_tailed_tests_of_entropy():
         bh_by_hand(raw)
     )
     assert clustering.method_comparisons(records("kmeans", [0.5, 0.6])) == []
-
-
-def bh_by_hand(pvalues):
-    """Benjamini-Hochberg written out: sort, p * m / rank, cumulative minimum from the top, at most 1."""
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i])
-    adjusted, running = [0.0] * m, 1.0
-    for rank in range(m, 0, -1):
-        running = min(running, pvalues[order[rank - 1]] * m / rank)
-        adjusted[order[rank - 1]] = running
-    return adjusted
 
 
 def test_committed_mnist_comparisons_are_adjusted_as_one_family():

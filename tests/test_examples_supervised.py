@@ -19,6 +19,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from test_censored_reports import bh_by_hand
 
 from keras_entropy import ConvEntropy, select_layers
 from keras_entropy.experiments import classification, classification_report, paper, segmentation
@@ -456,14 +457,8 @@ def test_improvement_table_picks_the_best_lambda_and_tests_one_tailed():
     rows, md = classification_report.improvement_table(recs)
     (alone,) = [r for r in rows if r["placement"] == "all"]
     raw = [p for r in rows for p in (r["train_pvalue"], r["val_pvalue"])]
-    m = len(raw)
-    order = sorted(range(m), key=lambda i: raw[i])
-    by_hand, running = [0.0] * m, 1.0
-    for rank in range(m, 0, -1):
-        running = min(running, raw[order[rank - 1]] * m / rank)
-        by_hand[order[rank - 1]] = running
     got = [p for r in rows for p in (r["train_pvalue_adjusted"], r["val_pvalue_adjusted"])]
-    assert got == pytest.approx(by_hand)
+    assert got == pytest.approx(bh_by_hand(raw))
     assert 0.01 < alone["val_pvalue"] < 0.05 and alone["val_pvalue_adjusted"] >= 0.05 and alone["val_stars"] == ""
     assert "(p 0.0291, adj 0.0583)" in md
     with pytest.raises(ValueError, match="No runs"):
