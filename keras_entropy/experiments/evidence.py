@@ -189,10 +189,8 @@ def first_epoch_reaching(values, threshold, higher_is_better=False):
     >>> first_epoch_reaching([0.90, 0.97, 0.98], 0.975, higher_is_better=True)
     3
     """
-    for epoch, value in enumerate(values, 1):
-        if value is not None and (value >= threshold if higher_is_better else value <= threshold):
-            return epoch
-    return None
+    epoch, reached = survival.time_to_reach(values, threshold, higher_is_better=higher_is_better)
+    return epoch if reached else None
 
 
 def first_epoch_at_or_below(values, threshold):

@@ -50,6 +50,20 @@ def _km_band(cell, monitor):
     return clip[0], clip[1], clip[2], mid is None
 
 
+def _ring(ax, x, y, color, marker, size, face="none"):
+    """An open marker at `(x, y)` in `color`: a "not reached" median (^) or capped runs (s)."""
+    ax.plot(
+        [x],
+        [y],
+        marker=marker,
+        markersize=size,
+        markerfacecolor=face,
+        markeredgecolor=color,
+        markeredgewidth=1.5,
+        linestyle="none",
+    )
+
+
 def band_figure(
     frame,
     *,
@@ -112,16 +126,7 @@ def band_figure(
             for v, b in zip(xs, bands):
                 if b[3]:
                     any_open = True
-                    ax.plot(
-                        [v],
-                        [b[0]],
-                        marker="^",
-                        markersize=9,
-                        markerfacecolor="white",
-                        markeredgecolor=line.get_color(),
-                        markeredgewidth=1.5,
-                        linestyle="none",
-                    )
+                    _ring(ax, v, b[0], line.get_color(), "^", 9, face="white")
             if not mark_caps:
                 continue
             for v, c, b in zip(xs, cells, bands):
@@ -130,16 +135,7 @@ def band_figure(
                     continue
                 any_cap = True
                 cap_epochs.update(int(e) for e in c[~c[f"stopped_{monitor}"].astype(bool)][f"stop_{monitor}"])
-                ax.plot(
-                    [v],
-                    [b[0]],
-                    marker="s",
-                    markersize=13,
-                    markerfacecolor="none",
-                    markeredgecolor=line.get_color(),
-                    markeredgewidth=1.5,
-                    linestyle="none",
-                )
+                _ring(ax, v, b[0], line.get_color(), "s", 13)
                 if annotate_caps:
                     left = len(xs) > 1 and v == xs[-1]
                     ax.annotate(

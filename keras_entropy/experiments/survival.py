@@ -33,6 +33,7 @@ numpy and scipy are imported lazily.
 
 import math
 import numbers
+import warnings
 
 from keras_entropy import validation
 
@@ -107,12 +108,9 @@ def median_epoch(times, reached, *, confidence=0.95):
     if not any(reached):
         return None, None, None
     sf = scipy_stats.ecdf(censored_data(times, reached)).sf
-    with np.errstate(divide="ignore", invalid="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            band = sf.confidence_interval(confidence, method="log-log")
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "undefined at some observations": handled below
+        band = sf.confidence_interval(confidence, method="log-log")
     # The band is undefined where the estimate is 0 or 1: there it is the estimate itself.
     estimate = sf.probabilities
     low = np.where(np.isnan(band.low.probabilities), estimate, band.low.probabilities)
