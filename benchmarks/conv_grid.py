@@ -37,9 +37,11 @@ GRIDS = (4, 8, 12, 16, 24)
 
 def per_position(kernel, grid, stabilized, normalized):
     h, w = grid
+    form = "normalized" if normalized else "volume"
     if stabilized:
-        return float(keras.ops.convert_to_numpy(E.conv_volume_penalty(kernel, grid, 1, 1.0, True, normalized)))
-    return float(keras.ops.convert_to_numpy(E.conv_volume_change(kernel, grid, normalized))) / (h * w)
+        penalty = E.conv_volume_penalty(kernel, lam=1.0, output_positions=1, stabilized=True, form=form, grid=grid)
+        return float(keras.ops.convert_to_numpy(penalty))
+    return float(keras.ops.convert_to_numpy(E.conv_volume_change(kernel, form=form, grid=grid))) / (h * w)
 
 
 def trained_kernels(epochs):
@@ -98,7 +100,9 @@ def main():
     for g in GRIDS + (26,):
         cells = []
         for kernel in trained[:2]:
-            step, convert = compiled_value_and_grad(lambda k, g=g: E.conv_volume_penalty(k, (g, g), 1, 1.0))
+            step, convert = compiled_value_and_grad(
+                lambda k, g=g: E.conv_volume_penalty(k, lam=1.0, output_positions=1, grid=(g, g))
+            )
             cells.append(f"{median_ms(step, convert(kernel)):.2f}")
         print(f"| {g}x{g} | " + " | ".join(cells) + " |")
 

@@ -27,22 +27,24 @@ EPS = E.DEFAULT_EPSILON
 def _autodiff_cholesky_factors(s):
     """diag chol(S^T S + delta I), differentiated through the factorisation."""
     gram = ops.matmul(ops.transpose(s), s)
-    delta = ops.stop_gradient(E.factor_jitter(gram, EPS))
+    delta = ops.stop_gradient(E.factor_jitter(gram, epsilon=EPS))
     return ops.diagonal(ops.cholesky(gram + delta * ops.eye(s.shape[0], dtype="float32")))
 
 
 def routes():
     return {
         "one 256x784x260 sigmoid layer (scale)": lambda k: ops.sum(ops.sigmoid(ops.matmul(ops.ones((256, 784)), k))),
-        "exact, QR (used)": lambda k: E.dense_entropy_penalty(k, 1.0, stabilized=False),
-        "stabilized, Cholesky of Gram, closed-form gradient (used)": lambda k: E.dense_entropy_penalty(k, 1.0),
+        "exact, QR (used)": lambda k: E.dense_entropy_penalty(k, lam=1.0, stabilized=False),
+        "stabilized, Cholesky of Gram, closed-form gradient (used)": lambda k: E.dense_entropy_penalty(k, lam=1.0),
         "stabilized, Cholesky of Gram, autodiff (before 0.1.0)": lambda k: ops.sum(
-            E.entropy_surrogate(_autodiff_cholesky_factors(k[:260, :260]), EPS)
+            E.entropy_surrogate(_autodiff_cholesky_factors(k[:260, :260]), epsilon=EPS)
         ),
         "stabilized, Householder QR": lambda k: ops.sum(
-            E.entropy_surrogate(ops.diagonal(ops.qr(k[:260, :260])[1]), EPS)
+            E.entropy_surrogate(ops.diagonal(ops.qr(k[:260, :260])[1]), epsilon=EPS)
         ),
-        "stabilized, SVD": lambda k: ops.sum(E.entropy_surrogate(ops.svd(k[:260, :260], compute_uv=False), EPS)),
+        "stabilized, SVD": lambda k: ops.sum(
+            E.entropy_surrogate(ops.svd(k[:260, :260], compute_uv=False), epsilon=EPS)
+        ),
     }
 
 

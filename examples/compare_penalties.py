@@ -1,17 +1,26 @@
 """Does an entropy penalty help? No penalty, the paper's form, the normalized form and the peer, side by side.
 
-The README's first command. The 784 -> 100 -> 784 sigmoid autoencoder
-trains in four configurations, each at the learning rate, strength and
-kernel that the dense-autoencoder study chose for it on a validation split
-of the full MNIST (docs/results/dense_autoencoder_study; never on the
-images reported here): no penalty, DenseEntropy in the paper's form,
-DenseEntropy in the normalized form (MATH.md section 10), and Keras's
-OrthogonalRegularizer. Same model, same epochs, --seeds seeds each, no
-early stopping. It ends with the verdict: final test MSE with its 95% CI,
-epochs to reach no penalty's median final test MSE (Kaplan-Meier median),
-one-tailed p-values (Welch, exact log-rank) Benjamini-Hochberg adjusted,
-and one sentence computed from them; summary.md and the curves (PNG) go to
---out.
+The README's first command. The data: the MNIST subset shipped in the
+package (6,000 training and 1,000 test digits, as 784-vectors in [0, 1];
+--data-dir reads the full MNIST instead); validation = the last --val-size
+training images. The model, built in `train` below: the 784 -> 100 -> 784
+sigmoid autoencoder, MSE, Adam, in four configurations, each at the learning
+rate, strength and kernel that the dense-autoencoder study chose for it on a
+validation split of the full MNIST (docs/results/dense_autoencoder_study;
+never on the images reported here; `keras_entropy.experiments.comparison.TUNED`):
+
+    none        no kernel_regularizer
+    paper       kernel_regularizer=ke.DenseEntropy(lam, form="paper") on the decoder
+    normalized  kernel_regularizer=ke.DenseEntropy(lam, form="normalized") on the encoder
+    orthogonal  kernel_regularizer=keras.regularizers.OrthogonalRegularizer(lam) on the encoder
+
+Same model, same epochs, --seeds seeds each, no early stopping; the test
+MSE is recorded after every epoch. It ends with the verdict: final test MSE
+with its 95% CI, epochs to reach no penalty's median final test MSE
+(Kaplan-Meier median), one-tailed p-values (Welch, exact log-rank)
+Benjamini-Hochberg adjusted, one sentence computed from them and what to
+do; summary.md and the curves (PNG) go to --out. 3-4 minutes on 2 CPU
+cores.
 
     python examples/compare_penalties.py                  # the MNIST subset shipped in the package, 3-4 min
     python examples/compare_penalties.py --data-dir ~/data/mnist --train-size 50000   # the full MNIST
@@ -22,71 +31,168 @@ Re-running the same command skips finished runs; --report-only rewrites the
 report from results.jsonl.
 """
 
-import os
+import argparse
 import sys
 
-os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
-from keras_entropy.experiments import arguments, script_setup  # noqa: E402
-from keras_entropy.experiments.arguments import Setting  # noqa: E402
-
-SETTINGS = {
-    "epochs": Setting("epochs of every run, no early stopping (default 40)", minimum=1, quick=3),
-    "seeds": Setting("runs per configuration, seeds --seed, --seed + 1, ... (default 3)", minimum=2, quick=2),
-    "batch_size": Setting("default 256", minimum=1),
-    "val_size": arguments.size_setting("validation = the last N training images (default 1000)", quick=200),
-    "train_size": arguments.size_setting("use the first N of the other training images (default: all)", quick=500),
-    "test_size": arguments.size_setting("use the first N test images (default: all)", quick=200),
-}
-DEFAULTS = {"epochs": 40, "seeds": 3, "batch_size": 256, "val_size": 1000}
+#: The settings a plain run uses, and those of --quick; a flag given on the command line wins over both.
+DEFAULTS = {"epochs": 40, "seeds": 3, "batch_size": 256, "val_size": 1000, "train_size": None, "test_size": None}
+QUICK = {"epochs": 3, "seeds": 2, "batch_size": 256, "val_size": 200, "train_size": 500, "test_size": 200}
+#: The smallest value each setting accepts (two seeds at least: the verdict needs a spread).
+MINIMUM = {"epochs": 1, "seeds": 2, "batch_size": 1, "val_size": 1, "train_size": 1, "test_size": 1}
 TITLE = "Does an entropy penalty help a dense autoencoder?"
+DATA_HELP = (
+    "Data: the MNIST subset shipped in the package, or --data-dir DIR: a folder holding the four MNIST IDX files\n"
+    "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and\n"
+    "t10k-labels-idx1-ubyte.gz, or a tensorflow-datasets data directory in which `mnist` is prepared."
+)
 
 
 def parse_args(argv=None):
-    parser = arguments.parser_for(__doc__)
-    arguments.add_common_arguments(
-        parser,
-        ["mnist"],
-        "mnist",
-        settings=SETTINGS,
-        run_name="compare_penalties",
-        writes="test_mse_curves.png",
-        mixed_precision=False,
+    """The command line, parsed with the standard library alone: --help answers before Keras starts."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, epilog=DATA_HELP, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    return parser.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
-    from keras_entropy.experiments import autoencoder_study, comparison, curves, verdict
-
-    settings = {
-        **arguments.settings_for(args, DEFAULTS, SETTINGS),
-        "seed": args.seed,
-        "penalties": list(comparison.TUNED),
-    }
-    run = script_setup.start_embedded(args, "compare_penalties")
-    arrays = autoencoder_study.split_images(
-        run.data, settings["val_size"], settings["train_size"], settings["test_size"]
+    parser.add_argument("--dataset", choices=["mnist"], default="mnist", help="only MNIST (default)")
+    parser.add_argument(
+        "--data-dir",
+        help="local copy: a folder with the MNIST IDX .gz files, or a tensorflow-datasets data directory "
+        "(default: the MNIST subset shipped in the package)",
     )
+    parser.add_argument(
+        "--out",
+        help="folder for results.jsonl, test_mse_curves.png and summary.md (default: runs/compare_penalties[_quick])",
+    )
+    parser.add_argument("--quick", action="store_true", help=f"a smoke test of a few seconds: {QUICK}")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first run of each configuration (default 0)")
+    parser.add_argument(
+        "--download",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="has no effect here: this script reads the subset shipped in the package or --data-dir, never a download",
+    )
+    parser.add_argument("--report-only", action="store_true", help="rewrite the figure and summary from results.jsonl")
+    parser.add_argument(
+        "--verbose",
+        type=int,
+        nargs="?",
+        const=2,
+        default=0,
+        choices=[0, 1, 2],
+        help="Keras fit verbosity: 0 (default) prints one line per finished run; --verbose or --verbose 2 adds "
+        "one line per epoch, --verbose 1 Keras's progress bars; any non-zero value also keeps TensorFlow's logs",
+    )
+    parser.add_argument("--epochs", type=int, help="epochs of every run, no early stopping (default 40; --quick: 3)")
+    parser.add_argument(
+        "--seeds", type=int, help="runs per configuration, seeds --seed, --seed + 1, ... (default 3; --quick: 2)"
+    )
+    parser.add_argument("--batch-size", type=int, help="default 256")
+    parser.add_argument(
+        "--val-size", type=int, help="validation = the last N training images (default 1000; --quick: 200)"
+    )
+    parser.add_argument(
+        "--train-size", type=int, help="use the first N of the other training images (default: all; --quick: 500)"
+    )
+    parser.add_argument("--test-size", type=int, help="use the first N test images (default: all; --quick: 200)")
+    args = parser.parse_args(argv)
+    for name, smallest in MINIMUM.items():
+        value = getattr(args, name)
+        if value is not None and value < smallest:
+            parser.error(f"--{name.replace('_', '-')}: must be at least {smallest}, got {value}")
+        if value is None:
+            setattr(args, name, (QUICK if args.quick else DEFAULTS)[name])
+    args.argv = sys.argv[1:] if argv is None else list(argv)  # the command summary.md names
+    return args
+
+
+def experiment(args):
+    """Data, model, compile, fit, result: four configurations x --seeds seeds, then the verdict."""
+    import keras
+    import numpy as np
+
+    import keras_entropy as ke
+    from keras_entropy.experiments import comparison, curves, evidence, runs, script_setup, verdict
+    from keras_entropy.experiments.arguments import InputError
+
+    script_setup.prepare(args, ["mnist"])  # checks --data-dir, quiets the logs
+    run = script_setup.start_embedded(args, "compare_penalties")  # the data, the --out folder
+
+    # The data: 28 x 28 digits as 784-vectors in [0, 1]; validation = the last --val-size training images.
+    images = run.data.x_train.reshape(-1, 784).astype("float32") / 255.0
+    rest = len(images) - args.val_size
+    if rest < 1:
+        raise InputError(f"--val-size {args.val_size}: must leave training images, the data has {len(images)}")
+    x_train, x_val = images[: min(rest, args.train_size or rest)], images[rest:]
+    x_test = run.data.x_test[: args.test_size].reshape(-1, 784).astype("float32") / 255.0
+
+    def penalty(name, lam, kernel_shape):
+        """The kernel regularizer of configuration `name` (None: no penalty)."""
+        if name == "paper":
+            return ke.DenseEntropy(lam, form="paper")  # the paper's formula (docs/MATH.md section 4)
+        if name == "normalized":
+            return ke.DenseEntropy(lam, form="normalized")  # the kernel's log-volume less its scale (section 10)
+        if name == "orthogonal":  # the nearest peer, in Keras itself
+            n_in, n_out = kernel_shape  # orthogonal columns need n_in >= n_out, else rows
+            return keras.regularizers.OrthogonalRegularizer(lam, mode="columns" if n_in >= n_out else "rows")
+        return None
+
+    def train(config, seed):
+        """One run: build, compile, fit for config["epochs"] epochs; the record `run.sweep` stores."""
+        keras.utils.set_random_seed(seed)
+        width, lam, kernel = config["latent_dim"], config["lam"], config["placement"]  # 100, the tuned lam and kernel
+        model = keras.Sequential(
+            [
+                keras.Input((784,)),
+                keras.layers.Dense(
+                    width,
+                    activation="sigmoid",
+                    kernel_regularizer=penalty(config["penalty"], lam, (784, width)) if kernel == "encoder" else None,
+                    name="encoder",
+                ),
+                keras.layers.Dense(
+                    784,
+                    activation="sigmoid",
+                    kernel_regularizer=penalty(config["penalty"], lam, (width, 784)) if kernel == "decoder" else None,
+                    name="decoder",
+                ),
+            ]
+        )
+        # Keras adds the penalty to `loss`; the metric `mse` is the reconstruction error alone.
+        model.compile(
+            keras.optimizers.Adam(config["learning_rate"]), "mse", metrics=[keras.metrics.MeanSquaredError(name="mse")]
+        )
+        test_mse = []  # the reconstruction MSE of the test images after every epoch
+
+        def record_test_mse(epoch, logs=None):
+            error = model.predict(x_test, batch_size=1024, verbose=0) - x_test
+            test_mse.append(float(np.mean(np.square(error, dtype="float64"))))
+
+        history = model.fit(
+            x_train,
+            x_train,
+            validation_data=(x_val, x_val),
+            epochs=config["epochs"],
+            batch_size=config["batch_size"],
+            verbose=args.verbose,
+            callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=record_test_mse)],
+        )
+        keras.backend.clear_session()
+        # The record: every epoch's values, and the stopping epochs the paper's rule would have given.
+        return runs.run_record({**history.history, "test_mse": test_mse}, evidence.MONITORS, config["patience"])
+
+    # The four configurations at their tuned settings, --seeds seeds each; finished runs are skipped.
     configs = comparison.configs(
-        settings["epochs"],
-        settings["batch_size"],
+        args.epochs,
+        args.batch_size,
         data_source=run.source,
-        train_size=len(arrays[0]),
-        val_size=len(arrays[1]),
-        test_size=len(arrays[2]),
+        train_size=len(x_train),
+        val_size=len(x_val),
+        test_size=len(x_test),
     )
-    records = run.sweep(
-        lambda config, seed: autoencoder_study.study_run(config, seed, arrays, verbose=args.verbose),
-        configs,
-        settings["seeds"],
-        show=("test_mse",),
-        skip=args.report_only,
-    )
+    records = run.sweep(train, configs, args.seeds, show=("test_mse",), skip=args.report_only)
+
+    # The result: the verdict table, its sentence, what to do, the curves and summary.md.
     rows = verdict.verdict_rows(records)
-    sentence, table = verdict.comparison_sentence(rows), verdict.verdict_table(rows)
-    advice = verdict.next_step(rows)
+    sentence, table, advice = verdict.comparison_sentence(rows), verdict.verdict_table(rows), verdict.next_step(rows)
     figure = curves.plot_curves(
         records,
         run.path("test_mse_curves.png"),
@@ -94,21 +200,32 @@ def main(argv=None):
         "test MSE",
         title="784 -> 100 -> 784 autoencoder: test MSE per epoch",
     )
+    settings = {
+        **{name: getattr(args, name) for name in DEFAULTS},
+        "seed": args.seed,
+        "penalties": [config["penalty"] for config in configs],
+    }
     lines = comparison.summary_lines(
         TITLE,
-        script_setup.command_line(__file__, argv),
+        script_setup.command_line(__file__, args.argv),
         run.data.describe(),
         settings,
         f"{sentence}\n\n{advice}",
         table,
-        os.path.basename(figure),
+        "test_mse_curves.png",
         run.note,
     )
-    summary = script_setup.write_summary(run.out, lines)
-    run.report(summary, table, writes=figure)
+    run.report(script_setup.write_summary(run.out, lines), table, writes=figure)
     print(f"\n{sentence}\n\n{advice}")
     return 0
 
 
+def main(argv=None):
+    args = parse_args(argv)  # --help and bad arguments answer here, before Keras starts
+    from keras_entropy.experiments import script_setup  # Keras starts here
+
+    return script_setup.run(experiment, args)  # bad data or --out: one line naming the flag, exit status 2
+
+
 if __name__ == "__main__":
-    sys.exit(script_setup.run(main))
+    sys.exit(main())

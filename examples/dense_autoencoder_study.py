@@ -1,17 +1,18 @@
 """Does an entropy penalty help a dense autoencoder on MNIST? A tuned comparison (issue 12, study 1).
 
-Per latent width (784 -> width -> 784, sigmoid, MSE, Adam, batch 256) five
-configurations: no penalty, DenseEntropy in the paper's, the volume and the
-normalized form (MATH.md sections 8-10), and Keras's OrthogonalRegularizer
-as a peer. A KerasTuner grid search on a validation split (the last
---val-size training images) chooses each one's learning rate and, for the
-penalties, the strength and the kernel it goes on (encoder or decoder), by
-the lowest validation MSE within --trial-epochs epochs (the MSE alone, not
-val_loss, which includes the penalty). Each configuration then trains at
-its chosen hyperparameters for --epochs epochs with --seeds seeds, without
-early stopping; the paper's stopping rule (patience on val MSE and on val
-loss) is replayed on the recorded histories. The test images are used only
-for the final report.
+Per latent width a 784 -> width -> 784 autoencoder (sigmoid, MSE, Adam,
+batch 256) in five configurations: no penalty, `DenseEntropy(lam,
+form=...)` as the kernel regularizer of the encoder or the decoder in the
+paper's, the volume and the normalized form (MATH.md sections 8-10), and
+Keras's OrthogonalRegularizer as a peer. A KerasTuner grid search on a
+validation split (the last --val-size training images) chooses each one's
+learning rate and, for the penalties, the strength and the kernel it goes
+on, by the lowest validation MSE within --trial-epochs epochs (the MSE
+alone, not val_loss, which includes the penalty). Each configuration then
+trains at its chosen hyperparameters for --epochs epochs with --seeds
+seeds, without early stopping; the paper's stopping rule (patience on val
+MSE and on val loss) is replayed on the recorded histories. The test
+images are used only for the final report.
 
     python examples/dense_autoencoder_study.py --quick          # seconds, on the embedded MNIST subset
     python examples/dense_autoencoder_study.py --data-dir ~/data/mnist --cpu-minutes 60
@@ -21,49 +22,29 @@ Widths run one after another, each searched and then trained. Every
 finished trial and run is on disk at once (tuner/, trials.jsonl,
 results.jsonl in --out): the same command resumes without repeating any;
 with --cpu-minutes no trial or run starts once the process has used that
-much CPU time. summary.md, trials.csv and the figures are rewritten from
-the records at the end of each width, and by --report-only alone.
+much CPU time. summary.md (chosen hyperparameters, verdict, evidence
+tables), trials.csv and the figures are rewritten from the records at the
+end of each width, and by --report-only alone. The full study (widths 100
+and 260, 150 trials, 50 runs of 60 epochs) takes days of CPU time on two
+cores.
+
+Data (--data-dir DIR): a folder holding the four MNIST IDX files
+train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
+t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz, or a
+tensorflow-datasets data directory with mnist prepared; without it
+tensorflow-datasets' copy (downloaded unless --no-download), or with
+--quick the MNIST subset embedded in keras_entropy when there is none.
 """
 
-import math
-import os
+import argparse
 import sys
 
-os.environ["KERAS_ENTROPY_DEFER_IMPORTS"] = "1"  # --help answers before Keras starts (script_setup unsets it)
-from keras_entropy.experiments import arguments, autoencoder_study, curves, evidence, script_setup, study, verdict  # noqa: E402
-from keras_entropy.experiments.arguments import Setting  # noqa: E402
-
-#: The study's settings: option, help, --quick value; DEFAULTS otherwise.
-SETTINGS = {
-    "widths": Setting("latent widths, studied one after another (default 100 260)", nargs="+", minimum=1, quick=[8]),
-    "penalties": Setting(
-        "configurations (default: all of none paper volume normalized orthogonal)",
-        str,
-        nargs="+",
-        choices=list(evidence.PENALTIES),
-        metavar="PENALTY",
-    ),
-    "learning_rates": Setting(
-        "Adam learning rates searched for every configuration (default 1e-3 3e-3 1e-2)", float, nargs="+", quick=[1e-2]
-    ),
-    "lams": Setting("DenseEntropy strengths searched (default 1e-4 1e-3 1e-2)", float, nargs="+", quick=[1e-2]),
-    "factors": Setting("OrthogonalRegularizer factors searched (default 1e-2 1e-1 1)", float, nargs="+", quick=[1e-2]),
-    "trial_epochs": Setting("epochs of each search trial (default 12)", minimum=1, quick=2),
-    "epochs": Setting("epochs of each final run, no early stopping (default 60)", minimum=1, quick=3),
-    "seeds": Setting("final runs per configuration, seeds --seed, --seed + 1, ... (default 5)", minimum=2, quick=2),
-    "patience": Setting("patience of the paper's stopping rule, replayed on the histories (default 7)", minimum=1),
-    "thresholds": Setting("validation MSEs whose epochs to reach are reported (default 0.01 0.006)", float, nargs="+"),
-    "batch_size": Setting("default 256", minimum=1),
-    "val_size": arguments.size_setting("validation = the last N training images (default 10000)", quick=200),
-    "train_size": arguments.size_setting("use the first N of the other training images (default: all)", quick=500),
-    "test_size": arguments.size_setting("use the first N test images (default: all)", quick=200),
-    "search_seed": Setting(
-        "seed of every search trial's weights (default 1000, apart from the final runs')", minimum=0
-    ),
-}
+PENALTIES = ("none", "paper", "volume", "normalized", "orthogonal")
+#: The kernels a penalty can go on: the layers named so.
+KERNELS = ("encoder", "decoder")
 DEFAULTS = {
     "widths": [100, 260],
-    "penalties": list(evidence.PENALTIES),
+    "penalties": list(PENALTIES),
     "learning_rates": [1e-3, 3e-3, 1e-2],
     "lams": [1e-4, 1e-3, 1e-2],
     "factors": [1e-2, 1e-1, 1.0],
@@ -74,376 +55,250 @@ DEFAULTS = {
     "thresholds": [0.01, 0.006],
     "batch_size": 256,
     "val_size": 10000,
+    "train_size": None,  # all
+    "test_size": None,  # all
     "search_seed": 1000,
+}
+QUICK = {
+    "widths": [8],
+    "learning_rates": [1e-2],
+    "lams": [1e-2],
+    "factors": [1e-2],
+    "trial_epochs": 2,
+    "epochs": 3,
+    "seeds": 2,
+    "val_size": 200,
+    "train_size": 500,
+    "test_size": 200,
+}
+#: The smallest value of each integer setting.
+MINIMUM = {
+    "widths": 1,
+    "trial_epochs": 1,
+    "epochs": 1,
+    "seeds": 2,
+    "patience": 1,
+    "batch_size": 1,
+    "val_size": 1,
+    "train_size": 1,
+    "test_size": 1,
+    "search_seed": 0,
 }
 
 
 def parse_args(argv=None):
-    parser = arguments.parser_for(__doc__)
-    arguments.add_common_arguments(
-        parser,
-        ["mnist"],
-        "mnist",
-        settings=SETTINGS,
-        run_name="dense_autoencoder_study",
-        writes="tuner/, trials.jsonl, trials.csv, figures",
-        mixed_precision=False,
+    """The command line, parsed with the standard library alone: --help answers before Keras starts."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", choices=["mnist"], default="mnist", help="only MNIST (default)")
+    parser.add_argument(
+        "--data-dir",
+        help="a folder with the four MNIST IDX .gz files, or a tensorflow-datasets data directory (see 'Data' above)",
     )
-    study.add_budget_argument(parser)
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--download",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="let tensorflow-datasets download MNIST (default: yes, except with --quick)",
+    )
+    parser.add_argument(
+        "--out",
+        help="folder for results.jsonl, tuner/, trials.jsonl, trials.csv, figures and summary.md "
+        "(default: runs/dense_autoencoder_study[_quick])",
+    )
+    parser.add_argument("--quick", action="store_true", help=f"a tiny run, seconds on a CPU: {QUICK}")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first final run (default 0)")
+    parser.add_argument("--report-only", action="store_true", help="rewrite summary.md and figures from the records")
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        type=int,
+        nargs="?",
+        const=2,
+        default=0,
+        choices=[0, 1, 2],
+        help="Keras fit verbosity: 0 (default) one line per trial and per run; --verbose (2) one line per "
+        "epoch, 1 progress bars; non-zero also keeps TensorFlow's start-up logs",
+    )
+    parser.add_argument(
+        "--widths", type=int, nargs="+", help="latent widths, studied one after another (default 100 260)"
+    )
+    parser.add_argument(
+        "--penalties",
+        nargs="+",
+        choices=PENALTIES,
+        metavar="PENALTY",
+        help="configurations (default: all of " + " ".join(PENALTIES) + ")",
+    )
+    parser.add_argument(
+        "--learning-rates",
+        type=float,
+        nargs="+",
+        help="Adam learning rates searched for every configuration (default 1e-3 3e-3 1e-2)",
+    )
+    parser.add_argument(
+        "--lams", type=float, nargs="+", help="DenseEntropy strengths searched (default 1e-4 1e-3 1e-2)"
+    )
+    parser.add_argument(
+        "--factors", type=float, nargs="+", help="OrthogonalRegularizer factors searched (default 1e-2 1e-1 1)"
+    )
+    parser.add_argument("--trial-epochs", type=int, help="epochs of each search trial (default 12)")
+    parser.add_argument("--epochs", type=int, help="epochs of each final run, no early stopping (default 60)")
+    parser.add_argument(
+        "--seeds", type=int, help="final runs per configuration, seeds --seed, --seed + 1, ... (default 5)"
+    )
+    parser.add_argument(
+        "--patience", type=int, help="patience of the paper's stopping rule, replayed on the histories (default 7)"
+    )
+    parser.add_argument(
+        "--thresholds",
+        type=float,
+        nargs="+",
+        help="validation MSEs whose epochs to reach are reported (default 0.01 0.006)",
+    )
+    parser.add_argument("--batch-size", type=int, help="default 256")
+    parser.add_argument("--val-size", type=int, help="validation = the last N training images (default 10000)")
+    parser.add_argument("--train-size", type=int, help="use the first N of the other training images (default: all)")
+    parser.add_argument("--test-size", type=int, help="use the first N test images (default: all)")
+    parser.add_argument(
+        "--search-seed",
+        type=int,
+        help="seed of every search trial's weights (default 1000, apart from the final runs')",
+    )
+    parser.add_argument(
+        "--cpu-minutes",
+        type=float,
+        metavar="MINUTES",
+        help="start no trial or final run once this process has used MINUTES of CPU time, all its threads "
+        "together (default: no limit); run the same command again to resume",
+    )
+    args = parser.parse_args(argv)
+    for name, minimum in MINIMUM.items():
+        values = getattr(args, name)
+        for value in values if isinstance(values, list) else [values]:
+            if value is not None and value < minimum:
+                parser.error(f"--{name.replace('_', '-')}: must be at least {minimum}, got {value}")
+    if args.cpu_minutes is not None and not args.cpu_minutes > 0:
+        parser.error(f"--cpu-minutes: must be > 0, got {args.cpu_minutes:g}")
+    for name, default in DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, QUICK.get(name, default) if args.quick else default)
+    return args
 
 
-def hypermodel_for(settings, width, penalty, input_dim):
-    """The KerasTuner hypermodel of one configuration: learning rate, and strength and kernel for a penalty."""
+def autoencoder(width, penalty="none", lam=0.0, kernel="encoder", learning_rate=1e-3):
+    """The 784 -> width -> 784 autoencoder, `penalty` (strength `lam`) on the `kernel` layer's kernel, compiled."""
+    import keras
+
+    import keras_entropy as ke
+
+    def regularizer(layer, fan_in, fan_out):
+        if penalty == "none" or layer != kernel:
+            return None
+        if penalty == "orthogonal":  # the peer: orthogonal columns (encoder) or rows (decoder), whichever can be
+            return keras.regularizers.OrthogonalRegularizer(lam, mode="columns" if fan_in >= fan_out else "rows")
+        return ke.DenseEntropy(lam, form=penalty)  # "paper", "volume" or "normalized"; stabilized
+
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(
+                width, activation="sigmoid", kernel_regularizer=regularizer("encoder", 784, width), name="encoder"
+            ),
+            keras.layers.Dense(
+                784, activation="sigmoid", kernel_regularizer=regularizer("decoder", width, 784), name="decoder"
+            ),
+        ],
+        name=f"dense_autoencoder_{width}",
+    )
+    # `mse` is the reconstruction error alone: `loss` and `val_loss` add the penalty.
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="mse",
+        metrics=[keras.metrics.MeanSquaredError(name="mse")],
+    )
+    return model
+
+
+def hypermodel(args, width, penalty):
+    """One configuration's KerasTuner hypermodel: its learning rate; a penalty's strength and kernel too."""
     from keras_entropy import tuning
 
     def build(hp):
-        learning_rate = hp.Choice("learning_rate", settings["learning_rates"])
-        if penalty != evidence.PEER:  # the entropy penalties are placed by EntropySearch
-            return autoencoder_study.study_autoencoder(input_dim, width, learning_rate=learning_rate)
-        factor, placement = hp.Choice("factor", settings["factors"]), hp.Choice("placement", evidence.PLACEMENTS)
-        return autoencoder_study.study_autoencoder(input_dim, width, penalty, factor, placement, learning_rate)
+        learning_rate = hp.Choice("learning_rate", args.learning_rates)
+        if penalty != "orthogonal":  # none, or DenseEntropy: placed by the EntropySearch below
+            return autoencoder(width, learning_rate=learning_rate)
+        factor, kernel = hp.Choice("factor", args.factors), hp.Choice("placement", KERNELS)
+        return autoencoder(width, penalty, factor, kernel, learning_rate)
 
-    dense = (
-        None
-        if penalty in (evidence.BASELINE, evidence.PEER)
-        else tuning.EntropySearch(lam=settings["lams"], placement={p: [p] for p in evidence.PLACEMENTS}, form=penalty)
-    )
-    return tuning.EntropyHyperModel(build, dense=dense, seeds=settings["search_seed"], name=f"{penalty}_{width}")
-
-
-def search(run, settings, arrays, width, penalty, deadline):
-    """Grid-search one configuration (resuming its KerasTuner project); export its trials. False: time is up."""
-    from keras_entropy import tuning
-
-    fixed = {"latent_dim": width, "penalty": penalty, "trial_epochs": settings["trial_epochs"]}
-    if penalty == evidence.BASELINE:
-        fixed.update(lam=0.0, placement=evidence.NO_PLACEMENT)
-    elif penalty in evidence.FORMS and len(settings["lams"]) == 1:  # a single lam is no hyperparameter
-        fixed["lam"] = settings["lams"][0]
-    x_train, x_val, _ = arrays
-    return tuning.grid_search(
-        hypermodel_for(settings, width, penalty, x_train.shape[1]),
-        tuning.objective("val_mse"),
-        run.path("tuner"),
-        f"width_{width}_{penalty}",
-        dict(
-            x=x_train,
-            y=x_train,
-            validation_data=(x_val, x_val),
-            epochs=settings["trial_epochs"],
-            batch_size=settings["batch_size"],
-        ),
-        deadline_s=deadline,
-        export_to=run.path("trials.jsonl"),
-        fixed=fixed,
-        drop=("dense_form",),
-        rename={"dense_lam": "lam", "dense_placement": "placement", "factor": "lam"},
-        seed=settings["search_seed"],
-        label=f"width {width}, {penalty}",
-    )
+    # DenseEntropy(lam, form=penalty) on the kernel of the layer named "encoder" or "decoder", lam from --lams.
+    entropy = None
+    if penalty not in ("none", "orthogonal"):
+        entropy = tuning.EntropySearch(lam=args.lams, placement={kernel: [kernel] for kernel in KERNELS}, form=penalty)
+    return tuning.EntropyHyperModel(build, dense=entropy, seeds=args.search_seed, name=f"{penalty}_{width}")
 
 
-def grid_size(settings, penalty):
-    lrs = len(settings["learning_rates"])
-    if penalty == evidence.BASELINE:
-        return lrs
-    return lrs * len(evidence.PLACEMENTS) * len(settings["factors" if penalty == evidence.PEER else "lams"])
+def experiment(args):
+    """Data, search, final runs (model, compile, fit), report."""
+    from keras_entropy.experiments import script_setup
 
-
-def current_trials(run, settings):
-    """The exported trials of this search space (its widths, penalties, grids and trial epochs)."""
-    from keras_entropy.experiments import sweeps
-
-    def in_space(config):
-        grid = (
-            [0.0]
-            if config["penalty"] == evidence.BASELINE
-            else settings["factors" if config["penalty"] == evidence.PEER else "lams"]
-        )
-        return (
-            config["latent_dim"] in settings["widths"]
-            and config["penalty"] in settings["penalties"]
-            and config["trial_epochs"] == settings["trial_epochs"]
-            and config.get("lam", 0.0) in grid
-            and config["learning_rate"] in settings["learning_rates"]
-        )
-
-    return [r for r in sweeps.load_records(run.path("trials.jsonl")) if in_space(r["config"])]
-
-
-def final_configs(run, settings, arrays, trials):
-    """The final runs' configs: each searched configuration at its chosen hyperparameters."""
-    chosen = evidence.chosen_hyperparameters(trials)
-    fixed = {
-        "experiment": "dense_autoencoder_study",
-        "dataset": run.data.name,
-        "data_source": "embedded" if run.data.is_embedded else "full",
-        "train_size": len(arrays[0]),
-        "val_size": len(arrays[1]),
-        "test_size": len(arrays[2]),
-        **{k: settings[k] for k in ("epochs", "batch_size", "patience")},
-    }
-    counts = {}
-    for r in trials:
-        counts[r["config"]["latent_dim"], r["config"]["penalty"]] = (
-            counts.get((r["config"]["latent_dim"], r["config"]["penalty"]), 0) + 1
-        )
-    return [
-        {**fixed, "latent_dim": w, "penalty": p, **{k: chosen[w, p][k] for k in ("learning_rate", "lam", "placement")}}
-        for w in settings["widths"]
-        for p in settings["penalties"]
-        if (w, p) in chosen and counts[w, p] >= grid_size(settings, p)
-    ]
-
-
-def train_final(settings, arrays, deadline, verbose):
-    def train(config, seed):
-        if study.time_is_up(deadline):
-            raise study.TimeUp
-        return autoencoder_study.study_run(config, seed, arrays, verbose=verbose)
-
-    return train
-
-
-def write_report(run, settings, trials, command):
-    """summary.md, trials.csv and the figures from the records: the planned final runs and the current trials."""
-    from keras_entropy.experiments import sweeps
-
-    configs = final_configs(run, settings, run.arrays, trials)
-    keys = {p["key"] for p in sweeps.plan_runs(configs, settings["seeds"], run.args.seed)} if configs else set()
-    records = sweeps.load_records(run.results_path, keys)
-    write_trials_csv(run.path("trials.csv"), trials, configs)
-    figures = []
-    if records:
-        for metric, label in (("val_mse", "validation MSE"), ("test_mse", "test MSE")):
-            figures.append(
-                curves.plot_curves(
-                    records,
-                    run.path(f"{metric}_curves.png"),
-                    metric,
-                    label,
-                    title=f"Dense autoencoder on MNIST: {label} per epoch",
-                )
-            )
-    lines = summary_lines(run, settings, trials, configs, records, len(keys), command, figures)
-    return script_setup.write_summary(run.out, lines), records
-
-
-def write_trials_csv(path, trials, configs):
-    chosen = {(c["latent_dim"], c["penalty"], c["learning_rate"], c["lam"], c["placement"]) for c in configs}
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(
-            "latent_dim,penalty,learning_rate,lam,placement,trial_epochs,score_min_val_mse,best_epoch,trial_id,chosen\n"
-        )
-        for r in trials:
-            c = r["config"]
-            key = (c["latent_dim"], c["penalty"], c["learning_rate"], c["lam"], c["placement"])
-            f.write(
-                f"{c['latent_dim']},{c['penalty']},{c['learning_rate']:g},{c['lam']:g},{c['placement']},"
-                f"{c['trial_epochs']},{evidence.trial_score(r):.6g},{(r.get('tuner') or {}).get('best_step')},"
-                f"{(r.get('tuner') or {}).get('trial_id')},{key in chosen}\n"
-            )
-
-
-def chosen_table(settings, trials, configs, records):
-    """Markdown: the chosen hyperparameters per configuration, with the best trial score per kernel."""
-    from keras_entropy.experiments.reports import markdown_table
-
-    rows = []
-    for c in configs:
-        mine = [
-            r for r in trials if (r["config"]["latent_dim"], r["config"]["penalty"]) == (c["latent_dim"], c["penalty"])
-        ]
-        best = {
-            p: min((evidence.trial_score(r) for r in mine if r["config"]["placement"] == p), default=math.nan)
-            for p in (*evidence.PLACEMENTS, evidence.NO_PLACEMENT)
-        }
-        runs = [r for r in records if r["config"] == c]
-        per_epoch = sum(r["wall_time_s"] / len(r["history"]["val_mse"]) for r in runs) / len(runs) if runs else math.nan
-        rows.append(
-            [c["latent_dim"], c["penalty"], f"{c['learning_rate']:g}", f"{c['lam']:g}", c["placement"], len(mine)]
-            + [
-                f"{best[p]:.4e}" if math.isfinite(best[p]) else "-"
-                for p in (evidence.NO_PLACEMENT, *evidence.PLACEMENTS)
-            ]
-            + [f"{per_epoch:.2f}" if math.isfinite(per_epoch) else "-"]
-        )
-    return markdown_table(
-        [
-            "width",
-            "config",
-            "learning rate",
-            "lam / factor",
-            "kernel",
-            "trials",
-            "best trial (no penalty)",
-            "best trial on encoder",
-            "best trial on decoder",
-            "s / epoch (final runs)",
-        ],
-        rows,
-    )
-
-
-def summary_lines(run, settings, trials, configs, records, planned, command, figures):
-    thresholds, n_trials = settings["thresholds"], sum(grid_size(settings, p) for p in settings["penalties"])
-    n_runs = len(settings["widths"]) * len(settings["penalties"]) * settings["seeds"]
-    info = sorted({f"{r.get('backend')} on {', '.join(r.get('devices') or ['?'])}" for r in records + trials})
-    x_train, x_val, x_test = run.arrays
-    lines = script_setup.summary_header("Does an entropy penalty help a dense autoencoder on MNIST?", run.note, command)
-    lines += [
-        "The study runs in portions: the same command resumes it (--cpu-minutes bounds the CPU time of each "
-        "invocation), so the command above may have run several times."
-        + (
-            " `OPENBLAS_NUM_THREADS=1`: on the JAX backend the penalties' Cholesky and QR run through the "
-            "OpenBLAS that scipy bundles, whose idle threads spin; on a shared CPU that made each penalised "
-            "step several times slower (only the speed changes)."
-            if os.environ.get("OPENBLAS_NUM_THREADS") == "1"
-            else ""
-        ),
-        "",
-        f"**Status:** {len(records)} of {n_runs} final runs done ({planned} planned so far: {len(configs)} "
-        "configurations have a finished search); "
-        f"{len(trials)} of {n_trials * len(settings['widths'])} search trials done. "
-        f"Backend/devices: {', '.join(info) or 'none yet'}.",
-        "",
-        "## Setup",
-        "",
-        f"- Data: {_data(run.data)}. Training: the first {len(x_train)} training images; validation: "
-        f"the last {len(x_val)} training images (hyperparameters are chosen on these alone); test: "
-        f"{len(x_test)} test images, used only for this report.",
-        f"- Model: {x_train.shape[1]} -> width -> {x_train.shape[1]}, sigmoid both layers, MSE, Adam, batch "
-        f"{settings['batch_size']}; widths {', '.join(map(str, settings['widths']))}. Configurations: "
-        "`none` (no penalty), `paper` / `volume` / `normalized` (`DenseEntropy(lam, form=...)`, stabilized), "
-        "`orthogonal` (`keras.regularizers.OrthogonalRegularizer(factor)`, mode `columns` on the encoder "
-        "kernel and `rows` on the decoder kernel, the vectors that can be orthogonal); each penalty is a "
-        "kernel regularizer on one kernel.",
-        f"- Search (a KerasTuner grid search, one project per width and configuration in `tuner/`, every "
-        f"trial exported to `trials.jsonl` and `trials.csv`): learning rate "
-        f"{_grid(settings['learning_rates'])} for every configuration, the baseline included; DenseEntropy lam "
-        f"{_grid(settings['lams'])}; orthogonal factor {_grid(settings['factors'])}; kernel encoder or decoder "
-        f"for each penalty. Each trial trains {settings['trial_epochs']} epochs (fewer than the final runs, "
-        f"to fit the compute budget) from the weights of seed {settings['search_seed']}; its score is the "
-        "lowest validation MSE within those epochs (the MSE alone, not `val_loss`, which includes the "
-        "penalty); the lowest score wins.",
-        f"- Final runs: each configuration at its chosen hyperparameters, seeds {run.args.seed} .. "
-        f"{run.args.seed + settings['seeds'] - 1}, {settings['epochs']} epochs each, no early stopping; per "
-        "epoch the records hold train MSE (`mse`, Keras's mean over the epoch's batches), validation MSE and "
-        "loss, and test MSE. The paper's "
-        f"stopping rule (patience {settings['patience']}) is replayed afterwards on val MSE and on val loss.",
-        "",
-        "## Chosen hyperparameters",
-        "",
-        "Best trial = the lowest validation MSE within a trial's epochs, per kernel.",
-        "",
-        chosen_table(settings, trials, configs, records),
-        "",
-    ]
-    if not records:
-        return lines + ["No final runs yet.", ""]
-    verdicts = verdict.verdict_rows(records)
-    rows = evidence.evidence_rows(records, thresholds)
-    lines += (
-        ["## Verdict", ""]
-        + [f"- {s}" for s in verdict.verdict_sentences(verdicts)]
-        + [f"- {s}" for s in search_against_final(settings, trials, verdicts)]
-        + [
-            "",
-            verdict.verdict_table(verdicts),
-            "",
-            "## Results",
-            "",
-            evidence.results_note(settings["epochs"], settings["patience"]),
-            "",
-            evidence.evidence_table(rows, thresholds),
-            "",
-            evidence.TESTS_NOTE,
-            "",
-            evidence.tests_table(rows),
-            "",
-        ]
-    )
-    return lines + [line for path in figures for line in (f"![{os.path.basename(path)}]({os.path.basename(path)})", "")]
-
-
-def search_against_final(settings, trials, verdicts):
-    """Per width: what beat no penalty within the trials' epochs, and which of those lost after the final runs."""
-    chosen, sentences = evidence.chosen_hyperparameters(trials), []
-    for width in sorted({r["group"] for r in verdicts}):
-        final = {r["penalty"]: r["final"][0] for r in verdicts if r["group"] == width}
-        if (width, evidence.BASELINE) not in chosen or evidence.BASELINE not in final:
-            continue
-        early = [
-            p
-            for p in final
-            if p != evidence.BASELINE
-            and (width, p) in chosen
-            and chosen[width, p]["score"] < chosen[width, evidence.BASELINE]["score"]
-        ]
-        late = [p for p in early if final[p] > final[evidence.BASELINE]]
-        sentences.append(
-            f"Width {width}: within the search's {settings['trial_epochs']} epochs, "
-            + (", ".join(early) or "no penalty")
-            + " had a lower best validation MSE than no penalty"
-            + (
-                f"; after {settings['epochs']} epochs {', '.join(late)} had a higher mean final test MSE than no "
-                "penalty: the short trials favoured what helps early"
-                if late
-                else ""
-            )
-            + "."
-        )
-    return sentences
-
-
-def _data(data):
-    source = {"embedded": "the embedded MNIST subset", "local": "the four MNIST IDX files of --data-dir"}
-    return f"{data.name}, {len(data.x_train)} training and {len(data.x_test)} test images from " + source.get(
-        data.source, "tensorflow-datasets"
-    )
-
-
-def _grid(values):
-    return ", ".join(f"{v:g}" for v in values)
-
-
-def main(argv=None):
-    args = parse_args(argv)
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
-    settings = arguments.settings_for(args, DEFAULTS, SETTINGS)
+    import keras
+
+    from keras_entropy import tuning
+    from keras_entropy.experiments import autoencoder_study, study, verdict
+
+    # The data: MNIST as vectors in [0, 1]; validation = the last --val-size training images.
     run = script_setup.start(args, "dense_autoencoder_study")
-    run.arrays = autoencoder_study.split_images(
-        run.data, settings["val_size"], settings["train_size"], settings["test_size"]
-    )
-    deadline = study.deadline(args.cpu_minutes)
-    command = study.study_command(__file__, argv)
+    run.arrays = autoencoder_study.split_images(run.data, args.val_size, args.train_size, args.test_size)
+    x_train, x_val, x_test = run.arrays
+    plan = autoencoder_study.StudyPlan(run, vars(args), study.deadline(args.cpu_minutes))
+
+    def train(config, seed):
+        """One final run: the chosen configuration from `seed`, --epochs epochs, the test MSE after each."""
+        keras.utils.set_random_seed(seed)
+        model = autoencoder(
+            config["latent_dim"], config["penalty"], config["lam"], config["placement"], config["learning_rate"]
+        )
+        test_mse = autoencoder_study.test_mse_callback(x_test)
+        history = model.fit(
+            x_train,
+            x_train,
+            validation_data=(x_val, x_val),
+            epochs=config["epochs"],
+            batch_size=config["batch_size"],
+            verbose=args.verbose,
+            callbacks=[test_mse],
+        )
+        keras.backend.clear_session()
+        return autoencoder_study.study_record(history.history, test_mse.values, config["patience"])
+
+    command = study.study_command(__file__, None)
     try:
-        for width in settings["widths"] if not args.report_only else []:
-            for penalty in settings["penalties"]:
-                if not search(run, settings, run.arrays, width, penalty, deadline):
+        for width in args.widths if not args.report_only else []:
+            for penalty in args.penalties:  # each searched once, resumed where it stopped
+                searched = tuning.grid_search(
+                    hypermodel(args, width, penalty), tuning.objective("val_mse"), **plan.grid_arguments(width, penalty)
+                )
+                if not searched:  # the CPU budget ran out
                     raise study.TimeUp
-            configs = [
-                c
-                for c in final_configs(run, settings, run.arrays, current_trials(run, settings))
-                if c["latent_dim"] == width
-            ]
-            run.sweep(
-                train_final(settings, run.arrays, deadline, args.verbose),
-                configs,
-                settings["seeds"],
-                show=("val_mse", "test_mse"),
-            )
-            write_report(run, settings, current_trials(run, settings), command)
+            run.sweep(plan.budgeted(train), plan.final_configs(width), args.seeds, show=("val_mse", "test_mse"))
+            autoencoder_study.write_report(plan, command)
     except study.TimeUp:
         print(study.TIME_UP_MESSAGE, flush=True)
-    summary, records = write_report(run, settings, current_trials(run, settings), command)
-    verdicts = verdict.verdict_rows(records) if records else []
-    study.finish(
-        run, summary, verdict.verdict_table(verdicts) if verdicts else None, verdict.verdict_sentences(verdicts)
-    )
+
+    # The result: summary.md, trials.csv and the figures from the records; the verdict printed.
+    summary, verdicts = autoencoder_study.write_report(plan, command)
+    table = verdict.verdict_table(verdicts) if verdicts else None
+    study.finish(run, summary, table, verdict.verdict_sentences(verdicts))
     return 0
 
 
+def main(argv=None):
+    args = parse_args(argv)  # --help and bad arguments answer here, before Keras starts
+    from keras_entropy.experiments import script_setup  # Keras starts here
+
+    return script_setup.run(experiment, args)  # bad data or --out: one line naming the flag, exit status 2
+
+
 if __name__ == "__main__":
-    sys.exit(script_setup.run(main))
+    sys.exit(main())

@@ -8,84 +8,31 @@ each of them (docstrings cite its sections as "MATH.md section N").
 """
 
 import os as _os
-import sys as _sys
 
-#: Set to "1" by a script before it imports keras_entropy, to answer --help and
-#: argument errors before Keras (and TensorFlow's start-up log) loads.
-DEFER_IMPORTS_ENV = "KERAS_ENTROPY_DEFER_IMPORTS"
+# Importing a module registers its serializable classes (`keras.saving`): a
+# saved `.keras` model that uses any class of the package, the harness's
+# `KernelOrthogonal` and `BinaryIoU` included, loads in any process that
+# has imported `keras_entropy`.
+from keras_entropy import datasets, ops
+from keras_entropy.callbacks import EntropyMonitor
+from keras_entropy.experiments import peers, sparse_coding
+from keras_entropy.experiments.segmentation import BinaryIoU
+from keras_entropy.layers import EntropyConv2D, EntropyDense
+from keras_entropy.losses import SoftmaxEntropyLoss
+from keras_entropy.placement import place_penalties, select_layers
+from keras_entropy.profile import EntropyProfile, LayerEntropy, entropy_profile, plot_profiles
+from keras_entropy.regularizers import ConvEntropy, DenseEntropy, KLSparsity
 
-#: The modules that register serializable classes (`keras.saving`) on import:
-#: a saved model that uses them loads once they are imported. The command
-#: line (`keras_entropy.__main__`) and the example scripts
-#: (`keras_entropy.experiments.script_setup.prepare`) import them all when
-#: Keras starts. `import keras_entropy` itself (unless imports are deferred)
-#: imports all but `experiments.sparse_coding`, for the names it exports.
+#: The modules that register serializable classes; all imported above.
 REGISTERING_MODULES = (
     "keras_entropy.layers",
     "keras_entropy.losses",
     "keras_entropy.regularizers",
-    "keras_entropy.experiments.peers",
+    peers.__name__,
     "keras_entropy.experiments.segmentation",
-    "keras_entropy.experiments.sparse_coding",
+    sparse_coding.__name__,
 )
-
-
-def _defer_imports():
-    """True for the CLI and for scripts that set `KERAS_ENTROPY_DEFER_IMPORTS=1`.
-
-    `python -m keras_entropy ...` and the `keras-entropy` script parse their
-    arguments (and answer --help) before importing Keras, and so do the
-    examples; the names below are then imported on first use (PEP 562
-    `__getattr__`), and the CLI and `keras_entropy.experiments.script_setup.prepare`
-    import `REGISTERING_MODULES` once arguments are parsed.
-    """
-    if _os.environ.get(DEFER_IMPORTS_ENV) == "1":
-        return True
-    argv = list(getattr(_sys, "orig_argv", None) or [])
-    if "-m" in argv[:-1] and argv[argv.index("-m") + 1] == "keras_entropy":
-        return True
-    return _os.path.basename(_sys.argv[0] if _sys.argv else "").startswith("keras-entropy")
-
-
-_EXPORTS = {
-    "BinaryIoU": "experiments.segmentation",
-    "ConvEntropy": "regularizers",
-    "DenseEntropy": "regularizers",
-    "EntropyConv2D": "layers",
-    "EntropyDense": "layers",
-    "EntropyMonitor": "callbacks",
-    "EntropyProfile": "profile",
-    "KLSparsity": "regularizers",
-    "LayerEntropy": "profile",
-    "SoftmaxEntropyLoss": "losses",
-    "entropy_profile": "profile",
-    "place_penalties": "placement",
-    "plot_profiles": "profile",
-    "select_layers": "placement",
-}
-
-
-def __getattr__(name):
-    import importlib
-
-    if name in ("datasets", "ops"):
-        return importlib.import_module(f"keras_entropy.{name}")
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'keras_entropy' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"keras_entropy.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-if not _defer_imports():
-    from keras_entropy import ops
-    from keras_entropy.callbacks import EntropyMonitor
-    from keras_entropy.experiments.segmentation import BinaryIoU
-    from keras_entropy.layers import EntropyConv2D, EntropyDense
-    from keras_entropy.losses import SoftmaxEntropyLoss
-    from keras_entropy.placement import place_penalties, select_layers
-    from keras_entropy.profile import EntropyProfile, LayerEntropy, entropy_profile, plot_profiles
-    from keras_entropy.regularizers import ConvEntropy, DenseEntropy, KLSparsity
+del peers, sparse_coding
 
 
 def _version():

@@ -4,10 +4,11 @@ Each command is a subparser registered in `_build_parser`; add a new one with
 its own `_add_<name>_parser(subparsers)` function that sets `func` to a
 `_run_<name>(args)` returning the exit status.
 
-This module imports only the standard library at the top: arguments are parsed
-(and `--help` answered) before Keras, and so TensorFlow, is imported. The
-commands import Keras inside their functions, with TensorFlow's start-up log
-lines silenced unless `--verbose` is given (`keras_entropy.console.quiet_stderr`).
+Like any Keras add-on, `python -m keras_entropy` imports the package, and so
+Keras, first: its `__init__` registers every serializable class, so that
+the saved models given on the command line load. `--help` prints the help
+alone on stdout. While the models load, TensorFlow's log lines are dropped
+from stderr unless `--verbose` is given (`keras_entropy.console.quiet_stderr`).
 
 Exit status: 0 on success; 2 on bad input (an unknown option or value, a
 missing or unreadable model file, an output path that cannot be written),
@@ -233,24 +234,9 @@ def _check_profile_args(args):
 # Loading.
 
 
-def _import_keras(verbose):
-    """Import Keras and the package (which registers its serializable classes)."""
-    if not verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import importlib
-
-    import keras
-
-    from keras_entropy import REGISTERING_MODULES
-
-    for name in REGISTERING_MODULES:  # so that saved models using their classes load
-        importlib.import_module(name)
-    return keras
-
-
 def _load(flag, path, verbose=False):
     """The model saved at `path`, or `_InputError` naming `flag` and `path`."""
-    keras = _import_keras(verbose)
+    import keras  # imported, with every class of the package registered, by keras_entropy's __init__
     _check_model_path(flag, path)
     try:
         model = keras.saving.load_model(path, compile=False)
@@ -484,7 +470,6 @@ def _run_profile(args):
     if args.compare and not args.labels:
         labels.append(os.path.basename(args.compare))
     inputs = [("MODEL.keras", args.model)] + ([("--compare", args.compare)] if args.compare else [])
-    # Imported here: a package import at the top could start Keras before --help is answered.
     from keras_entropy.console import quiet_stderr
 
     # TensorFlow's start-up lines are dropped; a failure (but bad input) shows what was captured.

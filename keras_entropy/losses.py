@@ -65,7 +65,7 @@ class SoftmaxEntropyLoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         del y_true
         loss = entropy_ops.softmax_entropy_clustering_loss(
-            y_pred, self.beta, self.balance, batch_mean=distribution.global_batch_mean
+            y_pred, beta=self.beta, balance=self.balance, batch_mean=distribution.global_batch_mean
         )
         return distribution.scale_loss(loss)
 

@@ -38,19 +38,7 @@ import keras
 
 from keras_entropy import ops as entropy_ops
 from keras_entropy import validation
-from keras_entropy.profile import (
-    KINDS,
-    STATISTICS,
-    EntropyProfile,
-    entropy_profile,
-    iter_entropy_layers,
-    kernel_variable,
-    layer_kind,
-    output_spatial_shape,
-    sublayers,
-    validate_kinds,
-    validate_model,
-)
+from keras_entropy.profile import STATISTICS, EntropyProfile, entropy_profile, walk
 from keras_entropy.regularizers import ConvEntropy, DenseEntropy
 
 #: The placement strategies understood by `select_layers` and `place_penalties`.
@@ -64,7 +52,7 @@ STRATEGIES = ("first", "first_two", "all", "pre_skip", "pre_concat", "empirical"
 def _all_operations(layer, seen=None):
     """Every operation of `layer`'s graphs (functional ops included), recursively."""
     seen = set() if seen is None else seen
-    ops = list(getattr(layer, "operations", None) or sublayers(layer))
+    ops = list(getattr(layer, "operations", None) or walk.sublayers(layer))
     for op in ops:
         if id(op) in seen:
             continue
@@ -112,7 +100,7 @@ def _producers(tensor, classes, found, visited):
 
 
 def _skip_producers(model, kinds, merge):
-    classes = tuple(KINDS[k] for k in kinds)
+    classes = tuple(walk.KINDS[k] for k in kinds)
     found, visited = {}, set()
     for op in _all_operations(model):
         if not _is_merge(op, merge):
@@ -182,9 +170,9 @@ def select_layers(model, where, reference=None, k=None, statistic="mean", kinds=
     Returns:
         A list of layers, in forward order, without duplicates.
     """
-    kinds = validate_kinds(kinds)
-    validate_model(model)
-    candidates = list(iter_entropy_layers(model, kinds))
+    kinds = walk.validate_kinds(kinds)
+    walk.validate_model(model)
+    candidates = list(walk.iter_entropy_layers(model, kinds))
     if isinstance(where, str):
         if where not in STRATEGIES:
             raise ValueError(
@@ -267,7 +255,7 @@ def _match(entry, candidates):
                 return layer
     if entry.index < len(candidates):
         _, layer = candidates[entry.index]
-        if layer_kind(layer) == entry.kind and tuple(layer.kernel.shape) == tuple(entry.kernel_shape):
+        if walk.layer_kind(layer) == entry.kind and tuple(layer.kernel.shape) == tuple(entry.kernel_shape):
             return layer
     raise ValueError(
         f"Reference layer {entry.path!r} (index {entry.index}, {entry.kind}, kernel "
@@ -369,11 +357,11 @@ def place_penalties(
                 "replace=True to replace it with the entropy penalty. "
                 f"Received: replace={replace!r}"
             )
-        if layer_kind(layer) == "conv":
-            regularizer = ConvEntropy(lam, output_spatial_shape(layer), stabilized, epsilon, form, grid)
+        if walk.layer_kind(layer) == "conv":
+            regularizer = ConvEntropy(lam, walk.output_spatial_shape(layer), stabilized, epsilon, form, grid)
         else:
             regularizer = DenseEntropy(lam, stabilized, epsilon, form)
-        variable = kernel_variable(layer)
+        variable = walk.kernel_variable(layer)
         try:
             regularizer.check(variable)  # rank and `lam` against the kernel, before anything changes
         except ValueError as exc:

@@ -138,9 +138,9 @@ class DenseEntropy(keras.regularizers.Regularizer):
         self.check(x)
         if self.form != "paper":
             return entropy_ops.dense_volume_penalty(
-                x, self.lam, self.stabilized, self.form == "normalized", self.epsilon
+                x, lam=self.lam, stabilized=self.stabilized, epsilon=self.epsilon, form=self.form
             )
-        return entropy_ops.dense_entropy_penalty(x, self.lam, self.stabilized, self.epsilon)
+        return entropy_ops.dense_entropy_penalty(x, lam=self.lam, stabilized=self.stabilized, epsilon=self.epsilon)
 
     def get_config(self):
         return {
@@ -281,14 +281,16 @@ class ConvEntropy(keras.regularizers.Regularizer):
             grid = self.grid or default_grid(output_size or self.output_shape, shape[:2])
             return entropy_ops.conv_volume_penalty(
                 x,
-                grid,
-                output_positions,
-                self.lam,
-                self.stabilized,
-                self.form == "normalized",
-                self.epsilon,
+                lam=self.lam,
+                output_positions=output_positions,
+                stabilized=self.stabilized,
+                epsilon=self.epsilon,
+                form=self.form,
+                grid=grid,
             )
-        return entropy_ops.conv_entropy_penalty(x, self.lam, output_positions, self.stabilized, self.epsilon)
+        return entropy_ops.conv_entropy_penalty(
+            x, lam=self.lam, output_positions=output_positions, stabilized=self.stabilized, epsilon=self.epsilon
+        )
 
     def __call__(self, x):
         return self.penalty(x, self.output_positions)
@@ -351,9 +353,9 @@ class KLSparsity(keras.regularizers.Regularizer):
 
     def __call__(self, x):
         if len(x.shape) == 0:
-            return entropy_ops.kl_sparsity_penalty(x, self.rho, self.beta, self.delta)
+            return entropy_ops.kl_sparsity_penalty(x, rho=self.rho, beta=self.beta, delta=self.delta)
         penalty = entropy_ops.kl_sparsity_penalty(
-            x, self.rho, self.beta, self.delta, batch_mean=distribution.global_batch_mean
+            x, rho=self.rho, beta=self.beta, delta=self.delta, batch_mean=distribution.global_batch_mean
         )
         batch_size = keras.ops.cast(keras.ops.shape(x)[0], "float32")
         return penalty * batch_size

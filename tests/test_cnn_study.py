@@ -240,3 +240,41 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, backend):
     proc = run_example("cnn_study", args + ["--report-only"], backend)
     assert "search:" not in proc.stdout and "sweep:" not in proc.stdout
     assert (out / "summary.md").read_text() == summary
+
+
+def load_example():
+    """examples/cnn_study.py as a module (its `main` does not run)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "cnn_study.py")
+    spec = importlib.util.spec_from_file_location("cnn_study_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_scripts_cnn_is_the_searched_one():
+    """The final runs' CNN (built in the script) carries the penalties the search placed (`study_cnn`)."""
+    example = load_example()
+    for penalty, lam, placement in (("volume", 0.01, "all"), ("orthogonal", 0.1, "first"), ("none", 0.0, "first")):
+        mine = example.cnn(3, 4, penalty, lam, placement, 3e-3)
+        theirs = cnn_study.study_cnn((28, 28, 1), 3, 4, penalty, lam, placement, 3e-3)
+        assert [layer.name for layer in mine.layers] == [layer.name for layer in theirs.layers]
+        assert mine.count_params() == theirs.count_params()
+        for i in (1, 2, 3):
+            a, b = (m.get_layer(f"conv{i}").kernel_regularizer for m in (mine, theirs))
+            assert type(a) is type(b) and (a is None or a.get_config() == b.get_config()), (penalty, i)
+        assert float(keras.ops.convert_to_numpy(mine.optimizer.learning_rate)) == pytest.approx(3e-3)
+    assert example.cnn(2, 4, "normalized", 0.01, "all").get_layer("conv2").kernel_regularizer.output_shape == (11, 11)
+
+
+def test_the_scripts_arguments_fill_quick_and_defaults(capsys):
+    example = load_example()
+    quick = example.parse_args(["--quick", "--epochs", "3"])
+    assert quick.widths == [4] and quick.epochs == 3 and quick.test_size == 200 and quick.patience == 3
+    full = example.parse_args([])
+    assert full.depths == [1, 2, 3] and full.train_size == 5000 and full.test_size is None
+    with pytest.raises(SystemExit) as exit_:
+        example.parse_args(["--seeds", "1"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(" error: --seeds: must be at least 2, got 1")

@@ -283,3 +283,48 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, backend):
     assert "search:" not in proc.stdout and "sweep:" not in proc.stdout
     assert (out / "summary.md").read_text() == summary
     assert math.isfinite(float(proc.stdout.split("| none | lr ")[1].split(" | ")[2].split()[0]))
+
+
+def load_example():
+    """examples/dense_autoencoder_study.py as a module (its `main` does not run)."""
+    import importlib.util
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        "dense_autoencoder_study_example", os.path.join(root, "examples", "dense_autoencoder_study.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_scripts_autoencoder_is_the_studied_one():
+    """The script's model carries each configuration's penalty as `study_autoencoder` does."""
+    import keras
+
+    example = load_example()
+    for penalty, lam, kernel in (
+        ("normalized", 0.01, "decoder"),
+        ("orthogonal", 0.1, "encoder"),
+        ("none", 0.0, "encoder"),
+    ):
+        mine = example.autoencoder(16, penalty, lam, kernel, 3e-3)
+        theirs = autoencoder_study.study_autoencoder(784, 16, penalty, lam, kernel, 3e-3)
+        for layer in ("encoder", "decoder"):
+            a, b = (m.get_layer(layer).kernel_regularizer for m in (mine, theirs))
+            assert type(a) is type(b) and (a is None or a.get_config() == b.get_config()), (penalty, layer)
+        assert float(keras.ops.convert_to_numpy(mine.optimizer.learning_rate)) == pytest.approx(3e-3)
+    peer = example.autoencoder(16, "orthogonal", 0.1, "decoder").get_layer("decoder").kernel_regularizer
+    assert peer.mode == "rows"
+
+
+def test_the_scripts_arguments_fill_quick_and_defaults(capsys):
+    example = load_example()
+    quick = example.parse_args(["--quick", "--seeds", "3"])
+    assert quick.widths == [8] and quick.seeds == 3 and quick.val_size == 200 and quick.patience == 7
+    full = example.parse_args([])
+    assert full.widths == [100, 260] and full.train_size is None and full.penalties == list(evidence.PENALTIES)
+    with pytest.raises(SystemExit) as exit_:
+        example.parse_args(["--cpu-minutes", "0"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(" error: --cpu-minutes: must be > 0, got 0")

@@ -1,6 +1,7 @@
 """examples/unsupervised_clustering.py (--quick), keras_entropy.experiments.clustering and clustering_scores."""
 
 import doctest
+import importlib.util
 import itertools
 import json
 import os
@@ -116,8 +117,9 @@ def test_score_arguments_are_validated():
         clustering_scores.normalized_mutual_info([0.5, 1.0], [0, 1])
     with pytest.raises(ValueError, match="n_clusters"):
         clustering.kmeans(np.zeros((3, 2)), 4)
-    with pytest.raises(ValueError, match="method"):
-        clustering.clustering_run({"method": "dbscan"}, 0, (np.zeros((4, 2)), np.zeros((4, 2)), np.zeros(4, int)))
+    for method in ("dbscan", "entropy"):  # the example trains the network itself
+        with pytest.raises(ValueError, match="method"):
+            clustering.baseline_run({"method": method}, 0, (np.zeros((4, 2)), np.zeros((4, 2)), np.zeros(4, int)))
 
 
 def test_kmeans_recovers_separated_blobs():
@@ -136,7 +138,7 @@ def test_sklearn_kmeans_recovers_separated_blobs():
     x = (centers[y] + rng.normal(scale=0.5, size=(150, 2))).astype("float32")
     _, assign = clustering.kmeans_sklearn(x, 3, seed=1, inits=2)
     assert clustering_scores.clustering_accuracy(y, assign(x)) == 1.0
-    run = clustering.clustering_run({"method": "kmeans_sklearn", "kmeans_inits": 2, "n_clusters": 3}, 0, (x, x, y))
+    run = clustering.baseline_run({"method": "kmeans_sklearn", "kmeans_inits": 2, "n_clusters": 3}, 0, (x, x, y))
     assert run["metrics"]["accuracy"] == 1.0 and run["metrics"]["clusters_used"] == 3
 
 
@@ -152,6 +154,30 @@ def test_sweep_configs_hold_only_their_methods_settings():
     assert by["kmeans_pca"]["pca_components"] == 50 and "kmeans_inits" not in by["kmeans_pca"]
     assert by["kmeans_sklearn"]["kmeans_inits"] == clustering.KMEANS_INITS
     assert by["entropy"]["balance"] == 1.0 and "kmeans_iterations" not in by["entropy"]
+
+
+def load_example():
+    """examples/unsupervised_clustering.py as a module (importing it imports nothing but the standard library)."""
+    spec = importlib.util.spec_from_file_location(
+        "unsupervised_clustering_example", os.path.join(ROOT, "examples", "unsupervised_clustering.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_example_settings_are_the_papers():
+    from keras_entropy.experiments import paper
+
+    example = load_example()
+    assert example.METHODS == clustering.METHODS
+    assert {k: v for k, v in example.DEFAULTS.items() if k in paper.CLUSTERING_PAPER} == {
+        k: v for k, v in paper.CLUSTERING_PAPER.items() if k in example.DEFAULTS
+    }
+    args = example.parse_args(["--quick", "--hidden-units"])  # no hidden layer
+    assert (args.hidden_units, args.pca_components, args.kmeans_inits, args.epochs) == ([], 20, 3, 3)
+    args = example.parse_args([])
+    assert (args.hidden_units, args.pca_components, args.kmeans_iterations) == ([512, 256], 50, 100)
 
 
 def test_method_comparisons_are_one_tailed_tests_of_entropy():

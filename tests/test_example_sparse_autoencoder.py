@@ -1,6 +1,8 @@
 """examples/sparse_autoencoder.py (--quick) and keras_entropy.experiments.sparse_coding."""
 
+import importlib.util
 import json
+import os
 
 import numpy as np
 import pytest
@@ -9,6 +11,8 @@ from test_example_cli import run_example
 from keras_entropy.experiments import sparse_coding
 
 pytestmark = pytest.mark.one_backend
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "sparse_autoencoder.py")
 
 
 def test_feature_grid_shape_and_tiles():
@@ -34,14 +38,57 @@ def test_feature_grid_validates():
         sparse_coding.feature_grid(np.ones((784, 2)), padding=-1)
 
 
-def test_builder_validates_and_places_the_penalty():
-    with pytest.raises(ValueError, match="rho"):
-        sparse_coding.sparse_autoencoder(rho=1.5)
-    with pytest.raises(ValueError, match="hidden_units"):
-        sparse_coding.sparse_autoencoder(hidden_units=0)
-    model = sparse_coding.sparse_autoencoder(784, 16, rho=0.05, beta=3.0)
-    assert type(model.get_layer("encoder").activity_regularizer).__name__ == "KLSparsity"
-    assert sparse_coding.sparse_autoencoder(784, 16, beta=0.0).get_layer("encoder").activity_regularizer is None
+def load_example():
+    """examples/sparse_autoencoder.py as a module (importing it imports nothing but the standard library)."""
+    spec = importlib.util.spec_from_file_location("sparse_autoencoder_example", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_example_defaults_are_the_papers_settings():
+    from keras_entropy.experiments import paper
+
+    example = load_example()
+    assert {k: v for k, v in example.DEFAULTS.items() if k in paper.SPARSE_AUTOENCODER_PAPER} == (
+        paper.SPARSE_AUTOENCODER_PAPER
+    )
+    args = example.parse_args(["--quick", "--epochs", "4"])
+    assert (args.epochs, args.hidden_units, args.rho, args.train_size) == (4, 64, 0.05, 2000)
+
+
+def test_sparsity_metrics_of_a_known_encoder(tmp_path):
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(3, activation="sigmoid", kernel_initializer="zeros", name="encoder"),
+            keras.layers.Dense(4, activation="sigmoid", kernel_initializer="zeros", name="decoder"),
+        ]
+    )
+    x = np.full((5, 4), 0.25, dtype="float32")
+    metrics = sparse_coding.sparsity_metrics(model, x, rho=0.05)
+    # Zero weights: every unit's activation is sigmoid(0) = 0.5, every reconstruction pixel 0.5.
+    assert metrics["mean_activation"] == metrics["median_unit_activation"] == 0.5
+    assert metrics["frac_units_near_rho"] == 0.0 and metrics["val_mse"] == pytest.approx(0.0625)
+    kl = 0.05 * np.log(0.05 / 0.5) + 0.95 * np.log(0.95 / 0.5)
+    assert metrics["kl_to_rho"] == pytest.approx(3 * kl)
+    grid = sparse_coding.save_encoder_features(model, tmp_path / "f.png", title="zeros")
+    assert grid.shape == (2 * 3 - 1, 2 * 3 - 1) and (tmp_path / "f.png").stat().st_size > 0  # 2x2 tiles of 4 pixels
+
+
+def test_bad_arguments_are_refused_before_keras_starts(capsys):
+    example = load_example()
+    for argv, message in (
+        (["--rho", "1.5"], "--rho: must be in (0, 1), got 1.5"),
+        (["--hidden-units", "0"], "--hidden-units: must be at least 1, got 0"),
+        (["--betas", "0", "-1"], "--betas: must be at least 0, got -1.0"),
+    ):
+        with pytest.raises(SystemExit) as exit:
+            example.parse_args(argv)
+        assert exit.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1].endswith(message)
 
 
 def test_quick_run_reports_sparsity(tmp_path, backend):

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from test_censored_reports import bh_by_hand
 
-from keras_entropy import ConvEntropy, select_layers
-from keras_entropy.experiments import classification, classification_report, paper, segmentation
+from keras_entropy import ConvEntropy, place_penalties, select_layers
+from keras_entropy.experiments import classification, classification_report, paper, runs, segmentation
 from keras_entropy.experiments.datasets import DatasetNotFoundError
 
 pytestmark = pytest.mark.one_backend
@@ -188,10 +188,31 @@ def test_examples_help_and_full_mode_never_substitutes(name, tmp_path, capsys, m
     empty.mkdir()
     monkeypatch.setattr(tfds.core.constants, "DATA_DIR", str(empty))
     with pytest.raises(DatasetNotFoundError, match="missing"):
-        example.main(["--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
+        example.experiment(example.parse_args(["--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]))
     with pytest.raises(DatasetNotFoundError, match="tfds_home"):
-        example.main(["--no-download", "--out", str(tmp_path / "o")])
+        example.experiment(example.parse_args(["--no-download", "--out", str(tmp_path / "o")]))
+    assert example.main(["--no-download", "--out", str(tmp_path / "o")]) == 2  # one line on stderr
+    assert "tfds_home" in capsys.readouterr().err.splitlines()[-1]
     assert not (tmp_path / "o").exists()  # --out is created only once the data are loaded
+
+
+@pytest.mark.parametrize(
+    "name, table",
+    [
+        ("cnn_classification", paper.CNN_PAPER),
+        ("large_cnn_classification", {**paper.LARGE_CNN_PAPER, "placements": None}),
+        ("unet_segmentation", paper.UNET_PAPER),
+    ],
+)
+def test_examples_default_to_the_papers_settings(name, table):
+    example = load_example(name)
+    shared = [name for name in example.DEFAULTS if name in table]
+    assert {name: example.DEFAULTS[name] for name in shared} == {name: table[name] for name in shared}
+    assert set(example.DEFAULTS) - set(shared) <= {"train_size", "val_size"}
+    args = example.parse_args([])
+    assert {k: getattr(args, k) for k in example.DEFAULTS} == example.DEFAULTS
+    quick = example.parse_args(["--quick", "--lams", "0", "0.5"])
+    assert quick.lams == [0.0, 0.5] and quick.max_epochs == example.QUICK["max_epochs"]
 
 
 # ---------------------------------------------------------------------------
@@ -238,7 +259,8 @@ def test_a_volume_form_config_builds_volume_penalties(rng, monkeypatch):
         "placements": ["first"],
         "form": "volume",
     }
-    baseline, config = classification.cnn_configs(settings, {"max_epochs": 1, **autoencoder.form_entry("volume")})
+    fixed = {**{k: paper.CNN_PAPER[k] for k in ("patience", "batch_size", "learning_rate")}, "max_epochs": 1}
+    baseline, config = classification.cnn_configs(settings, {**fixed, **autoencoder.form_entry("volume")})
     assert "form" not in baseline and config["form"] == "volume"  # the baseline has no penalty, hence no form
     built = []
 
@@ -248,16 +270,28 @@ def test_a_volume_form_config_builds_volume_penalties(rng, monkeypatch):
 
     monkeypatch.setattr(classification, "fit_classifier", fit)
     x, y = rng.random((8, 12, 12, 1)).astype("float32"), rng.integers(0, 3, 8)
-    classification.cnn_run(config, 0, (x, y, x, y), verbose=0)
+    cnn = load_example("cnn_classification")
+    cnn.train(config, 0, (x, y, x, y), verbose=0)
     regularizer = built[0].get_layer("conv1").kernel_regularizer
     assert isinstance(regularizer, ConvEntropy) and regularizer.form == "volume"
     assert regularizer.lam == pytest.approx(0.1) and regularizer.output_shape == (10, 10)
-    classification.cnn_run({**config, "form": "normalized"}, 0, (x, y, x, y), verbose=0)
+    cnn.train({**config, "form": "normalized"}, 0, (x, y, x, y), verbose=0)
     assert built[1].get_layer("conv1").kernel_regularizer.form == "normalized"
-    unet = segmentation.unet((16, 16, 3), base_filters=2, depth=1, lam=0.1, placement="first", form="normalized")
+    monkeypatch.setattr(runs, "fit_run", fit)
+    unet_config = {
+        **{k: v for k, v in paper.UNET_PAPER.items() if not isinstance(v, list)},
+        "base_filters": 2,
+        "depth": 1,
+        "lam": 0.1,
+        "placement": "first",
+        "form": "normalized",
+    }
+    images, masks = rng.random((4, 16, 16, 3)).astype("float32"), np.ones((4, 16, 16, 1), "float32")
+    record = load_example("unet_segmentation").train(unet_config, 0, (images, masks, images, masks), verbose=0)
+    assert record["penalised_layers"] == ["down1_conv1"]
     assert [
         layer.kernel_regularizer.form
-        for layer in unet.layers
+        for layer in built[2].layers
         if isinstance(getattr(layer, "kernel_regularizer", None), ConvEntropy)
     ] == ["normalized"]
     # Mask figures of runs that differ only by form do not overwrite one another.
@@ -283,8 +317,17 @@ def test_cnn_run_records_best_epoch_under_mixed_precision(rng):
     keras.config.set_dtype_policy("mixed_float16")
     x = rng.random((32, 12, 12, 1)).astype("float32")
     y = rng.integers(0, 3, 32)
-    outcome = classification.cnn_run(
-        {"depth": 1, "width": 4, "lam": 0.1, "placement": "first", "max_epochs": 2, "patience": 5, "batch_size": 16},
+    outcome = load_example("cnn_classification").train(
+        {
+            "depth": 1,
+            "width": 4,
+            "lam": 0.1,
+            "placement": "first",
+            "max_epochs": 2,
+            "patience": 5,
+            "batch_size": 16,
+            "learning_rate": 1e-3,
+        },
         0,
         (x, y, x[:8], y[:8]),
         verbose=0,
@@ -294,8 +337,32 @@ def test_cnn_run_records_best_epoch_under_mixed_precision(rng):
     assert 0 <= outcome["metrics"]["val_accuracy"] <= 1
 
 
+def test_small_cnn_of_the_example_is_the_librarys(rng):
+    build = load_example("cnn_classification").build_model
+    for placement in ("first", "first_two", "all"):
+        for depth in (1, 2, 3):
+            keras.utils.set_random_seed(3)
+            ours = build((32, 32, 3), depth, 4, 10, 0.01, placement, "volume")
+            keras.utils.set_random_seed(3)
+            library = classification.small_cnn((32, 32, 3), depth, 4, 10, 0.01, placement, form="volume")
+            assert [layer.name for layer in ours.layers] == [layer.name for layer in library.layers]
+            assert entropy_layers(ours) == entropy_layers(library)
+            for name in entropy_layers(ours):
+                mine, theirs = (m.get_layer(name).kernel_regularizer.get_config() for m in (ours, library))
+                assert mine == theirs
+            for a, b in zip(ours.weights, library.weights):
+                np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+            x = rng.random((2, 32, 32, 3)).astype("float32")
+            np.testing.assert_allclose(
+                keras.ops.convert_to_numpy(ours(x)), keras.ops.convert_to_numpy(library(x)), rtol=1e-6
+            )
+            assert float(sum(ours.losses)) == pytest.approx(float(sum(library.losses)), rel=1e-6)
+    assert build((32, 32, 3), 2, 4, 10).losses == []
+
+
 def test_vgg16_head_augmentation_dropout_and_placement():
-    model = classification.large_cnn(
+    build = load_example("large_cnn_classification").build_model
+    model = build(
         "vgg16", (32, 32, 3), 10, training="augmentation_dropout", head_units=8, lam=0.01, placement="first_two"
     )
     names = [layer.name for layer in model.layers]
@@ -307,21 +374,14 @@ def test_vgg16_head_augmentation_dropout_and_placement():
     assert sum(isinstance(layer, keras.layers.Conv2D) for layer in model.layers) == 13
     assert entropy_layers(model) == ["block1_conv1", "block1_conv2"] and len(model.losses) == 2
     assert model.output_shape == (None, 10)
-    vanilla = classification.large_cnn("vgg16", (32, 32, 3), 5, head_units=8)
+    vanilla = build("vgg16", (32, 32, 3), 5, head_units=8)
     assert not any(isinstance(layer, (keras.layers.Dropout, keras.layers.RandomFlip)) for layer in vanilla.layers)
     assert vanilla.losses == []
-    with pytest.raises(ValueError, match="arch='vgg19'"):
-        classification.large_cnn("vgg19")
-    with pytest.raises(ValueError, match="training='dropout'"):
-        classification.large_cnn("vgg16", training="dropout")
-    with pytest.raises(ValueError, match="input_shape"):
-        classification.large_cnn("vgg16", (16, 16, 3))
 
 
 def test_resnet50_pre_skip_and_first_two_placements():
-    model = classification.large_cnn(
-        "resnet50", (32, 32, 3), 10, training="augmentation", head_units=8, lam=0.01, placement="pre_skip"
-    )
+    build = load_example("large_cnn_classification").build_model
+    model = build("resnet50", (32, 32, 3), 10, training="augmentation", head_units=8, lam=0.01, placement="pre_skip")
     touched = entropy_layers(model)
     assert len(touched) == 20 and len(model.losses) == 20
     assert all(name.endswith(("_3_conv", "_0_conv")) for name in touched)
@@ -332,7 +392,7 @@ def test_resnet50_pre_skip_and_first_two_placements():
     assert paper.PAPER_PLACEMENT_LABELS[("resnet50", "first_two")] == "[1,5]"
     # "empirical": the k layers with the highest mean entropy change in a reference profile.
     reference = classification.load_reference("initial", "resnet50", (32, 32, 3))
-    empirical = classification.large_cnn(
+    empirical = build(
         "resnet50", (32, 32, 3), 10, head_units=8, lam=0.01, placement="empirical", reference=reference, k=4
     )
     assert sorted(entropy_layers(empirical)) == sorted(entry.name for entry in reference.top(4))
@@ -357,11 +417,25 @@ def test_unet_layout_matches_the_papers_layer_indices():
         segmentation.paper_layers(model, [20])  # a transposed convolution
     with pytest.raises(ValueError, match="indices"):
         segmentation.paper_layers(model, [99])
-    placed = segmentation.unet((32, 32, 3), base_filters=2, lam=0.1, placement=("paper", [3, 7, 11, 15]))
-    assert entropy_layers(placed) == [f"down{i}_conv2" for i in (1, 2, 3, 4)] and len(placed.losses) == 4
+    # The example builds the same network, and places the penalty by the paper's indices.
+    example = load_example("unet_segmentation")
+    keras.utils.set_random_seed(5)
+    placed = example.build_model((32, 32, 3), 2)
+    assert [(type(a), a.name) for a in placed.layers] == [(type(b), b.name) for b in layers]
+    keras.utils.set_random_seed(5)
+    library = segmentation.unet((32, 32, 3), base_filters=2)
+    for a, b in zip(placed.weights, library.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    where = segmentation.placement_layers(placed, "3,7,11,15")
+    assert where == [f"down{i}_conv2" for i in (1, 2, 3, 4)]
+    place_penalties(placed, where, 0.1, kinds=("conv",))
+    assert entropy_layers(placed) == where and len(placed.losses) == 4
     assert placed.get_layer("down2_conv2").kernel_regularizer.output_shape == (16, 16)
+    assert segmentation.placement_layers(placed, "pre_concat") == "pre_concat"
     assert segmentation.parse_placement("[2, 3]") == ("paper", [2, 3])
     assert segmentation.parse_placement("pre_concat") == "pre_concat"
+    for good in ("2", "[2, 3]", "3,7,11,15", "pre_concat", "first_two"):
+        assert example.parse_args(["--placements", good]).placements == [good]
     with pytest.raises(ValueError, match="divisible"):
         segmentation.unet((30, 30, 3))
     with pytest.raises(ValueError, match="depth=5"):
@@ -497,10 +571,30 @@ def test_accuracy_grid_and_table3_from_records():
     assert not math.isnan(rows[1]["iou"])
 
 
-def test_tune_lambda_cnn_builder_uses_the_library_cnn():
-    build = load_example("tune_lambda").cnn_builder((28, 28, 1), 2, 4, classes=10)
-    model = build()
-    reference = classification.small_cnn((28, 28, 1), 2, 4, 10)
+@pytest.mark.parametrize("placement", ["first", "first_two", "all"])
+def test_tune_lambda_cnn_builder_is_the_library_cnn_with_its_penalty(placement):
+    # The example writes the paper's CNN with keras.layers: the layers of classification.small_cnn, and the
+    # trial's ConvEntropy where place_penalties puts it, with the same output size (so the same penalty).
+    keras_tuner = pytest.importorskip("keras_tuner")
+    example = load_example("tune_lambda")
+    args = example.parse_args(["--depth", "3", "--width", "4", "--placements", placement, "--lam-range", "0.01", "1"])
+    hp = keras_tuner.HyperParameters()
+    model = example.cnn_builder(args, (32, 32, 3), classes=10)(hp)
+    assert hp.values["conv_entropy"] is True and hp.values["conv_lam"] == pytest.approx(0.01)  # the defaults
+    reference = classification.small_cnn((32, 32, 3), 3, 4, 10, lam=0.01, placement=placement)
     assert [layer.name for layer in model.layers] == [layer.name for layer in reference.layers]
     assert [tuple(w.shape) for w in model.weights] == [tuple(w.shape) for w in reference.weights]
-    assert isinstance(model.optimizer, keras.optimizers.Adam) and model.losses == []
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    for layer, expected in zip(model.layers, reference.layers):
+        penalty, wanted = layer.get_config().get("kernel_regularizer"), expected.get_config().get("kernel_regularizer")
+        assert (penalty is None) == (wanted is None), layer.name
+        if wanted is not None:
+            assert layer.kernel_regularizer.output_shape == expected.kernel_regularizer.output_shape, layer.name
+    reference.set_weights(model.get_weights())
+    assert len(model.losses) == len(reference.losses) == {"first": 1, "first_two": 2, "all": 3}[placement]
+    np.testing.assert_allclose(
+        [float(loss) for loss in model.losses], [float(loss) for loss in reference.losses], rtol=1e-6
+    )
+    off = keras_tuner.HyperParameters()
+    off.Fixed("conv_entropy", False)  # the lambda = 0 baseline: no penalty
+    assert example.cnn_builder(args, (32, 32, 3))(off).losses == []

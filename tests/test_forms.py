@@ -27,14 +27,16 @@ BACKEND = keras.backend.backend()
 
 def dense_oracle(kernel, lam, stabilized, form):
     if form == "paper":
-        return to_numpy(E.dense_entropy_penalty(kernel, lam, stabilized))
-    return to_numpy(E.dense_volume_penalty(kernel, lam, stabilized, form == "normalized"))
+        return to_numpy(E.dense_entropy_penalty(kernel, lam=lam, stabilized=stabilized))
+    return to_numpy(E.dense_volume_penalty(kernel, lam=lam, stabilized=stabilized, form=form))
 
 
 def conv_oracle(kernel, lam, n_out, stabilized, form, grid):
     if form == "paper":
-        return to_numpy(E.conv_entropy_penalty(kernel, lam, n_out, stabilized))
-    return to_numpy(E.conv_volume_penalty(kernel, grid, n_out, lam, stabilized, form == "normalized"))
+        return to_numpy(E.conv_entropy_penalty(kernel, lam=lam, output_positions=n_out, stabilized=stabilized))
+    return to_numpy(
+        E.conv_volume_penalty(kernel, lam=lam, output_positions=n_out, stabilized=stabilized, form=form, grid=grid)
+    )
 
 
 # --- values: each class equals the ops function of its form -----------------------

@@ -30,8 +30,6 @@ def guide_blocks():
 
 def run(args, cwd):
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
-    # A user's process: not the examples' deferred imports, which a test that imports a script may have set here.
-    env.pop("KERAS_ENTROPY_DEFER_IMPORTS", None)
     return subprocess.run(args, capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
 
 

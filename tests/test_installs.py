@@ -166,7 +166,7 @@ def test_readme_install_commands_name_existing_extras(project):
 def test_ci_runs_the_readmes_test_command_first_then_the_other_steps():
     with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as f:
         run = [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
-    test_command = 'pip install -q -c .ci/constraints.txt -e ".[test]" && python tests/run_backends.py'
+    test_command = 'pip install -q -c .ci/constraints.txt -e ".[test]" && python tests/scripts/run_backends.py'
     assert test_command in readme()
     steps = [line for line in run if line.startswith("step ")]
     assert steps[0] == f"step tests bash -c '{test_command}'"

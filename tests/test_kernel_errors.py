@@ -94,6 +94,6 @@ def test_check_returns_the_shape_and_leaves_values_unchanged():
     kernel = np.random.default_rng(0).normal(size=(6, 4)).astype("float32")
     dense = ke.DenseEntropy(np.ones(4))
     assert dense.check(kernel) == (6, 4)
-    expected = ke.ops.dense_entropy_penalty(kernel, np.ones(4, "float32"))
+    expected = ke.ops.dense_entropy_penalty(kernel, lam=np.ones(4, "float32"))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(dense(kernel)), keras.ops.convert_to_numpy(expected))
     assert ke.ConvEntropy(np.ones(3)).check(np.ones((3, 3, 2, 3), "float32")) == (3, 3, 2, 3)

@@ -21,7 +21,7 @@ def test_entropy_conv2d_uses_real_output_positions(data_format):
     spatial = outputs.shape[1:3] if data_format == "channels_last" else outputs.shape[2:]
     assert tuple(spatial) == (8, 6)
     (term,) = layer.losses
-    want = to_numpy(E.conv_entropy_penalty(layer.kernel, 0.2, n_out))
+    want = to_numpy(E.conv_entropy_penalty(layer.kernel, lam=0.2, output_positions=n_out))
     np.testing.assert_allclose(to_numpy(term), want, rtol=1e-6)
 
 

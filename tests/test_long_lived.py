@@ -31,7 +31,7 @@ from test_multi_device import TIGHT, _check, _environment, assert_same_training
 pytestmark = pytest.mark.every_backend
 
 BACKEND = keras.backend.backend()
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "long_lived_train.py")
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts", "long_lived_train.py")
 
 
 def run_scenarios(out):

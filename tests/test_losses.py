@@ -46,7 +46,7 @@ def test_softmax_entropy_loss_ignores_labels(rng):
     a = to_numpy(loss(None, x))
     b = to_numpy(loss(np.zeros((8,)), x))
     np.testing.assert_allclose(a, b)
-    np.testing.assert_allclose(a, to_numpy(E.softmax_entropy_clustering_loss(x, 2.0, 0.3)))
+    np.testing.assert_allclose(a, to_numpy(E.softmax_entropy_clustering_loss(x, beta=2.0, balance=0.3)))
 
 
 @pytest.mark.parametrize(

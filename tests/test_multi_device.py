@@ -13,7 +13,7 @@ splits unequally (6 + 5) under TensorFlow.
 
 The devices have to be configured before the backend starts, so the training
 runs in a subprocess (`multi_device_train.py`). Each backend's pytest process
-(tests/run_backends.py) runs the check of its own backend:
+(tests/scripts/run_backends.py) runs the check of its own backend:
 
 - TensorFlow: `tf.distribute.MirroredStrategy` over two logical CPUs, in
   float32 and `mixed_float16`; the balance term and `KLSparsity` without
@@ -42,7 +42,7 @@ from keras_entropy import ops as E
 pytestmark = pytest.mark.every_backend
 
 BACKEND = keras.backend.backend()
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "multi_device_train.py")
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts", "multi_device_train.py")
 
 #: float32: the runs differ only by summation order.
 TIGHT = {"rtol": 1e-5, "atol": 1e-6}
@@ -115,34 +115,37 @@ def test_without_replicas_the_batch_is_the_local_batch(rng):
     x = rng.normal(size=(9, 5)).astype("float32")
     np.testing.assert_allclose(
         to_numpy(ke.SoftmaxEntropyLoss(beta=2.0, balance=0.7)(None, x)),
-        to_numpy(E.softmax_entropy_clustering_loss(x, 2.0, 0.7)),
+        to_numpy(E.softmax_entropy_clustering_loss(x, beta=2.0, balance=0.7)),
         rtol=1e-6,
     )
 
 
-def shapes_seen_by_batch_mean(penalty, *args):
-    """The shapes `penalty(*args, batch_mean=...)` passes a plain batch mean; its value must not change."""
+def shapes_seen_by_batch_mean(penalty, x, **kwargs):
+    """The shapes `penalty(x, **kwargs, batch_mean=...)` passes a plain batch mean; its value must not change."""
     seen = []
 
     def batch_mean(values):
         seen.append(tuple(values.shape))
         return keras.ops.mean(values, axis=0)
 
-    np.testing.assert_allclose(to_numpy(penalty(*args, batch_mean=batch_mean)), to_numpy(penalty(*args)), rtol=1e-6)
+    with_mean, without = penalty(x, **kwargs, batch_mean=batch_mean), penalty(x, **kwargs)
+    np.testing.assert_allclose(to_numpy(with_mean), to_numpy(without), rtol=1e-6)
     return seen
 
 
 def test_batch_mean_argument_sets_the_batch(rng):
     """`batch_mean` is applied once, to the per-sample `q` and `H(q)`."""
     x = rng.normal(size=(6, 4)).astype("float32")
-    assert shapes_seen_by_batch_mean(E.softmax_entropy_clustering_loss, x, 1.5, 2.0) == [(6, 5)]
+    assert shapes_seen_by_batch_mean(E.softmax_entropy_clustering_loss, x, beta=1.5, balance=2.0) == [(6, 5)]
     # The mean of another batch: the balance term is that batch's.
     other = rng.normal(size=(10, 4)).astype("float32")
     q = to_numpy(keras.ops.softmax(-other))
     h = -np.sum(q * np.log(q), axis=-1, keepdims=True)
     fixed = np.concatenate([q, h], axis=-1).mean(axis=0)
     value = to_numpy(
-        E.softmax_entropy_clustering_loss(x, 1.0, 1.0, batch_mean=lambda v: keras.ops.convert_to_tensor(fixed))
+        E.softmax_entropy_clustering_loss(
+            x, beta=1.0, balance=1.0, batch_mean=lambda v: keras.ops.convert_to_tensor(fixed)
+        )
     )
     q_bar = fixed[:4]
     np.testing.assert_allclose(value, fixed[4] + np.log(4) + np.sum(q_bar * np.log(q_bar)), rtol=1e-5)
@@ -151,10 +154,12 @@ def test_batch_mean_argument_sets_the_batch(rng):
 def test_kl_sparsity_batch_mean_argument_sets_the_batch(rng):
     """`batch_mean` gets the activations as `(samples, n)`, once."""
     a = rng.uniform(0.01, 0.99, size=(3, 4, 5)).astype("float32")
-    assert shapes_seen_by_batch_mean(E.kl_sparsity_penalty, a, 0.1, 2.0) == [(12, 5)]
+    assert shapes_seen_by_batch_mean(E.kl_sparsity_penalty, a, rho=0.1, beta=2.0) == [(12, 5)]
     # The mean of another batch: rho_hat is that batch's.
     rho_hat = rng.uniform(0.05, 0.95, size=(5,)).astype("float32")
-    value = to_numpy(E.kl_sparsity_penalty(a, 0.1, 2.0, batch_mean=lambda v: keras.ops.convert_to_tensor(rho_hat)))
+    value = to_numpy(
+        E.kl_sparsity_penalty(a, rho=0.1, beta=2.0, batch_mean=lambda v: keras.ops.convert_to_tensor(rho_hat))
+    )
     want = 2.0 * np.sum(0.1 * np.log(0.1 / rho_hat) + 0.9 * np.log(0.9 / (1 - rho_hat)))
     np.testing.assert_allclose(value, want, rtol=1e-5)
 
@@ -163,7 +168,7 @@ def test_without_replicas_kl_sparsity_is_batch_size_times_p(rng):
     a = rng.uniform(0.01, 0.99, size=(7, 6)).astype("float32")
     np.testing.assert_allclose(
         to_numpy(ke.KLSparsity(rho=0.1, beta=2.0)(keras.ops.convert_to_tensor(a))),
-        7 * to_numpy(E.kl_sparsity_penalty(a, 0.1, 2.0)),
+        7 * to_numpy(E.kl_sparsity_penalty(a, rho=0.1, beta=2.0)),
         rtol=1e-6,
     )
 

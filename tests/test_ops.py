@@ -24,7 +24,7 @@ def test_dense_exact_penalty_equals_minus_slogdet(rng, shape):
     k = min(shape)
     _, logabsdet = np.linalg.slogdet(kernel[:k, :k].astype("float64"))
     change = to_numpy(E.dense_entropy_change(kernel))
-    penalty = to_numpy(E.dense_entropy_penalty(kernel, 1.0, stabilized=False))
+    penalty = to_numpy(E.dense_entropy_penalty(kernel, lam=1.0, stabilized=False))
     np.testing.assert_allclose(change, logabsdet, rtol=1e-4)
     np.testing.assert_allclose(penalty, -logabsdet, rtol=1e-4)
 
@@ -34,7 +34,7 @@ def test_dense_exact_form_does_not_underflow_on_glorot_784x260(rng):
     assert np.linalg.det(kernel[:260, :260]) == 0.0  # det underflows in float32
     _, expected = np.linalg.slogdet(kernel[:260, :260].astype("float64"))
     assert expected < -150
-    value, grad = value_and_grad(lambda k: E.dense_entropy_penalty(k, 1.0, False), kernel)
+    value, grad = value_and_grad(lambda k: E.dense_entropy_penalty(k, lam=1.0, stabilized=False), kernel)
     np.testing.assert_allclose(value, -expected, rtol=1e-4)
     assert np.all(np.isfinite(grad))
 
@@ -70,7 +70,7 @@ def test_dense_exact_route_is_finite_where_slogdet_is_and_minus_inf_where_singul
     from keras import ops
 
     kernel = glorot(rng, (784, 260))
-    value, grad = value_and_grad(lambda k: E.dense_entropy_penalty(k, 1.0, False), kernel)
+    value, grad = value_and_grad(lambda k: E.dense_entropy_penalty(k, lam=1.0, stabilized=False), kernel)
     ref = to_numpy(ops.slogdet(kernel[:260, :260])[1])
     assert np.isfinite(ref) and np.isfinite(value) and np.all(np.isfinite(grad))
     np.testing.assert_allclose(value, -ref, rtol=1e-5)
@@ -85,7 +85,7 @@ def test_dense_exact_per_factor_lam_uses_exact_qr_factors(rng):
     lam = rng.uniform(0.1, 2.0, size=40).astype("float32")
     r = np.abs(np.diag(np.linalg.qr(kernel[:40, :40].astype("float64"), mode="r")))
     np.testing.assert_allclose(
-        to_numpy(E.dense_entropy_penalty(kernel, lam, stabilized=False)),
+        to_numpy(E.dense_entropy_penalty(kernel, lam=lam, stabilized=False)),
         -np.sum(lam * np.log(r)),
         rtol=1e-5,
     )
@@ -152,14 +152,14 @@ def test_conv_entropy_change_multichannel(rng):
     kernel = rng.normal(size=(3, 3, 4, 5)).astype("float32")
     change = to_numpy(E.conv_entropy_change(kernel, output_positions=30 * 30))
     np.testing.assert_allclose(change, 900 * np.log(np.abs(kernel[0, 0])), rtol=1e-5)
-    exact = to_numpy(E.conv_entropy_penalty(kernel, 1.0, 900, stabilized=False))
+    exact = to_numpy(E.conv_entropy_penalty(kernel, lam=1.0, output_positions=900, stabilized=False))
     np.testing.assert_allclose(exact, -900 * np.sum(np.log(np.abs(kernel[0, 0]))), rtol=1e-4)
 
 
 def test_conv_penalty_per_filter_lam(rng):
     kernel = rng.normal(size=(3, 3, 2, 3)).astype("float32")
     lam = np.array([0.0, 1.0, -2.0], "float32")
-    got = to_numpy(E.conv_entropy_penalty(kernel, lam, 4, stabilized=True, epsilon=1e-3))
+    got = to_numpy(E.conv_entropy_penalty(kernel, lam=lam, output_positions=4, stabilized=True, epsilon=1e-3))
     want = 4 * np.sum(lam / (np.abs(kernel[0, 0]) + 1e-3))
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
@@ -181,7 +181,7 @@ def stabilized_kernels(rng):
 def test_stabilized_dense_penalty_finite_bounded_with_gradient(rng, name):
     kernel = stabilized_kernels(rng)[name]
     eps = 1e-3
-    value, grad = value_and_grad(lambda k: E.dense_entropy_penalty(k, 1.0, True, eps), kernel)
+    value, grad = value_and_grad(lambda k: E.dense_entropy_penalty(k, lam=1.0, stabilized=True, epsilon=eps), kernel)
     assert np.isfinite(value) and np.all(np.isfinite(grad))
     assert 0 < value <= 260 / eps
     if name != "zero":
@@ -196,14 +196,14 @@ def test_stabilized_dense_penalty_on_rank_one_and_huge_kernels(rng):
         assert 0 < value <= 200 / E.DEFAULT_EPSILON
 
 
-def _autodiff_factors(x, epsilon, with_trace=False):
+def _autodiff_factors(x, *, epsilon, with_trace=False):
     """The route `gram_cholesky_factors` replaces: autodiff through Cholesky."""
     from keras import ops
 
     x = ops.convert_to_tensor(x)
     k = x.shape[1]
     gram = ops.matmul(ops.transpose(x), x)
-    delta = ops.stop_gradient(E.factor_jitter(gram, epsilon))
+    delta = ops.stop_gradient(E.factor_jitter(gram, epsilon=epsilon))
     r = ops.diagonal(ops.cholesky(gram + delta * ops.eye(k, dtype="float32")))
     return (r, ops.trace(gram) + k * delta) if with_trace else r
 
@@ -222,7 +222,7 @@ def test_gram_cholesky_factors_closed_form_gradient_equals_autodiff(rng, shape):
 
     def objective(route):
         def fn(k):
-            r, trace = route(k, 1e-3, with_trace=True)
+            r, trace = route(k, epsilon=1e-3, with_trace=True)
             return ops.sum(weights * E.entropy_surrogate(r)) + 0.3 * ops.log(trace)
 
         return fn
@@ -244,7 +244,7 @@ def test_gram_cholesky_factors_closed_form_gradient_equals_autodiff(rng, shape):
 
 def test_gram_cholesky_factors_gradient_matches_finite_differences(rng):
     x = glorot(rng, (9, 4)).astype("float32")
-    fn = lambda k: E.dense_entropy_penalty(k, 1.0, epsilon=0.1)  # noqa: E731
+    fn = lambda k: E.dense_entropy_penalty(k, lam=1.0, epsilon=0.1)  # noqa: E731
     _, grad = value_and_grad(fn, x)
     x64, h = x.astype("float64"), 1e-2
     numeric = np.zeros_like(x64)
@@ -260,14 +260,14 @@ def test_gram_cholesky_factors_gradient_matches_finite_differences(rng):
 
 def test_stabilized_conv_penalty_finite_for_zero_filters(rng):
     kernel = np.zeros((3, 3, 3, 8), "float32")
-    value, grad = value_and_grad(lambda k: E.conv_entropy_penalty(k, 1.0, 10), kernel)
+    value, grad = value_and_grad(lambda k: E.conv_entropy_penalty(k, lam=1.0, output_positions=10), kernel)
     np.testing.assert_allclose(value, 10 * 24 / E.DEFAULT_EPSILON, rtol=1e-5)
     assert np.all(np.isfinite(grad))
 
 
 def test_surrogate_matches_formula():
     x = np.array([-2.0, -1e-9, 0.0, 0.5, 3.0], "float32")
-    np.testing.assert_allclose(to_numpy(E.entropy_surrogate(x, 0.1)), 1 / (np.abs(x) + 0.1), rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(E.entropy_surrogate(x, epsilon=0.1)), 1 / (np.abs(x) + 0.1), rtol=1e-6)
 
 
 # --- MATH.md section 5: softmax entropy -----------------------------------------
@@ -299,7 +299,7 @@ def test_softmax_entropy_loss_balance_term_is_kl_from_uniform(rng):
 @pytest.mark.parametrize("beta", [0.5, 1.0, 3.0])
 def test_softmax_entropy_gradient_matches_seed_000_eq_10(rng, beta):
     x = rng.normal(size=(4, 7)).astype("float32")
-    _, grad = value_and_grad(lambda t: E.softmax_entropy_clustering_loss(t, beta, 0.0), x)
+    _, grad = value_and_grad(lambda t: E.softmax_entropy_clustering_loss(t, beta=beta, balance=0.0), x)
     _, q = np_softmax_entropy(x, beta)
     eq10 = beta**2 * q * ((x * q).sum(axis=-1, keepdims=True) - x)
     np.testing.assert_allclose(grad, eq10 / len(x), rtol=1e-4, atol=1e-7)
@@ -308,7 +308,7 @@ def test_softmax_entropy_gradient_matches_seed_000_eq_10(rng, beta):
 def test_softmax_entropy_finite_for_huge_inputs(rng):
     x = (1e4 * rng.normal(size=(8, 10))).astype("float32")
     for balance in (0.0, 1.0):
-        value, grad = value_and_grad(lambda t: E.softmax_entropy_clustering_loss(t, 1.0, balance), x)
+        value, grad = value_and_grad(lambda t: E.softmax_entropy_clustering_loss(t, beta=1.0, balance=balance), x)
         assert np.isfinite(value) and np.all(np.isfinite(grad))
 
 
@@ -318,7 +318,7 @@ def test_softmax_entropy_finite_for_huge_inputs(rng):
 def test_kl_sparsity_value_and_gradient(rng):
     a = rng.uniform(0.01, 0.99, size=(32, 12)).astype("float32")
     rho, beta = 0.05, 3.0
-    value, grad = value_and_grad(lambda t: E.kl_sparsity_penalty(t, rho, beta), a)
+    value, grad = value_and_grad(lambda t: E.kl_sparsity_penalty(t, rho=rho, beta=beta), a)
     rho_hat = a.astype("float64").mean(axis=0)
     want = beta * np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
     np.testing.assert_allclose(value, want, rtol=1e-4)
@@ -328,6 +328,134 @@ def test_kl_sparsity_value_and_gradient(rng):
 
 def test_kl_sparsity_finite_for_dead_and_saturated_units():
     a = np.concatenate([np.zeros((8, 3)), np.ones((8, 3))], axis=1).astype("float32")
-    value, grad = value_and_grad(lambda t: E.kl_sparsity_penalty(t, 0.05, 1.0), a)
+    value, grad = value_and_grad(lambda t: E.kl_sparsity_penalty(t, rho=0.05, beta=1.0), a)
     assert np.isfinite(value) and value > 0
     assert np.all(np.isfinite(grad))
+
+
+# --- calling convention: keyword-only after the first argument, `form` as in the classes -------
+
+#: The order of the shared keyword arguments: that of `DenseEntropy` and `ConvEntropy`.
+SHARED_ORDER = ("lam", "output_positions", "stabilized", "epsilon", "form", "grid")
+
+
+def _public_functions():
+    return {name: getattr(E, name) for name in E.__all__ if callable(getattr(E, name))}
+
+
+def test_every_public_function_is_keyword_only_after_the_first_argument():
+    import inspect
+
+    for name, fn in _public_functions().items():
+        first, *rest = inspect.signature(fn).parameters.values()
+        assert first.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, name
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in rest), name
+        shared = [p.name for p in rest if p.name in SHARED_ORDER]
+        assert shared == sorted(shared, key=SHARED_ORDER.index), name
+        assert "normalized" not in [p.name for p in rest], name
+        if "form" in shared:
+            assert inspect.signature(fn).parameters["form"].default == "volume", name
+
+
+def _cases():
+    """name: (first argument, old positional arguments, the same call by keyword)."""
+    rng = np.random.default_rng(7)
+    dense = rng.normal(size=(6, 4)).astype("float32")
+    conv = (rng.normal(size=(2, 2, 3, 2)) / 2).astype("float32")
+    acts = rng.uniform(0.01, 0.99, size=(5, 4)).astype("float32")
+    return {
+        "factor_jitter": (dense.T @ dense, (0.1,), {"epsilon": 0.1}),
+        "gram_cholesky_factors": (dense, (0.1, True), {"epsilon": 0.1, "with_trace": True}),
+        "dense_entropy_factors": (dense, (0.1,), {"epsilon": 0.1}),
+        "conv_entropy_change": (conv, (9,), {"output_positions": 9}),
+        "entropy_surrogate": (dense, (0.1,), {"epsilon": 0.1}),
+        "dense_entropy_penalty": (dense, (0.5, True, 0.1), {"lam": 0.5, "stabilized": True, "epsilon": 0.1}),
+        "conv_entropy_penalty": (
+            conv,
+            (0.5, 9, True, 0.1),
+            {"lam": 0.5, "output_positions": 9, "stabilized": True, "epsilon": 0.1},
+        ),
+        "kl_sparsity_penalty": (acts, (0.1, 2.0, 1e-3), {"rho": 0.1, "beta": 2.0, "delta": 1e-3}),
+        "softmax_entropy": (dense, (2.0, 0), {"beta": 2.0, "axis": 0}),
+        "softmax_entropy_clustering_loss": (dense, (2.0, 0.3), {"beta": 2.0, "balance": 0.3}),
+        "dense_volume_change": (dense, (True,), {"form": "normalized"}),
+        "dense_volume_factors": (dense, (0.1,), {"epsilon": 0.1}),
+        "dense_volume_penalty": (
+            dense,
+            (0.5, True, True, 0.1),
+            {"lam": 0.5, "stabilized": True, "epsilon": 0.1, "form": "normalized"},
+        ),
+        "conv_volume_change": (conv, ((4, 5), True), {"form": "normalized", "grid": (4, 5)}),
+        "conv_volume_penalty": (
+            conv,
+            ((4, 5), 9, 0.5, True, True, 0.1),
+            dict(lam=0.5, output_positions=9, stabilized=True, epsilon=0.1, form="normalized", grid=(4, 5)),
+        ),
+    }
+
+
+def _close(got, want, name):
+    """Equal values; `(factors, trace)` pairs term by term."""
+    got, want = (x if isinstance(x, tuple) else (x,) for x in (got, want))
+    assert len(got) == len(want), name
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=1e-6, err_msg=name)
+
+
+def test_old_positional_calls_warn_and_equal_the_keyword_calls():
+    import inspect
+    import warnings
+
+    cases = _cases()
+    with_options = {n for n, f in _public_functions().items() if len(inspect.signature(f).parameters) > 1}
+    assert set(cases) == with_options  # every function with options has its old spelling tested
+    for name, (first, old, new) in cases.items():
+        fn = getattr(E, name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the new spelling warns of nothing
+            want = fn(first, **new)
+        with pytest.warns(DeprecationWarning, match=rf"keras_entropy\.ops\.{name}\(\).*by keyword") as record:
+            got = fn(first, *old)
+        assert len(record) == 1 and record[0].filename == __file__, name  # one warning, at the caller
+        _close(got, want, name)
+
+
+def test_old_normalized_keyword_warns_and_means_form():
+    kernel = np.random.default_rng(8).normal(size=(5, 3)).astype("float32")
+    conv = np.random.default_rng(9).normal(size=(2, 2, 2, 3)).astype("float32")
+    for normalized, form in [(True, "normalized"), (False, "volume")]:
+        calls = [
+            (E.dense_volume_change, kernel, {}),
+            (E.dense_volume_penalty, kernel, {"lam": 0.5}),
+            (E.conv_volume_change, conv, {"grid": (3, 3)}),
+            (E.conv_volume_penalty, conv, {"lam": 0.5, "output_positions": 9, "grid": (3, 3)}),
+        ]
+        for fn, first, kwargs in calls:
+            want = fn(first, form=form, **kwargs)
+            with pytest.warns(DeprecationWarning, match=f"`normalized={normalized}` is `form='{form}'`") as record:
+                got = fn(first, normalized=normalized, **kwargs)
+            assert len(record) == 1, fn.__name__
+            _close(got, want, fn.__name__)
+    # Old position and old keyword together: one warning that names both fixes.
+    with pytest.warns(DeprecationWarning, match=r"lam=\.\.\..*`normalized=True` is `form='normalized'`") as record:
+        got = E.dense_volume_penalty(kernel, 0.5, normalized=True)
+    assert len(record) == 1
+    _close(got, E.dense_volume_penalty(kernel, lam=0.5, form="normalized"), "mixed")
+
+
+def test_bad_calls_raise():
+    kernel = np.eye(3, 2, dtype="float32")
+    with pytest.raises(TypeError, match="form"):
+        E.dense_volume_change(kernel, form="normalized", normalized=True)
+    with pytest.raises(TypeError, match="multiple values for argument 'lam'"):
+        E.dense_volume_penalty(kernel, 0.5, lam=0.5)
+    with pytest.raises(TypeError, match="by keyword"):
+        E.dense_entropy_penalty(kernel, 1.0, True, 1e-3, "extra")
+    for fn, kwargs in [(E.dense_volume_change, {}), (E.conv_volume_penalty, {"grid": (2, 2)})]:
+        first = kernel if fn is E.dense_volume_change else kernel[None, None]
+        with pytest.raises(ValueError, match="paper form is"):
+            fn(first, form="paper", **kwargs)
+        with pytest.raises(ValueError, match="Argument `form` must be one of 'volume', 'normalized'"):
+            fn(first, form="log_volume", **kwargs)
+    with pytest.raises(TypeError, match="grid"):
+        E.conv_volume_change(kernel[None, None])  # grid is required

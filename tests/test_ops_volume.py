@@ -25,12 +25,12 @@ if BACKEND == "jax":
 
     V = types.SimpleNamespace(
         dense_entropy_change=jax.jit(E.dense_entropy_change),
-        dense_volume_change=_jit(E.dense_volume_change, "normalized"),
+        dense_volume_change=_jit(E.dense_volume_change, "form"),
         dense_volume_factors=_jit(E.dense_volume_factors, "epsilon"),
-        dense_volume_penalty=_jit(E.dense_volume_penalty, "lam", "stabilized", "normalized", "epsilon"),
-        conv_volume_change=_jit(E.conv_volume_change, "grid", "normalized"),
+        dense_volume_penalty=_jit(E.dense_volume_penalty, "lam", "stabilized", "epsilon", "form"),
+        conv_volume_change=_jit(E.conv_volume_change, "form", "grid"),
         conv_volume_penalty=_jit(
-            E.conv_volume_penalty, "grid", "output_positions", "lam", "stabilized", "normalized", "epsilon"
+            E.conv_volume_penalty, "lam", "output_positions", "stabilized", "epsilon", "form", "grid"
         ),
     )
 
@@ -118,7 +118,7 @@ def test_dense_volume_equals_svd_oracle(rng):
         kernel = (rng.normal(size=shape) / np.sqrt(shape[0])).astype("float32")
         s = np.linalg.svd(kernel.astype("float64"), compute_uv=False)
         close(V.dense_volume_change(kernel), np.sum(np.log(s)), err_msg=str(shape))
-        close(V.dense_volume_change(kernel, True), np_normalized(s), err_msg=f"{shape} normalized")
+        close(V.dense_volume_change(kernel, form="normalized"), np_normalized(s), err_msg=f"{shape} normalized")
 
 
 def test_dense_volume_square_kernel_is_paper_value_and_bounds_it(rng):
@@ -141,36 +141,36 @@ def test_dense_volume_permutation_invariant(rng):
         permuted = kernel[rng.permutation(shape[0])][:, rng.permutation(shape[1])]
         paper = to_numpy(V.dense_entropy_change(kernel))
         assert to_numpy(V.dense_entropy_change(permuted)) != pytest.approx(paper)
-        for normalized in (False, True):
-            expected = to_numpy(V.dense_volume_change(kernel, normalized))
-            close(V.dense_volume_change(permuted, normalized), expected, 1e-5, f"{shape} normalized={normalized}")
+        for form in ("volume", "normalized"):
+            expected = to_numpy(V.dense_volume_change(kernel, form=form))
+            close(V.dense_volume_change(permuted, form=form), expected, 1e-5, f"{shape} form={form}")
 
 
 def test_dense_normalized_is_scale_free_nonpositive_zero_on_isometries(rng):
     for shape in [(16, 5), (5, 16)]:
         kernel = rng.normal(size=shape).astype("float32")
-        value = to_numpy(V.dense_volume_change(kernel, True))
+        value = to_numpy(V.dense_volume_change(kernel, form="normalized"))
         raw = to_numpy(V.dense_volume_change(kernel))
         assert value < -0.1, shape
         for c in (1e-2, 3.0, 100.0):
-            close(V.dense_volume_change(c * kernel, True), value, 1e-4, f"{shape} c={c}")
+            close(V.dense_volume_change(c * kernel, form="normalized"), value, 1e-4, f"{shape} c={c}")
             scaled = raw + min(shape) * np.log(c)
             close(V.dense_volume_change(c * kernel), scaled, 1e-4, f"{shape} c={c}")
         q, _ = np.linalg.qr(rng.normal(size=(max(shape), min(shape))))
         isometry = (q if shape[0] >= shape[1] else q.T).astype("float32")
         for c in (1.0, 3.7):
-            assert abs(to_numpy(V.dense_volume_change(c * isometry, True))) < 1e-4, (shape, c)
+            assert abs(to_numpy(V.dense_volume_change(c * isometry, form="normalized"))) < 1e-4, (shape, c)
 
 
 def test_dense_volume_gradient_matches_finite_differences(rng):
-    for shape, normalized in [((6, 3), False), ((6, 3), True), ((3, 6), False), ((3, 6), True)]:
+    for shape, form in [((6, 3), "volume"), ((6, 3), "normalized"), ((3, 6), "volume"), ((3, 6), "normalized")]:
         kernel = rng.normal(size=shape).astype("float32")
-        _, grad = vgrad(lambda k: E.dense_volume_change(k, normalized), kernel)
-        expected = central_differences(lambda k: np_dense_volume(k, normalized), kernel)
+        _, grad = vgrad(lambda k: E.dense_volume_change(k, form=form), kernel)
+        expected = central_differences(lambda k: np_dense_volume(k, form == "normalized"), kernel)
         atol = 1e-4 * np.abs(expected).max()
-        msg = f"{shape} normalized={normalized}"
+        msg = f"{shape} form={form}"
         np.testing.assert_allclose(grad, expected, rtol=1e-3, atol=atol, err_msg=msg)
-        _, grad = vgrad(lambda k: E.dense_volume_penalty(k, 0.5, False, normalized), kernel)
+        _, grad = vgrad(lambda k: E.dense_volume_penalty(k, lam=0.5, stabilized=False, form=form), kernel)
         np.testing.assert_allclose(grad, -0.5 * expected, rtol=1e-3, atol=atol, err_msg=msg)
 
 
@@ -183,22 +183,22 @@ def np_dense_factors(kernel, epsilon):
     return np.abs(np.diag(np.linalg.qr(stacked, mode="r"))), delta
 
 
-@pytest.mark.parametrize("shape,normalized", [((40, 9), False), ((9, 40), True)])
-def test_dense_stabilized_penalty_is_surrogate_of_whole_kernel_qr_factors(rng, shape, normalized):
+@pytest.mark.parametrize("shape,form", [((40, 9), "volume"), ((9, 40), "normalized")])
+def test_dense_stabilized_penalty_is_surrogate_of_whole_kernel_qr_factors(rng, shape, form):
     kernel = (rng.normal(size=shape) / 6).astype("float32")
     eps = 1e-2
 
     def oracle(k):
         factors, delta = np_dense_factors(k, eps)
-        if normalized:
+        if form == "normalized":
             energy = np.sum(np.asarray(k, "float64") ** 2)
             factors = factors / np.sqrt(energy / len(factors) + delta)
             return 0.7 * np.sum(1.0 / (factors + eps) - 1.0 / (1.0 + eps))  # less its minimum
         return 0.7 * np.sum(1.0 / (factors + eps))
 
     factors, _ = np_dense_factors(kernel, eps)
-    close(V.dense_volume_factors(kernel, eps), factors, 1e-4)
-    value, grad = vgrad(lambda k: E.dense_volume_penalty(k, 0.7, True, normalized, eps), kernel)
+    close(V.dense_volume_factors(kernel, epsilon=eps), factors, 1e-4)
+    value, grad = vgrad(lambda k: E.dense_volume_penalty(k, lam=0.7, stabilized=True, epsilon=eps, form=form), kernel)
     np.testing.assert_allclose(value, oracle(kernel), rtol=1e-4)
     expected = central_differences(oracle, kernel)
     np.testing.assert_allclose(grad, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
@@ -211,13 +211,10 @@ def test_dense_stabilized_penalty_is_surrogate_of_whole_kernel_qr_factors(rng, s
 def test_conv_volume_equals_circular_matrix_oracle(rng, cases):
     for shape, grid in cases:
         kernel = rng.normal(size=shape).astype("float32")
-        for normalized in (False, True):
-            expected = np_conv_volume(kernel, *grid, normalized)
-            close(
-                V.conv_volume_change(kernel, grid, normalized),
-                expected,
-                err_msg=f"{shape} on {grid}, normalized={normalized}",
-            )
+        for form in ("volume", "normalized"):
+            expected = np_conv_volume(kernel, *grid, form == "normalized")
+            msg = f"{shape} on {grid}, form={form}"
+            close(V.conv_volume_change(kernel, form=form, grid=grid), expected, err_msg=msg)
 
 
 def test_conv_normalized_uses_kernel_energy_when_grid_covers_kernel(rng):
@@ -225,37 +222,35 @@ def test_conv_normalized_uses_kernel_energy_when_grid_covers_kernel(rng):
     h, w, k = 6, 5, 2
     energy = np.sum(kernel.astype("float64") ** 2)
     expected = np_conv_volume(kernel, h, w) - h * w * k / 2 * np.log(energy / k)
-    close(V.conv_volume_change(kernel, (h, w), True), expected)
-    value = to_numpy(V.conv_volume_change(kernel, (h, w), True))
+    close(V.conv_volume_change(kernel, form="normalized", grid=(h, w)), expected)
+    value = to_numpy(V.conv_volume_change(kernel, form="normalized", grid=(h, w)))
     assert value < -1.0
     for c in (1e-2, 50.0):
-        close(V.conv_volume_change(c * kernel, (h, w), True), value, 1e-4)
+        close(V.conv_volume_change(c * kernel, form="normalized", grid=(h, w)), value, 1e-4)
 
 
 def test_conv_volume_special_cases(rng):
     for c11 in (0.3, -2.5):  # 1x1 single channel: the paper's h w log|c11|
         one = np.full((1, 1, 1, 1), c11, "float32")
-        close(V.conv_volume_change(one, (4, 7)), 28 * np.log(abs(c11)), 1e-5)
+        close(V.conv_volume_change(one, grid=(4, 7)), 28 * np.log(abs(c11)), 1e-5)
     matrix = rng.normal(size=(3, 5)).astype("float32")  # 1x1 conv = the dense map at every position
     dense = to_numpy(V.dense_volume_change(matrix))
-    close(V.conv_volume_change(matrix[None, None], (3, 4)), 12 * dense, 1e-5)
+    close(V.conv_volume_change(matrix[None, None], grid=(3, 4)), 12 * dense, 1e-5)
     q, _ = np.linalg.qr(rng.normal(size=(4, 3)))
     shifted = np.zeros((3, 3, 4, 3), "float32")  # an orthogonal map on one tap: a scaled isometry
     shifted[1, 2] = 2.5 * q
-    assert abs(to_numpy(V.conv_volume_change(shifted, (5, 6), True))) < 1e-4
-    close(V.conv_volume_change(shifted, (5, 6)), 30 * 3 * np.log(2.5), 1e-5)
+    assert abs(to_numpy(V.conv_volume_change(shifted, form="normalized", grid=(5, 6)))) < 1e-4
+    close(V.conv_volume_change(shifted, grid=(5, 6)), 30 * 3 * np.log(2.5), 1e-5)
 
 
 def test_conv_volume_gradient_matches_finite_differences(rng):
     for shape, grid in [((2, 2, 2, 3), (4, 3)), ((2, 1, 3, 2), (3, 3))]:
         kernel = rng.normal(size=shape).astype("float32")
-        for normalized in (False, True):
-            _, grad = vgrad(lambda k: E.conv_volume_change(k, grid, normalized), kernel)
-            expected = central_differences(lambda k: np_conv_volume(k, *grid, normalized), kernel)
+        for form in ("volume", "normalized"):
+            _, grad = vgrad(lambda k: E.conv_volume_change(k, form=form, grid=grid), kernel)
+            expected = central_differences(lambda k: np_conv_volume(k, *grid, form == "normalized"), kernel)
             atol = 1e-4 * np.abs(expected).max()
-            np.testing.assert_allclose(
-                grad, expected, rtol=1e-3, atol=atol, err_msg=f"{shape} on {grid}, normalized={normalized}"
-            )
+            np.testing.assert_allclose(grad, expected, rtol=1e-3, atol=atol, err_msg=f"{shape} on {grid}, form={form}")
 
 
 def np_conv_stabilized(kernel, h, w, epsilon, normalized):
@@ -284,15 +279,19 @@ def test_conv_penalties_follow_output_positions_convention(rng):
     for shape, grid in [((3, 3, 2, 4), (6, 5)), ((2, 3, 4, 2), (5, 5)), ((3, 3, 2, 2), (2, 2))]:
         kernel = (rng.normal(size=shape) / 3).astype("float32")
         h, w = grid
-        for normalized in (False, True):
-            msg = f"{shape} on {grid}, normalized={normalized}"
+        for form in ("volume", "normalized"):
+            msg = f"{shape} on {grid}, form={form}"
+            normalized = form == "normalized"
             exact = np_conv_volume(kernel, h, w, normalized)
-            whole = V.conv_volume_penalty(kernel, grid, h * w, 1.0, False, normalized)
+            exact_form = dict(stabilized=False, form=form, grid=grid)
+            whole = V.conv_volume_penalty(kernel, lam=1.0, output_positions=h * w, **exact_form)
             close(whole, -exact, err_msg=msg)
-            seven = V.conv_volume_penalty(kernel, grid, 7, 0.3, False, normalized)
+            seven = V.conv_volume_penalty(kernel, lam=0.3, output_positions=7, **exact_form)
             close(seven, -0.3 * 7 * exact / (h * w), err_msg=msg)
             expected = np_conv_stabilized(kernel, h, w, 1e-2, normalized)
-            stabilized = V.conv_volume_penalty(kernel, grid, 7, 0.3, True, normalized, 1e-2)
+            stabilized = V.conv_volume_penalty(
+                kernel, lam=0.3, output_positions=7, stabilized=True, epsilon=1e-2, form=form, grid=grid
+            )
             close(stabilized, 0.3 * 7 * expected, err_msg=msg)
 
 
@@ -317,14 +316,15 @@ def singular_kernels(rng):
 def test_stabilized_penalties_finite_on_singular_kernels(rng):
     eps = 1e-3
     kernels = singular_kernels(rng)
-    for (name, kernel), normalized in [(i, n) for n in (False, True) for i in kernels.items()]:
-        name = f"{name} normalized={normalized}"
+    for (name, kernel), form in [(i, f) for f in ("volume", "normalized") for i in kernels.items()]:
+        normalized = form == "normalized"
+        name = f"{name} form={form}"
         if name.startswith("dense"):
-            fn = lambda k: E.dense_volume_penalty(k, 1.0, True, normalized, eps)  # noqa: E731
+            fn = lambda k: E.dense_volume_penalty(k, lam=1.0, stabilized=True, epsilon=eps, form=form)  # noqa: E731
             factors = 4
         else:
             fn = lambda k: E.conv_volume_penalty(  # noqa: E731
-                k, (6, 5), 30, 1.0, True, normalized, eps
+                k, lam=1.0, output_positions=30, stabilized=True, epsilon=eps, form=form, grid=(6, 5)
             )
             factors = 30 * 2
         value, grad = vgrad(fn, kernel)
@@ -339,24 +339,24 @@ def test_stabilized_penalties_finite_on_singular_kernels(rng):
 
 def test_exact_forms_are_minus_inf_on_singular_kernels():
     assert to_numpy(V.dense_volume_change(np.zeros((5, 3), "float32"))) == -np.inf
-    assert to_numpy(V.conv_volume_change(np.zeros((2, 2, 2, 3), "float32"), (3, 3))) == -np.inf
+    assert to_numpy(V.conv_volume_change(np.zeros((2, 2, 2, 3), "float32"), grid=(3, 3))) == -np.inf
 
 
 def test_volume_penalties_take_scalar_lam_only():
     for lam in [np.ones(3), [1.0, 2.0], np.ones((2, 3), "float32")]:
         with pytest.raises(ValueError, match="lam"):
-            E.dense_volume_penalty(np.ones((3, 2), "float32"), lam)
+            E.dense_volume_penalty(np.ones((3, 2), "float32"), lam=lam)
         with pytest.raises(ValueError, match="lam"):
-            E.conv_volume_penalty(np.ones((1, 1, 2, 3), "float32"), (2, 2), lam=lam)
+            E.conv_volume_penalty(np.ones((1, 1, 2, 3), "float32"), lam=lam, grid=(2, 2))
     kernel = np.diag([2.0, 3.0]).astype("float32")
     for lam in (np.float32(2.0), np.array(2.0), 2):
-        close(E.dense_volume_penalty(kernel, lam, stabilized=False), -2 * np.log(6.0))
+        close(E.dense_volume_penalty(kernel, lam=lam, stabilized=False), -2 * np.log(6.0))
 
 
 def test_conv_volume_rejects_bad_grid():
     for grid in [(0, 5), (5,), (2.5, 3), "ab", 4, (3, 4, 5)]:
         with pytest.raises(ValueError, match="grid"):
-            E.conv_volume_change(np.ones((2, 2, 1, 1), "float32"), grid)
+            E.conv_volume_change(np.ones((2, 2, 1, 1), "float32"), grid=grid)
 
 
 # --- precision and compilation --------------------------------------------------------------
@@ -383,44 +383,48 @@ FUNCTIONS = {
     "dense_volume_change": (dense_kernel, lambda k: E.dense_volume_change(k), np_dense_volume),
     "dense_volume_change-normalized": (
         dense_kernel,
-        lambda k: E.dense_volume_change(k, True),
+        lambda k: E.dense_volume_change(k, form="normalized"),
         lambda k: np_dense_volume(k, True),
     ),
     "dense_volume_factors": (dense_kernel, lambda k: E.dense_volume_factors(k), lambda k: np_dense_factors(k, 1e-3)[0]),
     "dense_volume_penalty": (
         dense_kernel,
-        lambda k: E.dense_volume_penalty(k, 0.5),
+        lambda k: E.dense_volume_penalty(k, lam=0.5),
         lambda k: np_dense_penalty(k, False),
     ),
     "dense_volume_penalty-normalized": (
         dense_kernel,
-        lambda k: E.dense_volume_penalty(k, 0.5, normalized=True),
+        lambda k: E.dense_volume_penalty(k, lam=0.5, form="normalized"),
         lambda k: np_dense_penalty(k, True),
     ),
     "dense_volume_penalty-exact": (
         dense_kernel,
-        lambda k: E.dense_volume_penalty(k, 0.5, False, True),
+        lambda k: E.dense_volume_penalty(k, lam=0.5, stabilized=False, form="normalized"),
         lambda k: -0.5 * np_dense_volume(k, True),
     ),
-    "conv_volume_change": (conv_kernel, lambda k: E.conv_volume_change(k, (6, 5)), lambda k: np_conv_volume(k, 6, 5)),
+    "conv_volume_change": (
+        conv_kernel,
+        lambda k: E.conv_volume_change(k, grid=(6, 5)),
+        lambda k: np_conv_volume(k, 6, 5),
+    ),
     "conv_volume_change-normalized": (
         conv_kernel,
-        lambda k: E.conv_volume_change(k, (6, 5), True),
+        lambda k: E.conv_volume_change(k, form="normalized", grid=(6, 5)),
         lambda k: np_conv_volume(k, 6, 5, True),
     ),
     "conv_volume_penalty": (
         conv_kernel,
-        lambda k: E.conv_volume_penalty(k, (6, 5), 30, 0.5),
+        lambda k: E.conv_volume_penalty(k, lam=0.5, output_positions=30, grid=(6, 5)),
         lambda k: 15 * np_conv_stabilized(k, 6, 5, 1e-3, False),
     ),
     "conv_volume_penalty-normalized": (
         conv_kernel,
-        lambda k: E.conv_volume_penalty(k, (6, 5), 30, 0.5, normalized=True),
+        lambda k: E.conv_volume_penalty(k, lam=0.5, output_positions=30, form="normalized", grid=(6, 5)),
         lambda k: 15 * np_conv_stabilized(k, 6, 5, 1e-3, True),
     ),
     "conv_volume_penalty-exact": (
         conv_kernel,
-        lambda k: E.conv_volume_penalty(k, (6, 5), 30, 0.5, False),
+        lambda k: E.conv_volume_penalty(k, lam=0.5, output_positions=30, stabilized=False, grid=(6, 5)),
         lambda k: -0.5 * np_conv_volume(k, 6, 5),
     ),
 }

@@ -49,9 +49,9 @@ def paraunitary_conv(rng, c_in, c_out, scale):
 
 def old_dense(kernel, lam, epsilon=EPS):
     """The stabilized normalized dense penalty before issue 24: no minimum subtracted."""
-    factors, trace = E.gram_cholesky_factors(V._tall(kernel), epsilon, with_trace=True)
+    factors, trace = E.gram_cholesky_factors(V._tall(kernel), epsilon=epsilon, with_trace=True)
     factors = factors / keras.ops.sqrt(trace / factors.shape[0])
-    return lam * keras.ops.sum(E.entropy_surrogate(factors, epsilon))
+    return lam * keras.ops.sum(E.entropy_surrogate(factors, epsilon=epsilon))
 
 
 def old_conv(kernel, grid, output_positions, lam, epsilon=EPS):
@@ -69,7 +69,7 @@ def old_conv(kernel, grid, output_positions, lam, epsilon=EPS):
     factors = V._diag(chol)[:, ::2]
     trace = keras.ops.sum(V._diag(gram_re), axis=-1) + k * delta
     factors = factors / keras.ops.sqrt(keras.ops.sum(weights * trace) / (h * w * k))
-    per_freq = keras.ops.sum(E.entropy_surrogate(factors, epsilon), axis=-1)
+    per_freq = keras.ops.sum(E.entropy_surrogate(factors, epsilon=epsilon), axis=-1)
     return lam * output_positions * keras.ops.sum(weights * per_freq) / (h * w)
 
 
@@ -84,7 +84,7 @@ def test_dense_normalized_is_zero_at_scaled_isometries(rng, shape, scale):
     kernel = scaled_isometry(rng, shape, scale)
     k = min(shape)
     for lam in (1e-2, 1.0, -0.5):
-        value = to_numpy(E.dense_volume_penalty(kernel, lam, normalized=True))
+        value = to_numpy(E.dense_volume_penalty(kernel, lam=lam, form="normalized"))
         np.testing.assert_allclose(value, 0.0, atol=2e-6 * floor(abs(lam), k), err_msg=f"lam={lam}")
     regularizer = ke.DenseEntropy(1e-2, form="normalized")
     np.testing.assert_allclose(to_numpy(regularizer(kernel)), 0.0, atol=2e-6 * floor(1e-2, k))
@@ -96,8 +96,8 @@ def test_conv_normalized_is_zero_where_every_transfer_matrix_is_one_scaled_isome
     k = min(channels)
     for grid, n_out in [((5, 7), 35), ((16, 16), 30), ((3, 3), 1)]:
         # It is the optimum: the exact normalized change is 0 there too.
-        np.testing.assert_allclose(to_numpy(E.conv_volume_change(kernel, grid, True)), 0.0, atol=1e-3)
-        value = to_numpy(E.conv_volume_penalty(kernel, grid, n_out, 0.7, normalized=True))
+        np.testing.assert_allclose(to_numpy(E.conv_volume_change(kernel, form="normalized", grid=grid)), 0.0, atol=1e-3)
+        value = to_numpy(E.conv_volume_penalty(kernel, lam=0.7, output_positions=n_out, form="normalized", grid=grid))
         np.testing.assert_allclose(value, 0.0, atol=2e-6 * floor(0.7, k, n_out), err_msg=f"{grid}")
     regularizer = ke.ConvEntropy(1e-2, output_shape=(8, 8), form="normalized", grid=(8, 8))
     np.testing.assert_allclose(to_numpy(regularizer(kernel)), 0.0, atol=2e-6 * floor(1e-2, k, 64))
@@ -130,16 +130,16 @@ def test_normalized_penalty_is_never_below_its_minimum(rng):
     for shape in [(20, 6), (6, 20)]:
         for scale in (1e-4, 0.1, 10.0):
             kernel = (scale * rng.normal(size=shape)).astype("float32")
-            assert to_numpy(E.dense_volume_penalty(kernel, 1.0, normalized=True)) > 0
-            assert to_numpy(E.dense_volume_penalty(kernel, -1.0, normalized=True)) < 0
+            assert to_numpy(E.dense_volume_penalty(kernel, lam=1.0, form="normalized")) > 0
+            assert to_numpy(E.dense_volume_penalty(kernel, lam=-1.0, form="normalized")) < 0
     kernel = rng.normal(size=(3, 3, 2, 4)).astype("float32")
-    assert to_numpy(E.conv_volume_penalty(kernel, (6, 5), 30, 1.0, normalized=True)) > 0
+    assert to_numpy(E.conv_volume_penalty(kernel, lam=1.0, output_positions=30, form="normalized", grid=(6, 5))) > 0
 
 
 @pytest.mark.parametrize("shape", [(9, 4), (4, 9)])
 def test_dense_gradients_equal_the_old_route(rng, shape):
     kernel = (rng.normal(size=shape) / 3).astype("float32")
-    new, new_grad = value_and_grad(lambda k: E.dense_volume_penalty(k, 0.3, normalized=True), kernel)
+    new, new_grad = value_and_grad(lambda k: E.dense_volume_penalty(k, lam=0.3, form="normalized"), kernel)
     old, old_grad = value_and_grad(lambda k: old_dense(k, 0.3), kernel)
     np.testing.assert_allclose(new + floor(0.3, min(shape)), old, rtol=1e-5)
     np.testing.assert_allclose(new_grad, old_grad, rtol=1e-5, atol=1e-6 * np.abs(old_grad).max())
@@ -150,7 +150,9 @@ def test_dense_gradients_equal_the_old_route(rng, shape):
 def test_conv_gradients_equal_the_old_route(rng, shape):
     kernel = (rng.normal(size=shape) / 3).astype("float32")
     grid = (5, 6)
-    new, new_grad = value_and_grad(lambda k: E.conv_volume_penalty(k, grid, 12, 0.3, normalized=True), kernel)
+    new, new_grad = value_and_grad(
+        lambda k: E.conv_volume_penalty(k, lam=0.3, output_positions=12, form="normalized", grid=grid), kernel
+    )
     old, old_grad = value_and_grad(lambda k: old_conv(k, grid, 12, 0.3), kernel)
     np.testing.assert_allclose(new + floor(0.3, 2, 12), old, rtol=1e-5)
     np.testing.assert_allclose(new_grad, old_grad, rtol=1e-5, atol=1e-6 * np.abs(old_grad).max())

@@ -244,17 +244,16 @@ def test_placement_with_a_volume_form(form, tmp_path):
     touched = keras_entropy.place_penalties(model, "pre_skip", lam=0.05, form=form, grid=(4, 4))
     touched += keras_entropy.place_penalties(model, ["head"], lam=0.2, form=form)
     assert names(touched) == ["b1_2_conv", "b1_0_conv", "b2_1_conv", "head"]
-    normalized = form == "normalized"
     expected = []
     for layer in touched:
         reg = layer.kernel_regularizer
         assert reg.form == form and layer.kernel.regularizer is reg
         if isinstance(layer, keras.layers.Conv2D):
             assert reg.grid == (4, 4) and reg.output_shape == (4, 4)
-            expected.append(E.conv_volume_penalty(layer.kernel, (4, 4), 16, 0.05, normalized=normalized))
+            expected.append(E.conv_volume_penalty(layer.kernel, lam=0.05, output_positions=16, form=form, grid=(4, 4)))
         else:
             assert isinstance(reg, DenseEntropy)
-            expected.append(E.dense_volume_penalty(layer.kernel, 0.2, normalized=normalized))
+            expected.append(E.dense_volume_penalty(layer.kernel, lam=0.2, form=form))
     losses = [float(to_numpy(v)) for v in model.losses]
     np.testing.assert_allclose(sorted(losses), sorted(float(to_numpy(v)) for v in expected), rtol=1e-5)
     path = str(tmp_path / "placed.keras")

@@ -56,7 +56,7 @@ def test_profile_values_equal_core_math():
             layer = model.get_layer("c1") if entry.name == "c1" else model.get_layer("block").get_layer(entry.name)
             expected = to_numpy(E.conv_entropy_change(layer.kernel)).reshape(-1)
             np.testing.assert_array_equal(entry.values, expected)
-            total = to_numpy(E.conv_entropy_change(layer.kernel, entry.output_positions)).sum()
+            total = to_numpy(E.conv_entropy_change(layer.kernel, output_positions=entry.output_positions)).sum()
             np.testing.assert_allclose(entry.total, total, rtol=1e-5)
         else:
             expected = float(to_numpy(E.dense_entropy_change(layer.kernel)))
@@ -327,7 +327,7 @@ def _kernels(model):
 @pytest.mark.parametrize("form", ["volume", "normalized"])
 def test_volume_form_values_equal_the_ops_functions(form):
     """One value per layer: dense `dense_volume_change`, conv the per-position
-    `conv_volume_change(kernel, grid) / (h w)` on the default grid (output size,
+    `conv_volume_change(kernel, grid=grid) / (h w)` on the default grid (output size,
     at least the kernel size) and the total N_out times it."""
     model = small_cnn()
     kernels = _kernels(model)
@@ -342,11 +342,11 @@ def test_volume_form_values_equal_the_ops_functions(form):
         assert entry.values.shape == (1,)
         if entry.kind == "conv":
             h, w = entry.grid
-            expected = float(to_numpy(E.conv_volume_change(kernel, (h, w), normalized))) / (h * w)
+            expected = float(to_numpy(E.conv_volume_change(kernel, form=form, grid=(h, w)))) / (h * w)
             np.testing.assert_allclose(entry.values[0], expected, rtol=1e-5)
             np.testing.assert_allclose(entry.total, entry.output_positions * expected, rtol=1e-5)
         else:
-            expected = float(to_numpy(E.dense_volume_change(kernel, normalized)))
+            expected = float(to_numpy(E.dense_volume_change(kernel, form=form)))
             np.testing.assert_allclose([entry.values[0], entry.total], [expected] * 2, rtol=1e-5)
         if normalized:
             assert entry.total <= 1e-5
@@ -356,7 +356,7 @@ def test_volume_form_values_equal_the_ops_functions(form):
     # An explicit grid serves every conv layer; mean/min/... are the one value.
     fixed = keras_entropy.entropy_profile(model, kinds="conv", form=form, grid=(6, 6))
     assert [e.grid for e in fixed] == [(6, 6)] * 3
-    expected = float(to_numpy(E.conv_volume_change(kernels["c2"], (6, 6), normalized))) / 36
+    expected = float(to_numpy(E.conv_volume_change(kernels["c2"], form=form, grid=(6, 6)))) / 36
     np.testing.assert_allclose(fixed["c2"].statistic("mean"), expected, rtol=1e-5)
     np.testing.assert_allclose(fixed["c2"].total, 20 * expected, rtol=1e-5)
 

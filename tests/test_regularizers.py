@@ -54,7 +54,7 @@ def test_kl_sparsity_term_in_model_losses_is_exactly_p(rng):
     x = rng.normal(size=(16, 5)).astype("float32")
     a = to_numpy(layer(x))
     (term,) = layer.losses
-    want = to_numpy(E.kl_sparsity_penalty(a, 0.1, 2.0))
+    want = to_numpy(E.kl_sparsity_penalty(a, rho=0.1, beta=2.0))
     np.testing.assert_allclose(to_numpy(term), want, rtol=1e-5)
 
 

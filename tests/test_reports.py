@@ -388,15 +388,33 @@ def test_dense_autoencoder_quick_on_embedded_data(tmp_path, no_tfds_copy, capsys
     assert rewritten == summary  # the command shown is the one that made the records, without --report-only
 
 
-def test_dense_autoencoder_full_mode_never_substitutes(tmp_path, no_tfds_copy):
+def test_dense_autoencoder_full_mode_never_substitutes(tmp_path, no_tfds_copy, capsys):
     from keras_entropy.experiments.datasets import DatasetNotFoundError
 
     example = load_example()
     with pytest.raises(DatasetNotFoundError, match="mnist"):
-        example.main(["--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
+        example.experiment(example.parse_args(["--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]))
     with pytest.raises(DatasetNotFoundError, match="tfds_home"):
-        example.main(["--no-download", "--out", str(tmp_path / "o")])
+        example.experiment(example.parse_args(["--no-download", "--out", str(tmp_path / "o")]))
+    # As a command: one line naming the flag, exit status 2.
+    assert example.main(["--no-download", "--out", str(tmp_path / "o")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "error: mnist is not in tensorflow-datasets' data directory" in line and "--no-download" in line
     assert not (tmp_path / "o" / "results.jsonl").exists()
+
+
+def test_dense_autoencoder_defaults_are_the_papers_settings(capsys):
+    from keras_entropy.experiments import paper
+
+    example = load_example()
+    assert {k: v for k, v in example.DEFAULTS.items() if k in paper.DENSE_AUTOENCODER_PAPER} == {
+        k: v for k, v in paper.DENSE_AUTOENCODER_PAPER.items() if k in example.DEFAULTS
+    }
+    args = example.parse_args(["--quick", "--patience", "0"])
+    assert (args.patience, args.max_epochs, args.batch_size, args.lams) == (0, 15, 128, [0.0, 1e-3, 1e-1])
+    with pytest.raises(SystemExit):
+        example.parse_args(["--latent-dims", "8", "0"])
+    assert capsys.readouterr().err.splitlines()[-1].endswith("--latent-dims: must be at least 1, got 0")
 
 
 def test_dense_autoencoder_mixed_precision(tmp_path, no_tfds_copy, capsys):

@@ -68,14 +68,21 @@ def expected_penalties(model, values):
             expected.append(
                 float(
                     to_numpy(
-                        ops.conv_entropy_penalty(layer.kernel, values["conv_lam"], n_out, values["conv_stabilized"])
+                        ops.conv_entropy_penalty(
+                            layer.kernel,
+                            lam=values["conv_lam"],
+                            output_positions=n_out,
+                            stabilized=values["conv_stabilized"],
+                        )
                     )
                 )
             )
     if values.get("dense_lam", 0.0) != 0:
         layers = denses[:1] if values["dense_placement"] == "first" else denses
         for layer in layers:
-            expected.append(float(to_numpy(ops.dense_entropy_penalty(layer.kernel, values["dense_lam"], True))))
+            expected.append(
+                float(to_numpy(ops.dense_entropy_penalty(layer.kernel, lam=values["dense_lam"], stabilized=True)))
+            )
     return sorted(expected)
 
 
@@ -453,3 +460,7 @@ def test_example_help_and_quick_autoencoder_search(tmp_path, capsys):
     assert len(records) == 2 and all(r["config"]["model"] == "autoencoder" for r in records)
     for r in records:  # the searched form, in the trials where the penalty is on
         assert r["config"].get("dense_form") in ((None,) if r["config"]["dense_lam"] == 0 else ("paper", "normalized"))
+        # The example's own `build(hp)` names its hyperparameters as `tuning.hp_names` does: the export
+        # turns the baseline into lam 0 and placement "none".
+        assert r["config"]["dense_placement"] in (("none",) if r["config"]["dense_lam"] == 0 else ("first", "all"))
+        assert "dense_entropy" not in r["config"] and r["history"]["val_loss"]

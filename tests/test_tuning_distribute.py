@@ -13,7 +13,7 @@ from keras_entropy.tuning.distribute.cluster import main as cluster_main
 pytestmark = pytest.mark.one_backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SEARCH_SCRIPT = os.path.join(ROOT, "tests", "tuning_cluster_search.py")
+SEARCH_SCRIPT = os.path.join(ROOT, "tests", "scripts", "tuning_cluster_search.py")
 
 
 def test_cluster_command_line_checks():

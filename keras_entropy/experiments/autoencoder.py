@@ -3,18 +3,19 @@
 Each experiment has a model builder, a `*_run(config, seed, data)` training
 function that returns a sweep record's fields (see
 `keras_entropy.experiments.runs`), and its paper settings (`*_PAPER`, in
-`keras_entropy.experiments.paper`). The example scripts in `examples/` are
-thin command-line wrappers around them (`examples/dense_autoencoder.py`:
-`dense_autoencoder_sweep`, `write_dense_autoencoder_report`);
-`fixed_config` makes the fixed part of any sweep's configs, and
-`form_entry`, `config_form`, `unpenalised` and `with_forms` their penalty
-form (a config without `form` ran the paper's, `PAPER_FORM`).
+`keras_entropy.experiments.paper`). `fixed_config` makes the fixed part of
+any sweep's configs and `flat_sweep_data` a sweep's flattened images with
+it; `form_entry`, `config_form`, `unpenalised` and `with_forms` give their
+penalty form (a config without `form` ran the paper's, `PAPER_FORM`).
 
 Dense autoencoder (section 5.2): one dense hidden layer of `latent_dim`
 sigmoid units, a sigmoid reconstruction layer, Adam, mean squared error,
 `DenseEntropy(lam)` on the first kernel, early stopping after 7 epochs
-without improvement, 10 replications. Several penalty forms (`forms`) run
-side by side, each with its own report (`write_dense_autoencoder_report`).
+without improvement, 10 replications (`dense_autoencoder`,
+`dense_autoencoder_run`). `examples/dense_autoencoder.py` builds and trains
+the same model itself and takes its grid (`dense_autoencoder_sweep`) and
+report (`write_dense_autoencoder_report`) from here. Several penalty forms
+(`forms`) run side by side, each with its own report.
 """
 
 import os
@@ -129,6 +130,30 @@ def flatten_images(x):
     return x.reshape(len(x), -1).astype("float32") / 255.0
 
 
+def flat_sweep_data(data, settings, experiment, dataset, values, names, *, test_size="val_size", dtype_policy=True):
+    """`(x_train, x_test, fixed)`: a sweep's flattened images and the fixed part of its configs.
+
+    `x_train` holds the first `settings["train_size"]` training images and
+    `x_test` the first `settings[test_size]` test images (None: all), as
+    float32 vectors in [0, 1] (`flatten_images`); `fixed` is `fixed_config`
+    of `experiment` on `dataset` with their sizes (`train_size` and
+    `test_size`, the name under which the test images count) and
+    `values[name]` for each of `names`.
+    """
+    x_train = flatten_images(data.x_train[: settings["train_size"]])
+    x_test = flatten_images(data.x_test[: settings[test_size]])
+    fixed = fixed_config(
+        experiment,
+        dataset,
+        "embedded" if data.is_embedded else "full",
+        {"train_size": len(x_train), test_size: len(x_test)},
+        values,
+        names,
+        dtype_policy=dtype_policy,
+    )
+    return x_train, x_test, fixed
+
+
 def dense_autoencoder_run(config, seed, data, verbose="auto"):
     """Train one dense autoencoder of a sweep; returns the record's fields.
 
@@ -189,14 +214,12 @@ def dense_autoencoder_sweep(data, settings, dataset, monitor="val_loss", stop_wh
     """
     from keras_entropy.experiments.sweeps import expand_grid
 
-    x_train = flatten_images(data.x_train[: settings["train_size"]])
-    x_val = flatten_images(data.x_test[: settings["val_size"]])
     values = {**DENSE_AUTOENCODER_PAPER, **settings, "monitor": monitor, "stop_when": stop_when}
-    fixed = fixed_config(
+    x_train, x_val, fixed = flat_sweep_data(
+        data,
+        settings,
         "dense_autoencoder",
         dataset,
-        "embedded" if data.is_embedded else "full",
-        {"train_size": len(x_train), "val_size": len(x_val)},
         values,
         ("patience", "max_epochs", "batch_size", "learning_rate", "monitor", "stop_when"),
     )

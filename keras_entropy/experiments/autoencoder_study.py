@@ -1,25 +1,32 @@
-"""The dense autoencoder study's model and one run: the configurations of `evidence` made into Keras models.
+"""The dense autoencoder study's machinery: data, one run's record, the search plan and the report.
 
-examples/dense_autoencoder_study.py and the README's first command
-(examples/compare_penalties.py) train the paper's 784 -> width -> 784
-sigmoid autoencoder in the configurations of
+examples/dense_autoencoder_study.py builds the paper's 784 -> width -> 784
+sigmoid autoencoder itself, with `DenseEntropy(lam, form=...)` or Keras's
+`OrthogonalRegularizer` as a kernel regularizer, in the configurations of
 `keras_entropy.experiments.evidence` (`evidence.PENALTIES`: no penalty, the
-three forms of `DenseEntropy`, Keras's `OrthogonalRegularizer` as a peer),
-each on one kernel (`evidence.PLACEMENTS`):
+three forms of `DenseEntropy`, the peer), each on one kernel
+(`evidence.PLACEMENTS`). This module holds what a user would not write by
+hand:
 
-- `orthogonal_mode`, `penalty_regularizer`: a configuration's kernel
-  regularizer;
-- `study_autoencoder`: the compiled model, with the reconstruction MSE as
-  a metric of its own (Keras adds the penalty to `loss`);
 - `split_images`: training, validation (the end of the training set) and
   test images as vectors in [0, 1];
-- `study_run`: one run for a fixed number of epochs, every epoch's train,
-  validation and test MSE, the paper's stopping rule replayed afterwards:
-  a sweep record's fields (`keras_entropy.experiments.sweeps`).
+- `TestMSE`, `study_record`: the test MSE after every epoch, and a run's
+  history as a sweep record's fields, the paper's stopping rule replayed
+  (`keras_entropy.experiments.runs.run_record`);
+- `StudyPlan`: the study's grids, the trials on disk, the search of one
+  configuration (`keras_entropy.tuning.grid_search`, resumable), the
+  chosen configurations and the final runs' configs;
+- `write_report`: summary.md, trials.csv and the figures from the records
+  (the evidence and verdict of `evidence` and `verdict`).
 
-What the records show is computed by `evidence` and `verdict`. Keras and
-numpy are imported lazily.
+`study_autoencoder` and `study_run` are the same model and run in one call
+(examples/compare_penalties.py, the README's first command); `orthogonal_mode`
+and `penalty_regularizer` are a configuration's kernel regularizer.
+Keras and numpy are imported lazily.
 """
+
+import math
+import os
 
 from keras_entropy import validation
 from keras_entropy.experiments.evidence import BASELINE, MONITORS, NO_PLACEMENT, PEER, PENALTIES, PLACEMENTS
@@ -100,13 +107,36 @@ def split_images(data, val_size, train_size=None, test_size=None):
     return x_train, flatten_images(data.x_train[rest:]), flatten_images(data.x_test[:test_size])
 
 
+def test_mse_callback(x_test):
+    """A Keras callback that appends the reconstruction MSE of `x_test` to its `values` after every epoch."""
+    import keras
+    import numpy as np
+
+    values = []
+
+    def on_epoch_end(epoch, logs=None):
+        error = callback.model.predict(x_test, batch_size=1024, verbose=0) - x_test
+        values.append(float(np.mean(np.square(error, dtype="float64"))))
+
+    callback = keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)
+    callback.values = values
+    return callback
+
+
+def study_record(history, test_mse, patience):
+    """A final run's sweep record fields: its history with `test_mse`, the paper's rule replayed on `MONITORS`."""
+    from keras_entropy.experiments.runs import run_record
+
+    return run_record({**history, "test_mse": list(test_mse)}, MONITORS, int(patience))
+
+
 def study_run(config, seed, data, verbose=0):
     """Train one configuration for `config["epochs"]` epochs (no early stopping); a sweep record's fields.
 
     The history holds `loss`, `mse` (train), `val_loss`, `val_mse` and
     `test_mse` (the reconstruction MSE of the test images after each
-    epoch); the stopping epochs of the paper's rule (`config["patience"]`
-    on `MONITORS`) are replayed on it (`keras_entropy.experiments.runs.run_record`).
+    epoch: `test_mse_callback`); the stopping epochs of the paper's rule
+    (`config["patience"]` on `MONITORS`) are replayed on it (`study_record`).
 
     Args:
         config: `latent_dim`, `penalty`, `lam`, `placement`, `learning_rate`,
@@ -114,9 +144,6 @@ def study_run(config, seed, data, verbose=0):
         data: `(x_train, x_val, x_test)` (see `split_images`).
     """
     import keras
-    import numpy as np
-
-    from keras_entropy.experiments.runs import run_record
 
     x_train, x_val, x_test = data
     keras.utils.set_random_seed(int(seed))
@@ -128,12 +155,7 @@ def study_run(config, seed, data, verbose=0):
         config["placement"],
         config["learning_rate"],
     )
-    test_mse = []
-
-    def on_epoch_end(epoch, logs=None):
-        error = model.predict(x_test, batch_size=1024, verbose=0) - x_test
-        test_mse.append(float(np.mean(np.square(error, dtype="float64"))))
-
+    test_mse = test_mse_callback(x_test)
     history = model.fit(
         x_train,
         x_train,
@@ -141,10 +163,356 @@ def study_run(config, seed, data, verbose=0):
         epochs=int(config["epochs"]),
         batch_size=int(config["batch_size"]),
         verbose=verbose,
-        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)],
+        callbacks=[test_mse],
     ).history
     keras.backend.clear_session()
-    return run_record({**history, "test_mse": test_mse}, MONITORS, int(config["patience"]))
+    return study_record(history, test_mse.values, config["patience"])
 
 
-__all__ = ["orthogonal_mode", "penalty_regularizer", "split_images", "study_autoencoder", "study_run"]
+# ---------------------------------------------------------------------------
+# The study: searches, final runs, report.
+
+
+class StudyPlan:
+    """The plan of examples/dense_autoencoder_study.py from its settings: grids, trials on disk, final runs.
+
+    Resumable: the searches resume their KerasTuner projects, the final
+    runs the sweep's results file.
+
+    Args:
+        run: the script's `script_setup.Run`, with `arrays` (`split_images`).
+        settings: the script's settings (`widths`, `penalties`,
+            `learning_rates`, `lams`, `factors`, `trial_epochs`, `epochs`,
+            `seeds`, `patience`, `thresholds`, `batch_size`, `search_seed`).
+        deadline_s: the CPU-time budget's end (`study.deadline`).
+    """
+
+    def __init__(self, run, settings, deadline_s=math.inf):
+        self.run, self.settings, self.deadline_s = run, settings, deadline_s
+
+    def grid_size(self, penalty):
+        """The trials of one configuration's grid."""
+        size = len(self.settings["learning_rates"])
+        if penalty == BASELINE:
+            return size
+        return size * len(PLACEMENTS) * len(self.settings["factors" if penalty == PEER else "lams"])
+
+    def grid_arguments(self, width, penalty):
+        """The keyword arguments of `keras_entropy.tuning.grid_search` for one configuration.
+
+        The script calls `tuning.grid_search(hypermodel, tuning.objective("val_mse"),
+        **plan.grid_arguments(width, penalty))`: its KerasTuner project under
+        tuner/ (resumed where it stopped), the trials exported to
+        trials.jsonl, the CPU budget. `hypermodel`'s hyperparameters are
+        `learning_rate`; for an entropy penalty `dense_lam` and
+        `dense_placement` (exported as `lam` and `placement`), for the peer
+        `factor` and `placement`.
+        """
+        settings = self.settings
+        fixed = {"latent_dim": width, "penalty": penalty, "trial_epochs": settings["trial_epochs"]}
+        if penalty == BASELINE:
+            fixed.update(lam=0.0, placement=NO_PLACEMENT)
+        elif penalty != PEER and len(settings["lams"]) == 1:  # a single lam is no hyperparameter
+            fixed["lam"] = settings["lams"][0]
+        x_train, x_val, _ = self.run.arrays
+        return dict(
+            directory=self.run.path("tuner"),
+            project=f"width_{width}_{penalty}",
+            fit=dict(
+                x=x_train,
+                y=x_train,
+                validation_data=(x_val, x_val),
+                epochs=settings["trial_epochs"],
+                batch_size=settings["batch_size"],
+            ),
+            deadline_s=self.deadline_s,
+            export_to=self.run.path("trials.jsonl"),
+            fixed=fixed,
+            drop=("dense_form",),
+            rename={"dense_lam": "lam", "dense_placement": "placement", "factor": "lam"},
+            seed=settings["search_seed"],
+            label=f"width {width}, {penalty}",
+        )
+
+    def trials(self):
+        """The exported trials of this search space (its widths, penalties, grids and trial epochs)."""
+        from keras_entropy.experiments import sweeps
+
+        settings = self.settings
+
+        def in_space(config):
+            penalty = config["penalty"]
+            grid = [0.0] if penalty == BASELINE else settings["factors" if penalty == PEER else "lams"]
+            return (
+                config["latent_dim"] in settings["widths"]
+                and config["penalty"] in settings["penalties"]
+                and config["trial_epochs"] == settings["trial_epochs"]
+                and config.get("lam", 0.0) in grid
+                and config["learning_rate"] in settings["learning_rates"]
+            )
+
+        return [r for r in sweeps.load_records(self.run.path("trials.jsonl")) if in_space(r["config"])]
+
+    def final_configs(self, width=None, trials=None):
+        """The final runs' configs: each configuration with a complete search, at its chosen hyperparameters."""
+        from keras_entropy.experiments.evidence import chosen_hyperparameters
+
+        trials = self.trials() if trials is None else trials
+        run, settings = self.run, self.settings
+        chosen = chosen_hyperparameters(trials)
+        x_train, x_val, x_test = run.arrays
+        fixed = {
+            "experiment": "dense_autoencoder_study",
+            "dataset": run.data.name,
+            "data_source": "embedded" if run.data.is_embedded else "full",
+            "train_size": len(x_train),
+            "val_size": len(x_val),
+            "test_size": len(x_test),
+            **{k: settings[k] for k in ("epochs", "batch_size", "patience")},
+        }
+        counts = {}
+        for r in trials:
+            cell = (r["config"]["latent_dim"], r["config"]["penalty"])
+            counts[cell] = counts.get(cell, 0) + 1
+        widths = settings["widths"] if width is None else [width]
+        return [
+            {**fixed, "latent_dim": w, "penalty": p, **{k: chosen[w, p][k] for k in CHOSEN}}
+            for w in widths
+            for p in settings["penalties"]
+            if (w, p) in chosen and counts[w, p] >= self.grid_size(p)
+        ]
+
+    def budgeted(self, train):
+        """`train(config, seed)` that starts no run once the CPU budget is used up (`study.TimeUp`)."""
+        from keras_entropy.experiments import study
+
+        def budgeted_train(config, seed):
+            if study.time_is_up(self.deadline_s):
+                raise study.TimeUp
+            return train(config, seed)
+
+        return budgeted_train
+
+
+#: What the search chooses for each configuration.
+CHOSEN = ("learning_rate", "lam", "placement")
+
+
+def write_report(plan, command):
+    """summary.md, trials.csv and the figures from the records; returns `(summary path, verdict rows)`."""
+    from keras_entropy.experiments import curves, script_setup, sweeps, verdict
+
+    run, settings, trials = plan.run, plan.settings, plan.trials()
+    configs = plan.final_configs(trials=trials)
+    keys = {p["key"] for p in sweeps.plan_runs(configs, settings["seeds"], run.args.seed)} if configs else set()
+    records = sweeps.load_records(run.results_path, keys)
+    _write_trials_csv(run.path("trials.csv"), trials, configs)
+    figures = []
+    if records:
+        for metric, label in (("val_mse", "validation MSE"), ("test_mse", "test MSE")):
+            figures.append(
+                curves.plot_curves(
+                    records,
+                    run.path(f"{metric}_curves.png"),
+                    metric,
+                    label,
+                    title=f"Dense autoencoder on MNIST: {label} per epoch",
+                )
+            )
+    verdicts = verdict.verdict_rows(records) if records else []
+    lines = _summary_lines(plan, trials, configs, records, verdicts, len(keys), command, figures)
+    return script_setup.write_summary(run.out, lines), verdicts
+
+
+def _write_trials_csv(path, trials, configs):
+    from keras_entropy.experiments.evidence import trial_score
+
+    fields = ("latent_dim", "penalty", "learning_rate", "lam", "placement")
+    chosen = {tuple(c[k] for k in fields) for c in configs}
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(
+            "latent_dim,penalty,learning_rate,lam,placement,trial_epochs,score_min_val_mse,best_epoch,trial_id,chosen\n"
+        )
+        for r in trials:
+            c, tuner = r["config"], r.get("tuner") or {}
+            f.write(
+                f"{c['latent_dim']},{c['penalty']},{c['learning_rate']:g},{c['lam']:g},{c['placement']},"
+                f"{c['trial_epochs']},{trial_score(r):.6g},{tuner.get('best_step')},"
+                f"{tuner.get('trial_id')},{tuple(c[k] for k in fields) in chosen}\n"
+            )
+
+
+def _chosen_table(trials, configs, records):
+    """Markdown: the chosen hyperparameters per configuration, with the best trial score per kernel."""
+    from keras_entropy.experiments.evidence import trial_score
+    from keras_entropy.experiments.reports import markdown_table
+
+    rows = []
+    for c in configs:
+        mine = [
+            r for r in trials if (r["config"]["latent_dim"], r["config"]["penalty"]) == (c["latent_dim"], c["penalty"])
+        ]
+        best = {
+            p: min((trial_score(r) for r in mine if r["config"]["placement"] == p), default=math.nan)
+            for p in (*PLACEMENTS, NO_PLACEMENT)
+        }
+        runs = [r for r in records if r["config"] == c]
+        per_epoch = sum(r["wall_time_s"] / len(r["history"]["val_mse"]) for r in runs) / len(runs) if runs else math.nan
+        rows.append(
+            [c["latent_dim"], c["penalty"], f"{c['learning_rate']:g}", f"{c['lam']:g}", c["placement"], len(mine)]
+            + [f"{best[p]:.4e}" if math.isfinite(best[p]) else "-" for p in (NO_PLACEMENT, *PLACEMENTS)]
+            + [f"{per_epoch:.2f}" if math.isfinite(per_epoch) else "-"]
+        )
+    return markdown_table(
+        [
+            "width",
+            "config",
+            "learning rate",
+            "lam / factor",
+            "kernel",
+            "trials",
+            "best trial (no penalty)",
+            "best trial on encoder",
+            "best trial on decoder",
+            "s / epoch (final runs)",
+        ],
+        rows,
+    )
+
+
+def _summary_lines(plan, trials, configs, records, verdicts, planned, command, figures):
+    from keras_entropy.experiments import evidence, script_setup, verdict
+
+    run, settings = plan.run, plan.settings
+    thresholds, n_trials = settings["thresholds"], sum(plan.grid_size(p) for p in settings["penalties"])
+    n_runs = len(settings["widths"]) * len(settings["penalties"]) * settings["seeds"]
+    info = sorted({f"{r.get('backend')} on {', '.join(r.get('devices') or ['?'])}" for r in records + trials})
+    x_train, x_val, x_test = run.arrays
+    lines = script_setup.summary_header("Does an entropy penalty help a dense autoencoder on MNIST?", run.note, command)
+    lines += [
+        "The study runs in portions: the same command resumes it (--cpu-minutes bounds the CPU time of each "
+        "invocation), so the command above may have run several times."
+        + (
+            " `OPENBLAS_NUM_THREADS=1`: on the JAX backend the penalties' Cholesky and QR run through the "
+            "OpenBLAS that scipy bundles, whose idle threads spin; on a shared CPU that made each penalised "
+            "step several times slower (only the speed changes)."
+            if os.environ.get("OPENBLAS_NUM_THREADS") == "1"
+            else ""
+        ),
+        "",
+        f"**Status:** {len(records)} of {n_runs} final runs done ({planned} planned so far: {len(configs)} "
+        "configurations have a finished search); "
+        f"{len(trials)} of {n_trials * len(settings['widths'])} search trials done. "
+        f"Backend/devices: {', '.join(info) or 'none yet'}.",
+        "",
+        "## Setup",
+        "",
+        f"- Data: {_data(run.data)}. Training: the first {len(x_train)} training images; validation: "
+        f"the last {len(x_val)} training images (hyperparameters are chosen on these alone); test: "
+        f"{len(x_test)} test images, used only for this report.",
+        f"- Model: {x_train.shape[1]} -> width -> {x_train.shape[1]}, sigmoid both layers, MSE, Adam, batch "
+        f"{settings['batch_size']}; widths {', '.join(map(str, settings['widths']))}. Configurations: "
+        "`none` (no penalty), `paper` / `volume` / `normalized` (`DenseEntropy(lam, form=...)`, stabilized), "
+        "`orthogonal` (`keras.regularizers.OrthogonalRegularizer(factor)`, mode `columns` on the encoder "
+        "kernel and `rows` on the decoder kernel, the vectors that can be orthogonal); each penalty is a "
+        "kernel regularizer on one kernel.",
+        f"- Search (a KerasTuner grid search, one project per width and configuration in `tuner/`, every "
+        f"trial exported to `trials.jsonl` and `trials.csv`): learning rate "
+        f"{_grid(settings['learning_rates'])} for every configuration, the baseline included; DenseEntropy lam "
+        f"{_grid(settings['lams'])}; orthogonal factor {_grid(settings['factors'])}; kernel encoder or decoder "
+        f"for each penalty. Each trial trains {settings['trial_epochs']} epochs (fewer than the final runs, "
+        f"to fit the compute budget) from the weights of seed {settings['search_seed']}; its score is the "
+        "lowest validation MSE within those epochs (the MSE alone, not `val_loss`, which includes the "
+        "penalty); the lowest score wins.",
+        f"- Final runs: each configuration at its chosen hyperparameters, seeds {run.args.seed} .. "
+        f"{run.args.seed + settings['seeds'] - 1}, {settings['epochs']} epochs each, no early stopping; per "
+        "epoch the records hold train MSE (`mse`, Keras's mean over the epoch's batches), validation MSE and "
+        "loss, and test MSE. The paper's "
+        f"stopping rule (patience {settings['patience']}) is replayed afterwards on val MSE and on val loss.",
+        "",
+        "## Chosen hyperparameters",
+        "",
+        "Best trial = the lowest validation MSE within a trial's epochs, per kernel.",
+        "",
+        _chosen_table(trials, configs, records),
+        "",
+    ]
+    if not records:
+        return lines + ["No final runs yet.", ""]
+    rows = evidence.evidence_rows(records, thresholds)
+    lines += (
+        ["## Verdict", ""]
+        + [f"- {s}" for s in verdict.verdict_sentences(verdicts)]
+        + [f"- {s}" for s in search_against_final(settings, trials, verdicts)]
+        + [
+            "",
+            verdict.verdict_table(verdicts),
+            "",
+            "## Results",
+            "",
+            evidence.results_note(settings["epochs"], settings["patience"]),
+            "",
+            evidence.evidence_table(rows, thresholds),
+            "",
+            evidence.TESTS_NOTE,
+            "",
+            evidence.tests_table(rows),
+            "",
+        ]
+    )
+    return lines + [line for path in figures for line in (f"![{os.path.basename(path)}]({os.path.basename(path)})", "")]
+
+
+def search_against_final(settings, trials, verdicts):
+    """Per width: what beat no penalty within the trials' epochs, and which of those lost after the final runs."""
+    from keras_entropy.experiments.evidence import chosen_hyperparameters
+
+    chosen, sentences = chosen_hyperparameters(trials), []
+    for width in sorted({r["group"] for r in verdicts}):
+        final = {r["penalty"]: r["final"][0] for r in verdicts if r["group"] == width}
+        if (width, BASELINE) not in chosen or BASELINE not in final:
+            continue
+        early = [
+            p
+            for p in final
+            if p != BASELINE and (width, p) in chosen and chosen[width, p]["score"] < chosen[width, BASELINE]["score"]
+        ]
+        late = [p for p in early if final[p] > final[BASELINE]]
+        sentences.append(
+            f"Width {width}: within the search's {settings['trial_epochs']} epochs, "
+            + (", ".join(early) or "no penalty")
+            + " had a lower best validation MSE than no penalty"
+            + (
+                f"; after {settings['epochs']} epochs {', '.join(late)} had a higher mean final test MSE than no "
+                "penalty: the short trials favoured what helps early"
+                if late
+                else ""
+            )
+            + "."
+        )
+    return sentences
+
+
+def _data(data):
+    source = {"embedded": "the embedded MNIST subset", "local": "the four MNIST IDX files of --data-dir"}
+    return f"{data.name}, {len(data.x_train)} training and {len(data.x_test)} test images from " + source.get(
+        data.source, "tensorflow-datasets"
+    )
+
+
+def _grid(values):
+    return ", ".join(f"{v:g}" for v in values)
+
+
+__all__ = [
+    "StudyPlan",
+    "orthogonal_mode",
+    "penalty_regularizer",
+    "search_against_final",
+    "split_images",
+    "study_autoencoder",
+    "study_record",
+    "study_run",
+    "test_mse_callback",
+    "write_report",
+]

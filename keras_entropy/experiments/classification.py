@@ -1,41 +1,37 @@
-"""The paper's classification experiments (seed 001, sections 5.3 and 5.4).
+"""The paper's classification experiments (seed 001, sections 5.3 and 5.4): what the scripts share.
 
-Small CNNs on CIFAR-10 (section 5.3, Table 1): 1-3 blocks of (3x3
-convolution, leaky ReLU, 2x2 max pooling), then a softmax classifier;
-widths 32/64/128; cross-entropy and Adam; `ConvEntropy(lam)` on the first
-convolution or on all of them (the paper's form, or another `form`); 10 replications; one-tailed t-tests of "the
-entropy loss improves the accuracy" (`classification_report.improvement_table`).
+The scripts `examples/cnn_classification.py` (small CNNs on CIFAR-10,
+section 5.3, Table 1) and `examples/large_cnn_classification.py` (VGG16
+and ResNet50 on Imagenette, section 5.4, Table 2) build their models,
+attach `ConvEntropy` and train them themselves. This module holds what a
+user would not write by hand:
 
-Large CNNs on Imagenette (section 5.4, Table 2): `keras.applications`
-VGG16 and ResNet50 (`weights=None`) with a dense head, trained vanilla,
-with augmentation (horizontal flips, 20% rotation, 20% zoom) or with
-augmentation and dropout 0.5 between the head's dense layers; the penalty
-placed with `keras_entropy.placement` ("first" = the paper's [1],
-"first_two" = [1, 2] for VGG16 and [1, 5] for ResNet50, "pre_skip",
-"empirical"); SGD with learning rate 0.01, divided by 10 after 10 epochs
-without a validation-accuracy gain; early stopping after 25.
+- `fit_classifier`: `model.fit` with early stopping on `val_accuracy`,
+  returning a sweep record's fields (the accuracies of the best epoch);
+- `load_reference`: the reference profile of the "empirical" placement;
+- the sweeps: `cnn_inputs` / `cnn_configs` and `large_cnn_inputs` /
+  `large_cnn_configs` (the data arrays, the fixed config and the grid of
+  configs `Run.sweep` runs), their paper settings being `CNN_PAPER` and
+  `LARGE_CNN_PAPER` in `keras_entropy.experiments.paper`;
+- `small_cnn`: the paper's small CNN with `ConvEntropy` placed by name, for
+  the CNN study (`keras_entropy.experiments.cnn_study`) and
+  `examples/tune_lambda.py`; `examples/cnn_classification.py` builds the
+  same network with `keras.layers`.
 
-Each experiment has a model builder, a `*_run(config, seed, data)` function
-that trains one run of a sweep and returns the record's fields (see
-`keras_entropy.experiments.runs`), and its paper settings (`CNN_PAPER`,
-`LARGE_CNN_PAPER` in `keras_entropy.experiments.paper`). The example
-scripts `examples/cnn_classification.py` and
-`examples/large_cnn_classification.py` are thin wrappers around them and
-the sweep pieces here: `cnn_inputs` / `cnn_configs` and `large_cnn_inputs`
-/ `large_cnn_configs` / `large_cnn_trainer`; their tables, plot and
-summary.md are in `keras_entropy.experiments.classification_report`.
+Their tables, plot and summary.md are in
+`keras_entropy.experiments.classification_report`.
 """
 
 import keras
 
 from keras_entropy import validation
 from keras_entropy.experiments import runs, sweeps
-from keras_entropy.experiments.autoencoder import config_form, fixed_config, form_entry, unpenalised
+from keras_entropy.experiments.autoencoder import fixed_config, form_entry, unpenalised
 from keras_entropy.experiments.images import image_shape, prepare_images
 from keras_entropy.experiments.paper import CNN_PAPER, LARGE_CNN_PAPER, NO_PLACEMENT, PAPER_FORM
 from keras_entropy.placement import place_penalties
 
-TRAININGS = ("vanilla", "augmentation", "augmentation_dropout")
+#: The large CNNs of section 5.4.
 ARCHS = ("vgg16", "resnet50")
 
 
@@ -119,145 +115,8 @@ def fit_classifier(
     )
 
 
-def cnn_run(config, seed, data, verbose="auto"):
-    """Train one small CNN of a sweep; returns the record's fields.
-
-    Args:
-        config: dict with `depth`, `width`, `lam`, `placement` and optionally
-            `patience`, `max_epochs`, `batch_size`, `learning_rate`,
-            `stabilized`, `form` (default `PAPER_FORM`).
-        seed: seeds Keras (weights, shuffling).
-        data: `(x_train, y_train, x_val, y_val)`; images float32 `(N, H, W, C)`.
-    """
-    x_train, y_train, x_val, y_val = data
-    settings = {**CNN_PAPER, **config}
-    keras.utils.set_random_seed(int(seed))
-    classes = int(max(int(y_train.max()), int(y_val.max())) + 1)
-    model = small_cnn(
-        tuple(x_train.shape[1:]),
-        int(settings["depth"]),
-        int(settings["width"]),
-        max(classes, 2),
-        float(settings["lam"]),
-        settings["placement"],
-        stabilized=bool(settings.get("stabilized", True)),
-        form=config_form(settings),
-    )
-    model.compile(
-        keras.optimizers.Adam(float(settings["learning_rate"])), "sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
-    outcome = fit_classifier(
-        model,
-        x_train,
-        y_train,
-        (x_val, y_val),
-        patience=int(settings["patience"]),
-        max_epochs=int(settings["max_epochs"]),
-        batch_size=int(settings["batch_size"]),
-        verbose=verbose,
-    )
-    keras.backend.clear_session()
-    return outcome
-
-
 # --------------------------------------------------------------------------
 # VGG16 / ResNet50 (section 5.4)
-
-
-def augmentation_layers(rotation=0.2, zoom=0.2, seed=None):
-    """The paper's augmentation: horizontal flips, `rotation` and `zoom` (fractions).
-
-    Keras preprocessing layers, active only in training.
-    """
-    return [
-        keras.layers.RandomFlip("horizontal", seed=seed, name="aug_flip"),
-        keras.layers.RandomRotation(rotation, seed=seed, name="aug_rotation"),
-        keras.layers.RandomZoom(zoom, seed=seed, name="aug_zoom"),
-    ]
-
-
-def large_cnn(
-    arch,
-    input_shape=(224, 224, 3),
-    classes=10,
-    *,
-    training="vanilla",
-    head_units=4096,
-    dropout=0.5,
-    lam=0.0,
-    placement="first",
-    reference=None,
-    k=None,
-    stabilized=True,
-    form=PAPER_FORM,
-):
-    """VGG16 or ResNet50 (`keras.applications`, random weights) with a dense head.
-
-    The model: uint8-range images -> `Rescaling(1/255)` -> [augmentation]
-    -> backbone (`include_top=False`, its layers inlined in this model, so
-    layer names such as `block1_conv1` or `conv1_conv` are top-level) ->
-    head -> softmax. VGG16's head is `Flatten, Dense(head_units), Dense(head_units)`
-    (ReLU) as in the original; ResNet50's is `GlobalAveragePooling2D,
-    Dense(head_units)`. With `training="augmentation_dropout"`,
-    `Dropout(dropout)` follows each hidden dense layer of the head (i.e.
-    lies between the head's dense layers).
-
-    Args:
-        arch: "vgg16" or "resnet50".
-        input_shape: `(height, width, 3)`; at least 32x32.
-        classes: number of classes.
-        training: "vanilla", "augmentation" or "augmentation_dropout".
-        head_units: width of the hidden dense layers of the head.
-        dropout: dropout rate of "augmentation_dropout".
-        lam: entropy penalty strength; 0 adds none.
-        placement: a `keras_entropy.place_penalties` strategy ("first",
-            "first_two", "pre_skip", "empirical", "all") or a list of layer
-            names / indices; only convolutions are candidates.
-        reference, k: for "empirical" (see `keras_entropy.select_layers`).
-        stabilized: stabilized (default) or exact penalty.
-        form: the penalty's form (see `keras_entropy.ConvEntropy`).
-
-    Returns:
-        An uncompiled functional `keras.Model`.
-    """
-    validation.validate_choice(arch, "arch", ARCHS)
-    validation.validate_choice(training, "training", TRAININGS)
-    input_shape = image_shape(input_shape)
-    if input_shape[0] < 32 or input_shape[1] < 32 or input_shape[2] != 3:
-        raise ValueError(f"Argument `input_shape` must be at least (32, 32, 3). Received: input_shape={input_shape!r}")
-    classes = validation.validate_positive_int(classes, "classes")
-    head_units = validation.validate_positive_int(head_units, "head_units")
-    if not validation.validate_float(dropout, "dropout", minimum=0.0) < 1:
-        raise ValueError(f"Argument `dropout` must be in [0, 1). Received: dropout={dropout!r}")
-    lam = validation.validate_float(lam, "lam")
-    inputs = keras.Input(input_shape, name="image")
-    x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    if training != "vanilla":
-        for layer in augmentation_layers():
-            x = layer(x)
-    application = keras.applications.VGG16 if arch == "vgg16" else keras.applications.ResNet50
-    backbone = application(include_top=False, weights=None, input_tensor=x)
-    x = backbone.output
-    drop = dropout if training == "augmentation_dropout" else 0.0
-    if arch == "vgg16":
-        x = keras.layers.Flatten(name="flatten")(x)
-        hidden = ("fc1", "fc2")
-    else:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        hidden = ("fc1",)
-    for name in hidden:
-        x = keras.layers.Dense(head_units, activation="relu", name=name)(x)
-        if drop:
-            x = keras.layers.Dropout(drop, name=f"{name}_dropout")(x)
-    outputs = keras.layers.Dense(classes, activation="softmax", dtype="float32", name="predictions")(x)
-    model = keras.Model(inputs, outputs, name=f"{arch}_{training}")
-    if lam != 0:
-        if placement == NO_PLACEMENT:
-            raise ValueError(f"Argument `placement` cannot be {NO_PLACEMENT!r} when lam != 0. Received: lam={lam!r}")
-        place_penalties(
-            model, placement, lam, reference=reference, k=k, kinds=("conv",), stabilized=stabilized, form=form
-        )
-    return model
 
 
 def load_reference(source, arch, input_shape=None):
@@ -291,72 +150,6 @@ def load_reference(source, arch, input_shape=None):
     )
 
 
-def large_cnn_run(config, seed, data, verbose="auto", reference=None):
-    """Train one VGG16 / ResNet50 run of a sweep; returns the record's fields.
-
-    Args:
-        config: dict with `arch`, `training`, `placement`, `lam` and
-            optionally the keys of `LARGE_CNN_PAPER` (`head_units`,
-            `dropout`, `learning_rate`, `lr_patience`, `lr_factor`,
-            `patience`, `max_epochs`, `batch_size`, `empirical_k`,
-            `reference`, `form`).
-        seed: seeds Keras.
-        data: `(x_train, y_train, x_val, y_val)`, images uint8 or float in
-            [0, 255] of shape `(N, S, S, 3)`.
-        reference: the `EntropyProfile` of "empirical" (default: from
-            `load_reference(config["reference"], arch)`).
-
-    SGD(learning_rate), `ReduceLROnPlateau(val_accuracy, factor=lr_factor,
-    patience=lr_patience)`, early stopping on `val_accuracy` after
-    `patience` epochs; metrics at the best validation-accuracy epoch.
-    """
-    x_train, y_train, x_val, y_val = data
-    settings = {**{k: v for k, v in LARGE_CNN_PAPER.items() if not isinstance(v, (list, dict))}, **config}
-    keras.utils.set_random_seed(int(seed))
-    placement, lam = settings["placement"], float(settings["lam"])
-    if placement == "empirical" and lam != 0 and reference is None:
-        reference = load_reference(settings["reference"], settings["arch"], tuple(x_train.shape[1:]))
-    classes = int(max(int(y_train.max()), int(y_val.max())) + 1)
-    model = large_cnn(
-        settings["arch"],
-        tuple(x_train.shape[1:]),
-        max(classes, 2),
-        training=settings["training"],
-        head_units=int(settings["head_units"]),
-        dropout=float(settings["dropout"]),
-        lam=lam,
-        placement=placement,
-        reference=reference,
-        k=int(settings["empirical_k"]),
-        form=config_form(settings),
-    )
-    penalised = [layer.name for layer in model.layers if getattr(layer, "kernel_regularizer", None) is not None]
-    model.compile(
-        keras.optimizers.SGD(float(settings["learning_rate"])), "sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
-    plateau = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_accuracy",
-        mode="max",
-        factor=float(settings["lr_factor"]),
-        patience=int(settings["lr_patience"]),
-        verbose=0,
-    )
-    outcome = fit_classifier(
-        model,
-        x_train.astype("float32"),
-        y_train,
-        (x_val.astype("float32"), y_val),
-        patience=int(settings["patience"]),
-        max_epochs=int(settings["max_epochs"]),
-        batch_size=int(settings["batch_size"]),
-        extra_callbacks=[plateau],
-        verbose=verbose,
-    )
-    outcome["penalised_layers"] = penalised
-    keras.backend.clear_session()
-    return outcome
-
-
 # ---------------------------------------------------------------------------
 # The sweeps of examples/cnn_classification.py and large_cnn_classification.py.
 
@@ -367,25 +160,44 @@ def baseline_and_treated(lams, cell, treated_configs):
     return configs + (treated_configs if any(lam != 0 for lam in lams) else [])
 
 
-def cnn_inputs(data, settings, source):
-    """`(arrays, fixed)` of the small-CNN sweep: `(x_train, y_train, x_val, y_val)` and the fixed config.
+def sweep_inputs(data, settings, experiment, dataset, source, values, names, images=None, labels=None):
+    """`(arrays, fixed)` of a supervised sweep: the data arrays and the fixed part of its configs.
 
-    The fixed config holds the penalty form when it is not the paper's
+    `arrays` is `(x_train, y_train, x_val, y_val)`: the first
+    `settings["train_size"]` training and `settings["val_size"]` test
+    examples (all when None), the images through `images` and the labels
+    through `labels` (default: as they are). `fixed` is `fixed_config` of
+    `experiment`, `dataset`, `source`, the sizes and `values[name]` for each
+    of `names`, then the penalty form when it is not the paper's
     (`form_entry`); the baselines leave it out (`baseline_and_treated`).
     """
-    x_train = prepare_images(data.x_train[: settings["train_size"]])
-    y_train = data.y_train[: settings["train_size"]].astype("int32")
-    x_val = prepare_images(data.x_test[: settings["val_size"]])
-    y_val = data.y_test[: settings["val_size"]].astype("int32")
-    fixed = fixed_config(
+    images = images or (lambda x: x)
+    labels = labels or (lambda y: y)
+    train, val = slice(settings["train_size"]), slice(settings["val_size"])
+    x_train, y_train = images(data.x_train[train]), labels(data.y_train[train])
+    x_val, y_val = images(data.x_test[val]), labels(data.y_test[val])
+    sizes = {"train_size": len(x_train), "val_size": len(x_val)}
+    fixed = fixed_config(experiment, dataset, source, sizes, values, names)
+    return (x_train, y_train, x_val, y_val), {**fixed, **form_entry(settings.get("form", PAPER_FORM))}
+
+
+def _int_labels(y):
+    return y.astype("int32")
+
+
+def cnn_inputs(data, settings, source):
+    """`(arrays, fixed)` of the small-CNN sweep (`sweep_inputs`): images as float32, labels as int32."""
+    return sweep_inputs(
+        data,
+        settings,
         "cnn_classification",
         data.name,
         "embedded" if data.is_embedded else source,
-        {"train_size": len(x_train), "val_size": len(x_val)},
         {**CNN_PAPER, **settings},
         ("patience", "max_epochs", "batch_size", "learning_rate"),
+        prepare_images,
+        _int_labels,
     )
-    return (x_train, y_train, x_val, y_val), {**fixed, **form_entry(settings.get("form", PAPER_FORM))}
 
 
 def cnn_configs(settings, fixed):
@@ -415,19 +227,16 @@ INITIAL_REFERENCE_NOTE = (
 def large_cnn_inputs(data, settings, source, note=None, dataset="imagenette"):
     """`(arrays, fixed, note)` of the large-CNN sweep.
 
-    `arrays` is `(x_train, y_train, x_val, y_val)`; `fixed` holds the
-    penalty form when it is not the paper's (`form_entry`); `note` gains
+    `arrays` and `fixed` as `sweep_inputs` makes them (the images kept as
+    loaded, in [0, 255], labels as int32); `note` gains
     `INITIAL_REFERENCE_NOTE` when "empirical" runs use `reference="initial"`.
     """
-    x_train = data.x_train[: settings["train_size"]]
-    y_train = data.y_train[: settings["train_size"]].astype("int32")
-    x_val = data.x_test[: settings["val_size"]]
-    y_val = data.y_test[: settings["val_size"]].astype("int32")
-    fixed = fixed_config(
+    arrays, fixed = sweep_inputs(
+        data,
+        settings,
         "large_cnn_classification",
         dataset,
         source,
-        {"train_size": len(x_train), "val_size": len(x_val)},
         {**LARGE_CNN_PAPER, **settings},
         (
             "image_size",
@@ -440,13 +249,13 @@ def large_cnn_inputs(data, settings, source, note=None, dataset="imagenette"):
             "max_epochs",
             "batch_size",
         ),
+        labels=_int_labels,
     )
-    fixed.update(form_entry(settings.get("form", PAPER_FORM)))
     if settings["reference"] == "initial" and "empirical" in (
         settings["placements"] or LARGE_CNN_PAPER["placements"]["resnet50"]
     ):
         note = f"{note} {INITIAL_REFERENCE_NOTE}" if note else INITIAL_REFERENCE_NOTE
-    return (x_train, y_train, x_val, y_val), fixed, note
+    return arrays, fixed, note
 
 
 def large_cnn_configs(settings, fixed):
@@ -474,37 +283,16 @@ def large_cnn_configs(settings, fixed):
     return configs
 
 
-def large_cnn_trainer(arrays, image_size, verbose="auto"):
-    """`train(config, seed)` for the large-CNN sweep; loads each "empirical" reference profile once."""
-    references = {}
-
-    def train(config, seed):
-        reference = None
-        if config["placement"] == "empirical":
-            name = (config["reference"], config["arch"])
-            if name not in references:
-                references[name] = load_reference(config["reference"], config["arch"], (image_size,) * 2 + (3,))
-            reference = references[name]
-        return large_cnn_run(config, seed, arrays, verbose=verbose, reference=reference)
-
-    return train
-
-
 __all__ = [
     "ARCHS",
     "INITIAL_REFERENCE_NOTE",
-    "TRAININGS",
-    "augmentation_layers",
     "baseline_and_treated",
     "cnn_configs",
     "cnn_inputs",
-    "cnn_run",
     "fit_classifier",
-    "large_cnn",
     "large_cnn_configs",
     "large_cnn_inputs",
-    "large_cnn_run",
-    "large_cnn_trainer",
     "load_reference",
     "small_cnn",
+    "sweep_inputs",
 ]

@@ -5,13 +5,13 @@ trains it without labels (`model.fit(x)`) so that every input's
 `q = softmax(-beta X)` is confident while the batch-mean `<q>` stays uniform.
 The predicted cluster of an input is `argmin(X)` (the largest `q`).
 
-This module holds the pieces of `examples/unsupervised_clustering.py`
-(a run is scored against held-out labels by
-`keras_entropy.experiments.clustering_scores`):
+`examples/unsupervised_clustering.py` builds and trains that network; this
+module holds the rest of the example (a run is scored against held-out
+labels by `keras_entropy.experiments.clustering_scores`):
 
-- the baselines: `kmeans` and `pca` (numpy), `kmeans_sklearn` (scikit-learn's);
-- `clustering_model` (an MLP with `n_clusters` linear outputs) and
-  `clustering_run(config, seed, data)` for `keras_entropy.experiments.sweeps.run_sweep`;
+- the baselines: `kmeans` and `pca` (numpy), `kmeans_sklearn` (scikit-learn's),
+  and `baseline_run(config, seed, data)`, one k-means run of a sweep
+  (`keras_entropy.experiments.sweeps.run_sweep`);
 - the example's sweep and report: `clustering_sweep`, `write_clustering_report`
   (summary.md, with `summarize_methods` and `method_comparisons`: one-tailed
   Welch t-tests, Benjamini-Hochberg adjusted over the table, differences with
@@ -27,10 +27,13 @@ import numpy as np
 from keras_entropy import validation
 from keras_entropy.experiments.clustering_scores import clustering_scores
 from keras_entropy.experiments.paper import CLUSTERING_PAPER
-from keras_entropy.losses import SoftmaxEntropyLoss
 
-#: Methods `clustering_run` knows.
+#: The methods of the example: the network trained with `SoftmaxEntropyLoss` (balance as set, and 0),
+#: then the k-means baselines (`baseline_run`).
 METHODS = ("entropy", "entropy_balance0", "kmeans", "kmeans_pca", "kmeans_sklearn")
+
+#: The methods `baseline_run` runs.
+BASELINES = tuple(m for m in METHODS if m.startswith("kmeans"))
 
 #: k-means++ restarts of scikit-learn's KMeans ("kmeans_sklearn"; the best inertia is kept).
 KMEANS_INITS = 10
@@ -135,94 +138,44 @@ def kmeans_sklearn(x, n_clusters, seed=0, iterations=300, inits=KMEANS_INITS):
 
 
 # ---------------------------------------------------------------------------
-# The network and one run of a sweep.
+# One baseline run of a sweep.
 
 
-def clustering_model(input_dim, n_clusters=10, hidden_units=(512, 256)):
-    """An MLP with `n_clusters` linear float32 outputs for `SoftmaxEntropyLoss`.
-
-    Args:
-        input_dim: number of input features (784 for MNIST).
-        n_clusters: number of output units (clusters).
-        hidden_units: widths of the ReLU hidden layers (may be empty).
-
-    Returns:
-        An uncompiled `keras.Sequential`. The cluster of an input is the
-        argmin of its outputs (`predict_clusters`).
-    """
-    input_dim = validation.validate_positive_int(input_dim, "input_dim")
-    n_clusters = validation.validate_int(n_clusters, "n_clusters", minimum=2)
-    if isinstance(hidden_units, (int, str)):
-        raise TypeError(f"Argument `hidden_units` must be a list of ints. Received: hidden_units={hidden_units!r}")
-    hidden_units = [validation.validate_positive_int(u, "hidden_units") for u in hidden_units]
-    layers = [keras.Input((input_dim,))]
-    for i, units in enumerate(hidden_units):
-        layers.append(keras.layers.Dense(units, activation="relu", name=f"hidden_{i + 1}"))
-    layers.append(keras.layers.Dense(n_clusters, dtype="float32", name="clusters"))
-    return keras.Sequential(layers, name=f"entropy_clustering_{n_clusters}")
-
-
-def predict_clusters(model, x, batch_size=1024):
-    """Cluster of each input: `argmin` of the outputs (= argmax of `softmax(-beta X)`)."""
-    outputs = model.predict(x, batch_size=batch_size, verbose=0)
-    return np.argmin(np.asarray(outputs), axis=-1)
-
-
-def clustering_run(config, seed, data, verbose=0):
-    """One clustering run of a sweep; returns the record's fields.
+def baseline_run(config, seed, data):
+    """One k-means run of a sweep; returns the record's fields.
 
     Args:
-        config: dict with `method` (one of `METHODS`, see
+        config: dict with `method` (one of `BASELINES`, see
             `METHOD_DESCRIPTIONS`) and optionally the keys of
-            `paper.CLUSTERING_PAPER` and `kmeans_inits`. The networks train
-            on the training inputs alone; the k-means methods fit on them
-            and assign the test inputs to the nearest centre.
-        seed: seeds weights, shuffling and k-means.
+            `paper.CLUSTERING_PAPER` and `kmeans_inits`. The method fits on
+            the training inputs and assigns the test inputs to the nearest
+            centre.
+        seed: seeds k-means.
         data: `(x_train, x_test, y_test)`: float32 `(N, D)` inputs and the
             held-out labels of `x_test`, used only to score the clusters.
 
     Returns:
-        dict with `metrics` (`clustering_scores`, `fit_time_s`, and for the
-        network runs `final_loss`) and for the network runs `history`.
+        dict with `metrics`: `clustering_scores` and `fit_time_s`.
     """
     if not isinstance(config, dict):
         raise TypeError(f"Argument `config` must be a dict. Received: config={config!r}")
     x_train, x_test, y_test = data
     settings = {**CLUSTERING_PAPER, **config}
-    method = validation.validate_choice(settings.get("method"), "method", METHODS)
-    n_clusters = int(settings["n_clusters"])
-    seed = int(seed)
+    method = validation.validate_choice(settings.get("method"), "method", BASELINES)
+    n_clusters, seed = int(settings["n_clusters"]), int(seed)
     start = time.perf_counter()
-    if method.startswith("kmeans"):
-        train, test = x_train, x_test
-        if method == "kmeans_pca":
-            train, (mean, components) = pca(x_train, int(settings["pca_components"]))
-            test = (np.asarray(x_test, "float64") - mean) @ components.T
-        iterations, inits = int(settings["kmeans_iterations"]), int(settings.get("kmeans_inits") or KMEANS_INITS)
-        if method == "kmeans_sklearn":
-            _, assign = kmeans_sklearn(train, n_clusters, seed, iterations, inits)
-        else:
-            _, assign = kmeans(train, n_clusters, seed=seed, iterations=iterations)
-        metrics = clustering_scores(y_test, assign(test))
-        metrics["fit_time_s"] = round(time.perf_counter() - start, 3)
-        return {"metrics": metrics}
-    balance = 0.0 if method == "entropy_balance0" else float(settings["balance"])
-    keras.utils.set_random_seed(seed)
-    model = clustering_model(x_train.shape[1], n_clusters, settings["hidden_units"])
-    model.compile(
-        optimizer=keras.optimizers.Adam(float(settings["learning_rate"])),
-        loss=SoftmaxEntropyLoss(beta=float(settings["beta"]), balance=balance),
-    )
-    history = model.fit(
-        x_train, epochs=int(settings["epochs"]), batch_size=int(settings["batch_size"]), shuffle=True, verbose=verbose
-    ).history
-    history = {name: [float(v) for v in values] for name, values in history.items()}
-    metrics = clustering_scores(y_test, predict_clusters(model, x_test))
-    final = history["loss"][-1] if history.get("loss") else math.nan
-    metrics["final_loss"] = final if math.isfinite(final) else None
+    train, test = x_train, x_test
+    if method == "kmeans_pca":
+        train, (mean, components) = pca(x_train, int(settings["pca_components"]))
+        test = (np.asarray(x_test, "float64") - mean) @ components.T
+    iterations, inits = int(settings["kmeans_iterations"]), int(settings.get("kmeans_inits") or KMEANS_INITS)
+    if method == "kmeans_sklearn":
+        _, assign = kmeans_sklearn(train, n_clusters, seed, iterations, inits)
+    else:
+        _, assign = kmeans(train, n_clusters, seed=seed, iterations=iterations)
+    metrics = clustering_scores(y_test, assign(test))
     metrics["fit_time_s"] = round(time.perf_counter() - start, 3)
-    keras.backend.clear_session()
-    return {"history": history, "metrics": metrics}
+    return {"metrics": metrics}
 
 
 # ---------------------------------------------------------------------------
@@ -236,20 +189,19 @@ def clustering_sweep(data, settings, methods, dataset):
     k-means'). A config holds only its method's settings, so that a new
     setting leaves the keys of other methods' finished runs unchanged.
     """
-    from keras_entropy.experiments.autoencoder import fixed_config, flatten_images
+    from keras_entropy.experiments.autoencoder import flat_sweep_data
 
-    x_train = flatten_images(data.x_train[: settings["train_size"]])
-    x_test = flatten_images(data.x_test[: settings["test_size"]])
-    y_test = data.y_test[: settings["test_size"]]
-    fixed = fixed_config(
+    x_train, x_test, fixed = flat_sweep_data(
+        data,
+        settings,
         "unsupervised_clustering",
         dataset,
-        "embedded" if data.is_embedded else "full",
-        {"train_size": len(x_train), "test_size": len(x_test)},
         CLUSTERING_PAPER,
         ("n_clusters",),
+        test_size="test_size",
         dtype_policy=False,
     )
+    y_test = data.y_test[: settings["test_size"]]
     values = {**CLUSTERING_PAPER, **settings, "hidden_units": list(settings["hidden_units"])}
     network = {
         name: values[name] for name in ("hidden_units", "beta", "balance", "epochs", "batch_size", "learning_rate")
@@ -398,15 +350,12 @@ def _difference(c):
 def write_clustering_report(run, records, settings, dataset, command):
     """summary.md and scores.png of the clustering sweep; returns `(lines, summary_path)`."""
     from keras_entropy.experiments import script_setup
-    from keras_entropy.experiments.reports import markdown_table
+    from keras_entropy.experiments.reports import markdown_table, run_header
     from keras_entropy.experiments.stats import format_interval
 
     summary = summarize_methods(records)
     sizes = records[0]["config"] if records else {"train_size": 0, "test_size": 0}
-    lines = script_setup.summary_header(
-        f"Unsupervised clustering of {dataset} with the softmax entropy loss", run.note, command, inline=True
-    ) + [
-        script_setup.runtime_line(run.info, run.data),
+    lines = run_header(run, f"Unsupervised clustering of {dataset} with the softmax entropy loss", command) + [
         f"Training inputs: {sizes['train_size']} images without labels; scored on {sizes['test_size']} held-out "
         f"test images against their labels. Network: MLP {settings['hidden_units']} -> 10, SoftmaxEntropyLoss("
         f"beta={settings['beta']}, balance={settings['balance']}), Adam {CLUSTERING_PAPER['learning_rate']}, "
@@ -479,20 +428,19 @@ def write_clustering_report(run, records, settings, dataset, command):
 
 
 __all__ = [
+    "BASELINES",
     "KMEANS_INITS",
     "METHODS",
     "METHOD_DESCRIPTIONS",
     "SCORES",
     "SCORE_NAMES",
-    "clustering_model",
-    "clustering_run",
+    "baseline_run",
     "clustering_sweep",
     "kmeans",
     "kmeans_sklearn",
     "method_comparisons",
     "pca",
     "plot_scores",
-    "predict_clusters",
     "summarize_methods",
     "write_clustering_report",
 ]

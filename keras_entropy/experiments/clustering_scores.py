@@ -9,7 +9,7 @@ clusters; the names of either need not match) it computes:
 - `clustering_accuracy`: the share labelled right by the best one-to-one map of
   clusters to labels (Hungarian matching, `scipy.optimize.linear_sum_assignment`);
 - `clustering_scores`: all of them in one dict, as a clustering run records them
-  (`keras_entropy.experiments.clustering`).
+  (`examples/unsupervised_clustering.py`, `keras_entropy.experiments.clustering.baseline_run`).
 """
 
 import numpy as np

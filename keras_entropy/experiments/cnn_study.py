@@ -5,19 +5,23 @@ convolution, leaky ReLU and 2x2 max pooling, at a width), the same five
 configurations as the dense autoencoder study (`evidence.PENALTIES`): no
 penalty, `ConvEntropy` in each of its three forms, and Keras's
 `OrthogonalRegularizer` as a peer, on the first convolution or on all of
-them. This module holds the pieces the script runs:
+them. The script builds its CNN itself, the penalty a kernel regularizer
+of its convolutions (the peer for convolutions is
+`keras_entropy.experiments.peers.KernelOrthogonal`, Keras's
+`OrthogonalRegularizer` on the kernel as a matrix). This module holds
+what a user would not write by hand:
 
-- the peer for convolutions is `keras_entropy.experiments.peers.KernelOrthogonal`
-  (Keras's `OrthogonalRegularizer` on the kernel as a matrix);
-- `study_cnn`: the compiled model of one configuration;
 - `split_labelled`: training / validation (the end of the training set) /
   test arrays;
-- `study_cnn_run`: one final run, every epoch's validation accuracy and
-  loss, the test accuracy after the last epoch, no early stopping;
-- `StudyPlan`: the study's plan per architecture (grids, the trials on
-  disk, the chosen configurations, the final runs), resumable (the script
-  runs the searches, with `keras_entropy.tuning.grid_search`); `write_report`: its summary.md, trials.csv
-  and figure from the records.
+- `study_record`: a final run's history as a sweep record's fields, the
+  test accuracy after the last epoch, the paper's stopping rule replayed;
+- `StudyPlan`: the study's plan per architecture (grids, the search of one
+  configuration with `keras_entropy.tuning.grid_search`, the trials on
+  disk, the chosen configurations, the final runs), resumable;
+  `write_report`: its summary.md, trials.csv and figure from the records.
+
+`study_cnn` and `study_cnn_run` are the same model and run in one call
+(the paper's `classification.small_cnn` with one configuration's penalty).
 
 Records are those of `keras_entropy.experiments.sweeps`; their config has
 `arch` (`"<depth>x<width>"`), `depth`, `width`, `penalty`, `lam`,
@@ -124,8 +128,6 @@ def study_cnn_run(config, seed, arrays, verbose=0):
             `learning_rate`, `epochs`, `batch_size`, `patience`.
         arrays: see `split_labelled`.
     """
-    from keras_entropy.experiments.runs import run_record
-
     (x_train, y_train), validation_data, (x_test, y_test) = arrays
     keras.utils.set_random_seed(int(seed))
     model = study_cnn(
@@ -137,20 +139,33 @@ def study_cnn_run(config, seed, arrays, verbose=0):
         config["placement"],
         config["learning_rate"],
     )
-    epochs = int(config["epochs"])
     history = model.fit(
         x_train,
         y_train,
         validation_data=validation_data,
-        epochs=epochs,
+        epochs=int(config["epochs"]),
         batch_size=int(config["batch_size"]),
         verbose=verbose,
     ).history
     test = model.evaluate(x_test, y_test, batch_size=1024, verbose=0, return_dict=True)["accuracy"]
     keras.backend.clear_session()
-    history["test_accuracy"] = [None] * (epochs - 1) + [float(test)]
-    record = run_record(history, MONITORS, int(config["patience"]), modes={"val_accuracy": "max"})
-    record["metrics"]["final_test_accuracy"] = float(test)  # `metrics` are at the rule's stopping epoch
+    return study_record(history, test, config["patience"])
+
+
+def study_record(history, test_accuracy, patience):
+    """A final run's sweep record fields from its Keras `history` and the test accuracy after its last epoch.
+
+    `test_accuracy` joins the history (None before the last epoch) and the
+    record's `metrics` (`final_test_accuracy`); the stopping epochs of the
+    paper's rule (`patience` on `MONITORS`) are replayed on the history.
+    """
+    from keras_entropy.experiments.runs import run_record
+
+    history = dict(history)
+    epochs = len(history["val_accuracy"])
+    history["test_accuracy"] = [None] * (epochs - 1) + [float(test_accuracy)]
+    record = run_record(history, MONITORS, int(patience), modes={"val_accuracy": "max"})
+    record["metrics"]["final_test_accuracy"] = float(test_accuracy)  # `metrics` are at the rule's stopping epoch
     return record
 
 
@@ -185,6 +200,51 @@ class StudyPlan:
         if penalty == BASELINE:
             return size
         return size * len(self.placements(depth)) * len(self.settings["factors" if penalty == PEER else "lams"])
+
+    def grid_arguments(self, depth, width, penalty):
+        """The keyword arguments of `keras_entropy.tuning.grid_search` for one configuration.
+
+        The script calls `tuning.grid_search(hypermodel, tuning.objective("val_accuracy"),
+        **plan.grid_arguments(depth, width, penalty))`: its KerasTuner
+        project under tuner/ (resumed where it stopped), the trials exported
+        to trials.jsonl, the CPU budget. `hypermodel`'s hyperparameters are
+        `learning_rate`; for an entropy penalty `conv_lam` and
+        `conv_placement` (exported as `lam` and `placement`), for the peer
+        `factor` and `placement` (when `placements(depth)` offers more than one).
+        """
+        settings, arch = self.settings, arch_name(depth, width)
+        fixed = {
+            "arch": arch,
+            "depth": depth,
+            "width": width,
+            "penalty": penalty,
+            "trial_epochs": settings["trial_epochs"],
+        }
+        if penalty == BASELINE:
+            fixed.update(lam=0.0, placement=NO_PLACEMENT)
+        elif len(self.placements(depth)) == 1:
+            fixed["placement"] = self.placements(depth)[0]
+        if penalty in FORMS and len(settings["lams"]) == 1:  # a single lam is no hyperparameter
+            fixed["lam"] = settings["lams"][0]
+        (x, y), validation_data, _ = self.run.arrays
+        return dict(
+            directory=self.run.path("tuner"),
+            project=f"{arch}_{penalty}",
+            fit=dict(
+                x=x,
+                y=y,
+                validation_data=validation_data,
+                epochs=settings["trial_epochs"],
+                batch_size=settings["batch_size"],
+            ),
+            deadline_s=self.deadline_s,
+            export_to=self.run.path("trials.jsonl"),
+            fixed=fixed,
+            drop=("conv_form",),
+            rename={"conv_lam": "lam", "conv_placement": "placement", "factor": "lam"},
+            seed=settings["search_seed"],
+            label=f"{arch}, {penalty}",
+        )
 
     def trials(self):
         """The exported trials of this search space (its architectures, penalties, grids and trial epochs)."""
@@ -238,15 +298,19 @@ class StudyPlan:
             if (arch_name(d, w), p) in chosen and counts[arch_name(d, w), p] >= self.grid_size(d, p)
         ]
 
-    def train_final(self, verbose=0):
-        """The sweep's training function: one final run, unless the CPU budget is used up (`study.TimeUp`)."""
+    def budgeted(self, train):
+        """`train(config, seed)` that starts no run once the CPU budget is used up (`study.TimeUp`)."""
 
-        def train(config, seed):
+        def budgeted_train(config, seed):
             if study.time_is_up(self.deadline_s):
                 raise study.TimeUp
-            return study_cnn_run(config, seed, self.run.arrays, verbose=verbose)
+            return train(config, seed)
 
-        return train
+        return budgeted_train
+
+    def train_final(self, verbose=0):
+        """The sweep's training function with `study_cnn_run`, budgeted (see `budgeted`)."""
+        return self.budgeted(lambda config, seed: study_cnn_run(config, seed, self.run.arrays, verbose=verbose))
 
 
 def write_report(plan, command):
@@ -445,5 +509,6 @@ __all__ = [
     "split_labelled",
     "study_cnn",
     "study_cnn_run",
+    "study_record",
     "write_report",
 ]

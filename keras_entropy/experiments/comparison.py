@@ -1,12 +1,12 @@
 """The headline comparison: no penalty, the paper's form, the recommended form and the peer, as tuned.
 
-The README's first command (examples/compare_penalties.py) trains the
-784 -> 100 -> 784 sigmoid autoencoder of the dense-autoencoder study
-(`keras_entropy.experiments.autoencoder_study.study_autoencoder`) in four
-configurations, each at the hyperparameters the study chose for it by a
-grid search on a validation split of the full MNIST training set
-(docs/results/dense_autoencoder_study, width 100; never on the images this
-comparison reports):
+The README's first command (examples/compare_penalties.py) builds and
+trains the 784 -> 100 -> 784 sigmoid autoencoder of the dense-autoencoder
+study (the model of `keras_entropy.experiments.autoencoder_study.study_run`,
+written out in the script) in four configurations, each at the
+hyperparameters the study chose for it by a grid search on a validation
+split of the full MNIST training set (docs/results/dense_autoencoder_study,
+width 100; never on the images this comparison reports):
 
 - `none`: no penalty, Adam learning rate 1e-2;
 - `paper`: `DenseEntropy(1e-2)` (the paper's form) on the decoder kernel;
@@ -16,8 +16,9 @@ comparison reports):
   encoder kernel, the nearest peer.
 
 `TUNED` holds those choices (tests/test_compare_penalties.py checks them
-against the study's committed trials); `configs` turns them into the run
-configs of `autoencoder_study.study_run`; `summary_lines` writes summary.md.
+against the study's committed trials); `configs` turns them into run
+configs (the script's `train(config, seed)` reads them, as
+`autoencoder_study.study_run` does); `summary_lines` writes summary.md.
 """
 
 from keras_entropy import validation
@@ -42,7 +43,7 @@ DESCRIPTIONS = {
 
 
 def configs(epochs, batch_size=256, penalties=tuple(TUNED), patience=7, **fixed):
-    """The run configs of `autoencoder_study.study_run`: each of `penalties` at its `TUNED` hyperparameters.
+    """Run configs (`autoencoder_study.study_run`'s fields): each of `penalties` at its `TUNED` hyperparameters.
 
     >>> [c["penalty"] for c in configs(3)]
     ['none', 'paper', 'normalized', 'orthogonal']

@@ -4,11 +4,11 @@ The dense autoencoder study (examples/dense_autoencoder_study.py, issue 12)
 compares, per latent width, five configurations (`PENALTIES`): no penalty,
 `DenseEntropy` in each of its three forms, and Keras's own
 `OrthogonalRegularizer` as a peer, each on the encoder or the decoder
-kernel, at hyperparameters chosen on a validation split (the model and one
-run: `keras_entropy.experiments.autoencoder_study`). This module holds the
-configurations, the choice of hyperparameters from search trials
-(`chosen_hyperparameters`), and the evidence, computed from the records
-alone:
+kernel, at hyperparameters chosen on a validation split (the script builds
+the model; its search, runs and report: `keras_entropy.experiments.autoencoder_study`).
+This module holds no model: the configurations' names, the choice of
+hyperparameters from search trials (`chosen_hyperparameters`), and the
+evidence, computed from the records alone:
 
 - `Measure`: what a study compares (`MSE`, `TEST_MSE` for the autoencoder;
   `ACCURACY` for the CNN study, examples/cnn_study.py, where higher is

@@ -11,10 +11,12 @@ settings `keras_entropy.experiments.paper.PROFILE_PAPER`:
 - `classification_arrays` / `segmentation_arrays`: data sets of
   `keras_entropy.experiments.datasets` as model inputs (MNIST is padded to 32x32 and, for
   segmentation, given foreground masks `pixel > 127`);
-- `profile_run(config, seed, data, out_dir)` for
-  `keras_entropy.experiments.sweeps.run_sweep`: profiles the initialised model, trains it
-  (or loads ImageNet weights), profiles it again and writes the CSV/JSON
-  profiles and the side-by-side box plot;
+- `ImageBatches`: uint8 images as float32 batches in [0, 1] for `model.fit`;
+- `profile_paths` (the files of one model's profiles and figure) and
+  `profile_metrics` (its record's metrics); the example itself builds each
+  model, profiles it initialised (`keras_entropy.entropy_profile`), trains it
+  (or loads ImageNet weights), profiles it again and plots both
+  (`keras_entropy.plot_profiles`);
 - the example's sweep and report: `profile_configs` (one config per model,
   loading each data set once) and `write_profiles_report` (summary.md).
 """
@@ -24,17 +26,14 @@ import os
 import keras
 import numpy as np
 
-from keras_entropy import validation
 from keras_entropy.experiments.architectures import (
     IMAGENET_WEIGHT_FILES,
-    MODELS,
-    build_model,
     builder_name,
     find_imagenet_weights,
     unet_builder,
 )
 from keras_entropy.experiments.paper import PROFILE_PAPER
-from keras_entropy.profile import EntropyProfile, entropy_profile, plot_profiles
+from keras_entropy.profile import EntropyProfile
 
 #: The paper's figure of each model.
 FIGURES = {"vgg16": "Figures 1 and 7", "resnet50": "Figure 8", "unet": "Figure 9"}
@@ -82,7 +81,7 @@ def segmentation_arrays(dataset, input_size, max_examples=None):
     return x, masks.astype("float32")
 
 
-class _Batches(keras.utils.PyDataset):
+class ImageBatches(keras.utils.PyDataset):
     """uint8 images as float32 in [0, 1], batch by batch (so full data sets stay uint8)."""
 
     def __init__(self, x, y, batch_size, seed):
@@ -103,7 +102,7 @@ class _Batches(keras.utils.PyDataset):
 
 
 # ---------------------------------------------------------------------------
-# One run: initialised and trained profiles, files, figure.
+# One model's profiles: files and figure.
 
 
 def _boxes_per_panel(fig):
@@ -122,89 +121,21 @@ def profile_paths(out_dir, name):
     }
 
 
-def _train_here(model, name, data, settings, seed, verbose):
-    """Train `model` on `data` with `settings`: `(history, final loss/accuracy, source line)`."""
-    x, y = data
-    if name == "unet":
-        loss, metric = "binary_crossentropy", keras.metrics.BinaryAccuracy(name="accuracy")
-    else:
-        loss, metric = "sparse_categorical_crossentropy", keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-    model.compile(optimizer=keras.optimizers.Adam(float(settings["learning_rate"])), loss=loss, metrics=[metric])
-    batches = _Batches(x, y, int(settings["batch_size"]), int(seed))
-    history = model.fit(batches, epochs=int(settings["epochs"]), verbose=verbose).history
-    history = {k: [float(v) for v in values] for k, values in history.items()}
-    metrics = {"loss": history["loss"][-1], "accuracy": history["accuracy"][-1]}
-    return history, metrics, f"trained here: {len(x)} examples, {settings['epochs']} epochs"
+def profile_metrics(config, trained, initialised, figure, source):
+    """The record's `metrics` of one model's profiles (besides the final `loss` and `accuracy` when trained here).
 
-
-def profile_run(config, seed, data, out_dir, verbose=0):
-    """Profile one model initialised and trained; write its files; return the record's fields.
-
-    Args:
-        config: dict with `model` (one of `MODELS`), `input_size`, and
-            optionally `compact`, `width`, `blocks`, `unet_depth`, `classes`,
-            `weights` (an ImageNet weights file: the trained profile is that
-            of the pretrained network, no training), `epochs`, `batch_size`,
-            `learning_rate`.
-        seed: seeds the initial weights and the training.
-        data: `(x, y)` uint8 images and labels (masks for the U-Net) to train
-            on, or None when `weights` is given.
-        out_dir: folder for `profile_<model>.png` (trained and initialised
-            side by side) and the CSV/JSON profiles.
-
-    Returns:
-        dict with `history` and `metrics`: `n_layers`, `boxes_per_panel`
-        (boxes drawn in each panel of the figure), `trained_source`,
-        `layer_means_trained`, `layer_means_initialised` and, when trained
-        here, the final `loss` and `accuracy`.
+    `builder` (what built the network), `n_layers`, `boxes_per_panel` (boxes drawn in each panel of
+    `figure`, the trained | initialised plot of `plot_profiles`), `trained_source`, `layer_means_trained`
+    and `layer_means_initialised` (per-layer means of `log|K[0, 0, i, o]|`).
     """
-    if not isinstance(config, dict):
-        raise TypeError(f"Argument `config` must be a dict. Received: config={config!r}")
-    name = validation.validate_choice(config.get("model"), "model", MODELS)
-    settings = {**PROFILE_PAPER, **config}
-    weights = settings.get("weights")
-    classes = int(settings.get("classes", 1000 if weights else 10))
-    kwargs = {
-        "input_size": int(settings["input_size"]),
-        "classes": classes,
-        "compact": bool(settings.get("compact", False)),
-        "width": settings.get("width"),
-        "blocks": settings.get("blocks"),
-        "unet_filters": settings.get("unet_filters"),
-        "unet_depth": int(settings.get("unet_depth", 4)),
+    return {
+        "builder": builder_name(config["model"], bool(config.get("compact", False))),
+        "n_layers": len(trained),
+        "boxes_per_panel": _boxes_per_panel(figure),
+        "trained_source": source,
+        "layer_means_trained": [e.statistic("mean") for e in trained],
+        "layer_means_initialised": [e.statistic("mean") for e in initialised],
     }
-    keras.utils.set_random_seed(int(seed))
-    fresh = build_model(name, **kwargs)
-    initialised = entropy_profile(fresh, label="initialised")
-    history, metrics = {}, {}
-    if weights:
-        keras.backend.clear_session()
-        trained_model = build_model(name, weights=weights, **kwargs)
-        source = f"ImageNet weights ({os.path.basename(weights)})"
-    else:
-        if data is None:
-            raise ValueError(f"Argument `data` is needed to train {name!r} (no weights in the config).")
-        trained_model = fresh
-        history, metrics, source = _train_here(trained_model, name, data, settings, seed, verbose)
-    trained = entropy_profile(trained_model, label="trained")
-    keras.backend.clear_session()
-    paths = profile_paths(out_dir, name)
-    for profile in (trained, initialised):
-        profile.to_csv(paths[f"{profile.label}_csv"])
-        profile.to_json(paths[f"{profile.label}_json"])
-    title = f"{name}: per-filter entropy change, trained ({source}) vs initialised"
-    fig = plot_profiles([trained, initialised], path=paths["figure"], title=title)
-    metrics.update(
-        {
-            "builder": builder_name(name, kwargs["compact"]),
-            "n_layers": len(trained),
-            "boxes_per_panel": _boxes_per_panel(fig),
-            "trained_source": source,
-            "layer_means_trained": [e.statistic("mean") for e in trained],
-            "layer_means_initialised": [e.statistic("mean") for e in initialised],
-        }
-    )
-    return {"history": history, "metrics": metrics}
 
 
 def layer_means_table(trained, initialised):
@@ -349,11 +280,12 @@ def write_profiles_report(run, configs, records, notes, command):
 __all__ = [
     "EMBEDDED_NOTE",
     "FIGURES",
+    "ImageBatches",
     "classification_arrays",
     "layer_means_table",
     "profile_configs",
+    "profile_metrics",
     "profile_paths",
-    "profile_run",
     "segmentation_arrays",
     "write_profiles_report",
 ]

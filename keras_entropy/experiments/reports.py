@@ -39,7 +39,8 @@ the stopping-epoch plot) on the plots. The plots are drawn by
 `significance_figure`), from this module's `results_frame`, `stop_sample`,
 `capped_count`, `group_samples` and `pairwise_tests`, which work on their
 own; `markdown_table` is the one Markdown table builder of the harness (the
-experiments' tables use it too).
+experiments' tables use it too), and `run_header` the first lines of the
+experiments' own summaries.
 
 matplotlib, pandas and `report_figures` (which imports this module) are
 imported lazily; plots use the non-interactive Agg backend.
@@ -138,6 +139,18 @@ def markdown_table(header, rows):
 
 
 CAP_NOTE = "cap = stopped by --max-epochs (the early-stopping rule never fired)"
+
+
+def run_header(run, title, command):
+    """The first lines of an example's summary.md in the inline style, then its runtime and data line.
+
+    `script_setup.summary_header(title, run.note, command, inline=True)`
+    and `script_setup.runtime_line(run.info, run.data)`; `run` is a
+    `script_setup.Run`.
+    """
+    return script_setup.summary_header(title, run.note, command, inline=True) + [
+        script_setup.runtime_line(run.info, run.data)
+    ]
 
 
 def capped_count(cell, monitor):

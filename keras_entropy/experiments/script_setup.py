@@ -1,86 +1,64 @@
 """The run sequence shared by the example scripts in examples/.
 
-Each example is a recipe: parse its command line before Keras starts
-(`keras_entropy.experiments.arguments`), `prepare` (check --data-dir, start
-Keras quietly), `start` (runtime banner, data from
-`keras_entropy.experiments.loading`, the --out folder: a `Run`), sweep with
-`Run.sweep`, write summary.md (`summary_header`, `write_summary`) and print
-where everything went (`Run.report`). The experiment's settings, sweep and
-report live in its harness module (`autoencoder`, `classification`,
-`segmentation`, `clustering`, `sparse_coding`, `profile_figures`).
+Each example is a recipe: it parses its command line with argparse alone
+(before it imports Keras or keras_entropy, so that --help and bad arguments
+answer at once), then `prepare` (check --data-dir, quiet the logs), `start`
+(runtime banner, data from `keras_entropy.experiments.loading`, the --out
+folder: a `Run`), builds and trains its model in `Run.sweep`, writes
+summary.md (`summary_header`, `write_summary`) and prints where everything
+went (`Run.report`).
 
-    from keras_entropy.experiments import arguments, paper, script_setup
+    def experiment(args):
+        import keras_entropy as ke
+        from keras_entropy.experiments import script_setup
 
-    def main(argv=None):
-        args = parse_args(argv)
-        script_setup.prepare(args, [args.dataset])   # checks --data-dir, starts Keras quietly
-        settings = arguments.settings_for(args, paper.DENSE_AUTOENCODER_PAPER, SETTINGS)
+        script_setup.prepare(args, ["mnist"])          # checks --data-dir
         run = script_setup.start(args, "my_experiment", embedded_note="...")
-        records = run.sweep(train, configs, settings["replications"], show=("val_mse",))
+        records = run.sweep(train, configs, args.seeds, show=("val_mse",))
         lines = script_setup.summary_header(title, run.note, script_setup.command_line(__file__, argv)) + [...]
         run.report(script_setup.write_summary(run.out, lines), table)
 
-    if __name__ == "__main__":
-        sys.exit(script_setup.run(main))
+    def main(argv=None):
+        args = parse_args(argv)                         # argparse only: no Keras yet
+        from keras_entropy.experiments import script_setup
 
-An example sets `KERAS_ENTROPY_DEFER_IMPORTS=1` before it imports this
-module, so that the package's `__init__` defers Keras: --help and bad
-arguments answer at once, without TensorFlow's start-up logs. The variable
-is for that import only: importing this module removes it again, so that
-child processes import the package as usual. This module needs only the
-standard library at import; `prepare` imports Keras once arguments are
-parsed.
+        return script_setup.run(experiment, args)
+
+    if __name__ == "__main__":
+        sys.exit(main())
 
 Bad input (an argument, a missing data set) ends a script with one line on
 stderr, `<script>: error: <what is wrong, naming the flag and value>`, and
-exit status 2 (`run`); `main(argv)` called as a library raises instead
+exit status 2 (`run`); `experiment(args)` called as a library raises instead
 (`InputError`, or `keras_entropy.experiments.datasets.DatasetNotFoundError`).
 """
 
-import importlib
-import importlib.util
 import os
 import sys
 
-from keras_entropy import DEFER_IMPORTS_ENV, REGISTERING_MODULES, console
+from keras_entropy import console
 from keras_entropy.experiments.arguments import InputError
 from keras_entropy.experiments.loading import check_data_dir, load_data_for
 
-if os.environ.get(DEFER_IMPORTS_ENV) == "1":
-    del os.environ[DEFER_IMPORTS_ENV]  # only for the example's import of this module, not for child processes
-
 
 def prepare(args, names=None):
-    """After parsing, before the script imports Keras: check --data-dir, quiet the logs, start Keras.
+    """After parsing: check --data-dir and quiet the logs.
 
     1. `check_data_dir(args, names)`: a --data-dir that is not a folder,
        or that has no copy of the data sets `names`, is refused at once
        (`DatasetNotFoundError`, one line naming --data-dir and its value).
-    2. `keras_entropy.console.quiet_logs` (unless --verbose).
-    3. Imports Keras (and TensorFlow, which tensorflow-datasets needs
-       anyway), without --verbose with TensorFlow's C++ start-up lines ("All
-       log messages before absl::InitializeLog() ...", "oneDNN custom
-       operations are on", "Could not find cuda drivers") dropped from
-       stderr (`TF_CPP_MIN_LOG_LEVEL` does not silence them), then the
-       modules that register serializable classes
-       (`keras_entropy.REGISTERING_MODULES`; the package's `__init__`
-       deferred them).
+    2. `keras_entropy.console.quiet_logs` (unless --verbose): TensorFlow's
+       and absl's Python loggers below errors.
     """
     check_data_dir(args, names)
-    verbose = getattr(args, "verbose", 0)
-    console.quiet_logs(verbose)
-    with console.quiet_stderr(enabled=not verbose):
-        import keras  # noqa: F401
-
-        if "tensorflow" not in sys.modules and importlib.util.find_spec("tensorflow") is not None:
-            import tensorflow  # noqa: F401
-    for name in REGISTERING_MODULES:
-        importlib.import_module(name)
+    console.quiet_logs(getattr(args, "verbose", 0))
 
 
-def run(main, argv=None):
-    """Run a script's `main(argv)` as a command: bad input is one line on stderr and exit status 2.
+def run(experiment, args=None):
+    """Run `experiment(args)` as a command: bad input is one line on stderr and exit status 2.
 
+    An example's `main(argv)` parses its arguments (argparse alone, before
+    Keras starts), imports this module and returns `run(experiment, args)`.
     Catches `InputError` and `keras_entropy.experiments.datasets.DatasetNotFoundError`
     (whose messages `load_data_for` words for the command line) and
     KeyboardInterrupt (exit status 130; finished runs are in the results
@@ -88,7 +66,7 @@ def run(main, argv=None):
     """
     prog = os.path.basename(sys.argv[0]) or "script"
     try:
-        return main(argv) if argv is not None else main()
+        return experiment(args) if args is not None else experiment()
     except KeyboardInterrupt:
         print(
             f"\n{prog}: interrupted; finished runs are saved: run the same command again to resume",

@@ -19,8 +19,14 @@ second convolutions. An index of a layer without a kernel (2 is the first
 level's `Dropout`) stands for the convolution whose output it passes on
 (`paper_layers` maps 2 to layer 1, the first convolution).
 
-The sweep of `examples/unet_segmentation.py`: `unet_inputs`, `unet_configs`,
-`mask_file` and `write_unet_report` (summary.md with Table 3).
+`examples/unet_segmentation.py` builds the same U-Net with `keras.layers`,
+places `ConvEntropy` on it (`placement_layers` turns the paper's indices
+into layer names) and trains it; this module keeps what the script would
+not write by hand: the metric `BinaryIoU`, the sweep (`unet_inputs`,
+`unet_configs`), the mask figures (`save_mask_figure`, `mask_file`) and the
+report (`table3`, `write_unet_report`: summary.md with Table 3). `unet` is
+the U-Net of the profile figures
+(`keras_entropy.experiments.architectures.unet_builder`).
 """
 
 import numbers
@@ -30,11 +36,11 @@ import re
 import keras
 
 from keras_entropy import validation
-from keras_entropy.experiments import runs, sweeps
+from keras_entropy.experiments import sweeps
+from keras_entropy.experiments.classification import baseline_and_treated, sweep_inputs
 from keras_entropy.experiments.images import image_shape, prepare_images
-from keras_entropy.experiments.paper import NO_PLACEMENT, PAPER_FORM, UNET_PAPER
+from keras_entropy.experiments.paper import UNET_PAPER
 from keras_entropy.experiments.reports import markdown_table
-from keras_entropy.placement import place_penalties
 
 #: Dropout rates of the down levels and bottleneck (then mirrored upwards).
 _DROPOUTS = (0.1, 0.1, 0.2, 0.2, 0.3)
@@ -89,37 +95,23 @@ class BinaryIoU(keras.metrics.Metric):
         return {**super().get_config(), "threshold": self.threshold}
 
 
-def unet(
-    input_shape=(256, 256, 3),
-    base_filters=16,
-    depth=4,
-    lam=0.0,
-    placement="pre_concat",
-    stabilized=True,
-    form=PAPER_FORM,
-):
-    """A U-Net with a sigmoid one-channel output and `ConvEntropy(lam)` at `placement`.
+def unet(input_shape=(256, 256, 3), base_filters=16, depth=4):
+    """The paper's U-Net, with a sigmoid one-channel output and no penalty.
 
     `depth` down levels of (Conv 3x3, Dropout, Conv 3x3, MaxPool 2x2) with
     `base_filters * 2**level` filters, a bottleneck (Conv, Dropout, Conv),
     `depth` up levels (Conv2DTranspose 2x2 stride 2, Concatenate with the
     level's skip, Conv, Dropout, Conv) and a 1x1 sigmoid convolution;
     ReLU, "same" padding, He initialisation. See the module docstring for
-    the layer numbering.
+    the layer numbering. `examples/unet_segmentation.py` builds the same
+    network and places `ConvEntropy` on it; this one is the U-Net of the
+    profile figures (`keras_entropy.experiments.architectures.unet_builder`).
 
     Args:
         input_shape: `(height, width, channels)`, height and width divisible
             by `2**depth`.
         base_filters: filters of the first level.
         depth: number of down (and up) levels, 1..4.
-        lam: entropy penalty strength; 0 adds none.
-        placement: a strategy ("pre_concat", "first", "all", ...), a list of
-            layer names / profile indices (see `keras_entropy.select_layers`),
-            or `("paper", [indices])`: the paper's `model.layers` indices
-            (see `paper_layers`).
-        stabilized: stabilized (default) or exact penalty.
-        form: the penalty's form, `"paper"` (default), `"volume"` or
-            `"normalized"` (see `keras_entropy.ConvEntropy`).
 
     Returns:
         An uncompiled functional `keras.Model`.
@@ -132,7 +124,6 @@ def unet(
             f"Argument `input_shape` must have height and width divisible by 2**depth = {2**depth}. "
             f"Received: input_shape={input_shape!r}"
         )
-    lam = validation.validate_float(lam, "lam")
 
     def conv(filters, name):
         return keras.layers.Conv2D(
@@ -161,12 +152,7 @@ def unet(
         x = keras.layers.Dropout(_DROPOUTS[level], name=f"up{n}_dropout")(x)
         x = conv(f, f"up{n}_conv2")(x)
     outputs = keras.layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="mask")(x)
-    model = keras.Model(inputs, outputs, name=f"unet_{base_filters}x{depth}")
-    if lam != 0:
-        if isinstance(placement, tuple) and len(placement) == 2 and placement[0] == "paper":
-            placement = [layer.name for layer in paper_layers(model, placement[1])]
-        place_penalties(model, placement, lam, kinds=("conv",), stabilized=stabilized, form=form)
-    return model
+    return keras.Model(inputs, outputs, name=f"unet_{base_filters}x{depth}")
 
 
 def paper_layers(model, indices):
@@ -209,6 +195,19 @@ def parse_placement(text):
     return text
 
 
+def placement_layers(model, placement):
+    """What `keras_entropy.place_penalties` places a command-line `placement` on, in `model`.
+
+    The paper's `model.layers` indices ("3,7,11,15") become the names of
+    their convolutions (`paper_layers`); a strategy ("pre_concat", "first",
+    "all", ...) is returned as it is.
+    """
+    where = parse_placement(placement)
+    if isinstance(where, tuple):
+        return [layer.name for layer in paper_layers(model, where[1])]
+    return where
+
+
 def save_mask_figure(images, true_masks, predicted, path, title=None):
     """Rows of (image, true mask, predicted mask) as a PNG."""
     import matplotlib
@@ -240,70 +239,6 @@ def save_mask_figure(images, true_masks, predicted, path, title=None):
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return path
-
-
-def unet_run(config, seed, data, verbose="auto", mask_path=None, mask_examples=4):
-    """Train one U-Net of a sweep; returns the record's fields.
-
-    Args:
-        config: dict with `lam`, `placement` (see `parse_placement`; "none"
-            for the baseline) and optionally the keys of `UNET_PAPER`
-            (`base_filters`, `depth`, `patience`, `min_delta`, `max_epochs`,
-            `batch_size`, `learning_rate`, `form`).
-        seed: seeds Keras.
-        data: `(x_train, y_train, x_val, y_val)`: images float32 in [0, 1]
-            `(N, S, S, 3)`, masks float32 `(N, S, S, 1)` of 0 and 1.
-        mask_path: when given, a PNG of the first `mask_examples` validation
-            images with their true and predicted masks is written there.
-
-    Adam, MSE, metrics `accuracy` (binary, threshold 0.5) and `iou`
-    (`BinaryIoU`); early stopping on `val_loss` with `min_delta` and
-    `patience` (`keras_entropy.experiments.runs.fit_run`). `metrics` hold the values
-    at the stopping epoch.
-    """
-    x_train, y_train, x_val, y_val = data
-    settings = {**{k: v for k, v in UNET_PAPER.items() if not isinstance(v, list)}, **config}
-    keras.utils.set_random_seed(int(seed))
-    lam = float(settings["lam"])
-    placement = parse_placement(settings["placement"]) if lam != 0 else "pre_concat"
-    model = unet(
-        tuple(x_train.shape[1:]),
-        int(settings["base_filters"]),
-        int(settings["depth"]),
-        lam,
-        placement,
-        form=settings.get("form", PAPER_FORM),
-    )
-    penalised = [layer.name for layer in model.layers if getattr(layer, "kernel_regularizer", None) is not None]
-    model.compile(
-        keras.optimizers.Adam(float(settings["learning_rate"])),
-        "mse",
-        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), BinaryIoU(name="iou")],
-    )
-    outcome = runs.fit_run(
-        model,
-        x_train,
-        y_train,
-        (x_val, y_val),
-        monitors=("val_loss",),
-        patience=int(settings["patience"]),
-        min_delta=float(settings["min_delta"]),
-        stop_when="first",
-        max_epochs=int(settings["max_epochs"]),
-        batch_size=int(settings["batch_size"]),
-        verbose=verbose,
-    )
-    outcome["penalised_layers"] = penalised
-    if mask_path is not None:
-        n = min(int(mask_examples), len(x_val))
-        # A direct call: no predict function to compile for a few images.
-        predicted = keras.ops.convert_to_numpy(model(x_val[:n], training=False))
-        save_mask_figure(
-            x_val[:n], y_val[:n], predicted, mask_path, title=f"lam={lam:g}, placement={settings['placement']}"
-        )
-        outcome["mask_figure"] = mask_path
-    keras.backend.clear_session()
-    return outcome
 
 
 def table3(results, keys=None):
@@ -365,42 +300,34 @@ def mask_file(config, seed):
 
 
 def unet_inputs(data, settings, source, dataset="coco_segmentation"):
-    """`(arrays, fixed)` of the U-Net sweep: `(x_train, y_train, x_val, y_val)` and the fixed config.
+    """`(arrays, fixed)` of the U-Net sweep (`keras_entropy.experiments.classification.sweep_inputs`).
 
-    The fixed config holds the penalty form when it is not the paper's
-    (`keras_entropy.experiments.autoencoder.form_entry`); the baseline leaves
-    it out (`unet_configs`).
+    Images float32 in [0, 1], masks float32 `(N, S, S, 1)`; the fixed
+    config holds the penalty form when it is not the paper's, the baseline
+    leaves it out (`unet_configs`).
     """
-    from keras_entropy.experiments.autoencoder import fixed_config, form_entry
-
-    def masks(y):
-        return y.astype("float32")[..., None]
-
-    train, val = slice(settings["train_size"]), slice(settings["val_size"])
-    x_train, y_train = prepare_images(data.x_train[train]), masks(data.y_train[train])
-    x_val, y_val = prepare_images(data.x_test[val]), masks(data.y_test[val])
-    fixed = fixed_config(
+    return sweep_inputs(
+        data,
+        settings,
         "unet_segmentation",
         dataset,
         source,
-        {"train_size": len(x_train), "val_size": len(x_val)},
         {**UNET_PAPER, **settings},
         ("image_size", "base_filters", "depth", "patience", "min_delta", "max_epochs", "batch_size", "learning_rate"),
+        prepare_images,
+        lambda y: y.astype("float32")[..., None],
     )
-    return (x_train, y_train, x_val, y_val), {**fixed, **form_entry(settings.get("form", PAPER_FORM))}
 
 
 def unet_configs(settings, fixed):
     """The U-Net sweep: the baseline (lam 0, placement "none", no form), then each placement x nonzero lambda."""
-    from keras_entropy.experiments.autoencoder import unpenalised
-
-    configs = [unpenalised({**fixed, "placement": NO_PLACEMENT, "lam": 0.0})] if 0.0 in settings["lams"] else []
-    return configs + [
+    treated = [
         {**fixed, "placement": placement, "lam": lam}
         for placement in settings["placements"]
         for lam in settings["lams"]
         if lam != 0
     ]
+    return baseline_and_treated(settings["lams"], fixed, treated)
 
 
 def write_unet_report(run, records, fixed, command):
@@ -461,11 +388,11 @@ __all__ = [
     "mask_file",
     "paper_layers",
     "parse_placement",
+    "placement_layers",
     "save_mask_figure",
     "table3",
     "unet",
     "unet_configs",
     "unet_inputs",
-    "unet_run",
     "write_unet_report",
 ]

@@ -1,7 +1,8 @@
 """Ng's sparse autoencoder with the KL sparsity penalty (seed 003; MATH.md section 7).
 
-One sigmoid hidden layer with `KLSparsity(rho, beta)` as its activity
-regularizer, a sigmoid reconstruction layer, and Ng's objective
+`examples/sparse_autoencoder.py` builds the model: one sigmoid hidden layer
+with `KLSparsity(rho, beta)` as its activity regularizer, a sigmoid
+reconstruction layer, and Ng's objective
 
     J = 1/2 * mean_batch ||x - x_hat||^2 + (lambda/2) * sum W^2 + beta * sum_j KL(rho || rho_hat_j)
 
@@ -10,11 +11,11 @@ summed over pixels, so that `beta` weighs the penalty against it as in Ng's
 notes; `lambda` is an L2 weight decay on both kernels). The learned features
 are the encoder's weight columns, shown as image tiles by `feature_grid`.
 
-Pieces of `examples/sparse_autoencoder.py`: `sparse_autoencoder`,
-`sparse_autoencoder_run(config, seed, data)` for
-`keras_entropy.experiments.sweeps.run_sweep`, `feature_grid`, `save_feature_grid`, and
-the sweep and summary.md of the example (`sparse_autoencoder_sweep`,
-`write_sparse_autoencoder_report`).
+This module holds what the example does not write by hand: the loss
+`half_squared_error`, a trained model's scores (`sparsity_metrics`), its
+features as an image (`feature_grid`, `save_feature_grid`,
+`save_encoder_features`), and the example's sweep and summary.md
+(`sparse_autoencoder_sweep`, `write_sparse_autoencoder_report`).
 """
 
 import math
@@ -24,8 +25,6 @@ import keras
 import numpy as np
 
 from keras_entropy import validation
-from keras_entropy.experiments.paper import SPARSE_AUTOENCODER_PAPER
-from keras_entropy.regularizers import KLSparsity
 
 
 @keras.saving.register_keras_serializable(package="keras_entropy")
@@ -34,45 +33,6 @@ def half_squared_error(y_true, y_pred):
     y_true = keras.ops.cast(y_true, "float32")
     y_pred = keras.ops.cast(y_pred, "float32")
     return 0.5 * keras.ops.sum(keras.ops.square(y_true - y_pred), axis=-1)
-
-
-def sparse_autoencoder(input_dim=784, hidden_units=196, rho=0.05, beta=3.0, weight_decay=3e-3):
-    """Ng's sparse autoencoder: sigmoid hidden layer with `KLSparsity(rho, beta)`.
-
-    Args:
-        input_dim: number of input features (784 for MNIST).
-        hidden_units: number of sigmoid hidden units.
-        rho: target mean activation, in (0, 1).
-        beta: strength of the KL sparsity penalty, >= 0 (0: no penalty).
-        weight_decay: `lambda` of the L2 term `(lambda / 2) * sum W^2` on
-            both kernels, >= 0.
-
-    Returns:
-        An uncompiled `keras.Sequential` with layers `encoder` and `decoder`.
-    """
-    input_dim = validation.validate_positive_int(input_dim, "input_dim")
-    hidden_units = validation.validate_positive_int(hidden_units, "hidden_units")
-    rho = validation.validate_open_unit_interval(rho, "rho")
-    beta = validation.validate_non_negative(beta, "beta")
-    weight_decay = validation.validate_non_negative(weight_decay, "weight_decay")
-    decay = keras.regularizers.L2(weight_decay / 2.0) if weight_decay > 0 else None
-    sparsity = KLSparsity(rho=rho, beta=beta) if beta > 0 else None
-    return keras.Sequential(
-        [
-            keras.Input((input_dim,)),
-            keras.layers.Dense(
-                hidden_units,
-                activation="sigmoid",
-                kernel_regularizer=decay,
-                activity_regularizer=sparsity,
-                name="encoder",
-            ),
-            keras.layers.Dense(
-                input_dim, activation="sigmoid", kernel_regularizer=decay, dtype="float32", name="decoder"
-            ),
-        ],
-        name=f"sparse_autoencoder_{hidden_units}",
-    )
 
 
 def feature_grid(weights, tile_shape=(28, 28), columns=None, padding=1, normalize=True):
@@ -140,88 +100,58 @@ def save_feature_grid(weights, path, tile_shape=(28, 28), columns=None, title=No
     return grid
 
 
-def sparse_autoencoder_run(config, seed, data, features_path=None, verbose=0):
-    """Train one sparse autoencoder of a sweep; returns the record's fields.
+def sparsity_metrics(model, x_val, rho, encoder="encoder"):
+    """The scores of a trained sparse autoencoder on `x_val`: a sweep record's `metrics`.
 
     Args:
-        config: dict with `beta` and optionally `hidden_units`, `rho`,
-            `weight_decay`, `epochs`, `batch_size`, `learning_rate`.
-        seed: seeds weights and shuffling.
-        data: `(x_train, x_val)` float32 `(N, 784)` arrays in [0, 1].
-        features_path: when given, the learned features (encoder kernel
-            columns as 28x28 tiles) are saved there as an image.
+        model: the trained autoencoder, its hidden layer a sigmoid `Dense`
+            named `encoder`.
+        x_val: float32 `(N, features)` inputs in [0, 1].
+        rho: the target mean activation.
 
     Returns:
-        dict with `history` and `metrics`: `val_mse` (mean squared error per
-        pixel on `x_val`), `mean_activation` (mean over units of
-        `rho_hat_j` on `x_val`), `median_unit_activation`,
-        `frac_units_near_rho` (units with `rho_hat_j` within a factor 2 of
-        `rho`) and `kl_to_rho` (the unweighted KL sum on `x_val`).
+        dict with `val_mse` (mean squared error per pixel on `x_val`),
+        `mean_activation` (mean over units of `rho_hat_j`, each unit's mean
+        sigmoid activation on `x_val`, computed in float64),
+        `median_unit_activation`, `frac_units_near_rho` (units with
+        `rho_hat_j` within a factor 2 of `rho`) and `kl_to_rho` (the
+        unweighted KL sum).
     """
-    if not isinstance(config, dict):
-        raise TypeError(f"Argument `config` must be a dict. Received: config={config!r}")
-    x_train, x_val = data
-    settings = {**SPARSE_AUTOENCODER_PAPER, **config}
-    if "beta" not in config:
-        raise ValueError(f"Config must have `beta`. Received: config={config!r}")
-    rho = float(settings["rho"])
-    keras.utils.set_random_seed(int(seed))
-    model = sparse_autoencoder(
-        x_train.shape[1], int(settings["hidden_units"]), rho, float(settings["beta"]), float(settings["weight_decay"])
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(float(settings["learning_rate"])),
-        loss=half_squared_error,
-        metrics=[keras.metrics.MeanSquaredError(name="mse")],
-    )
-    history = model.fit(
-        x_train,
-        x_train,
-        validation_data=(x_val, x_val),
-        epochs=int(settings["epochs"]),
-        batch_size=int(settings["batch_size"]),
-        shuffle=True,
-        verbose=verbose,
-    ).history
-    history = {name: [float(v) for v in values] for name, values in history.items()}
+    rho = float(rho)
     reconstruction = np.asarray(model.predict(x_val, batch_size=1024, verbose=0), dtype="float64")
-    val_mse = float(np.mean((reconstruction - x_val) ** 2))
-    encoder = model.get_layer("encoder")  # its sigmoid activations, in float64
-    z = np.asarray(x_val, dtype="float64") @ np.asarray(keras.ops.convert_to_numpy(encoder.kernel), "float64")
-    z += np.asarray(keras.ops.convert_to_numpy(encoder.bias), dtype="float64")
+    hidden = model.get_layer(encoder)
+    z = np.asarray(x_val, dtype="float64") @ np.asarray(keras.ops.convert_to_numpy(hidden.kernel), "float64")
+    z += np.asarray(keras.ops.convert_to_numpy(hidden.bias), dtype="float64")
     rho_hat = (1.0 / (1.0 + np.exp(-z))).mean(axis=0)
     clipped = np.clip(rho_hat, 1e-6, 1 - 1e-6)
     kl = rho * np.log(rho / clipped) + (1 - rho) * np.log((1 - rho) / (1 - clipped))
-    metrics = {
-        "val_mse": val_mse,
+    return {
+        "val_mse": float(np.mean((reconstruction - x_val) ** 2)),
         "mean_activation": float(rho_hat.mean()),
         "median_unit_activation": float(np.median(rho_hat)),
         "frac_units_near_rho": float(np.mean((rho_hat > rho / 2) & (rho_hat < 2 * rho))),
         "kl_to_rho": float(kl.sum()),
     }
-    if features_path is not None:
-        kernel = np.asarray(keras.ops.convert_to_numpy(model.get_layer("encoder").kernel))
-        side = int(round(math.sqrt(kernel.shape[0])))
-        tile = (side, side) if side * side == kernel.shape[0] else (1, kernel.shape[0])
-        save_feature_grid(
-            kernel, features_path, tile_shape=tile, title=f"encoder features, beta={settings['beta']}, rho={rho}"
-        )
-    keras.backend.clear_session()
-    return {"history": history, "metrics": metrics}
+
+
+def save_encoder_features(model, path, title=None, encoder="encoder"):
+    """Save the columns of the `encoder` layer's kernel as square tiles (a row of pixels if not square)."""
+    kernel = np.asarray(keras.ops.convert_to_numpy(model.get_layer(encoder).kernel))
+    side = int(round(math.sqrt(kernel.shape[0])))
+    tile = (side, side) if side * side == kernel.shape[0] else (1, kernel.shape[0])
+    return save_feature_grid(kernel, path, tile_shape=tile, title=title)
 
 
 def sparse_autoencoder_sweep(data, settings, dataset):
     """`(arrays, configs)` of the sparse autoencoder sweep: `(x_train, x_val)` and one config per beta."""
-    from keras_entropy.experiments.autoencoder import fixed_config, flatten_images
+    from keras_entropy.experiments.autoencoder import flat_sweep_data
     from keras_entropy.experiments.sweeps import expand_grid
 
-    x_train = flatten_images(data.x_train[: settings["train_size"]])
-    x_val = flatten_images(data.x_test[: settings["val_size"]])
-    fixed = fixed_config(
+    x_train, x_val, fixed = flat_sweep_data(
+        data,
+        settings,
         "sparse_autoencoder",
         dataset,
-        "embedded" if data.is_embedded else "full",
-        {"train_size": len(x_train), "val_size": len(x_val)},
         settings,
         ("hidden_units", "rho", "weight_decay", "epochs", "batch_size", "learning_rate"),
     )
@@ -237,17 +167,14 @@ def features_file(beta):
 def write_sparse_autoencoder_report(run, records, configs, settings, dataset, command):
     """summary.md of the sparse autoencoder sweep; returns `(lines, summary_path)`."""
     from keras_entropy.experiments import script_setup
-    from keras_entropy.experiments.reports import markdown_table
+    from keras_entropy.experiments.reports import markdown_table, run_header
     from keras_entropy.experiments.stats import format_interval, t_confidence_interval
 
     def interval(runs, metric, digits=4):
         return format_interval(t_confidence_interval([r["metrics"][metric] for r in runs]), digits)
 
     first = configs[0] if configs else {"train_size": 0, "val_size": 0}
-    lines = script_setup.summary_header(
-        f"Sparse autoencoder (KL sparsity) on {dataset}", run.note, command, inline=True
-    ) + [
-        script_setup.runtime_line(run.info, run.data),
+    lines = run_header(run, f"Sparse autoencoder (KL sparsity) on {dataset}", command) + [
         f"784 -> {settings['hidden_units']} sigmoid -> 784 sigmoid; loss 0.5 * squared error summed over "
         f"pixels + L2 weight decay (lambda={settings['weight_decay']}) + KLSparsity(rho={settings['rho']}, "
         f"beta); Adam({settings['learning_rate']}), {settings['epochs']} epochs, batch {settings['batch_size']}; "
@@ -293,11 +220,11 @@ def write_sparse_autoencoder_report(run, records, configs, settings, dataset, co
 
 __all__ = [
     "feature_grid",
-    "half_squared_error",
     "features_file",
+    "half_squared_error",
+    "save_encoder_features",
     "save_feature_grid",
-    "sparse_autoencoder",
-    "sparse_autoencoder_run",
     "sparse_autoencoder_sweep",
+    "sparsity_metrics",
     "write_sparse_autoencoder_report",
 ]

@@ -13,6 +13,16 @@ bfloat16 kernels of mixed-precision models are cast up first): QR and
 Cholesky are not defined in half precision, and the penalties' bounds
 (number of factors / epsilon) are far outside float16's range.
 
+Calling convention: every function takes its first argument (the kernel, or
+the tensor it works on) by position and every other argument by keyword, in
+one order throughout, that of `DenseEntropy` and `ConvEntropy`: `lam`,
+`output_positions`, `stabilized`, `epsilon`, `form`, `grid`. The volume
+functions name their form as those classes do: `form="volume"` (default) or
+`form="normalized"`; the paper's form is the `*_entropy_*` functions. The
+earlier spellings (arguments after the first by position, in each
+function's old order, and the volume functions' bool `normalized=`) still
+work for one release with a `DeprecationWarning`.
+
 Sign conventions (MATH.md section 3): an *entropy change* is
 `H(output) - H(input)`; a *penalty* is what is added to the loss, `-dH` in
 the exact form, so that a positive strength `lam` penalises entropy loss.

@@ -7,6 +7,8 @@ import math
 
 from keras import ops
 
+from keras_entropy.ops._deprecation import keyword_only
+
 #: Default epsilon of the stabilized surrogate `1 / (|x| + epsilon)`.
 #:
 #: Typical factors are 1e-2..1 (Glorot-initialised dense and conv kernels);
@@ -34,6 +36,16 @@ def square_part(kernel):
 
     MATH.md section 1: padding this block with an identity block gives an
     invertible square matrix whose determinant is `det S`.
+
+    >>> import numpy as np
+    >>> square_part(np.arange(6.0).reshape(3, 2)).tolist()
+    [[0.0, 1.0], [2.0, 3.0]]
+
+    Args:
+        kernel: a `(n_in, n_out)` Dense kernel.
+
+    Returns:
+        `kernel[:k, :k]`, in the kernel's own type and dtype.
     """
     n_in, n_out = kernel.shape
     k = min(n_in, n_out)
@@ -49,6 +61,13 @@ def qr_factors(matrix):
     give `cond(S)**2 * float32_eps`). QR has a kernel and a gradient on every
     backend and under XLA, unlike `slogdet` (`LogMatrixDeterminant` has no
     XLA kernel in TensorFlow, so `jit_compile=True` models cannot use it).
+
+    >>> import numpy as np
+    >>> np.round(np.asarray(qr_factors(np.array([[0.0, 2.0], [-3.0, 0.0]], "float32"))), 4).tolist()
+    [3.0, 2.0]
+
+    Args:
+        matrix: a square matrix.
 
     Returns:
         A float32 vector of shape `(k,)`; zero entries for a singular matrix.
@@ -71,21 +90,40 @@ def dense_entropy_change(kernel):
     and it compiles under XLA. For a 784x260 Glorot-initialised kernel the
     value is about -220, so `det S` itself underflows to 0 in float32: the
     determinant is never formed.
+
+    >>> import numpy as np
+    >>> k = np.array([[2.0, 0.0], [0.0, 3.0], [5.0, 7.0]], "float32")  # S = diag(2, 3)
+    >>> round(float(dense_entropy_change(k)), 4)  # log 2 + log 3
+    1.7918
     """
     return ops.sum(ops.log(qr_factors(square_part(as_float32(kernel)))))
 
 
-def factor_jitter(gram, epsilon=DEFAULT_EPSILON):
-    """`delta = epsilon**2 + k * float32_eps * ||G||_F` for a `k x k` Gram matrix."""
+@keyword_only("epsilon")
+def factor_jitter(gram, *, epsilon=DEFAULT_EPSILON):
+    """`delta = epsilon**2 + k * float32_eps * ||G||_F` for a `k x k` Gram matrix.
+
+    >>> import numpy as np
+    >>> round(float(factor_jitter(np.zeros((3, 3), "float32"), epsilon=0.1)), 6)  # 0.1**2
+    0.01
+
+    Args:
+        gram: a `k x k` Gram matrix `G`.
+        epsilon: the floor of the jitter (default `DEFAULT_EPSILON`).
+
+    Returns:
+        A float32 scalar, no smaller than `epsilon**2`.
+    """
     k = gram.shape[0]
     return epsilon**2 + k * FLOAT32_EPS * ops.sqrt(ops.sum(ops.square(gram)))
 
 
-def gram_cholesky_factors(x, epsilon=DEFAULT_EPSILON, with_trace=False):
+@keyword_only("epsilon", "with_trace")
+def gram_cholesky_factors(x, *, epsilon=DEFAULT_EPSILON, with_trace=False):
     """`r = diag(chol(X^T X + delta I))` for a tall `(n, k)` matrix, `n >= k`.
 
     The `|r_jj|` of the QR factorisation of `X` stacked on `sqrt(delta) I`,
-    with `delta = factor_jitter(X^T X, epsilon)` (no gradient through it):
+    with `delta = factor_jitter(X^T X, epsilon=epsilon)` (no gradient through it):
     every factor is at least `sqrt(delta) > 0`, so any function of them is
     finite with a finite gradient, even for a zero or rank-deficient `X`.
 
@@ -109,9 +147,11 @@ def gram_cholesky_factors(x, epsilon=DEFAULT_EPSILON, with_trace=False):
 
     Args:
         x: an `(n, k)` matrix with `n >= k`.
-        epsilon: the floor of the jitter (`factor_jitter`).
+        epsilon: the floor of the jitter (`factor_jitter`; default
+            `DEFAULT_EPSILON`).
         with_trace: also return `tr(X^T X + delta I)` (gradient `2 X`), the
-            energy the normalized forms divide by, from the same Gram matrix.
+            energy the normalized forms divide by, from the same Gram matrix
+            (default False).
 
     Returns:
         A float32 vector of shape `(k,)`; with `with_trace`, `(r, trace)`.
@@ -125,7 +165,7 @@ def gram_cholesky_factors(x, epsilon=DEFAULT_EPSILON, with_trace=False):
     @ops.custom_gradient
     def factors_and_trace(x):
         gram = ops.matmul(ops.transpose(x), x)
-        delta = factor_jitter(gram, epsilon)
+        delta = factor_jitter(gram, epsilon=epsilon)
         chol = ops.cholesky(gram + delta * ops.eye(k, dtype="float32"))
         r = ops.diagonal(chol)
         trace = ops.trace(gram) + k * delta
@@ -143,7 +183,8 @@ def gram_cholesky_factors(x, epsilon=DEFAULT_EPSILON, with_trace=False):
     return (out[:k], out[k]) if with_trace else out[:k]
 
 
-def dense_entropy_factors(kernel, epsilon=DEFAULT_EPSILON):
+@keyword_only("epsilon")
+def dense_entropy_factors(kernel, *, epsilon=DEFAULT_EPSILON):
     """The `k` factors of `|det S|` used by the stabilized dense penalty.
 
     The factors are the `|r_jj|` of the QR factorisation `S = QR` (MATH.md
@@ -167,17 +208,32 @@ def dense_entropy_factors(kernel, epsilon=DEFAULT_EPSILON):
     `n_out <= n_in`): it is the part of that column orthogonal to the columns
     before it.
 
+    >>> import numpy as np
+    >>> wide = np.array([[0.0, 2.0, 5.0], [3.0, 0.0, 7.0]], "float32")  # S = [[0, 2], [3, 0]]
+    >>> [round(float(r), 4) for r in np.asarray(dense_entropy_factors(wide, epsilon=0.0))]
+    [3.0, 2.0]
+
+    Args:
+        kernel: a `(n_in, n_out)` Dense kernel; only its square part `S` counts.
+        epsilon: the floor of the jitter (default `DEFAULT_EPSILON`).
+
     Returns:
-        A float32 vector of shape `(k,)`, every entry >= `sqrt(delta)` > 0.
+        The `k` float32 factors, each at least `sqrt(delta) > 0`.
     """
-    return gram_cholesky_factors(square_part(as_float32(kernel)), epsilon)
+    return gram_cholesky_factors(square_part(as_float32(kernel)), epsilon=epsilon)
 
 
-def conv_entropy_change(kernel, output_positions=1):
+@keyword_only("output_positions")
+def conv_entropy_change(kernel, *, output_positions=1):
     """Entropy change of each single-channel filter of a Conv2D kernel.
 
     MATH.md section 2: `dH_filter = N_out * log|c11|` with `c11 = K[0, 0, i, o]`
     in Keras layout `(p, q, c_in, c_out)`.
+
+    >>> import numpy as np
+    >>> k = np.full((3, 3, 1, 2), 2.0, "float32")
+    >>> np.round(np.asarray(conv_entropy_change(k, output_positions=10), "float64"), 4).tolist()  # 10 log 2
+    [[6.9315, 6.9315]]
 
     Args:
         kernel: a rank-4 Conv2D kernel.
@@ -193,34 +249,65 @@ def conv_entropy_change(kernel, output_positions=1):
     return ops.multiply(ops.cast(output_positions, "float32"), ops.log(ops.abs(c11)))
 
 
-def entropy_surrogate(x, epsilon=DEFAULT_EPSILON):
+@keyword_only("epsilon")
+def entropy_surrogate(x, *, epsilon=DEFAULT_EPSILON):
     """The stabilized surrogate of `-log|x|`: `s_eps(x) = 1 / (|x| + eps)`.
 
     MATH.md section 4: finite (at most `1/eps`) with a bounded gradient (at
     most `1/eps**2`), steeper than `-log|x|` near 0.
+
+    >>> import numpy as np
+    >>> np.round(np.asarray(entropy_surrogate(np.array([0.0, -1.0, 3.0], "float32"), epsilon=1.0)), 4).tolist()
+    [1.0, 0.5, 0.25]
+
+    Args:
+        x: a tensor (the factors).
+        epsilon: `eps` (default `DEFAULT_EPSILON`).
+
+    Returns:
+        A float32 tensor of `x`'s shape.
     """
     return 1.0 / (ops.abs(as_float32(x)) + epsilon)
 
 
-def dense_entropy_penalty(kernel, lam=1.0, stabilized=True, epsilon=DEFAULT_EPSILON):
+@keyword_only("lam", "stabilized", "epsilon")
+def dense_entropy_penalty(kernel, *, lam=1.0, stabilized=True, epsilon=DEFAULT_EPSILON):
     """Penalty of a dense kernel: `lam * (-dH_dense)` or its stabilized form.
 
     Exact (MATH.md section 3): `-lam * log|det S| = -sum_j lam_j log|r_jj|`
     over the QR factors of `S` (`qr_factors`); a per-factor `lam` has shape
     `(k,)`.
 
-    Stabilized (section 4): `sum_j lam_j / (r_j + eps)` over the same factors.
+    Stabilized (section 4): `sum_j lam_j / (r_j + eps)` over the factors
+    `r_j` of `dense_entropy_factors`.
+
+    >>> import numpy as np
+    >>> k = np.array([[2.0, 0.0], [0.0, 3.0], [5.0, 7.0]], "float32")  # S = diag(2, 3)
+    >>> round(float(dense_entropy_penalty(k, lam=1.0, stabilized=False)), 4)  # -(log 2 + log 3)
+    -1.7918
+    >>> round(float(dense_entropy_penalty(k, lam=np.array([1.0, 3.0]), epsilon=0.0)), 4)  # 1/2 + 3/3
+    1.5
+
+    Args:
+        kernel: a `(n_in, n_out)` Dense kernel.
+        lam: the strength, a scalar or one per factor, shape `(k,)`
+            (default 1.0).
+        stabilized: the stabilized surrogate (default True) or the exact
+            `-lam * log|det S|`.
+        epsilon: the surrogate's `eps` (default `DEFAULT_EPSILON`).
 
     Returns:
         A float32 scalar.
     """
     lam = as_float32(lam)
     if stabilized:
-        return ops.sum(lam * entropy_surrogate(dense_entropy_factors(kernel, epsilon), epsilon))
+        factors = dense_entropy_factors(kernel, epsilon=epsilon)
+        return ops.sum(lam * entropy_surrogate(factors, epsilon=epsilon))
     return -ops.sum(lam * ops.log(qr_factors(square_part(as_float32(kernel)))))
 
 
-def conv_entropy_penalty(kernel, lam=1.0, output_positions=1, stabilized=True, epsilon=DEFAULT_EPSILON):
+@keyword_only("lam", "output_positions", "stabilized", "epsilon")
+def conv_entropy_penalty(kernel, *, lam=1.0, output_positions=1, stabilized=True, epsilon=DEFAULT_EPSILON):
     """Penalty of a Conv2D kernel, summed over its `c_in * c_out` filters.
 
     Exact: `-N_out * sum_{i,o} lam_{i,o} log|K[0, 0, i, o]|`.
@@ -230,6 +317,21 @@ def conv_entropy_penalty(kernel, lam=1.0, output_positions=1, stabilized=True, e
     gives one strength per filter, `(c_in, c_out)` one per channel of each
     filter (the `lambda_{l,c}` of the paper's eq. 45).
 
+    >>> import numpy as np
+    >>> k = np.full((3, 3, 1, 2), 2.0, "float32")
+    >>> round(float(conv_entropy_penalty(k, lam=0.5, output_positions=10, stabilized=False)), 4)  # -0.5 * 20 log 2
+    -6.9315
+    >>> round(float(conv_entropy_penalty(k, lam=0.5, output_positions=10, epsilon=0.0)), 4)  # 0.5 * 20 / 2
+    5.0
+
+    Args:
+        kernel: a rank-4 Conv2D kernel `(p, q, c_in, c_out)`.
+        lam: the strength, a scalar or broadcasting to `(c_in, c_out)`
+            (default 1.0).
+        output_positions: `N_out`, the number of output positions (default 1).
+        stabilized: the stabilized surrogate (default True) or the exact form.
+        epsilon: the surrogate's `eps` (default `DEFAULT_EPSILON`).
+
     Returns:
         A float32 scalar.
     """
@@ -237,13 +339,14 @@ def conv_entropy_penalty(kernel, lam=1.0, output_positions=1, stabilized=True, e
     n_out = ops.cast(output_positions, "float32")
     c11 = as_float32(kernel)[0, 0, :, :]
     if stabilized:
-        per_filter = entropy_surrogate(c11, epsilon)
+        per_filter = entropy_surrogate(c11, epsilon=epsilon)
     else:
         per_filter = -ops.log(ops.abs(c11))
     return n_out * ops.sum(lam * per_filter)
 
 
-def kl_sparsity_penalty(activations, rho=0.05, beta=1.0, delta=1e-6, batch_mean=None):
+@keyword_only("rho", "beta", "delta", "batch_mean")
+def kl_sparsity_penalty(activations, *, rho=0.05, beta=1.0, delta=1e-6, batch_mean=None):
     """KL sparsity penalty of sigmoid activations (MATH.md section 7).
 
     `rho_hat_j` is the batch mean of unit `j` (all axes but the last are
@@ -253,15 +356,20 @@ def kl_sparsity_penalty(activations, rho=0.05, beta=1.0, delta=1e-6, batch_mean=
         P = beta * sum_j [rho log(rho / rho_hat_j)
                           + (1 - rho) log((1 - rho) / (1 - rho_hat_j))]
 
+    >>> import numpy as np
+    >>> a = np.array([[0.1, 0.5], [0.1, 0.5]], "float32")  # rho_hat = (0.1, 0.5)
+    >>> round(float(kl_sparsity_penalty(a, rho=0.1, beta=2.0)), 4)  # 2 (0 + 0.1 log 0.2 + 0.9 log 1.8)
+    0.7361
+
     Args:
         activations: sigmoid activations, `(..., n)`; every axis but the
             last is a batch axis.
-        rho: target mean activation.
-        beta: strength.
-        delta: clipping margin of `rho_hat`.
+        rho: target mean activation (default 0.05).
+        beta: strength (default 1.0).
+        delta: clipping margin of `rho_hat` (default 1e-6).
         batch_mean: how "the batch" is averaged: a function mapping a
             `(samples, n)` float32 tensor to its `(n,)` mean over the
-            samples. The default is the mean over `activations` itself;
+            samples. The default (None) is the mean over `activations` itself;
             `keras_entropy.distribution.global_batch_mean` makes it the mean
             over the global batch of all replicas. It is called once, on
             `activations` reshaped to `(-1, n)`.
@@ -280,17 +388,33 @@ def kl_sparsity_penalty(activations, rho=0.05, beta=1.0, delta=1e-6, batch_mean=
     return beta * ops.sum(kl)
 
 
-def softmax_entropy(x, beta=1.0, axis=-1):
+@keyword_only("beta", "axis")
+def softmax_entropy(x, *, beta=1.0, axis=-1):
     """Entropy `H(q)` of `q = softmax(-beta x)` along `axis` (MATH.md section 5).
 
-    `log q` comes from log-sum-exp, so inputs of magnitude 1e4 stay finite.
+    `H(q) = -sum_i q_i log q_i`; `log q` comes from log-sum-exp, so inputs of
+    magnitude 1e4 stay finite.
+
+    >>> import numpy as np
+    >>> x = np.array([[0.0, 0.0], [0.0, 20.0]], "float32")
+    >>> np.round(np.asarray(softmax_entropy(x, beta=1.0), "float64"), 4).tolist()  # log 2, ~20 exp(-20)
+    [0.6931, 0.0]
+
+    Args:
+        x: a tensor.
+        beta: the inverse temperature (default 1.0).
+        axis: the axis of the distribution (default -1).
+
+    Returns:
+        A float32 tensor: `x`'s shape without `axis`.
     """
     logits = -beta * as_float32(x)
     log_q = logits - ops.logsumexp(logits, axis=axis, keepdims=True)
     return -ops.sum(ops.exp(log_q) * log_q, axis=axis)
 
 
-def softmax_entropy_clustering_loss(x, beta=1.0, balance=1.0, batch_mean=None):
+@keyword_only("beta", "balance", "batch_mean")
+def softmax_entropy_clustering_loss(x, *, beta=1.0, balance=1.0, batch_mean=None):
     """Unsupervised clustering loss of seed 000 (MATH.md section 5).
 
     `L = mean_batch H(q) + balance * (log N - H(<q>))` where `q` is the
@@ -299,13 +423,20 @@ def softmax_entropy_clustering_loss(x, beta=1.0, balance=1.0, batch_mean=None):
     uniform distribution; it keeps the network from putting every input in one
     cluster.
 
+    >>> import numpy as np
+    >>> x = np.array([[0.0, 1e4], [1e4, 0.0]], "float32")  # two sure, balanced clusters
+    >>> round(float(softmax_entropy_clustering_loss(x, beta=1.0, balance=1.0)), 4)
+    0.0
+    >>> round(float(softmax_entropy_clustering_loss(x[:1], beta=1.0, balance=0.5)), 4)  # 0.5 log 2
+    0.3466
+
     Args:
         x: outputs, `(..., N)`; every axis but the last is a batch axis.
-        beta: inverse temperature.
-        balance: weight of the uniform-marginal term.
+        beta: inverse temperature (default 1.0).
+        balance: weight of the uniform-marginal term (default 1.0).
         batch_mean: how "the batch" is averaged: a function mapping a
             `(samples, features)` float32 tensor to its `(features,)` mean
-            over the samples. The default is the mean over the samples of
+            over the samples. The default (None) is the mean over the samples of
             `x` itself; `keras_entropy.distribution.global_batch_mean` makes
             it the mean over the global batch of all replicas. It is called
             once, on the per-sample entropies and distributions side by side.

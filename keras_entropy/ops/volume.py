@@ -19,6 +19,8 @@ import math
 import numpy as np
 from keras import ops
 
+from keras_entropy import validation
+from keras_entropy.ops._deprecation import keyword_only
 from keras_entropy.ops.entropy import (
     DEFAULT_EPSILON,
     FLOAT32_EPS,
@@ -26,6 +28,20 @@ from keras_entropy.ops.entropy import (
     entropy_surrogate,
     gram_cholesky_factors,
 )
+
+#: The `form` of the volume functions; `"paper"` is the functions of `entropy.py`.
+VOLUME_FORMS = ("volume", "normalized")
+
+
+def _is_normalized(form):
+    """True for `form="normalized"`, False for `"volume"`; a `ValueError` otherwise."""
+    if form == "paper":
+        raise ValueError(
+            "The volume functions compute the forms 'volume' and 'normalized'; the paper form is "
+            "`dense_entropy_change` / `conv_entropy_change` and the `*_entropy_penalty` functions. "
+            "Received: form='paper'"
+        )
+    return validation.validate_choice(form, "form", VOLUME_FORMS) == "normalized"
 
 
 def _diag(x):
@@ -51,7 +67,8 @@ def _tall(kernel):
     return kernel if kernel.shape[0] >= kernel.shape[1] else ops.transpose(kernel)
 
 
-def dense_volume_change(kernel, normalized=False):
+@keyword_only("normalized")
+def dense_volume_change(kernel, *, form="volume"):
     """Log-volume of a dense kernel: `sum_j log sigma_j(K)` (MATH.md section 8).
 
     `dH_vol = 1/2 log det G`, `G = K^T K` if `n_in >= n_out` else `K K^T`
@@ -59,19 +76,24 @@ def dense_volume_change(kernel, normalized=False):
     QR factorisation of the whole `K` (or `K^T`): the `R` of `chol(G)` with
     the accuracy of QR, and `-inf` (no error) for a singular kernel.
 
-    Normalized (MATH.md section 10): `1/2 log det G - k/2 log(tr G / k)`,
-    `<= 0`, zero exactly for scaled isometries, invariant to scaling `K`.
+    `form="normalized"` (MATH.md section 10): `1/2 log det G - k/2 log(tr G /
+    k)`, `<= 0`, zero exactly for scaled isometries, invariant to scaling `K`.
 
     >>> import numpy as np
     >>> k = np.array([[2.0, 0.0], [0.0, 3.0], [0.0, 0.0]], "float32")
     >>> round(float(dense_volume_change(k)), 4)  # log 2 + log 3
     1.7918
-    >>> round(float(dense_volume_change(k, normalized=True)), 4)  # log 6 - log 6.5
+    >>> round(float(dense_volume_change(k, form="normalized")), 4)  # log 6 - log 6.5
     -0.08
+
+    Args:
+        kernel: a `(n_in, n_out)` Dense kernel.
+        form: `"volume"` (default) or `"normalized"`, as in `DenseEntropy`.
 
     Returns:
         A float32 scalar.
     """
+    normalized = _is_normalized(form)
     x = _tall(kernel)
     _, r = ops.qr(x, mode="reduced")
     value = ops.sum(ops.log(ops.abs(_diag(r))))
@@ -81,7 +103,8 @@ def dense_volume_change(kernel, normalized=False):
     return value
 
 
-def dense_volume_factors(kernel, epsilon=DEFAULT_EPSILON):
+@keyword_only("epsilon")
+def dense_volume_factors(kernel, *, epsilon=DEFAULT_EPSILON):
     """The `k` factors of the stabilized dense volume penalty (MATH.md section 8).
 
     `r_j = diag(chol(G + delta I))`, `G = K^T K` (or `K K^T`), the jitter
@@ -95,16 +118,21 @@ def dense_volume_factors(kernel, epsilon=DEFAULT_EPSILON):
     >>> np.round(np.asarray(dense_volume_factors(k)), 4).tolist()
     [2.0, 3.0]
 
+    Args:
+        kernel: a `(n_in, n_out)` Dense kernel.
+        epsilon: the floor of the jitter (default `DEFAULT_EPSILON`).
+
     Returns:
         A float32 vector of shape `(k,)`, every entry >= `sqrt(delta)` > 0.
     """
-    return gram_cholesky_factors(_tall(kernel), epsilon)
+    return gram_cholesky_factors(_tall(kernel), epsilon=epsilon)
 
 
-def dense_volume_penalty(kernel, lam=1.0, stabilized=True, normalized=False, epsilon=DEFAULT_EPSILON):
+@keyword_only("lam", "stabilized", "normalized", "epsilon")
+def dense_volume_penalty(kernel, *, lam=1.0, stabilized=True, epsilon=DEFAULT_EPSILON, form="volume"):
     """Volume penalty of a dense kernel (MATH.md sections 8 and 10).
 
-    Exact: `-lam * dense_volume_change(kernel, normalized)`; normalized, it is
+    Exact: `-lam * dense_volume_change(kernel, form=form)`; normalized, it is
     `>= 0` (for `lam > 0`) and zero exactly at a scaled isometry.
     Stabilized: `lam * sum_j s_eps(r_j)` over `dense_volume_factors` (section
     4 applied to all of `K`): positive, tending to 0 only as the factors grow
@@ -117,29 +145,30 @@ def dense_volume_penalty(kernel, lam=1.0, stabilized=True, normalized=False, eps
 
     >>> import numpy as np
     >>> k = np.array([[2.0, 0.0], [0.0, 3.0], [0.0, 0.0]], "float32")
-    >>> round(float(dense_volume_penalty(k, 1.0, stabilized=False)), 4)
+    >>> round(float(dense_volume_penalty(k, lam=1.0, stabilized=False)), 4)
     -1.7918
-    >>> round(float(dense_volume_penalty(k, 1.0, epsilon=0.0)), 4)  # 1/2 + 1/3
+    >>> round(float(dense_volume_penalty(k, lam=1.0, epsilon=0.0)), 4)  # 1/2 + 1/3
     0.8333
-    >>> abs(float(dense_volume_penalty(3.0 * np.eye(3, 2, dtype="float32"), 1.0, normalized=True))) < 1e-6
+    >>> abs(float(dense_volume_penalty(3.0 * np.eye(3, 2, dtype="float32"), form="normalized"))) < 1e-6
     True
 
     Args:
-        lam: a scalar strength (per-factor strengths are not defined here).
+        kernel: a `(n_in, n_out)` Dense kernel.
+        lam: a scalar strength (per-factor strengths are not defined here;
+            default 1.0).
+        stabilized: the stabilized surrogate (default True) or the exact form.
+        epsilon: the surrogate's `eps` (default `DEFAULT_EPSILON`).
+        form: `"volume"` (default) or `"normalized"`, as in `DenseEntropy`.
 
     Returns:
         A float32 scalar.
     """
     lam = _scalar_lam(lam)
+    normalized = _is_normalized(form)
     if not stabilized:
-        return -lam * dense_volume_change(kernel, normalized)
-    factors, trace = gram_cholesky_factors(_tall(kernel), epsilon, with_trace=True)
-    if not normalized:
-        return lam * ops.sum(entropy_surrogate(factors, epsilon))
-    k = factors.shape[0]
-    factors = factors / ops.sqrt(trace / k)
-    # Less the minimum k / (1 + eps) term by term: no cancellation of two sums near k.
-    return lam * ops.sum(entropy_surrogate(factors, epsilon) - 1.0 / (1.0 + epsilon))
+        return -lam * dense_volume_change(kernel, form=form)
+    factors, trace = gram_cholesky_factors(_tall(kernel), epsilon=epsilon, with_trace=True)
+    return lam * ops.sum(_surrogate(factors, epsilon, trace if normalized else None))
 
 
 def _check_grid(grid):
@@ -197,13 +226,29 @@ def _embed(real, imag):
     return ops.reshape(embedded, (-1, 2 * m, 2 * n))
 
 
+def _surrogate(factors, epsilon, mean_trace=None):
+    """`s_eps` of the stabilized factors `(..., k)`, term by term.
+
+    With `mean_trace`, the mean `tr(G + delta I)` of the normalized forms
+    (MATH.md section 10): `s_eps(n_j) - 1 / (1 + eps)` of the scale-free
+    factors `n_j = r_j / sqrt(mean_trace / k)`, the surrogate less its
+    minimum, taken away term by term (no cancellation of two sums near `k`).
+    """
+    if mean_trace is None:
+        return entropy_surrogate(factors, epsilon=epsilon)
+    k = factors.shape[-1]
+    scaled = factors / ops.sqrt(mean_trace / k)
+    return entropy_surrogate(scaled, epsilon=epsilon) - 1.0 / (1.0 + epsilon)
+
+
 def _mean_energy(real, imag, weights, h, w):
     """`mean_{u,v} ||P(u, v)||_F^2`: `||K||_F^2` when the grid covers the kernel (Parseval)."""
     per_freq = ops.sum(ops.square(real) + ops.square(imag), axis=(1, 2))
     return ops.sum(weights * per_freq) / (h * w)
 
 
-def conv_volume_change(kernel, grid, normalized=False):
+@keyword_only("grid", "normalized")
+def conv_volume_change(kernel, *, form="volume", grid):
     """Log-volume of a Conv2D kernel on a circular `h x w` grid (MATH.md section 9).
 
     `dH_conv_vol = sum_{u<h, v<w} sum_{j<=k} log sigma_j(P(u, v))`,
@@ -217,24 +262,28 @@ def conv_volume_change(kernel, grid, normalized=False):
     operator (taps that wrap add up), i.e. the transfer function sampled on
     the coarse grid.
 
-    Normalized (MATH.md section 10): `dH_conv_vol - (h w k / 2) log(E / k)`,
+    `form="normalized"` (MATH.md section 10): `dH_conv_vol - (h w k / 2) log(E / k)`,
     `E = mean_{u,v} ||P(u, v)||_F^2`, which is `||K||_F^2` (Parseval) when
     `h >= p` and `w >= q`, and the folded kernel's energy otherwise, so the
     value is always `<= 0` and scale-free.
 
     >>> import numpy as np
     >>> k = np.full((1, 1, 1, 1), 2.0, "float32")  # h w log|c11|
-    >>> round(float(conv_volume_change(k, (4, 5))), 4)  # 20 log 2
+    >>> round(float(conv_volume_change(k, grid=(4, 5))), 4)  # 20 log 2
     13.8629
+    >>> round(float(conv_volume_change(k, form="normalized", grid=(4, 5))), 4)  # a scaled isometry
+    0.0
 
     Args:
         kernel: a `(p, q, c_in, c_out)` Conv2D kernel.
+        form: `"volume"` (default) or `"normalized"`, as in `ConvEntropy`.
         grid: `(h, w)`, the frequency grid (the layer's output size makes it
-            exact for a circularly padded layer).
+            exact for a circularly padded layer). Required.
 
     Returns:
         A float32 scalar. `-inf` where some `P(u, v)` is singular.
     """
+    normalized = _is_normalized(form)
     real, imag, weights = _transfer(kernel, grid)
     _, r = ops.qr(_embed(real, imag), mode="reduced")
     per_freq = 0.5 * ops.sum(ops.log(ops.abs(_diag(r))), axis=-1)
@@ -246,14 +295,16 @@ def conv_volume_change(kernel, grid, normalized=False):
     return value
 
 
+@keyword_only("grid", "output_positions", "lam", "stabilized", "normalized", "epsilon")
 def conv_volume_penalty(
     kernel,
-    grid,
-    output_positions=1,
+    *,
     lam=1.0,
+    output_positions=1,
     stabilized=True,
-    normalized=False,
     epsilon=DEFAULT_EPSILON,
+    form="volume",
+    grid,
 ):
     """Volume penalty of a Conv2D kernel (MATH.md sections 9 and 10).
 
@@ -262,7 +313,7 @@ def conv_volume_penalty(
     per-filter value. With `grid` the output size and `N_out = h w` it is the
     whole operator's.
 
-    Exact: `-lam * N_out * conv_volume_change(kernel, grid, normalized) / (h w)`.
+    Exact: `-lam * N_out * conv_volume_change(kernel, form=form, grid=grid) / (h w)`.
     Stabilized: `lam * N_out * mean_{u,v} sum_j s_eps(r_j(u, v))` with `r_j(u, v)`
     the diagonal of the complex Cholesky factor of `G(u, v) + delta I`
     (`G = P^H P` or `P P^H`; each appears twice on the diagonal of the real
@@ -277,24 +328,33 @@ def conv_volume_penalty(
 
     >>> import numpy as np
     >>> k = np.full((1, 1, 1, 1), 2.0, "float32")
-    >>> round(float(conv_volume_penalty(k, (4, 5), 20, stabilized=False)), 4)
+    >>> round(float(conv_volume_penalty(k, output_positions=20, stabilized=False, grid=(4, 5))), 4)
     -13.8629
-    >>> round(float(conv_volume_penalty(k, (4, 5), 20, epsilon=0.0)), 4)  # 20 / 2
+    >>> round(float(conv_volume_penalty(k, output_positions=20, epsilon=0.0, grid=(4, 5))), 4)  # 20 / 2
     10.0
-    >>> abs(float(conv_volume_penalty(k, (4, 5), 20, normalized=True))) < 1e-5  # a scaled isometry
+    >>> abs(float(conv_volume_penalty(k, output_positions=20, form="normalized", grid=(4, 5)))) < 1e-5  # an isometry
     True
 
     Args:
-        lam: a scalar strength (per-filter strengths are not defined here).
+        kernel: a `(p, q, c_in, c_out)` Conv2D kernel.
+        lam: a scalar strength (per-filter strengths are not defined here;
+            default 1.0).
+        output_positions: `N_out`, the number of output positions (default 1).
+        stabilized: the stabilized surrogate (default True) or the exact form.
+        epsilon: the surrogate's `eps` (default `DEFAULT_EPSILON`).
+        form: `"volume"` (default) or `"normalized"`, as in `ConvEntropy`.
+        grid: `(h, w)`, the frequency grid (see `conv_volume_change`).
+            Required.
 
     Returns:
         A float32 scalar.
     """
     lam = _scalar_lam(lam)
+    normalized = _is_normalized(form)
     h, w = _check_grid(grid)
     n_out = ops.cast(output_positions, "float32")
     if not stabilized:
-        return -lam * n_out * conv_volume_change(kernel, grid, normalized) / (h * w)
+        return -lam * n_out * conv_volume_change(kernel, form=form, grid=grid) / (h * w)
     real, imag, weights = _transfer(kernel, grid)
     k = real.shape[-1]
     ar, ai = ops.transpose(real, (0, 2, 1)), ops.transpose(imag, (0, 2, 1))
@@ -305,11 +365,8 @@ def conv_volume_penalty(
     delta = ops.stop_gradient(epsilon**2 + 2 * k * FLOAT32_EPS * norm)
     chol = ops.cholesky(gram + delta[:, None, None] * ops.eye(2 * k, dtype="float32"))
     factors = _diag(chol)[:, ::2]  # (F, k)
-    if normalized:
-        trace = ops.sum(_diag(gram_re), axis=-1) + k * delta
-        factors = factors / ops.sqrt(ops.sum(weights * trace) / (h * w * k))
-    surrogate = entropy_surrogate(factors, epsilon)
-    if normalized:  # less the minimum k / (1 + eps) per frequency, term by term
-        surrogate = surrogate - 1.0 / (1.0 + epsilon)
-    per_freq = ops.sum(surrogate, axis=-1)
+    mean_trace = None
+    if normalized:  # mean_{u,v} tr(G(u, v) + delta I)
+        mean_trace = ops.sum(weights * (ops.sum(_diag(gram_re), axis=-1) + k * delta)) / (h * w)
+    per_freq = ops.sum(_surrogate(factors, epsilon, mean_trace), axis=-1)
     return lam * n_out * ops.sum(weights * per_freq) / (h * w)

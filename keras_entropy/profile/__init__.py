@@ -13,10 +13,10 @@ order, evaluates the formulas of MATH.md on the layer's kernel:
 
 That is the paper's form (`form="paper"`, the default). With `form="volume"`
 or `"normalized"` (MATH.md sections 8-10) every layer holds one value of its
-whole kernel: `ops.dense_volume_change`, or for a conv layer the per-position
-`ops.conv_volume_change(kernel, grid) / (h w)` with the total `N_out` times
-it; the profile records its form (`EntropyProfile.form`) and plots draw a
-point per layer.
+whole kernel: `ops.dense_volume_change(kernel, form=form)`, or for a conv
+layer the per-position `ops.conv_volume_change(kernel, form=form, grid=grid)
+/ (h w)` with the total `N_out` times it; the profile records its form
+(`EntropyProfile.form`) and plots draw a point per layer.
 
 All the mathematics comes from `keras_entropy.ops`; this package only walks the
 model (`walk`), collects the numbers (`compute`) into records (`records`) and

@@ -28,20 +28,20 @@ def _check_layer(layer):
     return kind
 
 
-def _volume_values(kernel, kind, hw, n_out, normalized, grid):
+def _volume_values(kernel, kind, hw, n_out, form, grid):
     """`(values, total, grid)` of one layer in a volume form (MATH.md sections 8-10).
 
-    Dense: `dH = ops.dense_volume_change(kernel, normalized)`, `values = [dH]`.
+    Dense: `dH = ops.dense_volume_change(kernel, form=form)`, `values = [dH]`.
     Conv: on the grid `(h, w)` (`grid`, or `default_grid` of the output size
-    `hw`), the per-position value `v = ops.conv_volume_change(kernel, (h, w),
-    normalized) / (h w)`, `values = [v]` and `total = N_out * v` (NaN when
-    `N_out` is unknown), as `ConvEntropy` counts its penalty.
+    `hw`), the per-position value `v = ops.conv_volume_change(kernel,
+    form=form, grid=(h, w)) / (h w)`, `values = [v]` and `total = N_out * v`
+    (NaN when `N_out` is unknown), as `ConvEntropy` counts its penalty.
     """
     if kind == "dense":
-        value = float(keras.ops.convert_to_numpy(entropy_ops.dense_volume_change(kernel, normalized)))
+        value = float(keras.ops.convert_to_numpy(entropy_ops.dense_volume_change(kernel, form=form)))
         return np.asarray([value], dtype="float32"), value, None
     grid = grid or default_grid(hw, tuple(kernel.shape[:2]))
-    change = entropy_ops.conv_volume_change(kernel, grid, normalized)
+    change = entropy_ops.conv_volume_change(kernel, form=form, grid=grid)
     values = np.asarray([float(keras.ops.convert_to_numpy(change)) / (grid[0] * grid[1])], dtype="float32")
     total = math.nan if n_out is None else n_out * float(values[0])
     return values, total, tuple(grid)
@@ -90,7 +90,7 @@ def compute_entries(items, form="paper", grid=None):
             n_out = int(kernel.shape[1])
         layer_grid = None
         if form != "paper":
-            values, total, layer_grid = _volume_values(kernel, kind, hw, n_out, form == "normalized", grid)
+            values, total, layer_grid = _volume_values(kernel, kind, hw, n_out, form, grid)
         elif kind == "conv":
             size = int(kernel.shape[2]) * int(kernel.shape[3])
             values = flat[offset : offset + size].copy()
@@ -150,12 +150,12 @@ def entropy_profile(model, kinds=("conv", "dense"), label=None, form="paper", gr
     element, and `plot_profiles` draws a point, not a box):
 
     - conv: on the frequency grid `(h, w)`, the per-position value
-      `v = ops.conv_volume_change(kernel, (h, w), normalized) / (h w)` and
+      `v = ops.conv_volume_change(kernel, form=form, grid=(h, w)) / (h w)` and
       the total `dH = N_out * v`, which is exact for circular padding when
       the grid is the output size. `grid=None` takes, per layer,
       `regularizers.default_grid` of its output size (capped at 16 per
       axis, as `ConvEntropy` and `EntropyConv2D` do);
-    - dense: `dH = ops.dense_volume_change(kernel, normalized)`, i.e.
+    - dense: `dH = ops.dense_volume_change(kernel, form=form)`, i.e.
       `sum_j log sigma_j(K)` (volume) or that minus `k/2 log(tr G / k)`
       (normalized, `<= 0`).
 

@@ -71,7 +71,7 @@ class LayerEntropy:
             dense layer. Forms `"volume"` and `"normalized"` have no
             per-filter values (the log-volume belongs to the whole kernel):
             one value, the per-output-position `[dH / (h w)]` of a conv
-            layer (`ops.conv_volume_change(kernel, grid) / (h w)`) and
+            layer (`ops.conv_volume_change(kernel, grid=grid) / (h w)`) and
             `[dH]` of a dense layer (`ops.dense_volume_change(kernel)`).
         total: the layer's entropy change `dH`: `N_out * sum(values)` for a
             conv layer (NaN when `N_out` is unknown), `values[0]` for a

@@ -3,9 +3,9 @@
 Run by tests/test_multi_device.py in a subprocess, because the devices must
 be configured before the backend starts:
 
-    python tests/multi_device_train.py OUT.npz tensorflow [VARIANT ...]
-    python tests/multi_device_train.py OUT.npz jax [VARIANT ...]
-    python tests/multi_device_train.py OUT.npz worker INDEX PORT0 PORT1
+    python tests/scripts/multi_device_train.py OUT.npz tensorflow [VARIANT ...]
+    python tests/scripts/multi_device_train.py OUT.npz jax [VARIANT ...]
+    python tests/scripts/multi_device_train.py OUT.npz worker INDEX PORT0 PORT1
 
 `tensorflow`: `tf.distribute.MirroredStrategy` over two logical CPUs;
 `jax`: `keras.distribution.DataParallel` over two host devices; `worker`: one
@@ -90,12 +90,12 @@ def public_all_reduce(tf, context, value):
 
 def unfixed_call(self, y_true, y_pred):
     """The loss as it was: local `<q>`, no replica scaling."""
-    return entropy_ops.softmax_entropy_clustering_loss(y_pred, self.beta, self.balance)
+    return entropy_ops.softmax_entropy_clustering_loss(y_pred, beta=self.beta, balance=self.balance)
 
 
 def local_rho_call(self, x):
     """`KLSparsity` as it was: `rho_hat` of this replica's share of the batch."""
-    penalty = entropy_ops.kl_sparsity_penalty(x, self.rho, self.beta, self.delta)
+    penalty = entropy_ops.kl_sparsity_penalty(x, rho=self.rho, beta=self.beta, delta=self.delta)
     return penalty * keras.ops.cast(keras.ops.shape(x)[0], "float32")
 
 

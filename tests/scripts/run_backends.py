@@ -9,7 +9,7 @@ run on every backend; `one_backend` tests (tables, statistics, argument
 parsing, reports, sweep files, tuning bookkeeping, examples run as
 subprocesses, the CLI's error paths) run on TensorFlow only. Usage:
 
-    python tests/run_backends.py [--backends tensorflow jax torch] [--workers N] [--no-cov] [PYTEST ARGS...]
+    python tests/scripts/run_backends.py [--backends tensorflow jax torch] [--workers N] [--no-cov] [PYTEST ARGS...]
 
 `--workers N` runs each backend's tests in N pytest-xdist processes, a test
 module per process at a time (default: 2 where pytest-xdist is installed and
@@ -35,7 +35,7 @@ import xml.etree.ElementTree as ET
 BACKENDS = ("tensorflow", "jax", "torch")
 #: The backend that also runs the `one_backend` tests (conftest.ONE_BACKEND_NAME).
 ONE_BACKEND_NAME = "tensorflow"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def default_workers():

@@ -4,8 +4,8 @@ Run by tests/test_long_lived.py in a subprocess (the devices must be
 configured before the backend starts), all scenarios in sequence, in the
 order a notebook or a script that trains model after model would:
 
-    python tests/long_lived_train.py OUT.npz tensorflow
-    python tests/long_lived_train.py OUT.npz jax
+    python tests/scripts/long_lived_train.py OUT.npz tensorflow
+    python tests/scripts/long_lived_train.py OUT.npz jax
 
 TensorFlow: `tf.distribute.MirroredStrategy` over two logical CPUs, a new
 strategy object per model ("inline") unless said otherwise; JAX: a new
