@@ -27,8 +27,11 @@ TIME_UP_MESSAGE = "--cpu-minutes reached: finished trials and runs are saved; ru
 
 
 def deadline(cpu_minutes):
-    """The process CPU time (seconds, all threads) at which a budget of `cpu_minutes` ends (None: never)."""
-    return time.process_time() + 60 * cpu_minutes if cpu_minutes else math.inf
+    """The process CPU time (seconds, all threads) at which a budget of `cpu_minutes` ends (None: never).
+
+    The budget is the whole process's, Keras's start-up included, as --cpu-minutes says.
+    """
+    return 60 * cpu_minutes if cpu_minutes else math.inf
 
 
 def time_is_up(deadline_s):
