@@ -237,6 +237,7 @@ def _check_profile_args(args):
 def _load(flag, path, verbose=False):
     """The model saved at `path`, or `_InputError` naming `flag` and `path`."""
     import keras  # imported, with every class of the package registered, by keras_entropy's __init__
+
     _check_model_path(flag, path)
     try:
         model = keras.saving.load_model(path, compile=False)
