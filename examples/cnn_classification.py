@@ -218,7 +218,7 @@ def train(config, seed, data, verbose=0):
 
 def experiment(args):
     """Data, model, compile, fit (one run per config and seed), Table 1."""
-    from keras_entropy.experiments import classification, classification_report, script_setup
+    from keras_entropy.experiments import classification, script_setup
 
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, quiets the logs
     run = script_setup.start(args, f"cnn_classification_{args.dataset}", fallback="mnist")
@@ -231,9 +231,7 @@ def experiment(args):
         show=("val_accuracy", "accuracy"),
         skip=args.report_only,
     )
-    table1, plot, summary = classification_report.write_cnn_report(
-        run, records, fixed, script_setup.command_line(__file__)
-    )
+    table1, plot, summary = classification.write_cnn_report(run, records, fixed, script_setup.command_line(__file__))
     run.report(summary, table1, plot)
     return 0
 

@@ -246,19 +246,22 @@ def hypermodel(args, plan, depth, width, penalty):
 
 def experiment(args):
     """Data, search, final runs (model, compile, fit, evaluate), report."""
-    from keras_entropy.experiments import script_setup
+    from keras_entropy.experiments import analysis, script_setup
 
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
     import keras
 
     from keras_entropy import tuning
-    from keras_entropy.experiments import cnn_study, evidence, study, verdict
+    from keras_entropy.experiments import cnn_study, study
+    from keras_entropy.experiments.images import prepare_images
 
     # The data: MNIST images (28, 28, 1) in [0, 1] and their labels; validation = the last --val-size
     # training images.
     run = script_setup.start(args, "cnn_study")
-    run.arrays = cnn_study.split_labelled(run.data, args.val_size, args.train_size, args.test_size)
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = run.arrays
+    splits = run.data.split(args.val_size, train_size=args.train_size, test_size=args.test_size)
+    run.arrays = (x_train, y_train), (x_val, y_val), (x_test, y_test) = [
+        (prepare_images(x), y.astype("int32")) for x, y in splits
+    ]
     plan = cnn_study.StudyPlan(run, vars(args), study.deadline(args.cpu_minutes))
 
     def train(config, seed):
@@ -307,8 +310,8 @@ def experiment(args):
 
     # The result: summary.md, trials.csv and the figure from the records; the verdict printed.
     summary, verdicts = cnn_study.write_report(plan, command)
-    table = verdict.verdict_table(verdicts, evidence.ACCURACY) if verdicts else None
-    study.finish(run, summary, table, verdict.verdict_sentences(verdicts, measure=evidence.ACCURACY))
+    table = analysis.verdict_table(verdicts, analysis.ACCURACY) if verdicts else None
+    study.finish(run, summary, table, analysis.verdict_sentences(verdicts, measure=analysis.ACCURACY))
     return 0
 
 

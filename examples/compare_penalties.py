@@ -7,7 +7,7 @@ training images. The model, built in `train` below: the 784 -> 100 -> 784
 sigmoid autoencoder, MSE, Adam, in four configurations, each at the learning
 rate, strength and kernel that the dense-autoencoder study chose for it on a
 validation split of the full MNIST (docs/results/dense_autoencoder_study;
-never on the images reported here; `keras_entropy.experiments.comparison.TUNED`):
+never on the images reported here; `keras_entropy.experiments.analysis.TUNED`):
 
     none        no kernel_regularizer
     paper       kernel_regularizer=ke.DenseEntropy(lam, form="paper") on the decoder
@@ -110,19 +110,20 @@ def experiment(args):
     import numpy as np
 
     import keras_entropy as ke
-    from keras_entropy.experiments import comparison, curves, evidence, runs, script_setup, verdict
-    from keras_entropy.experiments.arguments import InputError
+    from keras_entropy.experiments import analysis, figures, runs, script_setup
+    from keras_entropy.experiments.script_setup import InputError
 
     script_setup.prepare(args, ["mnist"])  # checks --data-dir, quiets the logs
     run = script_setup.start_embedded(args, "compare_penalties")  # the data, the --out folder
 
     # The data: 28 x 28 digits as 784-vectors in [0, 1]; validation = the last --val-size training images.
-    images = run.data.x_train.reshape(-1, 784).astype("float32") / 255.0
-    rest = len(images) - args.val_size
-    if rest < 1:
-        raise InputError(f"--val-size {args.val_size}: must leave training images, the data has {len(images)}")
-    x_train, x_val = images[: min(rest, args.train_size or rest)], images[rest:]
-    x_test = run.data.x_test[: args.test_size].reshape(-1, 784).astype("float32") / 255.0
+    images = run.data.x_train
+    if args.val_size >= len(images):
+        raise InputError(
+            f"--val-size {args.val_size}: must leave training images, the data has {len(run.data.x_train)}"
+        )
+    splits = run.data.split(args.val_size, train_size=args.train_size, test_size=args.test_size)
+    x_train, x_val, x_test = [x.reshape(-1, 784).astype("float32") / 255.0 for x, _ in splits]
 
     def penalty(name, lam, kernel_shape):
         """The kernel regularizer of configuration `name` (None: no penalty)."""
@@ -177,10 +178,10 @@ def experiment(args):
         )
         keras.backend.clear_session()
         # The record: every epoch's values, and the stopping epochs the paper's rule would have given.
-        return runs.run_record({**history.history, "test_mse": test_mse}, evidence.MONITORS, config["patience"])
+        return runs.run_record({**history.history, "test_mse": test_mse}, analysis.MONITORS, config["patience"])
 
     # The four configurations at their tuned settings, --seeds seeds each; finished runs are skipped.
-    configs = comparison.configs(
+    configs = analysis.configs(
         args.epochs,
         args.batch_size,
         data_source=run.source,
@@ -191,9 +192,9 @@ def experiment(args):
     records = run.sweep(train, configs, args.seeds, show=("test_mse",), skip=args.report_only)
 
     # The result: the verdict table, its sentence, what to do, the curves and summary.md.
-    rows = verdict.verdict_rows(records)
-    sentence, table, advice = verdict.comparison_sentence(rows), verdict.verdict_table(rows), verdict.next_step(rows)
-    figure = curves.plot_curves(
+    rows = analysis.verdict_rows(records)
+    sentence, table, advice = analysis.comparison_sentence(rows), analysis.verdict_table(rows), analysis.next_step(rows)
+    figure = figures.plot_curves(
         records,
         run.path("test_mse_curves.png"),
         "test_mse",
@@ -205,7 +206,7 @@ def experiment(args):
         "seed": args.seed,
         "penalties": [config["penalty"] for config in configs],
     }
-    lines = comparison.summary_lines(
+    lines = analysis.summary_lines(
         TITLE,
         script_setup.command_line(__file__, args.argv),
         run.data.describe(),

@@ -239,18 +239,19 @@ def hypermodel(args, width, penalty):
 
 def experiment(args):
     """Data, search, final runs (model, compile, fit), report."""
-    from keras_entropy.experiments import script_setup
+    from keras_entropy.experiments import analysis, script_setup
 
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, starts Keras quietly
     import keras
 
     from keras_entropy import tuning
-    from keras_entropy.experiments import autoencoder_study, study, verdict
+    from keras_entropy.experiments import autoencoder_study, study
+    from keras_entropy.experiments.autoencoder import flatten_images
 
     # The data: MNIST as vectors in [0, 1]; validation = the last --val-size training images.
     run = script_setup.start(args, "dense_autoencoder_study")
-    run.arrays = autoencoder_study.split_images(run.data, args.val_size, args.train_size, args.test_size)
-    x_train, x_val, x_test = run.arrays
+    splits = run.data.split(args.val_size, train_size=args.train_size, test_size=args.test_size)
+    run.arrays = x_train, x_val, x_test = [flatten_images(x) for x, _ in splits]
     plan = autoencoder_study.StudyPlan(run, vars(args), study.deadline(args.cpu_minutes))
 
     def train(config, seed):
@@ -288,8 +289,8 @@ def experiment(args):
 
     # The result: summary.md, trials.csv and the figures from the records; the verdict printed.
     summary, verdicts = autoencoder_study.write_report(plan, command)
-    table = verdict.verdict_table(verdicts) if verdicts else None
-    study.finish(run, summary, table, verdict.verdict_sentences(verdicts))
+    table = analysis.verdict_table(verdicts) if verdicts else None
+    study.finish(run, summary, table, analysis.verdict_sentences(verdicts))
     return 0
 
 

@@ -285,7 +285,7 @@ def train(config, seed, data, verbose=0, references=None):
 
 def experiment(args):
     """Data, model, compile, fit (one run per config and seed), Table 2."""
-    from keras_entropy.experiments import classification, classification_report, script_setup
+    from keras_entropy.experiments import classification, script_setup
 
     script_setup.prepare(args, [args.dataset])  # checks --data-dir, quiets the logs
     sizes = [size for size in (args.train_size, args.val_size) if size]
@@ -307,7 +307,7 @@ def experiment(args):
         show=("val_accuracy", "accuracy"),
         skip=args.report_only,
     )
-    table2, plot, summary = classification_report.write_large_cnn_report(
+    table2, plot, summary = classification.write_large_cnn_report(
         run, records, fixed, script_setup.command_line(__file__), note
     )
     run.report(summary, table2, plot)

@@ -18,7 +18,7 @@ One line is printed per finished trial (with a progress bar on a terminal;
 --verbose for Keras's per-epoch output and the search space); the last lines
 printed are the best trial's hyperparameters and score. The tuner's project
 and the trials exported to results.jsonl (the sweeps' format:
-keras_entropy.experiments.reports reads it) go to --out. Records name the
+keras_entropy.experiments.analysis reads it) go to --out. Records name the
 data set actually used: a --quick run that fell back to the embedded MNIST
 subset says mnist. --quick: 3 trials of 2 epochs on 1000 images, minutes on
 a 2-core CPU.
@@ -375,7 +375,7 @@ def experiment(args):
     exported = tuning.export_trials(tuner, results, fixed=fixed)
     print(
         f"\nexported {exported['exported']} trials to {results} "
-        f"({exported['skipped']} already there); keras_entropy.experiments.reports reads it"
+        f"({exported['skipped']} already there); keras_entropy.experiments.analysis reads it"
     )
     values, score, name = tuning.best_trial_summary(tuner)
     print("best trial hyperparameters: " + ", ".join(f"{k}={v}" for k, v in values.items()))

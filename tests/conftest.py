@@ -1,4 +1,7 @@
-"""Shared test setup: quiet logs, fixed seeds, the backend under test."""
+"""Shared test setup: quiet logs, fixed seeds, the backend under test.
+
+The helper functions the tests share are in helpers.py, not here.
+"""
 
 import os
 
@@ -21,10 +24,6 @@ EVERY_BACKEND = "every_backend"
 ONE_BACKEND = "one_backend"
 #: The backend that runs the `one_backend` tests (tests/scripts/run_backends.py).
 ONE_BACKEND_NAME = "tensorflow"
-
-SHARED_MNIST = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data", "mnist"
-)
 
 
 def pytest_addoption(parser):
@@ -94,38 +93,3 @@ def rng():
 @pytest.fixture
 def backend():
     return keras.backend.backend()
-
-
-def to_numpy(x):
-    """A backend tensor (or a Keras variable) as a numpy array."""
-    return np.asarray(keras.ops.convert_to_numpy(x))
-
-
-def value_and_grad(fn, x):
-    """`fn(x)` and its gradient with respect to `x`, on the active backend.
-
-    Tests only: the package itself never needs a backend's autodiff.
-    """
-    name = keras.backend.backend()
-    x = np.asarray(x, dtype="float32")
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        xt = tf.constant(x)
-        with tf.GradientTape() as tape:
-            tape.watch(xt)
-            value = fn(xt)
-        return to_numpy(value), to_numpy(tape.gradient(value, xt))
-    if name == "jax":
-        import jax
-
-        value, grad = jax.value_and_grad(lambda t: fn(t))(jax.numpy.asarray(x))
-        return np.asarray(value), np.asarray(grad)
-    if name == "torch":
-        import torch
-
-        xt = torch.tensor(x, requires_grad=True)
-        value = fn(xt)
-        (grad,) = torch.autograd.grad(value, xt)
-        return value.detach().cpu().numpy(), grad.detach().cpu().numpy()
-    raise RuntimeError(f"unsupported backend {name}")

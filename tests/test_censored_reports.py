@@ -2,22 +2,10 @@
 
 import pytest
 
-from keras_entropy.experiments import report_figures, reports, stats, survival, sweeps
+from helpers import bh_by_hand
+from keras_entropy.experiments import analysis, figures, stats, survival, sweeps
 
 pytestmark = pytest.mark.one_backend
-
-
-def bh_by_hand(pvalues):
-    """Benjamini-Hochberg written out: sort, p * m / rank, cumulative minimum from the top, at most 1."""
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i])
-    adjusted = [0.0] * m
-    running = 1.0
-    for rank in range(m, 0, -1):  # from the largest p down
-        i = order[rank - 1]
-        running = min(running, pvalues[i] * m / rank)
-        adjusted[i] = running
-    return adjusted
 
 
 def test_bh_by_hand_matches_a_worked_example():
@@ -68,7 +56,7 @@ def test_censored_stops_get_the_logrank_test_where_the_old_ttest_claimed_p_0(tmp
     # The log-rank test knows the baseline's 60 is only "later than 60": with 3 runs against 3 its exact p is 1/20.
     new = survival.logrank(early, [True] * 3, base, [False] * 3, alternative="sooner")
     assert new["exact"] and new["pvalue"] == pytest.approx(0.05)
-    summary = reports.write_report(records, tmp_path / "report", monitors=("val_mse",))
+    summary = analysis.write_sweep_report(records, tmp_path / "report", monitors=("val_mse",))
     text = summary.markdown
     (row,) = [line for line in text.splitlines() if line.startswith("| 100 | 0.01 | stop epoch (val_mse) |")]
     cells = _cells(row)
@@ -82,18 +70,18 @@ def test_censored_stops_get_the_logrank_test_where_the_old_ttest_claimed_p_0(tmp
     assert "46.7" not in main  # the old mean of 30, 50 and the cap 60
     # Pairwise: the old t-test table marked 0 vs 0.01 "+" (60 > 28, zero spread); the log-rank one does not.
     assert stats.pairwise_significance({"0": base, "0.01": early}).loc["0", "0.01"] == "+"
-    marks, pvalues = reports.pairwise_tests({"0": (base, [False] * 3), "0.01": (early, [True] * 3)}, censored=True)
+    marks, pvalues = analysis.pairwise_tests({"0": (base, [False] * 3), "0.01": (early, [True] * 3)}, censored=True)
     assert marks.loc["0", "0.01"] == "" and pvalues[("0", "0.01")][0] == pytest.approx(0.1)
 
 
 def test_more_runs_make_the_same_early_stop_significant(tmp_path):
     # 5 runs against 5: the exact one-sided p is 1/252, and the pairwise table marks it (+: the baseline stops later).
-    summary = reports.write_report(_censored_records(5), tmp_path / "report", monitors=("val_mse",))
+    summary = analysis.write_sweep_report(_censored_records(5), tmp_path / "report", monitors=("val_mse",))
     (row,) = [
         line for line in summary.markdown.splitlines() if line.startswith("| 100 | 0.01 | stop epoch (val_mse) |")
     ]
     assert _cells(row)[7].startswith("0.00397 (adj ")
-    marks, pvalues = reports.pairwise_tests(
+    marks, pvalues = analysis.pairwise_tests(
         {"0": ([60.0] * 5, [False] * 5), "0.01": ([28.0] * 5, [True] * 5)}, censored=True
     )
     assert marks.loc["0", "0.01"] == "+" and marks.loc["0.01", "0"] == "-"
@@ -102,7 +90,7 @@ def test_more_runs_make_the_same_early_stop_significant(tmp_path):
 
 def test_one_tailed_table_adjusts_its_pvalues_as_one_family(tmp_path):
     records = _censored_records(3)
-    summary = reports.write_report(records, tmp_path / "report", monitors=("val_mse",))
+    summary = analysis.write_sweep_report(records, tmp_path / "report", monitors=("val_mse",))
     rows = [_cells(line) for line in summary.markdown.split("## Does the entropy loss")[1].splitlines()[6:]]
     rows = [r for r in rows if r]
     assert [(r[1], r[2]) for r in rows] == [
@@ -143,7 +131,7 @@ def test_one_tailed_table_adjusts_its_pvalues_as_one_family(tmp_path):
 def test_pairwise_marks_are_decided_on_adjusted_pvalues():
     # a vs b: raw p = 0.033 < 0.05, but the table holds 3 tests: adjusted 0.099, no mark.
     samples = {"a": [0.0, 1.0, 2.0], "b": [2.6, 3.6, 4.6], "c": [1.3, 2.3, 3.3]}
-    marks, pvalues = reports.pairwise_tests(samples)
+    marks, pvalues = analysis.pairwise_tests(samples)
     raw = [pvalues[("a", "b")][0], pvalues[("a", "c")][0], pvalues[("b", "c")][0]]
     assert raw[0] < 0.05 and min(raw[1:]) > 0.05
     assert stats.pairwise_significance(samples).loc["a", "b"] == "-"  # the unadjusted table marked it
@@ -151,12 +139,12 @@ def test_pairwise_marks_are_decided_on_adjusted_pvalues():
     assert [pvalues[pair][1] for pair in (("a", "b"), ("a", "c"), ("b", "c"))] == pytest.approx(adjusted)
     assert adjusted[0] > 0.05 and (marks == "").all().all()
     # The same pair alone is a family of one: marked.
-    alone, _ = reports.pairwise_tests({"a": samples["a"], "b": samples["b"]})
+    alone, _ = analysis.pairwise_tests({"a": samples["a"], "b": samples["b"]})
     assert alone.loc["a", "b"] == "-" and alone.loc["b", "a"] == "+"
 
 
 def test_pairwise_markdown_shows_raw_and_adjusted_pvalues(tmp_path):
-    summary = reports.write_report(_censored_records(5), tmp_path / "report", monitors=("val_mse",))
+    summary = analysis.write_sweep_report(_censored_records(5), tmp_path / "report", monitors=("val_mse",))
     text = summary.markdown
     assert "Benjamini-Hochberg adjusted" in text
     block = text.split("stop epoch (val_mse) (row vs column; exact log-rank tests), 6/15 runs capped:")[1]
@@ -172,8 +160,8 @@ def test_pairwise_markdown_shows_raw_and_adjusted_pvalues(tmp_path):
 def test_stopping_epoch_figure_draws_kaplan_meier_medians(tmp_path):
     import matplotlib.pyplot as plt
 
-    frame = reports.results_frame(_censored_records(3))
-    fig = report_figures.band_figure(
+    frame = analysis.results_frame(_censored_records(3))
+    fig = figures.band_figure(
         frame,
         x="latent_dim",
         group="lam",

@@ -1,5 +1,5 @@
 """examples/cnn_study.py (--quick, resume, --report-only), keras_entropy.experiments.cnn_study, and the
-accuracy side of keras_entropy.experiments.evidence / verdict on records with known numbers."""
+accuracy side of keras_entropy.experiments.analysis / verdict on records with known numbers."""
 
 import json
 import os
@@ -7,10 +7,10 @@ import os
 import keras
 import numpy as np
 import pytest
-from test_example_cli import run_example
 
+from helpers import run_example
 from keras_entropy import ConvEntropy
-from keras_entropy.experiments import cnn_study, curves, evidence, peers, verdict
+from keras_entropy.experiments import analysis, cnn_study, figures, peers
 
 pytestmark = pytest.mark.one_backend
 
@@ -51,7 +51,7 @@ def known_records():
 
 
 def test_evidence_counts_epochs_to_the_baselines_best_accuracy():
-    rows = {r["penalty"]: r for r in evidence.evidence_rows(known_records(), (), measure=evidence.ACCURACY)}
+    rows = {r["penalty"]: r for r in analysis.evidence_rows(known_records(), (), measure=analysis.ACCURACY)}
     assert list(rows) == ["none", "paper", "normalized"]
     base, fast, slow = rows["none"], rows["normalized"], rows["paper"]
     assert base["baseline_final"] == pytest.approx(0.91) and base["group"] == "1x8"  # the median best
@@ -61,42 +61,42 @@ def test_evidence_counts_epochs_to_the_baselines_best_accuracy():
     assert base["epochs_to"]["reach_baseline"] == {"times": [3, 3, 3], "reached": [False, True, True]}
     assert fast["samples"]["best_val_accuracy"] == pytest.approx([0.95, 0.95, 0.95])
     assert fast["samples"]["final_test_accuracy"] == pytest.approx([0.95, 0.955, 0.96])
-    table = evidence.evidence_table(list(rows.values()), (), measure=evidence.ACCURACY).splitlines()
+    table = analysis.evidence_table(list(rows.values()), (), measure=analysis.ACCURACY).splitlines()
     assert table[0].startswith("| architecture | config |")
     assert "epochs to baseline's median best val_accuracy" in table[0]
     assert "| 95.50 [94.26, 96.74] % |" in table[4]  # normalized's final test accuracy, in percent
-    p_table = evidence.tests_table(list(rows.values()), evidence.ACCURACY).splitlines()
+    p_table = analysis.tests_table(list(rows.values()), analysis.ACCURACY).splitlines()
     line = next(x for x in p_table if "| normalized | final test accuracy | none |" in x)
     assert line.split(" | ")[4] == "0.00323 (adj 0.0129*)"  # higher final test accuracy than none, 8 p-values
-    assert evidence.first_epoch_reaching([0.5, 0.9], 0.9, higher_is_better=True) == 2
-    assert evidence.first_epoch_reaching([0.5, 0.9], 0.95, higher_is_better=True) is None
+    assert analysis.first_epoch_reaching([0.5, 0.9], 0.9, higher_is_better=True) == 2
+    assert analysis.first_epoch_reaching([0.5, 0.9], 0.95, higher_is_better=True) is None
 
 
 def test_verdict_is_higher_is_better_for_accuracy():
-    rows = verdict.verdict_rows(known_records(), evidence.ACCURACY)
+    rows = analysis.verdict_rows(known_records(), analysis.ACCURACY)
     by = {r["penalty"]: r for r in rows}
     assert by["normalized"]["p"]["better"] < 0.01 and by["paper"]["p"]["worse"] < 0.01
-    assert verdict.quality(by["paper"])[0] == "worse" and verdict.quality(by["normalized"])[0] == "better"
+    assert analysis.quality(by["paper"])[0] == "worse" and analysis.quality(by["normalized"])[0] == "better"
     assert by["normalized"]["p"]["sooner"] == pytest.approx(0.05)  # 3 against 3: the smallest exact p
-    assert verdict.speed(by["normalized"])[0] == "same"
+    assert analysis.speed(by["normalized"])[0] == "same"
     assert by["normalized"]["difference"][0] == pytest.approx(0.045)  # +4.5 points
-    (sentence,) = verdict.verdict_sentences(rows, measure=evidence.ACCURACY)
+    (sentence,) = analysis.verdict_sentences(rows, measure=analysis.ACCURACY)
     assert sentence.startswith(
         "Architecture 1x8 (3 baseline runs): normalized reached a significantly higher final "
         "test_accuracy than no penalty"
     )
     assert "the highest mean was normalized (95.50%, +4.50 points against 91.00% without penalty)" in sentence
     assert "; paper ended with a significantly lower final test_accuracy;" in sentence
-    table = verdict.verdict_table(rows, evidence.ACCURACY).splitlines()
+    table = analysis.verdict_table(rows, analysis.ACCURACY).splitlines()
     assert table[0].startswith("| config |") and "| p higher vs none | p lower vs none |" in table[0]
     assert "| +4.50 [+2.42, +6.58] points |" in table[4]
-    assert verdict.overall_sentence(rows, measure=evidence.ACCURACY) == (
+    assert analysis.overall_sentence(rows, measure=analysis.ACCURACY) == (
         "Over 1 architecture (2 penalised configurations, each against no penalty in its architecture): 1 ended "
         "with a significantly higher final test_accuracy (normalized in 1x8), 1 with a significantly lower one "
         "(paper in 1x8), and 0 reached the baseline's median best val_accuracy significantly sooner (one-tailed, "
         "Benjamini-Hochberg adjusted over the 8 p-values of the table, p < 0.05)."
     )
-    sentence = verdict.comparison_sentence(rows, measure=evidence.ACCURACY)
+    sentence = analysis.comparison_sentence(rows, measure=analysis.ACCURACY)
     assert sentence.startswith("Against no penalty (final test_accuracy 91.00%")
     assert "paper never got there and ended worse" in sentence
 
@@ -109,8 +109,8 @@ def test_chosen_hyperparameters_take_the_highest_accuracy():
             "tuner": {},
         }
 
-    chosen = evidence.chosen_hyperparameters(
-        [trial("volume", 1e-3, 0.9), trial("volume", 3e-3, 0.95), trial("volume", 1e-2, 0.93)], evidence.ACCURACY
+    chosen = analysis.chosen_hyperparameters(
+        [trial("volume", 1e-3, 0.9), trial("volume", 3e-3, 0.95), trial("volume", 1e-2, 0.93)], analysis.ACCURACY
     )
     assert chosen["2x8", "volume"]["learning_rate"] == 3e-3 and chosen["2x8", "volume"]["score"] == 0.95
 
@@ -119,14 +119,14 @@ def test_groups_sort_by_width_then_depth_and_plot_in_rows(tmp_path):
     records = [
         record(arch, "none", [0.5, 0.6], 0.6, seed=s) for arch in ("2x32", "1x16", "3x16", "1x32") for s in range(2)
     ]
-    assert [g for g, _ in evidence.cells(records, evidence.ACCURACY)] == ["1x16", "3x16", "1x32", "2x32"]
-    path = curves.plot_curves(
+    assert [g for g, _ in analysis.cells(records, analysis.ACCURACY)] == ["1x16", "3x16", "1x32", "2x32"]
+    path = figures.plot_curves(
         records,
         str(tmp_path / "c.png"),
         "val_accuracy",
         "validation accuracy (%)",
         log=False,
-        measure=evidence.ACCURACY,
+        measure=analysis.ACCURACY,
         scale=100,
     )
     assert os.path.getsize(path) > 10_000
@@ -184,19 +184,6 @@ def test_study_cnn_run_records_test_accuracy_after_the_last_epoch():
     assert set(out["stopping"]) == set(cnn_study.MONITORS)
 
 
-def test_split_labelled_takes_validation_from_the_training_images():
-    class Data:
-        x_train = np.arange(10 * 4, dtype="uint8").reshape(10, 2, 2)
-        y_train = np.arange(10)
-        x_test, y_test = np.zeros((5, 2, 2), dtype="uint8"), np.zeros(5)
-
-    (x, y), (xv, yv), (xt, yt) = cnn_study.split_labelled(Data, 3, train_size=4, test_size=2)
-    assert x.shape == (4, 2, 2, 1) and xv.shape == (3, 2, 2, 1) and xt.shape == (2, 2, 2, 1)
-    assert list(yv) == [7, 8, 9] and list(y) == [0, 1, 2, 3] and yv.dtype == "int32"
-    with pytest.raises(ValueError, match="val_size"):
-        cnn_study.split_labelled(Data, 10)
-
-
 def read_jsonl(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -211,7 +198,7 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, backend):
     assert sum(" trial " in line and line.startswith("[") for line in lines) == 5  # one grid point each
     trials, results = read_jsonl(out / "trials.jsonl"), read_jsonl(out / "results.jsonl")
     assert len(trials) == 5 and len(results) == 10
-    assert {r["config"]["penalty"] for r in results} == set(evidence.PENALTIES)
+    assert {r["config"]["penalty"] for r in results} == set(analysis.PENALTIES)
     for r in results:
         assert r["backend"] == backend and r["config"]["arch"] == "1x4" and r["seed"] in (0, 1)
         assert r["history"]["test_accuracy"][0] is None and 0 <= r["history"]["test_accuracy"][1] <= 1

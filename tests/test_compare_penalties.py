@@ -6,10 +6,10 @@ import json
 import os
 
 import pytest
-from test_example_cli import ROOT, run_example
 
+from helpers import ROOT, run_example
 from keras_entropy import console
-from keras_entropy.experiments import comparison, evidence
+from keras_entropy.experiments import analysis
 
 pytestmark = pytest.mark.one_backend
 
@@ -20,17 +20,17 @@ SCRIPT = os.path.join(ROOT, "examples", "compare_penalties.py")
 def test_tuned_hyperparameters_are_the_studys_choice():
     with open(STUDY_TRIALS, encoding="utf-8") as f:
         trials = [json.loads(line) for line in f if line.strip()]
-    chosen = evidence.chosen_hyperparameters(trials)
-    for penalty, tuned in comparison.TUNED.items():
-        choice = chosen[comparison.WIDTH, penalty]
+    chosen = analysis.chosen_hyperparameters(trials)
+    for penalty, tuned in analysis.TUNED.items():
+        choice = chosen[analysis.WIDTH, penalty]
         assert {k: choice[k] for k in ("learning_rate", "lam", "placement")} == tuned, penalty
 
 
 def test_configs_validate():
     with pytest.raises(ValueError, match="penalties"):
-        comparison.configs(3, penalties=("none", "volumes"))
+        analysis.configs(3, penalties=("none", "volumes"))
     with pytest.raises(ValueError, match="epochs"):
-        comparison.configs(0)
+        analysis.configs(0)
 
 
 def test_the_script_builds_the_model_and_attaches_each_penalty_itself():
@@ -73,9 +73,10 @@ def test_quick_runs_quietly_resumes_and_reports(tmp_path, backend):
         records = [json.loads(line) for line in f]
     assert len(records) == 8 and all(len(r["history"]["test_mse"]) == 3 for r in records)
     # The script's own model trains as the study's runs did (the committed results regenerate): seed 0 of each.
-    from keras_entropy.experiments import autoencoder_study, datasets
+    from keras_entropy.experiments import autoencoder, autoencoder_study, datasets
 
-    arrays = autoencoder_study.split_images(datasets.load_embedded_mnist(), 200, 500, 200)
+    splits = datasets.load_embedded_mnist().split(200, train_size=500, test_size=200)
+    arrays = [autoencoder.flatten_images(x) for x, _ in splits]
     for record in records[:4]:
         assert record["seed"] == 0, record["key"]
         expected = autoencoder_study.study_run(record["config"], 0, arrays)

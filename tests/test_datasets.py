@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from conftest import SHARED_MNIST
+from helpers import SHARED_MNIST
 from keras_entropy.experiments import datasets
 
 pytestmark = pytest.mark.one_backend
@@ -112,6 +112,28 @@ def empty_tfds_dir(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.setattr(tfds.core.constants, "DATA_DIR", str(folder))
     return str(folder)
+
+
+def test_split_takes_validation_from_the_end_of_the_training_examples():
+    data = datasets.Dataset(
+        "mnist",
+        np.arange(10 * 4, dtype="uint8").reshape(10, 2, 2),
+        np.arange(10),
+        np.zeros((5, 2, 2), dtype="uint8"),
+        np.arange(5),
+        "local",
+        "here",
+    )
+    (x, y), (x_val, y_val), (x_test, y_test) = data.split(3, train_size=4, test_size=2)
+    assert x.shape == (4, 2, 2) and x_val.shape == (3, 2, 2) and x_test.shape == (2, 2, 2)
+    assert list(y) == [0, 1, 2, 3] and list(y_val) == [7, 8, 9] and list(y_test) == [0, 1]
+    np.testing.assert_array_equal(x_val[0], data.x_train[7])  # the last 3 of 10 are validation, unconverted
+    (x, _), (x_val, _), (x_test, _) = data.split(3)
+    assert (len(x), len(x_val), len(x_test)) == (7, 3, 5)
+    with pytest.raises(ValueError, match="`val_size` must leave training examples.*val_size=10"):
+        data.split(10)
+    with pytest.raises(ValueError, match="val_size"):
+        data.split(0)
 
 
 def test_missing_local_copy_gives_clear_error(tmp_path):

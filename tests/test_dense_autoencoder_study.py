@@ -1,5 +1,5 @@
 """examples/dense_autoencoder_study.py (--quick, resume, --report-only, --cpu-minutes) and
-keras_entropy.experiments.evidence on records with known numbers."""
+keras_entropy.experiments.analysis on records with known numbers."""
 
 import json
 import math
@@ -7,31 +7,11 @@ import os
 
 import numpy as np
 import pytest
-from test_example_cli import run_example
 
-from keras_entropy.experiments import autoencoder_study, curves, evidence, verdict
+from helpers import record, run_example
+from keras_entropy.experiments import analysis, autoencoder_study, figures
 
 pytestmark = pytest.mark.one_backend
-
-
-def record(width, penalty, val_mse, seed=0, test_mse=None, val_loss=None, stopping=None, **config):
-    """A final run's record with the given per-epoch histories."""
-    val_loss = val_loss or val_mse
-    return {
-        "key": f"{width}-{penalty}-{seed}",
-        "seed": seed,
-        "config": {
-            "latent_dim": width,
-            "penalty": penalty,
-            "learning_rate": 1e-3,
-            "lam": 0.0 if penalty == "none" else 0.01,
-            "placement": "none" if penalty == "none" else "encoder",
-            **config,
-        },
-        "history": {"val_mse": list(val_mse), "val_loss": list(val_loss), "test_mse": list(test_mse or val_mse)},
-        "stopping": stopping
-        or {m: {"epoch": len(val_mse), "best_epoch": len(val_mse), "stopped": False} for m in evidence.MONITORS},
-    }
 
 
 def known_records():
@@ -44,8 +24,8 @@ def known_records():
 
 
 def test_first_epoch_and_modes():
-    assert evidence.first_epoch_at_or_below([0.3, None, 0.1, 0.05], 0.1) == 3
-    assert evidence.first_epoch_at_or_below([0.3, 0.2], 0.1) is None
+    assert analysis.first_epoch_at_or_below([0.3, None, 0.1, 0.05], 0.1) == 3
+    assert analysis.first_epoch_at_or_below([0.3, 0.2], 0.1) is None
     assert autoencoder_study.orthogonal_mode((784, 100)) == "columns"
     assert autoencoder_study.orthogonal_mode((100, 784)) == "rows"
     assert autoencoder_study.orthogonal_mode((100, 100)) == "columns"
@@ -58,13 +38,13 @@ def test_cells_are_ordered_by_width_then_penalty():
         record(100, "none", [1.0]),
         record(100, "volume", [1.0]),
     ]
-    assert list(evidence.cells(records)) == [(100, "none"), (100, "volume"), (100, "orthogonal"), (260, "orthogonal")]
+    assert list(analysis.cells(records)) == [(100, "none"), (100, "volume"), (100, "orthogonal"), (260, "orthogonal")]
 
 
 def test_evidence_rows_count_epochs_nevers_and_censoring():
     records = known_records()
-    rows = {row["penalty"]: row for row in evidence.evidence_rows(records, thresholds=(0.6, 0.1))}
-    assert [r["penalty"] for r in evidence.evidence_rows(records)] == ["none", "paper", "normalized"]
+    rows = {row["penalty"]: row for row in analysis.evidence_rows(records, thresholds=(0.6, 0.1))}
+    assert [r["penalty"] for r in analysis.evidence_rows(records)] == ["none", "paper", "normalized"]
     base, slow, fast = rows["none"], rows["paper"], rows["normalized"]
     assert base["baseline_final"] == pytest.approx(0.54)  # the median of 0.52, 0.54, 0.56
     # epochs to the baseline's median final val MSE (0.54), censored at the last epoch (4) when never reached
@@ -79,31 +59,31 @@ def test_evidence_rows_count_epochs_nevers_and_censoring():
     assert "reach_baseline" not in fast["samples"]  # no mean can be taken of censored epochs
     assert base["epochs_to"]["stop_val_mse"] == {"times": [4, 4, 4], "reached": [False] * 3}
     assert base["never"]["stop_val_loss"] == 3
-    assert evidence.reach_cell(slow, "reach_baseline") == "not reached (3/3 never)"
-    assert evidence.reach_cell(base, "reach_baseline") == "4 [4, not reached] (1/3 never)"
-    assert evidence.reach_cell(fast, "reach_baseline") == "2 [2, 2]"
-    assert evidence.describe_config(fast) == "lr 0.001, lam 0.01, encoder"
-    assert evidence.describe_config(base) == "lr 0.001"
+    assert analysis.reach_cell(slow, "reach_baseline") == "not reached (3/3 never)"
+    assert analysis.reach_cell(base, "reach_baseline") == "4 [4, not reached] (1/3 never)"
+    assert analysis.reach_cell(fast, "reach_baseline") == "2 [2, 2]"
+    assert analysis.describe_config(fast) == "lr 0.001, lam 0.01, encoder"
+    assert analysis.describe_config(base) == "lr 0.001"
 
 
 def test_the_target_is_the_baselines_median_one_diverged_seed_does_not_move_it():
     diverged = known_records() + [record(10, "none", [0.9, 0.9, 0.9, 5.0], seed=3)]
-    assert evidence.baseline_target(known_records(), 10) == pytest.approx(0.54)
-    assert evidence.baseline_target(diverged, 10) == pytest.approx(0.55)  # the mean would be 1.655
+    assert analysis.baseline_target(known_records(), 10) == pytest.approx(0.54)
+    assert analysis.baseline_target(diverged, 10) == pytest.approx(0.55)  # the mean would be 1.655
 
 
 def test_tables_and_tests():
     records = known_records()
-    rows = evidence.evidence_rows(records)
-    table = evidence.evidence_table(rows).splitlines()
+    rows = analysis.evidence_rows(records)
+    table = analysis.evidence_table(rows).splitlines()
     assert len(table) == 2 + 3 and table[0].startswith("| width | config | hyperparameters | n |")
     assert "not reached (3/3 never)" in table[3]  # paper never reaches 0.54
     assert "| not reached (cap 3/3) |" in table[2]  # the stopping rule never fired: censored at the cap
     fast = next(r for r in rows if r["penalty"] == "normalized")
-    test = evidence.improvement(rows, fast, "none", "final_test_mse")
+    test = analysis.improvement(rows, fast, "none", "final_test_mse")
     assert test["pvalue"] < 0.001 and test["difference"] == pytest.approx(0.3 - 0.54)
-    assert evidence.improvement(rows, fast, "orthogonal", "final_test_mse") is None  # no peer runs
-    p_table = evidence.tests_table(rows).splitlines()
+    assert analysis.improvement(rows, fast, "orthogonal", "final_test_mse") is None  # no peer runs
+    p_table = analysis.tests_table(rows).splitlines()
     # 2 penalised configurations x 3 quantities against no penalty (no peer ran)
     assert p_table[0] == "| width | config | quantity | against | p better (sooner) | p worse (later) |"
     assert len(p_table) == 2 + 6
@@ -112,20 +92,20 @@ def test_tables_and_tests():
 
 
 def test_verdict_rows_table_and_sentence():
-    verdicts = verdict.verdict_rows(known_records())
+    verdicts = analysis.verdict_rows(known_records())
     by = {r["penalty"]: r for r in verdicts}
     assert by["none"]["p"]["better"] is None and by["normalized"]["p"]["better"] < 0.001
     assert by["paper"]["p"]["better"] > 0.99 and by["paper"]["p"]["worse"] < 0.01
     assert by["normalized"]["final"][0] == pytest.approx(0.3)
     assert by["normalized"]["reach_cell"] == "2 [2, 2]" and by["paper"]["reach_cell"] == "not reached (3/3 never)"
-    table = verdict.verdict_table(verdicts).splitlines()
+    table = analysis.verdict_table(verdicts).splitlines()
     assert len(table) == 5 and table[0].startswith("| config | hyperparameters | n |")
     assert table[0].endswith("| p sooner vs none | p later vs none |") and "orthogonal" not in table[0]
     # With the peer: whether an entropy form beat it.
     peer = [record(10, "orthogonal", [0.8, 0.6, 0.5, 0.45 + 0.01 * s], seed=s) for s in range(3)]
-    (sentence,) = verdict.verdict_sentences(verdict.verdict_rows(known_records() + peer))
+    (sentence,) = analysis.verdict_sentences(analysis.verdict_rows(known_records() + peer))
     assert "; normalized had a significantly lower final test_mse than the orthogonal peer (one-tailed" in sentence
-    (sentence,) = verdict.verdict_sentences(verdicts)
+    (sentence,) = analysis.verdict_sentences(verdicts)
     assert sentence.startswith("Width 10 (3 baseline runs): normalized reached a significantly lower final")
     assert "the lowest mean was normalized (3.000e-01, -44.4% against 5.400e-01" in sentence
     assert "; paper ended with a significantly higher final test_mse;" in sentence
@@ -135,12 +115,12 @@ def test_verdict_rows_table_and_sentence():
     assert sentence.endswith("(one-tailed, Benjamini-Hochberg adjusted over the 8 p-values of the table, p < 0.05).")
     # A penalty that is no better: said so.
     plain = [r for r in known_records() if r["config"]["penalty"] != "normalized"]
-    (sentence,) = verdict.verdict_sentences(verdict.verdict_rows(plain))
+    (sentence,) = analysis.verdict_sentences(analysis.verdict_rows(plain))
     assert "no penalised configuration reached a significantly lower" in sentence
     assert "no penalty had the lowest mean" in sentence
-    assert verdict.verdict_sentences(verdict.verdict_rows([r for r in plain if r["config"]["penalty"] == "paper"])) == [
-        "Width 10: no baseline runs yet, so nothing can be said."
-    ]
+    assert analysis.verdict_sentences(
+        analysis.verdict_rows([r for r in plain if r["config"]["penalty"] == "paper"])
+    ) == ["Width 10: no baseline runs yet, so nothing can be said."]
 
 
 def test_chosen_hyperparameters_take_the_lowest_score():
@@ -158,17 +138,17 @@ def test_chosen_hyperparameters_take_the_lowest_score():
         trial("volume", 1e-2, 0.1, "encoder", 0.3),
         trial("volume", 3e-3, 0.1, "encoder", None, history=[0.5, 0.25, 0.4]),
     ]
-    chosen = evidence.chosen_hyperparameters(trials)
+    chosen = analysis.chosen_hyperparameters(trials)
     assert chosen[10, "none"] == {"learning_rate": 1e-2, "lam": 0.0, "placement": "none", "score": 0.1}
     assert chosen[10, "volume"]["learning_rate"] == 3e-3 and chosen[10, "volume"]["score"] == 0.25
-    assert evidence.trial_score(trials[2]) == 0.3
+    assert analysis.trial_score(trials[2]) == 0.3
 
 
 def test_plot_curves_writes_one_panel_per_width(tmp_path):
     records = known_records() + [record(20, "none", [0.5, 0.4], seed=s) for s in range(2)]
-    path = curves.plot_curves(records, str(tmp_path / "curves.png"))
+    path = figures.plot_curves(records, str(tmp_path / "curves.png"))
     assert os.path.getsize(path) > 10_000
-    epochs, means, lows, highs = curves.epoch_bands(records[:3], "val_mse")
+    epochs, means, lows, highs = figures.epoch_bands(records[:3], "val_mse")
     assert epochs == [1, 2, 3, 4] and means[:3] == pytest.approx([0.9, 0.7, 0.6])
     assert lows[3] < means[3] < highs[3]
 
@@ -211,19 +191,7 @@ def test_study_run_records_test_mse_each_epoch():
     history = out["history"]
     assert len(history["test_mse"]) == len(history["val_mse"]) == 3
     assert all(0 < v < 1 for v in history["test_mse"]) and history["val_loss"][0] > history["val_mse"][0]
-    assert set(out["stopping"]) == set(evidence.MONITORS) and out["epochs_trained"] == 3
-
-
-def test_split_images_takes_validation_from_the_training_images():
-    class Data:
-        x_train = np.arange(10 * 4, dtype="uint8").reshape(10, 2, 2)
-        x_test = np.zeros((5, 2, 2), dtype="uint8")
-
-    x_train, x_val, x_test = autoencoder_study.split_images(Data, 3, train_size=4, test_size=2)
-    assert x_train.shape == (4, 4) and x_val.shape == (3, 4) and x_test.shape == (2, 4)
-    np.testing.assert_allclose(x_val[0] * 255, np.arange(28, 32))  # image 7 of 10: the last 3 are validation
-    with pytest.raises(ValueError, match="val_size"):
-        autoencoder_study.split_images(Data, 10)
+    assert set(out["stopping"]) == set(analysis.MONITORS) and out["epochs_trained"] == 3
 
 
 def read_jsonl(path):
@@ -248,7 +216,7 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, backend):
 
     trials, results = read_jsonl(out / "trials.jsonl"), read_jsonl(out / "results.jsonl")
     assert len(trials) == 9 and len(results) == 10
-    assert {r["config"]["penalty"] for r in results} == set(evidence.PENALTIES)
+    assert {r["config"]["penalty"] for r in results} == set(analysis.PENALTIES)
     for r in results:
         assert r["backend"] == backend and r["config"]["epochs"] == 3 and r["seed"] in (0, 1)
         assert len(r["history"]["test_mse"]) == len(r["history"]["mse"]) == 3
@@ -323,7 +291,7 @@ def test_the_scripts_arguments_fill_quick_and_defaults(capsys):
     quick = example.parse_args(["--quick", "--seeds", "3"])
     assert quick.widths == [8] and quick.seeds == 3 and quick.val_size == 200 and quick.patience == 7
     full = example.parse_args([])
-    assert full.widths == [100, 260] and full.train_size is None and full.penalties == list(evidence.PENALTIES)
+    assert full.widths == [100, 260] and full.train_size is None and full.penalties == list(analysis.PENALTIES)
     with pytest.raises(SystemExit) as exit_:
         example.parse_args(["--cpu-minutes", "0"])
     assert exit_.value.code == 2

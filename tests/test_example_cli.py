@@ -14,10 +14,10 @@ import sys
 
 import pytest
 
+from helpers import EXAMPLES_DIR, ROOT
+
 pytestmark = pytest.mark.one_backend
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLES_DIR = os.path.join(ROOT, "examples")
 EXAMPLES = sorted(f[:-3] for f in os.listdir(EXAMPLES_DIR) if f.endswith(".py") and not f.startswith("_"))
 WITH_DATA_DIR = [name for name in EXAMPLES if name != "quickstart"]
 MNIST_EXAMPLES = [
@@ -56,23 +56,6 @@ def run(name, args, tmp_path, timeout=300):
         text=True,
         timeout=timeout,
     )
-
-
-def run_example(name, args, backend, **env):
-    """`python examples/<name>.py args` from the repository root on `backend` (plus `env`); asserts exit status 0.
-
-    Shared by the tests of each example's --quick run.
-    """
-    proc = subprocess.run(
-        [sys.executable, os.path.join(EXAMPLES_DIR, f"{name}.py"), *args],
-        cwd=ROOT,
-        env=dict(os.environ, KERAS_BACKEND=backend, **env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
 
 
 def test_every_example_is_covered():

@@ -10,9 +10,8 @@ import re
 import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
-from test_censored_reports import bh_by_hand
-from test_example_cli import run_example
 
+from helpers import bh_by_hand, run_example
 from keras_entropy.experiments import clustering, clustering_scores
 
 pytestmark = pytest.mark.one_backend

@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 import pytest
-from test_example_cli import run_example
 
+from helpers import run_example
 from keras_entropy import EntropyProfile, entropy_profile
 from keras_entropy.experiments import architectures, profile_figures
 

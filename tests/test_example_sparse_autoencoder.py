@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 import pytest
-from test_example_cli import run_example
 
+from helpers import run_example
 from keras_entropy.experiments import sparse_coding
 
 pytestmark = pytest.mark.one_backend

@@ -19,10 +19,10 @@ import sys
 import keras
 import numpy as np
 import pytest
-from test_censored_reports import bh_by_hand
 
+from helpers import bh_by_hand
 from keras_entropy import ConvEntropy, place_penalties, select_layers
-from keras_entropy.experiments import classification, classification_report, paper, runs, segmentation
+from keras_entropy.experiments import analysis, classification, paper, runs, segmentation
 from keras_entropy.experiments.datasets import DatasetNotFoundError
 
 pytestmark = pytest.mark.one_backend
@@ -502,7 +502,7 @@ def test_improvement_table_picks_the_best_lambda_and_tests_one_tailed():
                 val_accuracy=0.55 + noise,
             )
         )
-    rows, md = classification_report.improvement_table(recs)
+    rows, md = analysis.improvement_table(recs)
     (row,) = rows
     assert row["best_lam"] == 0.01 and row["n_base"] == 5 and row["n"] == 5
     assert row["base_val_accuracy"] == pytest.approx(0.602)
@@ -528,7 +528,7 @@ def test_improvement_table_picks_the_best_lambda_and_tests_one_tailed():
                 val_accuracy=(0.6083, 0.6023, 0.6043, 0.6133, 0.6063)[s],  # one-tailed p = 0.029
             )
         )
-    rows, md = classification_report.improvement_table(recs)
+    rows, md = analysis.improvement_table(recs)
     (alone,) = [r for r in rows if r["placement"] == "all"]
     raw = [p for r in rows for p in (r["train_pvalue"], r["val_pvalue"])]
     got = [p for r in rows for p in (r["train_pvalue_adjusted"], r["val_pvalue_adjusted"])]
@@ -536,7 +536,7 @@ def test_improvement_table_picks_the_best_lambda_and_tests_one_tailed():
     assert 0.01 < alone["val_pvalue"] < 0.05 and alone["val_pvalue_adjusted"] >= 0.05 and alone["val_stars"] == ""
     assert "(p 0.0291, adj 0.0583)" in md
     with pytest.raises(ValueError, match="No runs"):
-        classification_report.improvement_table([])
+        analysis.improvement_table([])
 
 
 def test_accuracy_grid_and_table3_from_records():
@@ -545,7 +545,7 @@ def test_accuracy_grid_and_table3_from_records():
         record({"arch": "vgg16", "training": "vanilla", "placement": "first", "lam": 0.1}, 0, val_accuracy=0.75),
         record({"arch": "vgg16", "training": "vanilla", "placement": "first_two", "lam": 0.1}, 0, val_accuracy=0.65),
     ]
-    table, md = classification_report.accuracy_grid(recs)
+    table, md = analysis.accuracy_grid(recs)
     assert table == {
         ("vgg16", "vanilla", "first"): {0.0: 0.70, 0.1: 0.75},
         ("vgg16", "vanilla", "first_two"): {0.0: 0.70, 0.1: 0.65},

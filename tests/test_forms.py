@@ -12,10 +12,9 @@ import os
 import keras
 import numpy as np
 import pytest
-from test_regularizers import assert_raises_naming
 
 import keras_entropy as ke
-from conftest import to_numpy
+from helpers import assert_raises_naming, to_numpy
 from keras_entropy import ops as E
 from keras_entropy import regularizers
 

@@ -3,10 +3,9 @@
 import keras
 import numpy as np
 import pytest
-from test_regularizers import assert_raises_naming
 
 import keras_entropy as ke
-from conftest import to_numpy
+from helpers import assert_raises_naming, to_numpy
 from keras_entropy import ops as E
 
 pytestmark = pytest.mark.every_backend

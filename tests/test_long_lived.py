@@ -26,7 +26,8 @@ import sys
 import keras
 import numpy as np
 import pytest
-from test_multi_device import TIGHT, _check, _environment, assert_same_training
+
+from helpers import TIGHT, assert_same_training, check_training, training_environment
 
 pytestmark = pytest.mark.every_backend
 
@@ -37,9 +38,13 @@ SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts", "lo
 def run_scenarios(out):
     """Run long_lived_train.py for this backend; return its results as a dict of arrays."""
     process = subprocess.run(
-        [sys.executable, SCRIPT, str(out), BACKEND], env=_environment(), capture_output=True, text=True, timeout=400
+        [sys.executable, SCRIPT, str(out), BACKEND],
+        env=training_environment(),
+        capture_output=True,
+        text=True,
+        timeout=400,
     )
-    _check(process)
+    check_training(process)
     with np.load(out) as results:
         return dict(results)
 

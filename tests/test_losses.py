@@ -5,10 +5,9 @@ import math
 import keras
 import numpy as np
 import pytest
-from test_regularizers import assert_raises_naming
 
 import keras_entropy as ke
-from conftest import to_numpy
+from helpers import assert_raises_naming, to_numpy
 from keras_entropy import ops as E
 from keras_entropy.experiments import datasets
 from keras_entropy.experiments.autoencoder import flatten_images

@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 
 import keras_entropy as ke
-from conftest import to_numpy
+from helpers import TIGHT, assert_same_training, check_training, pairs, to_numpy, training_environment
 from keras_entropy import distribution
 from keras_entropy import ops as E
 
@@ -44,53 +44,22 @@ pytestmark = pytest.mark.every_backend
 BACKEND = keras.backend.backend()
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts", "multi_device_train.py")
 
-#: float32: the runs differ only by summation order.
-TIGHT = {"rtol": 1e-5, "atol": 1e-6}
 #: mixed_float16: float16 activations round differently on half batches.
 MIXED = {"rtol": 1e-3, "atol": 1e-4}
-
-
-def _environment():
-    env = dict(os.environ)
-    for name in ("KERAS_BACKEND", "TF_CONFIG", "XLA_FLAGS"):
-        env.pop(name, None)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return env
-
-
-def _check(process):
-    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-6000:]
 
 
 def run_training(out, *args, timeout=400):
     """Run multi_device_train.py; return its results as a dict of arrays."""
     process = subprocess.run(
         [sys.executable, SCRIPT, str(out), *args],
-        env=_environment(),
+        env=training_environment(),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
-    _check(process)
+    check_training(process)
     with np.load(out) as results:
         return dict(results)
-
-
-def pairs(results, variant):
-    """`(key, single, multi)` for every weight of a variant."""
-    prefix = f"{variant}/single/"
-    found = [
-        (key[len(prefix) :], value, results[f"{variant}/multi/{key[len(prefix) :]}"])
-        for key, value in sorted(results.items())
-        if key.startswith(prefix)
-    ]
-    assert found, f"no results for {variant}"
-    return found
-
-
-def assert_same_training(results, variant, tolerance):
-    for key, single, multi in pairs(results, variant):
-        np.testing.assert_allclose(multi, single, err_msg=f"{variant}: {key}", **tolerance)
 
 
 def free_ports(count):
@@ -224,7 +193,7 @@ if BACKEND == "tensorflow":
         workers = [
             subprocess.Popen(
                 [sys.executable, SCRIPT, str(out), "worker", str(index), *ports],
-                env=_environment(),
+                env=training_environment(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -234,7 +203,7 @@ if BACKEND == "tensorflow":
         try:
             for worker in workers:
                 stdout, stderr = worker.communicate(timeout=400)
-                _check(subprocess.CompletedProcess(worker.args, worker.returncode, stdout, stderr))
+                check_training(subprocess.CompletedProcess(worker.args, worker.returncode, stdout, stderr))
         finally:
             for worker in workers:
                 if worker.poll() is None:

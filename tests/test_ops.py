@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import to_numpy, value_and_grad
+from helpers import to_numpy, value_and_grad
 from keras_entropy import ops as E
 
 pytestmark = pytest.mark.every_backend

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import to_numpy, value_and_grad
+from helpers import to_numpy, value_and_grad
 from keras_entropy import ops as E
 
 pytestmark = pytest.mark.every_backend

@@ -200,3 +200,42 @@ def test_an_unclassified_test_module_is_a_collection_error(tmp_path):
         [*command, "--every-backend-only"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
     )
     assert proc.returncode == 0 and "1 passed, 1 deselected" in proc.stdout, proc.stdout + proc.stderr
+
+
+def harness_closure(path):
+    """The harness modules a file needs: the closure of its `keras_entropy.experiments` imports."""
+    harness = {name[:-3] for name in os.listdir(os.path.join(PACKAGE, "experiments")) if name.endswith(".py")}
+
+    def needs(file):
+        found = set()
+        for name in _package_imports(file):
+            first, _, second = name.partition(".")
+            if first == "experiments" and second in harness - {"__init__"}:
+                found.add(second)
+        return found
+
+    seen, todo = set(), needs(path)
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo |= needs(os.path.join(PACKAGE, "experiments", module + ".py"))
+    return seen, harness - {"__init__"}
+
+
+def test_the_first_command_needs_few_harness_modules():
+    """examples/compare_penalties.py's table needs 10 of the harness's modules (17 of 29 before issue 25)."""
+    needed, harness = harness_closure(os.path.join(os.path.dirname(PACKAGE), "examples", "compare_penalties.py"))
+    print(f"{len(needed)} of {len(harness)} harness modules: {sorted(needed)}")
+    assert needed == {
+        "analysis",
+        "datasets",
+        "figures",
+        "loading",
+        "paper",
+        "runs",
+        "script_setup",
+        "stats",
+        "survival",
+        "sweeps",
+    }

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import keras_entropy as ke
-from conftest import to_numpy, value_and_grad
+from helpers import to_numpy, value_and_grad
 from keras_entropy import ops as E
 from keras_entropy.ops import volume as V
 

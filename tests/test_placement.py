@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_entropy
-from conftest import to_numpy
+from helpers import to_numpy
 from keras_entropy import ConvEntropy, DenseEntropy
 
 pytestmark = pytest.mark.every_backend

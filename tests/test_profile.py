@@ -11,7 +11,7 @@ import pytest
 
 import keras_entropy
 import keras_entropy.profile.plot
-from conftest import to_numpy
+from helpers import to_numpy
 from keras_entropy import ops as E
 
 pytestmark = pytest.mark.every_backend

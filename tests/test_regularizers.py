@@ -5,18 +5,10 @@ import numpy as np
 import pytest
 
 import keras_entropy as ke
-from conftest import to_numpy
+from helpers import assert_raises_naming, to_numpy
 from keras_entropy import ops as E
 
 pytestmark = pytest.mark.every_backend
-
-
-def assert_raises_naming(make, error, words):
-    """`make()` raises `error` whose message holds every one of `words`."""
-    with pytest.raises(error) as info:
-        make()
-    for word in words:
-        assert word in str(info.value)
 
 
 # --- values inside models --------------------------------------------------

@@ -1,4 +1,4 @@
-"""keras_entropy.experiments.reports on synthetic results, and examples/dense_autoencoder.py --quick."""
+"""keras_entropy.experiments.analysis on synthetic results, and examples/dense_autoencoder.py --quick."""
 
 import importlib.util
 import json
@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_entropy.experiments import report_figures, reports, stats, survival, sweeps
+from keras_entropy.experiments import analysis, figures, stats, survival, sweeps
 
 pytestmark = pytest.mark.one_backend
 
@@ -53,7 +53,7 @@ def synthetic_results(path, rng):
 def test_results_frame_reads_metrics_at_each_stopping_epoch(tmp_path, rng):
     path = tmp_path / "results.jsonl"
     truth = synthetic_results(path, rng)
-    frame = reports.results_frame(path)
+    frame = analysis.results_frame(path)
     assert len(frame) == 30
     row = frame[(frame.latent_dim == 20) & (frame.lam == 1.0) & (frame.seed == 2)].iloc[0]
     m, s = truth[(20, 1.0)][2]
@@ -61,14 +61,14 @@ def test_results_frame_reads_metrics_at_each_stopping_epoch(tmp_path, rng):
     assert row["val_mse@val_mse"] == pytest.approx(m * 0.9) and row["stop_val_mse"] == s + 3
     assert not frame[frame.lam == 0.01]["stopped_val_mse"].any()
     keys = list(frame.key[:4])
-    assert len(reports.results_frame(path, keys=keys)) == 4
+    assert len(analysis.results_frame(path, keys=keys)) == 4
 
 
 def test_write_report_numbers_tables_and_plots(tmp_path, rng):
     path = tmp_path / "results.jsonl"
     truth = synthetic_results(path, rng)
     out = tmp_path / "report"
-    summary = reports.write_report(path, out, title="Synthetic", note="made up", command="python x.py")
+    summary = analysis.write_sweep_report(path, out, title="Synthetic", note="made up", command="python x.py")
     for name in (
         "val_mse_vs_latent_dim.png",
         "stopping_epoch_vs_latent_dim.png",
@@ -88,10 +88,10 @@ def test_write_report_numbers_tables_and_plots(tmp_path, rng):
     mse, stop = zip(*truth[(60, 1.0)])
     mean, low, high = stats.t_confidence_interval(mse)
     row = [line for line in summary.table.splitlines() if line.startswith("| 60 | 1 |")][0]
-    assert reports._fmt(mean) in row and reports._fmt(low) in row and reports._fmt(high) in row
+    assert analysis._fmt(mean) in row and analysis._fmt(low) in row and analysis._fmt(high) in row
     # Stopping epochs (all observed here): the Kaplan-Meier median and its interval, not a mean.
     assert survival.format_median(survival.median_epoch(stop, [True] * len(stop))) in row
-    assert reports._fmt(float(np.mean(stop)), 3) + " [" not in row
+    assert analysis._fmt(float(np.mean(stop)), 3) + " [" not in row
     censored_row = [line for line in summary.table.splitlines() if line.startswith("| 20 | 0.01 |")][0]
     assert censored_row.split("|")[-3].strip() == "5"
     # Pairwise table: lambda = 1 has higher MSE and stops earlier than lambda = 0 (marks and raw/adjusted p).
@@ -119,7 +119,7 @@ def test_summary_marks_runs_capped_by_max_epochs(tmp_path, rng):
     # One lambda = 1 run at width 60 also hits the cap on val_loss (stopping epoch = its last epoch).
     capped = [r for r in records if r["config"]["latent_dim"] == 60 and r["config"]["lam"] == 1.0][0]
     capped["stopping"]["val_loss"] = {"epoch": capped["epochs_trained"], "best_epoch": 3, "stopped": False}
-    summary = reports.write_report(records, tmp_path / "report")
+    summary = analysis.write_sweep_report(records, tmp_path / "report")
     header = [c.strip() for c in summary.table.splitlines()[0].strip("|").split("|")]
     loss_col, mse_col = header.index("stop epoch (val_loss)"), header.index("stop epoch (val_mse)")
     for width in (20, 60):
@@ -136,7 +136,7 @@ def test_summary_marks_runs_capped_by_max_epochs(tmp_path, rng):
                 if i not in (loss_col, mse_col):
                     assert "cap" not in cell
     text = summary.markdown
-    assert reports.CAP_NOTE.split(" (")[0] in text and "`(cap k/n)`" in text
+    assert analysis.CAP_NOTE.split(" (")[0] in text and "`(cap k/n)`" in text
     # One-tailed tests: the capped side is marked, the other is not.
     (test_row,) = _rows(text, "| 20 | 0.01 | stop epoch (val_mse) |")
     base, treat = [c.strip() for c in test_row.strip("| ").split("|")][3:5]
@@ -147,7 +147,7 @@ def test_summary_marks_runs_capped_by_max_epochs(tmp_path, rng):
 
 
 def _stopping_plot(frame):
-    return report_figures.band_figure(
+    return figures.band_figure(
         frame,
         x="latent_dim",
         group="lam",
@@ -179,7 +179,7 @@ def test_stopping_epoch_plot_marks_capped_runs(tmp_path, rng):
 
     path = tmp_path / "results.jsonl"
     synthetic_results(path, rng)
-    fig = _stopping_plot(reports.results_frame(path))
+    fig = _stopping_plot(analysis.results_frame(path))
     try:
         loss_ax, mse_ax = fig.axes
         assert [t.get_text() for t in loss_ax.texts] == []
@@ -199,7 +199,7 @@ def test_stopping_epoch_plot_marks_capped_runs(tmp_path, rng):
     records = sweeps.load_records(path)
     for r in records:
         r["stopping"]["val_mse"]["stopped"] = True
-    fig = _stopping_plot(reports.results_frame(records))
+    fig = _stopping_plot(analysis.results_frame(records))
     try:
         assert not any(line.get_marker() == "s" for ax in fig.axes for line in ax.lines)
         assert not any(ax.texts for ax in fig.axes)
@@ -213,13 +213,13 @@ def test_significance_figure_labels_both_axes_and_clears_the_suptitle(tmp_path, 
 
     path = tmp_path / "results.jsonl"
     synthetic_results(path, rng)
-    frame = reports.results_frame(path)
+    frame = analysis.results_frame(path)
     quantities = [
         ("val_mse @ stop(val_loss)", "val_mse@val_loss"),
         ("stop epoch (val_loss)", "stop_val_loss"),
         ("stop epoch (val_mse)", "stop_val_mse"),
     ]
-    fig = report_figures.significance_figure(
+    fig = figures.significance_figure(
         frame,
         x="latent_dim",
         value=20,
@@ -242,12 +242,12 @@ def test_significance_figure_labels_both_axes_and_clears_the_suptitle(tmp_path, 
             # The cell marks are the pairwise table's, placed at (column, row).
             monitor = {"stop_val_loss": "val_loss", "stop_val_mse": "val_mse"}.get(column)
             samples = {
-                n: reports.stop_sample(at[at.lam == float(n)], monitor)
+                n: analysis.stop_sample(at[at.lam == float(n)], monitor)
                 if monitor
                 else list(at[at.lam == float(n)][column])
                 for n in names
             }
-            pairs, _ = reports.pairwise_tests(samples, censored=monitor is not None, alpha=0.05)
+            pairs, _ = analysis.pairwise_tests(samples, censored=monitor is not None, alpha=0.05)
             marks = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
             expected = {
                 (r, c): pairs.loc[i, j] for r, i in enumerate(names) for c, j in enumerate(names) if pairs.loc[i, j]
@@ -267,8 +267,8 @@ def test_report_figures_of_the_real_mnist_results_are_readable():
     import matplotlib.pyplot as plt
 
     results = os.path.join(ROOT, "docs", "results", "dense_autoencoder_mnist", "results.jsonl")
-    frame = reports.results_frame(results)
-    fig = report_figures.significance_figure(
+    frame = analysis.results_frame(results)
+    fig = figures.significance_figure(
         frame,
         x="latent_dim",
         value=260,
@@ -301,11 +301,11 @@ def test_report_figures_of_the_real_mnist_results_are_readable():
 
 def test_write_report_errors(tmp_path):
     with pytest.raises(ValueError, match="No runs"):
-        reports.write_report(tmp_path / "none.jsonl", tmp_path)
+        analysis.write_sweep_report(tmp_path / "none.jsonl", tmp_path)
     path = tmp_path / "r.jsonl"
     sweeps.ResultsFile(path).append(sweeps.make_record({"lam": 0.0}, 0, stopping={}))
     with pytest.raises(ValueError, match="latent_dim"):
-        reports.write_report(path, tmp_path)
+        analysis.write_sweep_report(path, tmp_path)
 
 
 def load_example():

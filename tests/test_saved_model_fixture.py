@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import keras_entropy as ke
-from conftest import to_numpy
+from helpers import to_numpy
 
 pytestmark = pytest.mark.every_backend
 

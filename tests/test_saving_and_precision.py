@@ -10,29 +10,9 @@ import numpy as np
 import pytest
 
 import keras_entropy as ke
-from conftest import to_numpy
+from helpers import model_with_every_component, to_numpy
 
 pytestmark = pytest.mark.every_backend
-
-
-def model_with_every_component():
-    inputs = keras.Input((12, 12, 1))
-    x = ke.EntropyConv2D(4, 3, lam=0.01, activation="relu")(inputs)
-    x = keras.layers.Conv2D(
-        3, 3, kernel_regularizer=ke.ConvEntropy([0.01, 0.0, -0.01], output_shape=(8, 8), stabilized=False)
-    )(x)
-    x = keras.layers.Flatten()(x)
-    x = ke.EntropyDense(
-        16,
-        lam=0.02,
-        stabilized=False,
-        activation="sigmoid",
-        activity_regularizer=ke.KLSparsity(rho=0.1, beta=0.5),
-    )(x)
-    outputs = keras.layers.Dense(5, kernel_regularizer=ke.DenseEntropy(0.01, epsilon=1e-2))(x)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer="adam", loss=ke.SoftmaxEntropyLoss(beta=2.0, balance=0.5))
-    return model
 
 
 def test_every_component_round_trips_through_a_keras_file(tmp_path, rng):

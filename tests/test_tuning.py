@@ -16,7 +16,7 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from conftest import to_numpy
+from helpers import to_numpy
 from keras_entropy import ops, tuning
 from keras_entropy.experiments import runs, sweeps
 from keras_entropy.regularizers import ConvEntropy, DenseEntropy

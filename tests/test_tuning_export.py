@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from keras_entropy import tuning
-from keras_entropy.experiments import autoencoder, reports, runs, sweeps
+from keras_entropy.experiments import analysis, autoencoder, runs, sweeps
 
 pytestmark = pytest.mark.one_backend
 
@@ -95,7 +95,7 @@ def test_export_gives_the_same_records_and_tables_as_a_sweep(tmp_path):
             np.testing.assert_allclose(tuned[key]["history"][name], values, rtol=1e-6)
 
     summaries = [
-        reports.write_report(
+        analysis.write_sweep_report(
             path, tmp_path / name, x="latent_dim", group="lam", metric="val_mse", monitors=monitors, title="t"
         )
         for name, path in (("r_sweep", sweep_file), ("r_tuned", tuned_file))

@@ -10,11 +10,15 @@ See docs/design.md for the package map.
 - `paper`: the paper's settings of every experiment (`*_PAPER`, the lambda grid).
 - `runs`: one training run: its stopping rule, record fields and runtime.
 - `sweeps`: grids of runs, one JSON line per finished run, resume.
-- `stats`, `reports`: confidence intervals and t-tests; plots, Markdown
-  tables and summary.md.
-- `autoencoder`, `classification` (with `classification_report`),
+- `stats`, `survival`: confidence intervals, t-tests, Benjamini-Hochberg;
+  epochs to a target as censored data.
+- `analysis`, `figures`: the one analysis path, from run records to tables
+  and sentences (`analysis`) and to figures (`figures`), for the paper's
+  sweeps, the tuned studies and the README's first command.
+- `autoencoder`, `classification`, `autoencoder_study`, `cnn_study`,
   `segmentation`, `clustering`, `sparse_coding`, `profile_figures` (with
   `architectures`): one module per experiment of the paper.
-- `arguments`, `loading`, `script_setup`: what the example scripts share
-  (command-line options, data loading, quiet start-up, the run sequence).
+- `loading`, `script_setup`: what the example scripts share (data for
+  `--dataset/--data-dir/--quick`, quiet start-up, the run sequence, one-line
+  errors).
 """

@@ -33,29 +33,58 @@ from keras_entropy.regularizers import DenseEntropy
 DENSE_AUTOENCODER_MONITORS = ("val_loss", "val_mse")
 
 
-def dense_autoencoder(input_dim, latent_dim, lam=0.0, stabilized=True, epsilon=None, form=PAPER_FORM):
-    """A one-hidden-layer sigmoid autoencoder with `DenseEntropy(lam)` on its encoder.
+def dense_autoencoder(
+    input_dim,
+    latent_dim,
+    lam=0.0,
+    stabilized=True,
+    epsilon=None,
+    form=PAPER_FORM,
+    *,
+    encoder_regularizer=None,
+    decoder_regularizer=None,
+):
+    """The paper's one-hidden-layer sigmoid autoencoder, `DenseEntropy(lam)` on its encoder.
+
+    The one builder of this model: the paper's sweeps (`lam`, `form`) and
+    the dense autoencoder study (`autoencoder_study.study_autoencoder`, any
+    kernel regularizer on either kernel) use it.
 
     Args:
         input_dim: number of input features (784 for MNIST, 3072 for CIFAR-10).
         latent_dim: width of the hidden (latent) layer.
         lam: entropy penalty strength on the first kernel; 0 adds no penalty.
         stabilized, epsilon, form: as for `DenseEntropy` (epsilon None: its default).
+        encoder_regularizer, decoder_regularizer: a kernel regularizer for
+            the `encoder` / `decoder` layer instead (with `lam` 0).
 
     Returns:
-        An uncompiled `keras.Sequential`.
+        An uncompiled `keras.Sequential` with layers `encoder` and `decoder`
+        (float32 under mixed precision).
     """
     input_dim = validation.validate_positive_int(input_dim, "input_dim")
     latent_dim = validation.validate_positive_int(latent_dim, "latent_dim")
-    regularizer = None
     if lam != 0:
+        if encoder_regularizer is not None:
+            raise ValueError(
+                "Pass `lam` or `encoder_regularizer`, not both. "
+                f"Received: lam={lam!r}, encoder_regularizer={encoder_regularizer!r}"
+            )
         kwargs = {} if epsilon is None else {"epsilon": epsilon}
-        regularizer = DenseEntropy(lam, stabilized=stabilized, form=form, **kwargs)
+        encoder_regularizer = DenseEntropy(lam, stabilized=stabilized, form=form, **kwargs)
     return keras.Sequential(
         [
             keras.Input((input_dim,)),
-            keras.layers.Dense(latent_dim, activation="sigmoid", kernel_regularizer=regularizer, name="encoder"),
-            keras.layers.Dense(input_dim, activation="sigmoid", dtype="float32", name="decoder"),
+            keras.layers.Dense(
+                latent_dim, activation="sigmoid", kernel_regularizer=encoder_regularizer, name="encoder"
+            ),
+            keras.layers.Dense(
+                input_dim,
+                activation="sigmoid",
+                kernel_regularizer=decoder_regularizer,
+                dtype="float32",
+                name="decoder",
+            ),
         ],
         name=f"dense_autoencoder_{latent_dim}",
     )
@@ -243,7 +272,7 @@ def records_of_form(records, form):
 
 
 def write_dense_autoencoder_report(run, dataset, command):
-    """Plots and summary.md of the dense autoencoder sweep (`keras_entropy.experiments.reports.write_report`).
+    """Plots and summary.md of the dense autoencoder sweep (`keras_entropy.experiments.analysis.write_sweep_report`).
 
     One form ran: one report in `run.out`, its fixed settings naming the
     form. Several forms: one report per form in `run.out/form_<form>/`
@@ -251,9 +280,9 @@ def write_dense_autoencoder_report(run, dataset, command):
     summary.md in `run.out` with each form's table and plots, form by form.
 
     Returns:
-        A `keras_entropy.experiments.reports.Summary`.
+        A `keras_entropy.experiments.analysis.Summary`.
     """
-    from keras_entropy.experiments import reports, script_setup, sweeps
+    from keras_entropy.experiments import analysis, script_setup, sweeps
 
     title = f"Dense autoencoder on {dataset}" + (" (embedded subset, --quick)" if run.data.is_embedded else "")
     records = sweeps.load_records(run.results_path, run.keys)
@@ -269,7 +298,7 @@ def write_dense_autoencoder_report(run, dataset, command):
         command=command,
     )
     if len(forms) == 1:
-        return reports.write_report(records_of_form(records, forms[0]), run.out, title=title, **common)
+        return analysis.write_sweep_report(records_of_form(records, forms[0]), run.out, title=title, **common)
     lines = script_setup.summary_header(title, run.note, command) + [
         f"{len(records)} runs of {len(forms)} penalty forms: " + ", ".join(forms) + ". Each form's section "
         "compares its runs with the shared lam=0 baseline; its folder holds the full report "
@@ -279,7 +308,7 @@ def write_dense_autoencoder_report(run, dataset, command):
     tables, files = [], []
     for form in forms:
         folder = f"form_{form}"
-        summary = reports.write_report(
+        summary = analysis.write_sweep_report(
             records_of_form(records, form), run.path(folder), title=f"{title}, form={form}", **common
         )
         plots = [os.path.relpath(f, run.out) for f in summary.files if f.endswith("_vs_latent_dim.png")]
@@ -294,4 +323,4 @@ def write_dense_autoencoder_report(run, dataset, command):
         tables.append(f"form={form}:\n\n{summary.table}")
         files += summary.files
     path = script_setup.write_summary(run.out, lines)
-    return reports.Summary(markdown="\n".join(lines), table="\n\n".join(tables), files=files + [path])
+    return analysis.Summary(markdown="\n".join(lines), table="\n\n".join(tables), files=files + [path])

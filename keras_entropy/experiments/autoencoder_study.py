@@ -3,13 +3,11 @@
 examples/dense_autoencoder_study.py builds the paper's 784 -> width -> 784
 sigmoid autoencoder itself, with `DenseEntropy(lam, form=...)` or Keras's
 `OrthogonalRegularizer` as a kernel regularizer, in the configurations of
-`keras_entropy.experiments.evidence` (`evidence.PENALTIES`: no penalty, the
+`keras_entropy.experiments.analysis` (`analysis.PENALTIES`: no penalty, the
 three forms of `DenseEntropy`, the peer), each on one kernel
-(`evidence.PLACEMENTS`). This module holds what a user would not write by
+(`analysis.PLACEMENTS`). This module holds what a user would not write by
 hand:
 
-- `split_images`: training, validation (the end of the training set) and
-  test images as vectors in [0, 1];
 - `TestMSE`, `study_record`: the test MSE after every epoch, and a run's
   history as a sweep record's fields, the paper's stopping rule replayed
   (`keras_entropy.experiments.runs.run_record`);
@@ -17,7 +15,7 @@ hand:
   configuration (`keras_entropy.tuning.grid_search`, resumable), the
   chosen configurations and the final runs' configs;
 - `write_report`: summary.md, trials.csv and the figures from the records
-  (the evidence and verdict of `evidence` and `verdict`).
+  (the evidence and the verdict of `keras_entropy.experiments.analysis`).
 
 `study_autoencoder` and `study_run` are the same model and run in one call
 (examples/compare_penalties.py, the README's first command); `orthogonal_mode`
@@ -29,7 +27,20 @@ import math
 import os
 
 from keras_entropy import validation
-from keras_entropy.experiments.evidence import BASELINE, MONITORS, NO_PLACEMENT, PEER, PENALTIES, PLACEMENTS
+from keras_entropy.experiments import analysis, figures, script_setup, study, sweeps
+from keras_entropy.experiments.analysis import (
+    BASELINE,
+    MONITORS,
+    PEER,
+    PENALTIES,
+    PLACEMENTS,
+    chosen_hyperparameters,
+    markdown_table,
+    trial_score,
+)
+from keras_entropy.experiments.autoencoder import dense_autoencoder
+from keras_entropy.experiments.paper import NO_PLACEMENT
+from keras_entropy.experiments.runs import run_record
 
 
 def orthogonal_mode(kernel_shape):
@@ -60,7 +71,7 @@ def penalty_regularizer(penalty, lam, kernel_shape):
 
 
 def study_autoencoder(input_dim, latent_dim, penalty=BASELINE, lam=0.0, placement="encoder", learning_rate=1e-3):
-    """The paper's dense autoencoder (sigmoid, MSE, Adam) with one penalised kernel, compiled.
+    """The paper's dense autoencoder (`autoencoder.dense_autoencoder`) with one penalised kernel, compiled (MSE, Adam).
 
     `placement`: "encoder" (the 784 x width kernel) or "decoder"; metric `mse`
     (the reconstruction error alone: `loss` and `val_loss` add the penalty).
@@ -74,37 +85,16 @@ def study_autoencoder(input_dim, latent_dim, penalty=BASELINE, lam=0.0, placemen
     regularizers = {
         name: penalty_regularizer(penalty, lam, shape) if name == placement else None for name, shape in shapes.items()
     }
-    model = keras.Sequential(
-        [
-            keras.Input((input_dim,)),
-            keras.layers.Dense(
-                latent_dim, activation="sigmoid", kernel_regularizer=regularizers["encoder"], name="encoder"
-            ),
-            keras.layers.Dense(
-                input_dim, activation="sigmoid", kernel_regularizer=regularizers["decoder"], name="decoder"
-            ),
-        ],
-        name=f"dense_autoencoder_{latent_dim}",
+    model = dense_autoencoder(
+        input_dim,
+        latent_dim,
+        encoder_regularizer=regularizers["encoder"],
+        decoder_regularizer=regularizers["decoder"],
     )
     model.compile(
         keras.optimizers.Adam(float(learning_rate)), "mse", metrics=[keras.metrics.MeanSquaredError(name="mse")]
     )
     return model
-
-
-def split_images(data, val_size, train_size=None, test_size=None):
-    """`(x_train, x_val, x_test)` as float vectors in [0, 1]: validation = the last `val_size` training images.
-
-    `train_size`/`test_size`: keep the first N of the rest / of the test images (None: all).
-    """
-    from keras_entropy.experiments.autoencoder import flatten_images
-
-    val_size = validation.validate_positive_int(val_size, "val_size")
-    if val_size >= len(data.x_train):
-        raise ValueError(f"`val_size` must leave training images: {val_size} of {len(data.x_train)}.")
-    rest = len(data.x_train) - val_size
-    x_train = flatten_images(data.x_train[: min(rest, train_size or rest)])
-    return x_train, flatten_images(data.x_train[rest:]), flatten_images(data.x_test[:test_size])
 
 
 def test_mse_callback(x_test):
@@ -125,7 +115,6 @@ def test_mse_callback(x_test):
 
 def study_record(history, test_mse, patience):
     """A final run's sweep record fields: its history with `test_mse`, the paper's rule replayed on `MONITORS`."""
-    from keras_entropy.experiments.runs import run_record
 
     return run_record({**history, "test_mse": list(test_mse)}, MONITORS, int(patience))
 
@@ -141,7 +130,7 @@ def study_run(config, seed, data, verbose=0):
     Args:
         config: `latent_dim`, `penalty`, `lam`, `placement`, `learning_rate`,
             `epochs`, `batch_size`, `patience`.
-        data: `(x_train, x_val, x_test)` (see `split_images`).
+        data: `(x_train, x_val, x_test)` (`Dataset.split`, then `autoencoder.flatten_images`).
     """
     import keras
 
@@ -180,7 +169,9 @@ class StudyPlan:
     runs the sweep's results file.
 
     Args:
-        run: the script's `script_setup.Run`, with `arrays` (`split_images`).
+        run: the script's `script_setup.Run`, with `arrays`: the training,
+            validation and test images as vectors in [0, 1] (`Dataset.split`,
+            then `autoencoder.flatten_images`).
         settings: the script's settings (`widths`, `penalties`,
             `learning_rates`, `lams`, `factors`, `trial_epochs`, `epochs`,
             `seeds`, `patience`, `thresholds`, `batch_size`, `search_seed`).
@@ -236,7 +227,6 @@ class StudyPlan:
 
     def trials(self):
         """The exported trials of this search space (its widths, penalties, grids and trial epochs)."""
-        from keras_entropy.experiments import sweeps
 
         settings = self.settings
 
@@ -255,7 +245,6 @@ class StudyPlan:
 
     def final_configs(self, width=None, trials=None):
         """The final runs' configs: each configuration with a complete search, at its chosen hyperparameters."""
-        from keras_entropy.experiments.evidence import chosen_hyperparameters
 
         trials = self.trials() if trials is None else trials
         run, settings = self.run, self.settings
@@ -284,7 +273,6 @@ class StudyPlan:
 
     def budgeted(self, train):
         """`train(config, seed)` that starts no run once the CPU budget is used up (`study.TimeUp`)."""
-        from keras_entropy.experiments import study
 
         def budgeted_train(config, seed):
             if study.time_is_up(self.deadline_s):
@@ -300,18 +288,17 @@ CHOSEN = ("learning_rate", "lam", "placement")
 
 def write_report(plan, command):
     """summary.md, trials.csv and the figures from the records; returns `(summary path, verdict rows)`."""
-    from keras_entropy.experiments import curves, script_setup, sweeps, verdict
 
     run, settings, trials = plan.run, plan.settings, plan.trials()
     configs = plan.final_configs(trials=trials)
     keys = {p["key"] for p in sweeps.plan_runs(configs, settings["seeds"], run.args.seed)} if configs else set()
     records = sweeps.load_records(run.results_path, keys)
-    _write_trials_csv(run.path("trials.csv"), trials, configs)
-    figures = []
+    analysis.write_trials_csv(run.path("trials.csv"), trials, configs)
+    figure_paths = []
     if records:
         for metric, label in (("val_mse", "validation MSE"), ("test_mse", "test MSE")):
-            figures.append(
-                curves.plot_curves(
+            figure_paths.append(
+                figures.plot_curves(
                     records,
                     run.path(f"{metric}_curves.png"),
                     metric,
@@ -319,33 +306,13 @@ def write_report(plan, command):
                     title=f"Dense autoencoder on MNIST: {label} per epoch",
                 )
             )
-    verdicts = verdict.verdict_rows(records) if records else []
-    lines = _summary_lines(plan, trials, configs, records, verdicts, len(keys), command, figures)
+    verdicts = analysis.verdict_rows(records) if records else []
+    lines = _summary_lines(plan, trials, configs, records, verdicts, len(keys), command, figure_paths)
     return script_setup.write_summary(run.out, lines), verdicts
-
-
-def _write_trials_csv(path, trials, configs):
-    from keras_entropy.experiments.evidence import trial_score
-
-    fields = ("latent_dim", "penalty", "learning_rate", "lam", "placement")
-    chosen = {tuple(c[k] for k in fields) for c in configs}
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(
-            "latent_dim,penalty,learning_rate,lam,placement,trial_epochs,score_min_val_mse,best_epoch,trial_id,chosen\n"
-        )
-        for r in trials:
-            c, tuner = r["config"], r.get("tuner") or {}
-            f.write(
-                f"{c['latent_dim']},{c['penalty']},{c['learning_rate']:g},{c['lam']:g},{c['placement']},"
-                f"{c['trial_epochs']},{trial_score(r):.6g},{tuner.get('best_step')},"
-                f"{tuner.get('trial_id')},{tuple(c[k] for k in fields) in chosen}\n"
-            )
 
 
 def _chosen_table(trials, configs, records):
     """Markdown: the chosen hyperparameters per configuration, with the best trial score per kernel."""
-    from keras_entropy.experiments.evidence import trial_score
-    from keras_entropy.experiments.reports import markdown_table
 
     rows = []
     for c in configs:
@@ -380,11 +347,10 @@ def _chosen_table(trials, configs, records):
     )
 
 
-def _summary_lines(plan, trials, configs, records, verdicts, planned, command, figures):
-    from keras_entropy.experiments import evidence, script_setup, verdict
+def _summary_lines(plan, trials, configs, records, verdicts, planned, command, figure_paths):
 
     run, settings = plan.run, plan.settings
-    thresholds, n_trials = settings["thresholds"], sum(plan.grid_size(p) for p in settings["penalties"])
+    n_trials = sum(plan.grid_size(p) for p in settings["penalties"])
     n_runs = len(settings["widths"]) * len(settings["penalties"]) * settings["seeds"]
     info = sorted({f"{r.get('backend')} on {', '.join(r.get('devices') or ['?'])}" for r in records + trials})
     x_train, x_val, x_test = run.arrays
@@ -439,33 +405,13 @@ def _summary_lines(plan, trials, configs, records, verdicts, planned, command, f
     ]
     if not records:
         return lines + ["No final runs yet.", ""]
-    rows = evidence.evidence_rows(records, thresholds)
-    lines += (
-        ["## Verdict", ""]
-        + [f"- {s}" for s in verdict.verdict_sentences(verdicts)]
-        + [f"- {s}" for s in search_against_final(settings, trials, verdicts)]
-        + [
-            "",
-            verdict.verdict_table(verdicts),
-            "",
-            "## Results",
-            "",
-            evidence.results_note(settings["epochs"], settings["patience"]),
-            "",
-            evidence.evidence_table(rows, thresholds),
-            "",
-            evidence.TESTS_NOTE,
-            "",
-            evidence.tests_table(rows),
-            "",
-        ]
+    return lines + analysis.study_results_lines(
+        records, verdicts, settings, sentences=search_against_final(settings, trials, verdicts), figures=figure_paths
     )
-    return lines + [line for path in figures for line in (f"![{os.path.basename(path)}]({os.path.basename(path)})", "")]
 
 
 def search_against_final(settings, trials, verdicts):
     """Per width: what beat no penalty within the trials' epochs, and which of those lost after the final runs."""
-    from keras_entropy.experiments.evidence import chosen_hyperparameters
 
     chosen, sentences = chosen_hyperparameters(trials), []
     for width in sorted({r["group"] for r in verdicts}):
@@ -509,7 +455,6 @@ __all__ = [
     "orthogonal_mode",
     "penalty_regularizer",
     "search_against_final",
-    "split_images",
     "study_autoencoder",
     "study_record",
     "study_run",

@@ -350,7 +350,7 @@ def _difference(c):
 def write_clustering_report(run, records, settings, dataset, command):
     """summary.md and scores.png of the clustering sweep; returns `(lines, summary_path)`."""
     from keras_entropy.experiments import script_setup
-    from keras_entropy.experiments.reports import markdown_table, run_header
+    from keras_entropy.experiments.analysis import markdown_table, run_header
     from keras_entropy.experiments.stats import format_interval
 
     summary = summarize_methods(records)

@@ -2,7 +2,7 @@
 
 examples/cnn_study.py compares, per architecture (1-3 blocks of 3x3
 convolution, leaky ReLU and 2x2 max pooling, at a width), the same five
-configurations as the dense autoencoder study (`evidence.PENALTIES`): no
+configurations as the dense autoencoder study (`analysis.PENALTIES`): no
 penalty, `ConvEntropy` in each of its three forms, and Keras's
 `OrthogonalRegularizer` as a peer, on the first convolution or on all of
 them. The script builds its CNN itself, the penalty a kernel regularizer
@@ -11,8 +11,6 @@ of its convolutions (the peer for convolutions is
 `OrthogonalRegularizer` on the kernel as a matrix). This module holds
 what a user would not write by hand:
 
-- `split_labelled`: training / validation (the end of the training set) /
-  test arrays;
 - `study_record`: a final run's history as a sweep record's fields, the
   test accuracy after the last epoch, the paper's stopping rule replayed;
 - `StudyPlan`: the study's plan per architecture (grids, the search of one
@@ -26,23 +24,23 @@ what a user would not write by hand:
 Records are those of `keras_entropy.experiments.sweeps`; their config has
 `arch` (`"<depth>x<width>"`), `depth`, `width`, `penalty`, `lam`,
 `placement`, `learning_rate`. The evidence computed from them is
-`keras_entropy.experiments.evidence` with `evidence.ACCURACY`.
+`keras_entropy.experiments.analysis` with `analysis.ACCURACY`.
 """
 
 import math
-import os
 
 import keras
 
 from keras_entropy import validation
-from keras_entropy.experiments import evidence, script_setup, study, sweeps, verdict
+from keras_entropy.experiments import analysis, figures, script_setup, study, sweeps
+from keras_entropy.experiments.analysis import ACCURACY, BASELINE, PEER, PENALTIES
 from keras_entropy.experiments.classification import small_cnn
-from keras_entropy.experiments.evidence import ACCURACY, BASELINE, FORMS, PEER, PENALTIES
+from keras_entropy.experiments.paper import NO_PLACEMENT
 from keras_entropy.experiments.peers import KernelOrthogonal
+from keras_entropy.validation import FORMS
 
 #: Where a penalty goes: the first convolution (the paper's [1]) or all of them.
 PLACEMENTS = ("first", "all")
-NO_PLACEMENT = "none"
 #: The paper's stopping rule is replayed on these (the first: the run's own).
 MONITORS = ("val_accuracy", "val_loss")
 
@@ -67,7 +65,7 @@ def study_cnn(input_shape, depth, width, penalty=BASELINE, lam=0.0, placement="f
     Args:
         input_shape: `(height, width, channels)`.
         depth, width: blocks and filters per convolution.
-        penalty: one of `evidence.PENALTIES`: a `ConvEntropy` form
+        penalty: one of `analysis.PENALTIES`: a `ConvEntropy` form
             (stabilized) or the `KernelOrthogonal` peer, strength `lam`.
         placement: "first" (the first convolution) or "all".
         learning_rate: Adam's.
@@ -90,31 +88,6 @@ def study_cnn(input_shape, depth, width, penalty=BASELINE, lam=0.0, placement="f
     return model
 
 
-def split_labelled(data, val_size, train_size=None, test_size=None):
-    """`((x_train, y_train), (x_val, y_val), (x_test, y_test))`: validation = the last `val_size` training images.
-
-    Images as float32 `(N, H, W, C)` in [0, 1], labels int32;
-    `train_size`/`test_size`: the first N of the rest / of the test images
-    (None: all).
-    """
-    from keras_entropy.experiments.images import prepare_images
-
-    val_size = validation.validate_positive_int(val_size, "val_size")
-    if val_size >= len(data.x_train):
-        raise ValueError(f"`val_size` must leave training images: {val_size} of {len(data.x_train)}.")
-    rest = len(data.x_train) - val_size
-    end = min(rest, train_size or rest)
-
-    def pair(x, y):
-        return prepare_images(x), y.astype("int32")
-
-    return (
-        pair(data.x_train[:end], data.y_train[:end]),
-        pair(data.x_train[rest:], data.y_train[rest:]),
-        pair(data.x_test[:test_size], data.y_test[:test_size]),
-    )
-
-
 def study_cnn_run(config, seed, arrays, verbose=0):
     """Train one configuration for `config["epochs"]` epochs (no early stopping); a sweep record's fields.
 
@@ -126,7 +99,9 @@ def study_cnn_run(config, seed, arrays, verbose=0):
     Args:
         config: `depth`, `width`, `penalty`, `lam`, `placement`,
             `learning_rate`, `epochs`, `batch_size`, `patience`.
-        arrays: see `split_labelled`.
+        arrays: `((x_train, y_train), (x_val, y_val), (x_test, y_test))`:
+            images in [0, 1] (`Dataset.split`, then `images.prepare_images`),
+            labels int32.
     """
     (x_train, y_train), validation_data, (x_test, y_test) = arrays
     keras.utils.set_random_seed(int(seed))
@@ -177,7 +152,7 @@ class StudyPlan:
     """The plan of examples/cnn_study.py from its settings: grids, trials on disk, final runs; resumable.
 
     Args:
-        run: the script's `script_setup.Run`, with `arrays` (`split_labelled`).
+        run: the script's `script_setup.Run`, with `arrays` (see `study_cnn_run`).
         settings: the script's settings (`depths`, `widths`, `penalties`,
             `learning_rates`, `lams`, `factors`, `trial_epochs`, `epochs`,
             `seeds`, `patience`, `thresholds`, `batch_size`, `search_seed`).
@@ -267,7 +242,7 @@ class StudyPlan:
     def final_configs(self, depth=None, width=None, trials=None):
         """The final runs' configs: each configuration with a complete search, at its chosen hyperparameters."""
         trials = self.trials() if trials is None else trials
-        chosen, run, settings = evidence.chosen_hyperparameters(trials, ACCURACY), self.run, self.settings
+        chosen, run, settings = analysis.chosen_hyperparameters(trials, ACCURACY), self.run, self.settings
         (x_train, _), (x_val, _), (x_test, _) = run.arrays
         fixed = {
             "experiment": "cnn_study",
@@ -315,17 +290,16 @@ class StudyPlan:
 
 def write_report(plan, command):
     """summary.md, trials.csv and the figure from the records; returns `(summary path, verdict rows)`."""
-    from keras_entropy.experiments import curves
 
     run, settings, trials = plan.run, plan.settings, plan.trials()
     configs = plan.final_configs(trials=trials)
     keys = {p["key"] for p in sweeps.plan_runs(configs, settings["seeds"], run.args.seed)} if configs else set()
     records = sweeps.load_records(run.results_path, keys)
-    _write_trials_csv(run.path("trials.csv"), trials, configs)
-    figures = []
+    analysis.write_trials_csv(run.path("trials.csv"), trials, configs, ACCURACY)
+    figure_paths = []
     if records:
-        figures.append(
-            curves.plot_curves(
+        figure_paths.append(
+            figures.plot_curves(
                 records,
                 run.path("val_accuracy_curves.png"),
                 "val_accuracy",
@@ -336,35 +310,18 @@ def write_report(plan, command):
                 scale=100,
             )
         )
-    verdicts = verdict.verdict_rows(records, ACCURACY) if records else []
-    lines = _summary_lines(plan, trials, configs, records, verdicts, len(keys), command, figures)
+    verdicts = analysis.verdict_rows(records, ACCURACY) if records else []
+    lines = _summary_lines(plan, trials, configs, records, verdicts, len(keys), command, figure_paths)
     return script_setup.write_summary(run.out, lines), verdicts
 
 
-def _write_trials_csv(path, trials, configs):
-    fields = ("arch", "penalty", "learning_rate", "lam", "placement")
-    chosen = {tuple(c[k] for k in fields) for c in configs}
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(
-            "arch,penalty,learning_rate,lam,placement,trial_epochs,score_max_val_accuracy,best_epoch,trial_id,chosen\n"
-        )
-        for r in trials:
-            c, tuner = r["config"], r.get("tuner") or {}
-            f.write(
-                f"{c['arch']},{c['penalty']},{c['learning_rate']:g},{c['lam']:g},{c['placement']},"
-                f"{c['trial_epochs']},{evidence.trial_score(r, ACCURACY):.6g},{tuner.get('best_step')},"
-                f"{tuner.get('trial_id')},{tuple(c[k] for k in fields) in chosen}\n"
-            )
-
-
 def _chosen_table(trials, configs, records):
-    from keras_entropy.experiments.reports import markdown_table
 
     rows = []
     for c in configs:
         mine = [r for r in trials if (r["config"]["arch"], r["config"]["penalty"]) == (c["arch"], c["penalty"])]
         best = {
-            p: max((evidence.trial_score(r, ACCURACY) for r in mine if r["config"]["placement"] == p), default=math.nan)
+            p: max((analysis.trial_score(r, ACCURACY) for r in mine if r["config"]["placement"] == p), default=math.nan)
             for p in (NO_PLACEMENT, *PLACEMENTS)
         }
         runs = [r for r in records if r["config"] == c]
@@ -376,7 +333,7 @@ def _chosen_table(trials, configs, records):
             + [f"{100 * best[p]:.2f}" if math.isfinite(best[p]) else "-" for p in (NO_PLACEMENT, *PLACEMENTS)]
             + [f"{per_epoch:.2f}" if math.isfinite(per_epoch) else "-"]
         )
-    return markdown_table(
+    return analysis.markdown_table(
         [
             "architecture",
             "config",
@@ -411,7 +368,7 @@ def _grid(values):
     return ", ".join(f"{v:g}" for v in values)
 
 
-def _summary_lines(plan, trials, configs, records, verdicts, planned, command, figures):
+def _summary_lines(plan, trials, configs, records, verdicts, planned, command, figure_paths):
     run, settings = plan.run, plan.settings
     archs = plan.archs()
     n_trials = sum(plan.grid_size(d, p) for d, _ in archs for p in settings["penalties"])
@@ -434,7 +391,7 @@ def _summary_lines(plan, trials, configs, records, verdicts, planned, command, f
     ]
     if verdicts:
         lines += [
-            f"**Conclusion:** {verdict.overall_sentence(verdicts, measure=ACCURACY)} Per architecture: "
+            f"**Conclusion:** {analysis.overall_sentence(verdicts, measure=ACCURACY)} Per architecture: "
             "the verdict below.",
             "",
         ]
@@ -476,37 +433,16 @@ def _summary_lines(plan, trials, configs, records, verdicts, planned, command, f
     ]
     if not records:
         return lines + ["No final runs yet.", ""]
-    thresholds = settings["thresholds"]
-    rows = evidence.evidence_rows(records, thresholds, measure=ACCURACY)
-    lines += (
-        ["## Verdict", ""]
-        + [f"- {s}" for s in verdict.verdict_sentences(verdicts, measure=ACCURACY)]
-        + [
-            "",
-            verdict.verdict_table(verdicts, ACCURACY),
-            "",
-            "## Results",
-            "",
-            evidence.results_note(settings["epochs"], settings["patience"], ACCURACY),
-            "",
-            evidence.evidence_table(rows, thresholds, measure=ACCURACY),
-            "",
-            evidence.TESTS_NOTE,
-            "",
-            evidence.tests_table(rows, ACCURACY),
-            "",
-        ]
+    return lines + analysis.study_results_lines(
+        records, verdicts, settings, measure=ACCURACY, verdict_measure=ACCURACY, figures=figure_paths
     )
-    return lines + [line for path in figures for line in (f"![{os.path.basename(path)}]({os.path.basename(path)})", "")]
 
 
 __all__ = [
     "MONITORS",
-    "NO_PLACEMENT",
     "PLACEMENTS",
     "StudyPlan",
     "arch_name",
-    "split_labelled",
     "study_cnn",
     "study_cnn_run",
     "study_record",

@@ -126,6 +126,37 @@ class Dataset:
             where = f"tensorflow-datasets ({self.location})"
         return f"{self.name}: {n_train} train / {n_test} test examples from {where}"
 
+    def split(self, val_size, *, train_size=None, test_size=None):
+        """Training, validation and test splits: validation = the last `val_size` training examples.
+
+        The training split is the training examples before those (the first
+        `train_size` of them; None: all), the test split the first
+        `test_size` test examples (None: all). The arrays are the data set's
+        own, unconverted: the studies and the README's first command choose
+        hyperparameters on the validation split and report on the test split.
+
+        Returns:
+            `((x_train, y_train), (x_val, y_val), (x_test, y_test))`.
+
+        >>> data = load_embedded_mnist()
+        >>> (x, y), (x_val, y_val), (x_test, y_test) = data.split(1000, train_size=500, test_size=200)
+        >>> len(x), len(x_val), len(x_test), x_val.shape[1:]
+        (500, 1000, 200, (28, 28))
+        """
+        val_size = validation.validate_positive_int(val_size, "val_size")
+        if val_size >= len(self.x_train):
+            raise ValueError(
+                f"Argument `val_size` must leave training examples: the data set has {len(self.x_train)}. "
+                f"Received: val_size={val_size}"
+            )
+        rest = len(self.x_train) - val_size
+        end = min(rest, train_size or rest)
+        return (
+            (self.x_train[:end], self.y_train[:end]),
+            (self.x_train[rest:], self.y_train[rest:]),
+            (self.x_test[:test_size], self.y_test[:test_size]),
+        )
+
 
 def read_idx(path):
     """Read one IDX file (gzipped when its name ends in `.gz`) as a numpy array.

@@ -142,7 +142,7 @@ def layer_means_table(trained, initialised):
     """Markdown table of per-layer mean entropy change, trained vs initialised."""
     if not isinstance(trained, EntropyProfile) or not isinstance(initialised, EntropyProfile):
         raise TypeError("Arguments `trained` and `initialised` must be EntropyProfile objects.")
-    from keras_entropy.experiments.reports import markdown_table
+    from keras_entropy.experiments.analysis import markdown_table
 
     rows = []
     for a, b in zip(trained, initialised):

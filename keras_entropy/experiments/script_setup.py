@@ -37,7 +37,6 @@ import os
 import sys
 
 from keras_entropy import console
-from keras_entropy.experiments.arguments import InputError
 from keras_entropy.experiments.loading import check_data_dir, load_data_for
 
 
@@ -52,6 +51,14 @@ def prepare(args, names=None):
     """
     check_data_dir(args, names)
     console.quiet_logs(getattr(args, "verbose", 0))
+
+
+class InputError(ValueError):
+    """Bad command-line input, said in one line naming the flag and value.
+
+    `run` prints it as `<script>: error: <message>` on stderr and exits with
+    status 2.
+    """
 
 
 def run(experiment, args=None):
@@ -251,6 +258,7 @@ def write_summary(out, lines):
 
 
 __all__ = [
+    "InputError",
     "Run",
     "announce_runtime",
     "command_line",

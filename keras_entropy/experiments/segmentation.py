@@ -37,10 +37,10 @@ import keras
 
 from keras_entropy import validation
 from keras_entropy.experiments import sweeps
+from keras_entropy.experiments.analysis import markdown_table
 from keras_entropy.experiments.classification import baseline_and_treated, sweep_inputs
 from keras_entropy.experiments.images import image_shape, prepare_images
 from keras_entropy.experiments.paper import UNET_PAPER
-from keras_entropy.experiments.reports import markdown_table
 
 #: Dropout rates of the down levels and bottleneck (then mirrored upwards).
 _DROPOUTS = (0.1, 0.1, 0.2, 0.2, 0.3)
@@ -333,7 +333,7 @@ def unet_configs(settings, fixed):
 def write_unet_report(run, records, fixed, command):
     """plots and summary.md (Table 3) of the U-Net sweep; returns `(table, summary_path)`."""
     from keras_entropy.experiments import script_setup
-    from keras_entropy.experiments.classification_report import plot_accuracy_vs_lam
+    from keras_entropy.experiments.figures import plot_accuracy_vs_lam
 
     _, table = table3(records)
     plots = [

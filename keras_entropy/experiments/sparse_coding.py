@@ -167,7 +167,7 @@ def features_file(beta):
 def write_sparse_autoencoder_report(run, records, configs, settings, dataset, command):
     """summary.md of the sparse autoencoder sweep; returns `(lines, summary_path)`."""
     from keras_entropy.experiments import script_setup
-    from keras_entropy.experiments.reports import markdown_table, run_header
+    from keras_entropy.experiments.analysis import markdown_table, run_header
     from keras_entropy.experiments.stats import format_interval, t_confidence_interval
 
     def interval(runs, metric, digits=4):

@@ -4,8 +4,8 @@ The studies of issue 12 (examples/dense_autoencoder_study.py,
 examples/cnn_study.py) search each configuration's hyperparameters with a
 KerasTuner grid search (`keras_entropy.tuning.grid_search`), then train the
 chosen ones with several seeds. Both run for hours on a CPU, so they run in
-portions: a CPU-time budget (`--cpu-minutes`: `add_budget_argument`,
-`deadline`, `time_is_up`, `TimeUp`) stops them between two trials or runs,
+portions: a CPU-time budget (`--cpu-minutes`: `deadline`, `time_is_up`,
+`TimeUp`) stops them between two trials or runs,
 and the same command resumes, from KerasTuner's project directories and
 the sweep's results file. `study_command` and `finish` are the summary's
 command and the script's last words.
@@ -39,30 +39,6 @@ def time_is_up(deadline_s):
     return time.process_time() > deadline_s
 
 
-def _positive_minutes(text):
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of minutes, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value:g}")
-    return value
-
-
-def add_budget_argument(parser):
-    """Add --cpu-minutes (the budget of one invocation, > 0; default None: no limit) to a study's `parser`."""
-    parser.add_argument(
-        "--cpu-minutes",
-        type=_positive_minutes,
-        metavar="MINUTES",
-        help="start no trial or final run once this process has used MINUTES of CPU time, all "
-        "its threads together (default: no limit); run the same command again to resume",
-    )
-    return parser
-
-
 def finish(run, summary, table, sentences):
     """A study's last words: the report (`run.report`), the verdict's sentences; an empty `tuner/` removed."""
     import shutil
@@ -91,7 +67,6 @@ __all__ = [
     "ENVIRONMENT",
     "TIME_UP_MESSAGE",
     "TimeUp",
-    "add_budget_argument",
     "deadline",
     "finish",
     "study_command",

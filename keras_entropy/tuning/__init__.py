@@ -5,7 +5,7 @@ task and choose where the penalty goes. This module turns any model-building
 function into a KerasTuner hypermodel whose search space adds those choices,
 for `Dense` and `Conv2D` penalties separately, and exports the tuner's trials
 into the results format of `keras_entropy.experiments.sweeps`, so that
-`keras_entropy.experiments.reports` and `keras_entropy.experiments.stats` work on tuner output.
+`keras_entropy.experiments.analysis` and `keras_entropy.experiments.stats` work on tuner output.
 
 Example (reads like the model it builds):
 

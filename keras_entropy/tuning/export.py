@@ -3,7 +3,7 @@
 `trial_records` turns the completed trials of a tuner, an oracle or a
 project directory into sweep records (with the per-epoch histories that
 `EntropyHyperModel.fit` wrote), `export_trials` appends them to a results
-file, so that `keras_entropy.experiments.reports` and `keras_entropy.experiments.stats` work on
+file, so that `keras_entropy.experiments.analysis` and `keras_entropy.experiments.stats` work on
 tuner output.
 """
 
@@ -205,8 +205,8 @@ def export_trials(source, results, **kwargs):
     """Append the completed trials of a search to a results file.
 
     The file is the JSON Lines format of `keras_entropy.experiments.sweeps.ResultsFile`,
-    so `keras_entropy.experiments.reports.write_report(results, ...)` and
-    `keras_entropy.experiments.reports.results_frame` work on it. Trials already in the
+    so `keras_entropy.experiments.analysis.write_sweep_report(results, ...)` and
+    `keras_entropy.experiments.analysis.results_frame` work on it. Trials already in the
     file (same key: config and seed) are skipped, so exporting twice is
     harmless.
 

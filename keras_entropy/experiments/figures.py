@@ -1,27 +1,40 @@
-"""The figures of a sweep report: bands against a config entry, and pairwise significance grids.
+"""The experiments' figures, from run records: matplotlib Figures and PNG files.
 
-Both draw from a `keras_entropy.experiments.reports.results_frame` (one row
-per run of a sweep's results file) and return a matplotlib Figure (constrained
-layout; the caller saves and closes it):
+The numbers come from `keras_entropy.experiments.analysis`; this module
+only draws them (matplotlib is imported when drawing, on the
+non-interactive Agg backend):
 
-- `band_figure`: one panel per early-stopping monitor, a column of the frame
-  against a config entry `x`, one line per `group` value with its 95%
-  t-confidence band, or for the stopping epochs (censored at the epoch cap)
-  the Kaplan-Meier median with its 95% interval; runs capped by --max-epochs
-  are marked (the paper's Figures 3a-6a);
-- `significance_figure`: at one `x` value, the pairwise tables between
-  `group` values (`reports.pairwise_tests`: Welch t-tests, or exact log-rank
-  tests for the stopping epochs, Benjamini-Hochberg adjusted per panel) as
-  labelled "+" / "-" grids (Figures 3b-6b).
-
-`keras_entropy.experiments.reports.write_report` saves them next to its
-summary.md. matplotlib is imported lazily, on the non-interactive Agg backend.
+- `band_figure` and `significance_figure`: a sweep report's panels (the
+  paper's Figures 3-6), from an `analysis.results_frame`: a column against a
+  config entry with one line per `group` value and its 95% t-confidence band
+  (for the stopping epochs, censored at the epoch cap, the Kaplan-Meier
+  median with its 95% interval; capped runs marked), and the pairwise tables
+  between `group` values (`analysis.pairwise_tests`) as labelled "+" / "-"
+  grids. Both return a Figure (constrained layout; the caller saves and
+  closes it); `analysis.write_sweep_report` saves them next to its summary.md.
+- `epoch_bands` and `plot_curves`: convergence curves of the tuned studies
+  and the README's first command: a metric per epoch, mean over seeds with
+  its 95% band, per configuration, one panel per group.
+- `plot_accuracy_vs_lam`: the paper's classification sweeps, mean accuracy
+  against lambda.
 """
 
 import math
 
-from keras_entropy.experiments import stats, survival
-from keras_entropy.experiments.reports import CAP_NOTE, capped_count, group_samples, pairwise_tests, stop_sample
+from keras_entropy.experiments import stats, survival, sweeps
+from keras_entropy.experiments.analysis import (
+    CAP_NOTE,
+    MSE,
+    PENALTIES,
+    capped_count,
+    cells,
+    group_samples,
+    pairwise_tests,
+    stop_sample,
+)
+
+# ===========================================================================
+# Sweep reports: bands against a config entry, pairwise significance grids.
 
 
 def pyplot():
@@ -262,4 +275,117 @@ def significance_figure(frame, *, x, value, group, quantities, alpha=0.05, title
     return fig
 
 
-__all__ = ["band_figure", "pyplot", "significance_figure"]
+# ===========================================================================
+# Convergence curves: a metric per epoch, per configuration.
+
+
+def epoch_bands(group, metric):
+    """`(epochs, means, lows, highs)` over the runs of `group`, epoch by epoch (95% t-intervals)."""
+    length = min(len(r["history"][metric]) for r in group)
+    bands = [stats.t_confidence_interval([r["history"][metric][e] for r in group]) for e in range(length)]
+    return list(range(1, length + 1)), *(list(b) for b in zip(*bands))
+
+
+def plot_curves(records, path, metric="val_mse", ylabel="validation MSE", log=True, title=None, measure=MSE, scale=1.0):
+    """Mean `metric` per epoch with its 95% band, one line per configuration, one panel per group; saved to `path`.
+
+    Groups are `measure.group` (`latent_dim` by default: "latent width
+    100"); values are multiplied by `scale` (100: a fraction in percent).
+    The legend sits below the panels; with a single run per cell the band
+    is left out. Returns `path`.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grouped = cells(records, measure)
+    widths = list(dict.fromkeys(w for w, _ in grouped))
+    columns = min(3, len(widths))
+    rows = -(-len(widths) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.6 * columns, 4.4 * rows), squeeze=False, layout="constrained")
+    for ax in axes.flat[len(widths) :]:
+        ax.set_visible(False)
+    handles = {}
+    for ax, width in zip(axes.flat, widths):
+        for (w, penalty), group in grouped.items():
+            if w != width:
+                continue
+            index = PENALTIES.index(penalty) if penalty in PENALTIES else 9
+            color, style = f"C{index}", ("-", "-.", ":", "--", "-")[index % 5]  # overlapping curves stay visible
+            epochs, *bands = epoch_bands(group, metric)
+            means, lows, highs = ([scale * v for v in band] for band in bands)
+            (line,) = ax.plot(epochs, means, color=color, linestyle=style, linewidth=1.6, label=penalty)
+            if len(group) > 1:
+                ax.fill_between(epochs, lows, highs, color=color, alpha=0.2, linewidth=0)
+            handles.setdefault(penalty, line)
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"latent width {width}" if measure.group == "latent_dim" else f"{measure.group_label} {width}")
+        ax.grid(alpha=0.3, which="both")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    labels = [p for p in PENALTIES if p in handles] + [p for p in handles if p not in PENALTIES]
+    fig.legend(
+        [handles[p] for p in labels],
+        labels,
+        loc="outside lower center",
+        ncol=len(labels),
+        title="penalty: mean over seeds, band = 95% CI",
+    )
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+# ===========================================================================
+# The paper's classification plot.
+
+
+def plot_accuracy_vs_lam(
+    results, path, series=("depth", "width", "placement"), keys=None, lam="lam", metric="val_accuracy", title=None
+):
+    """Mean `metric` (with min-max range) against lambda, one line per `series` value; PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = sweeps.load_records(results, keys)
+    lams = sorted({r["config"][lam] for r in records})
+    xs = list(range(len(lams)))
+    groups = sorted({tuple(r["config"][s] for s in series) for r in records}, key=str)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for g in groups:
+        means, lows, highs, used = [], [], [], []
+        for i, value in enumerate(lams):
+            vs = [
+                r["metrics"].get(metric)
+                for r in records
+                if tuple(r["config"][s] for s in series) == g and r["config"][lam] == value
+            ]
+            vs = [v for v in vs if v is not None]
+            if vs:
+                used.append(i)
+                means.append(sum(vs) / len(vs))
+                lows.append(min(vs))
+                highs.append(max(vs))
+        if used:
+            ax.plot(used, means, marker="o", label=", ".join(f"{s}={v}" for s, v in zip(series, g)))
+            ax.fill_between(used, lows, highs, alpha=0.15)
+    ax.set_xticks(xs, [f"{v:g}" for v in lams])
+    ax.set_xlabel("lambda")
+    ax.set_ylabel(f"{metric} (best epoch)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+__all__ = ["band_figure", "epoch_bands", "plot_accuracy_vs_lam", "plot_curves", "pyplot", "significance_figure"]
