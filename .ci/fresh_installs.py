@@ -44,9 +44,8 @@ CONSTRAINTS = os.path.join(ROOT, ".ci", "constraints.txt")
 # suite (tests/test_example_*.py and others), in the [test] environment.
 # A script is (path from the repository root, arguments); `--out` is added
 # for the examples that take it. --documented runs every example with
-# `--quick` alone (quickstart.py, which has no --quick: its defaults).
+# `--quick` alone.
 IMPORT_ALL = (".ci/import_all.py", ["--examples"])
-DOCUMENTED_ARGS = {"quickstart": []}
 NO_OUT = {"quickstart", "import_all"}  # scripts without an --out option
 
 # name: (extras, backend, scripts to run).
@@ -68,9 +67,7 @@ def all_examples():
     """Every example with its documented `--quick` (the README's first command first): --documented."""
     names = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, "examples", "*.py")))
     first = [n for n in ("compare_penalties",) if n in names]
-    return [
-        (f"examples/{n}.py", DOCUMENTED_ARGS.get(n, ["--quick"])) for n in first + [n for n in names if n not in first]
-    ]
+    return [(f"examples/{n}.py", ["--quick"]) for n in first + [n for n in names if n not in first]]
 
 
 def check_install(install, tmp, documented=False):
