@@ -6,7 +6,7 @@ README says (`pip install -c .ci/constraints.txt -e ".[EXTRAS]"`), and runs
 what proves the install complete, on the matching backend: every import of
 the package and the examples and the README's first command in its quick
 mode (`[tensorflow,examples]`), `tune_lambda.py --quick` (each tuning
-install); outputs go to the temporary folder, with an empty
+install), the documentation site built strictly (`[docs]`); outputs go to the temporary folder, with an empty
 tensorflow-datasets folder (so the examples use the embedded MNIST subset or
 tensorflow-datasets mock data). The examples themselves are run by the test
 suite. `--documented` runs every example with `--quick` alone in the
@@ -60,6 +60,8 @@ INSTALLS = {
     "tensorflow-tuning": ("tensorflow,tuning", "tensorflow", [("examples/tune_lambda.py", ["--quick"])]),
     "jax-tuning": ("jax,tuning", "jax", [("examples/tune_lambda.py", ["--quick"])]),
     "torch-tuning": ("torch,tuning", "torch", [("examples/tune_lambda.py", ["--quick"])]),
+    # The documentation site, as the README builds it (no backend: the docstrings are read, not imported).
+    "docs": ("docs", "tensorflow", [(".ci/build_site.py", [])]),
 }
 
 

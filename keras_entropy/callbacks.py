@@ -12,7 +12,15 @@ from keras_entropy.profile import STATISTICS, layer_entropy, layer_kind, output_
 
 
 class EntropyMonitor(keras.callbacks.Callback):
-    """Records each monitored layer's entropy change during training.
+    r"""Records each monitored layer's entropy change during training.
+
+    $$
+    \Delta H_{\mathrm{conv}} = N_{\mathrm{out}} \sum_{i,o} \log\lvert K[0, 0, i, o]\rvert,
+    \qquad
+    \Delta H_{\mathrm{dense}} = \log\lvert\det K[{:}k, {:}k]\rvert
+    $$
+
+    in nats, for the default `form="paper"`.
 
     For each monitored `Conv2D` layer the recorded value is (MATH.md section 2)
 
@@ -67,20 +75,21 @@ class EntropyMonitor(keras.callbacks.Callback):
     True
 
     Args:
-        layers: which layers: None (every Dense and Conv2D layer), a
+        layers: which layers: None (default: every Dense and Conv2D layer), a
             placement strategy (`"first"`, `"first_two"`, `"all"`,
             `"pre_skip"`, `"pre_concat"`), or a list of layer names / profile
             indices (see `keras_entropy.select_layers`).
-        every_n_batches: None (epoch records only) or an int >= 1.
-        log_dir: a directory for TensorBoard event files, or None.
+        every_n_batches: None (default: epoch records only) or an int >= 1.
+        log_dir: a directory for TensorBoard event files, or None (default).
         histograms: also write histograms of the per-filter values (only
-            with `log_dir`).
+            with `log_dir`; default True).
         statistic: `"total"` (the layer's `dH`, default) or a statistic of
             its per-filter values (`"mean"`, `"median"`, `"min"`, `"max"`).
-        prefix: the first part of the keys and tags.
+        prefix: the first part of the keys and tags (default `"entropy"`).
         form: `"paper"` (default), `"volume"` or `"normalized"`.
         grid: `(h, w)`, the frequency grid of the conv layers in a volume
-            form, or None for each layer's `regularizers.default_grid`.
+            form, or None (default) for each layer's
+            `regularizers.default_grid`.
     """
 
     def __init__(

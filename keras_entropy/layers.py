@@ -21,7 +21,13 @@ def _kernel_variable(layer):
 
 @keras.saving.register_keras_serializable(package="keras_entropy")
 class EntropyDense(keras.layers.Dense):
-    """`keras.layers.Dense` with a built-in `DenseEntropy` penalty.
+    r"""`keras.layers.Dense` with a built-in `DenseEntropy` penalty.
+
+    $$
+    P_{\mathrm{exact}} = -\lambda\, \Delta H, \qquad
+    P_{\mathrm{stabilized}} = \lambda \sum_{j=1}^{k} \frac{1}{r_j + \epsilon}, \qquad
+    \Delta H_{\mathrm{paper}} = \log\lvert\det K[{:}k, {:}k]\rvert
+    $$
 
     Adds `DenseEntropy(lam, stabilized, epsilon, form)(kernel)` to the
     layer's losses on each call: `-lam * dH` (exact) or its stabilized
@@ -51,8 +57,12 @@ class EntropyDense(keras.layers.Dense):
 
     Args:
         units: as for `Dense`.
-        lam, stabilized, epsilon, form: as for `DenseEntropy` (an array
-            `lam` only with `form="paper"`).
+        lam: as for `DenseEntropy` (default 0.01; an array `lam` only with
+            `form="paper"`).
+        stabilized: as for `DenseEntropy` (default True).
+        epsilon: as for `DenseEntropy` (default
+            `keras_entropy.ops.DEFAULT_EPSILON`, 1e-3).
+        form: as for `DenseEntropy` (default `"paper"`).
         **kwargs: any other `Dense` argument.
     """
 
@@ -85,7 +95,15 @@ class EntropyDense(keras.layers.Dense):
 
 @keras.saving.register_keras_serializable(package="keras_entropy")
 class EntropyConv2D(keras.layers.Conv2D):
-    """`keras.layers.Conv2D` with a built-in `ConvEntropy` penalty.
+    r"""`keras.layers.Conv2D` with a built-in `ConvEntropy` penalty.
+
+    $$
+    P = N_{\mathrm{out}} \sum_{i,o} \lambda\, s(K[0, 0, i, o]), \qquad
+    s(x) = \frac{1}{\lvert x\rvert + \epsilon} \ \text{(stabilized)} \quad\text{or}\quad
+    -\log\lvert x\rvert \ \text{(exact)}
+    $$
+
+    for `form="paper"`, with `N_out` the output height x width of the call.
 
     Adds the penalty of `ConvEntropy(lam, output_shape, stabilized, epsilon,
     form, grid)` to the layer's losses on each call, `N_out` and
@@ -126,9 +144,16 @@ class EntropyConv2D(keras.layers.Conv2D):
     -13.8629
 
     Args:
-        filters, kernel_size: as for `Conv2D`.
-        lam, stabilized, epsilon, form, grid: as for `ConvEntropy`; with
-            `form="paper"`, `lam` may broadcast to `(c_in, filters)`.
+        filters: as for `Conv2D`.
+        kernel_size: as for `Conv2D`.
+        lam: as for `ConvEntropy` (default 0.01); with `form="paper"`, `lam`
+            may broadcast to `(c_in, filters)`.
+        stabilized: as for `ConvEntropy` (default True).
+        epsilon: as for `ConvEntropy` (default
+            `keras_entropy.ops.DEFAULT_EPSILON`, 1e-3).
+        form: as for `ConvEntropy` (default `"paper"`).
+        grid: as for `ConvEntropy` (the volume forms' frequency grid;
+            default None: `default_grid` of each call's output size).
         **kwargs: any other `Conv2D` argument.
     """
 

@@ -8,7 +8,12 @@ from keras_entropy import ops as entropy_ops
 
 @keras.saving.register_keras_serializable(package="keras_entropy")
 class SoftmaxEntropyLoss(keras.losses.Loss):
-    """Unsupervised clustering loss: confident per input, balanced overall.
+    r"""Unsupervised clustering loss: confident per input, balanced overall.
+
+    $$
+    L = \operatorname*{mean}_{\text{batch}} H(q) + \mathrm{balance} \cdot \bigl(\log N - H(\langle q\rangle)\bigr),
+    \qquad q = \operatorname{softmax}(-\beta X), \quad H(q) = -\sum_i q_i \log q_i
+    $$
 
     For network outputs `X` (`N` units per input) and `q = softmax(-beta X)`:
 
@@ -47,9 +52,12 @@ class SoftmaxEntropyLoss(keras.losses.Loss):
     returns `L` of the batch it is given.
 
     Args:
-        beta: inverse temperature, > 0.
-        balance: weight of the uniform-marginal term, >= 0.
-        name, reduction, dtype: as for `keras.losses.Loss`.
+        beta: inverse temperature, > 0 (default 1.0), in the inverse units of
+            the outputs `X`.
+        balance: weight of the uniform-marginal term, >= 0 (default 1.0).
+            The loss is in nats.
+        name: the loss's name (default `"softmax_entropy"`).
+        **kwargs: `reduction`, `dtype`: as for `keras.losses.Loss`.
     """
 
     def __init__(self, beta=1.0, balance=1.0, name="softmax_entropy", **kwargs):

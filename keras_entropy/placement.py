@@ -283,7 +283,13 @@ def place_penalties(
     form="paper",
     grid=None,
 ):
-    """Add entropy penalties to chosen layers of an existing, built model.
+    r"""Add entropy penalties to chosen layers of an existing, built model.
+
+    $$
+    P_{\mathrm{conv}} = N_{\mathrm{out}} \sum_{i,o} \lambda\, s(K[0, 0, i, o]), \qquad
+    P_{\mathrm{dense}} = \sum_{j=1}^{k} \lambda\, s(r_j), \qquad
+    s(x) = \frac{1}{\lvert x\rvert + \epsilon} \ \text{or} \ -\log\lvert x\rvert
+    $$
 
     Each chosen `Conv2D` layer gets a `ConvEntropy(lam, output_shape=(h, w))`
     with `(h, w)` its real output size, so its penalty is
@@ -324,18 +330,25 @@ def place_penalties(
         where: a strategy (`"first"`, `"first_two"`, `"all"`, `"pre_skip"`,
             `"pre_concat"`, `"empirical"`) or a list of layer names / profile
             indices; see `select_layers`.
-        lam: strength: a float (> 0 preserves entropy), or an array that fits
-            every chosen layer (see `ConvEntropy` / `DenseEntropy`).
-        reference, k, statistic: for `"empirical"`; see `select_layers`.
-        kinds: subset of `("conv", "dense")` to choose from.
-        stabilized, epsilon: as for `ConvEntropy` / `DenseEntropy`.
+        lam: strength: a float (> 0 preserves entropy; default 0.01), or an
+            array that fits every chosen layer (see `ConvEntropy` /
+            `DenseEntropy`).
+        reference: for `"empirical"` (default None); see `select_layers`.
+        k: for `"empirical"` (default None); see `select_layers`.
+        statistic: for `"empirical"` (default `"mean"`); see `select_layers`.
+        kinds: subset of `("conv", "dense")` to choose from (default both).
+        stabilized: as for `ConvEntropy` / `DenseEntropy` (default True).
+        epsilon: as for `ConvEntropy` / `DenseEntropy` (default
+            `keras_entropy.ops.DEFAULT_EPSILON`, 1e-3).
         replace: a chosen layer that already has a kernel regularizer other
             than an entropy one raises `ValueError` unless `replace=True`
-            (which drops it). An existing entropy penalty is always replaced.
+            (which drops it; default False). An existing entropy penalty is
+            always replaced.
         form: `"paper"` (default), `"volume"` or `"normalized"`, given to
             every regularizer placed.
         grid: `(h, w)`, the frequency grid of the conv volume forms, or None
-            for `regularizers.default_grid` of each layer's output size.
+            (default) for `regularizers.default_grid` of each layer's output
+            size.
 
     Returns:
         The list of layers that were given a penalty, in forward order.

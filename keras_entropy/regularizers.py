@@ -39,7 +39,22 @@ def default_grid(output_size, kernel_size):
 
 @keras.saving.register_keras_serializable(package="keras_entropy")
 class DenseEntropy(keras.regularizers.Regularizer):
-    """Penalises entropy loss through a `Dense` kernel (MATH.md sections 1-4, 8, 10).
+    r"""Penalises entropy loss through a `Dense` kernel (MATH.md sections 1-4, 8, 10).
+
+    $$
+    P_{\mathrm{exact}} = -\lambda\, \Delta H, \qquad
+    P_{\mathrm{stabilized}} = \sum_{j=1}^{k} \lambda_j\, s_\epsilon(r_j), \qquad
+    s_\epsilon(x) = \frac{1}{\lvert x\rvert + \epsilon}
+    $$
+
+    $$
+    \Delta H_{\mathrm{paper}} = \log\lvert\det S\rvert, \qquad
+    \Delta H_{\mathrm{vol}} = \sum_{j=1}^{k} \log\sigma_j(K) = \frac{1}{2} \log\det G, \qquad
+    \Delta H_{\mathrm{norm}} = \frac{1}{2} \log\det G - \frac{k}{2} \log\frac{\operatorname{tr} G}{k}
+    $$
+
+    (for `"normalized"` the stabilized sum is over the scale-free `n_j`, less
+    its minimum: see below).
 
     For a kernel `K` of shape `(n_in, n_out)`, `k = min(n_in, n_out)`, `form`
     picks the entropy change `dH` that the penalty `-lam * dH` (exact) or its
@@ -91,14 +106,15 @@ class DenseEntropy(keras.regularizers.Regularizer):
     True
 
     Args:
-        lam: strength, a float; with `form="paper"` also an array of shape
-            `(k,)` (one strength per factor, i.e. per output unit when
-            `n_out <= n_in`). The volume forms are one value for the whole
-            kernel: an array raises a `ValueError`.
-        stabilized: use the stabilized surrogate (default) or the exact
+        lam: strength, a float (default 0.01); with `form="paper"` also an
+            array of shape `(k,)` (one strength per factor, i.e. per output
+            unit when `n_out <= n_in`). The volume forms are one value for
+            the whole kernel: an array raises a `ValueError`. The exact
+            penalty is `lam` times an entropy change in nats.
+        stabilized: use the stabilized surrogate (default True) or the exact
             `-lam * dH`, which is unbounded as the kernel becomes singular.
-        epsilon: the surrogate's `epsilon` (> 0); see
-            `keras_entropy.ops.DEFAULT_EPSILON` for why 1e-3.
+        epsilon: the surrogate's `epsilon` (> 0; default
+            `keras_entropy.ops.DEFAULT_EPSILON`, 1e-3, which explains why).
         form: `"paper"` (default), `"volume"` or `"normalized"`.
     """
 
@@ -153,7 +169,22 @@ class DenseEntropy(keras.regularizers.Regularizer):
 
 @keras.saving.register_keras_serializable(package="keras_entropy")
 class ConvEntropy(keras.regularizers.Regularizer):
-    """Penalises entropy loss through a `Conv2D` kernel (MATH.md sections 2-4, 9, 10).
+    r"""Penalises entropy loss through a `Conv2D` kernel (MATH.md sections 2-4, 9, 10).
+
+    $$
+    P_{\mathrm{exact}} = -N_{\mathrm{out}} \sum_{i,o} \lambda_{i,o} \log\lvert K[0, 0, i, o]\rvert,
+    \qquad
+    P_{\mathrm{stabilized}} = N_{\mathrm{out}} \sum_{i,o} \frac{\lambda_{i,o}}{\lvert K[0, 0, i, o]\rvert + \epsilon}
+    $$
+
+    for `form="paper"`, and for the volume forms
+
+    $$
+    P_{\mathrm{exact}} = -\lambda\, \frac{N_{\mathrm{out}}}{h w}\, \Delta H_{\mathrm{conv,vol}}, \qquad
+    \Delta H_{\mathrm{conv,vol}} = \sum_{u<h,\, v<w} \sum_{j=1}^{k} \log \sigma_j\bigl(P(u, v)\bigr)
+    $$
+
+    (`"normalized"` subtracts the scale part; see below).
 
     For a kernel of shape `(p, q, c_in, c_out)`, `k = min(c_in, c_out)` and
     `N_out` the number of output positions, `form` picks the entropy change:
@@ -223,16 +254,20 @@ class ConvEntropy(keras.regularizers.Regularizer):
     -13.8629
 
     Args:
-        lam: strength: a float; with `form="paper"` also an array that
-            broadcasts to `(c_in, c_out)`: shape `(c_out,)` gives one strength
-            per filter. The volume forms are one value for the whole kernel:
-            an array raises a `ValueError`.
-        output_shape: `(height, width)` of the layer's output, or None.
-        stabilized: stabilized surrogate (default) or the exact `-lam * dH`.
-        epsilon: the surrogate's `epsilon` (> 0).
+        lam: strength: a float (default 0.01); with `form="paper"` also an
+            array that broadcasts to `(c_in, c_out)`: shape `(c_out,)` gives
+            one strength per filter. The volume forms are one value for the
+            whole kernel: an array raises a `ValueError`. The exact penalty
+            is `lam` times an entropy change in nats.
+        output_shape: `(height, width)` of the layer's output, or None
+            (default: `N_out = 1`, a penalty per output position).
+        stabilized: stabilized surrogate (default True) or the exact
+            `-lam * dH`.
+        epsilon: the surrogate's `epsilon` (> 0; default
+            `keras_entropy.ops.DEFAULT_EPSILON`, 1e-3).
         form: `"paper"` (default), `"volume"` or `"normalized"`.
         grid: `(h, w)` frequency grid of the volume forms (ignored by
-            `"paper"`), or None for `default_grid`.
+            `"paper"`), or None (default) for `default_grid`.
     """
 
     def __init__(
@@ -308,7 +343,12 @@ class ConvEntropy(keras.regularizers.Regularizer):
 
 @keras.saving.register_keras_serializable(package="keras_entropy")
 class KLSparsity(keras.regularizers.Regularizer):
-    """KL sparsity penalty for sigmoid activations (MATH.md section 7).
+    r"""KL sparsity penalty for sigmoid activations (MATH.md section 7).
+
+    $$
+    P = \beta \sum_j \Bigl[\rho \log\frac{\rho}{\hat{\rho}_j}
+    + (1 - \rho) \log\frac{1 - \rho}{1 - \hat{\rho}_j}\Bigr]
+    $$
 
     With `rho_hat_j` the batch-mean activation of unit `j`, clipped into
     `(delta, 1 - delta)`:
@@ -337,11 +377,17 @@ class KLSparsity(keras.regularizers.Regularizer):
     >>> hidden = keras.layers.Dense(
     ...     196, activation="sigmoid",
     ...     activity_regularizer=keras_entropy.KLSparsity(rho=0.05, beta=3.0))
+    >>> import numpy as np
+    >>> a = np.array([[0.1, 0.5], [0.1, 0.5]], "float32")  # rho_hat = (0.1, 0.5)
+    >>> sparsity = keras_entropy.KLSparsity(rho=0.1, beta=2.0)
+    >>> round(float(sparsity(a)) / 2, 4)  # batch_size * P / 2 = 2 (0.1 log 0.2 + 0.9 log 1.8)
+    0.7361
 
     Args:
-        rho: target mean activation, in (0, 1).
-        beta: strength, > 0.
-        delta: clipping margin of `rho_hat`, in (0, 0.5).
+        rho: target mean activation, in (0, 1) (default 0.05).
+        beta: strength, > 0 (default 1.0); `P` is `beta` times a KL
+            divergence in nats.
+        delta: clipping margin of `rho_hat`, in (0, 0.5) (default 1e-6).
     """
 
     def __init__(self, rho=0.05, beta=1.0, delta=1e-6):

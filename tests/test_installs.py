@@ -170,9 +170,12 @@ def test_ci_runs_the_readmes_test_command_first_then_the_other_steps():
     assert test_command in readme()
     steps = [line for line in run if line.startswith("step ")]
     assert steps[0] == f"step tests bash -c '{test_command}'"
-    # Later steps: lint, the slow tests, the built wheel, the fresh installs (each its own step, timed).
-    for needle in ("ruff check", "ruff format --check", "-m slow", ".ci/wheel.py", ".ci/fresh_installs.py"):
+    # Later steps: lint, the strict docs build, the slow tests, the built wheel, the fresh installs (each its
+    # own step, timed), and the browser check of the built site.
+    for needle in ("ruff check", "ruff format --check", "mkdocs build --strict", "-m slow", ".ci/wheel.py"):
         assert any(needle in line for line in steps[1:]), needle
+    assert any(".ci/fresh_installs.py" in line for line in steps[1:])
+    assert any("python .ci/check_site.py" in line for line in run)
     with open(os.path.join(ROOT, ".ci", "constraints.txt"), encoding="utf-8") as f:
         pins = {requirement(line)[0] for line in f if line.strip() and not line.startswith("#")}
     assert not pins & (TF_DISTRIBUTIONS - {"tensorflow"})

@@ -57,7 +57,8 @@ class BinaryIoU(keras.metrics.Metric):
 
     Args:
         threshold: a float in (0, 1).
-        name, dtype: as for any `keras.metrics.Metric`.
+        name: the metric's name (default `"iou"`).
+        dtype: as for any `keras.metrics.Metric`.
     """
 
     def __init__(self, threshold=0.5, name="iou", dtype=None):

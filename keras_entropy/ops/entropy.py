@@ -77,13 +77,21 @@ def qr_factors(matrix):
 
 
 def dense_entropy_change(kernel):
-    """Entropy change through a dense layer: `log|det S|` (MATH.md section 1).
+    r"""Entropy change through a dense layer: `log|det S|` (MATH.md section 1).
+
+    $$
+    \Delta H_{\mathrm{dense}}(K) = \log\lvert\det S\rvert = \sum_{j=1}^{k} \log\lvert r_{jj}\rvert,
+    \qquad k = \min(n_{\mathrm{in}}, n_{\mathrm{out}})
+    $$
+
+    with `S = K[:k, :k]` the square part of the kernel and `r_jj` the
+    diagonal of `R` in its QR factorisation `S = QR`.
 
     Args:
         kernel: a `(n_in, n_out)` Dense kernel.
 
     Returns:
-        A float32 scalar. `-inf` for a singular square part.
+        A float32 scalar, in nats. `-inf` for a singular square part.
 
     Computed as `sum_j log|r_jj|` over the QR factorisation `S = QR` (see
     `qr_factors`): value and gradient equal `slogdet`'s to float32 rounding,
@@ -225,7 +233,12 @@ def dense_entropy_factors(kernel, *, epsilon=DEFAULT_EPSILON):
 
 @keyword_only("output_positions")
 def conv_entropy_change(kernel, *, output_positions=1):
-    """Entropy change of each single-channel filter of a Conv2D kernel.
+    r"""Entropy change of each single-channel filter of a Conv2D kernel.
+
+    $$
+    \Delta H_{\mathrm{filter}}(i, o) = N_{\mathrm{out}} \log\lvert K[0, 0, i, o]\rvert,
+    \qquad \Delta H_{\mathrm{conv}} = \sum_{i,o} \Delta H_{\mathrm{filter}}(i, o)
+    $$
 
     MATH.md section 2: `dH_filter = N_out * log|c11|` with `c11 = K[0, 0, i, o]`
     in Keras layout `(p, q, c_in, c_out)`.
@@ -242,8 +255,8 @@ def conv_entropy_change(kernel, *, output_positions=1):
             `log|c11|` that the paper plots.
 
     Returns:
-        A float32 array of shape `(c_in, c_out)`; its sum is the layer's
-        `dH_conv`.
+        A float32 array of shape `(c_in, c_out)`, in nats; its sum is the
+        layer's `dH_conv`.
     """
     c11 = as_float32(kernel)[0, 0, :, :]
     return ops.multiply(ops.cast(output_positions, "float32"), ops.log(ops.abs(c11)))
@@ -251,7 +264,11 @@ def conv_entropy_change(kernel, *, output_positions=1):
 
 @keyword_only("epsilon")
 def entropy_surrogate(x, *, epsilon=DEFAULT_EPSILON):
-    """The stabilized surrogate of `-log|x|`: `s_eps(x) = 1 / (|x| + eps)`.
+    r"""The stabilized surrogate of `-log|x|`: `s_eps(x) = 1 / (|x| + eps)`.
+
+    $$
+    s_\epsilon(x) = \frac{1}{\lvert x\rvert + \epsilon}
+    $$
 
     MATH.md section 4: finite (at most `1/eps`) with a bounded gradient (at
     most `1/eps**2`), steeper than `-log|x|` near 0.
@@ -262,7 +279,8 @@ def entropy_surrogate(x, *, epsilon=DEFAULT_EPSILON):
 
     Args:
         x: a tensor (the factors).
-        epsilon: `eps` (default `DEFAULT_EPSILON`).
+        epsilon: `eps` (default `DEFAULT_EPSILON`, 1e-3), in the units of
+            `x`.
 
     Returns:
         A float32 tensor of `x`'s shape.
@@ -272,7 +290,13 @@ def entropy_surrogate(x, *, epsilon=DEFAULT_EPSILON):
 
 @keyword_only("lam", "stabilized", "epsilon")
 def dense_entropy_penalty(kernel, *, lam=1.0, stabilized=True, epsilon=DEFAULT_EPSILON):
-    """Penalty of a dense kernel: `lam * (-dH_dense)` or its stabilized form.
+    r"""Penalty of a dense kernel: `lam * (-dH_dense)` or its stabilized form.
+
+    $$
+    P_{\mathrm{exact}} = -\sum_{j=1}^{k} \lambda_j \log\lvert r_{jj}\rvert,
+    \qquad
+    P_{\mathrm{stabilized}} = \sum_{j=1}^{k} \frac{\lambda_j}{r_j + \epsilon}
+    $$
 
     Exact (MATH.md section 3): `-lam * log|det S| = -sum_j lam_j log|r_jj|`
     over the QR factors of `S` (`qr_factors`); a per-factor `lam` has shape
@@ -291,10 +315,11 @@ def dense_entropy_penalty(kernel, *, lam=1.0, stabilized=True, epsilon=DEFAULT_E
     Args:
         kernel: a `(n_in, n_out)` Dense kernel.
         lam: the strength, a scalar or one per factor, shape `(k,)`
-            (default 1.0).
+            (default 1.0); the exact penalty is `lam` times an entropy in
+            nats.
         stabilized: the stabilized surrogate (default True) or the exact
             `-lam * log|det S|`.
-        epsilon: the surrogate's `eps` (default `DEFAULT_EPSILON`).
+        epsilon: the surrogate's `eps` (default `DEFAULT_EPSILON`, 1e-3).
 
     Returns:
         A float32 scalar.
@@ -308,7 +333,13 @@ def dense_entropy_penalty(kernel, *, lam=1.0, stabilized=True, epsilon=DEFAULT_E
 
 @keyword_only("lam", "output_positions", "stabilized", "epsilon")
 def conv_entropy_penalty(kernel, *, lam=1.0, output_positions=1, stabilized=True, epsilon=DEFAULT_EPSILON):
-    """Penalty of a Conv2D kernel, summed over its `c_in * c_out` filters.
+    r"""Penalty of a Conv2D kernel, summed over its `c_in * c_out` filters.
+
+    $$
+    P_{\mathrm{exact}} = -N_{\mathrm{out}} \sum_{i,o} \lambda_{i,o} \log\lvert K[0, 0, i, o]\rvert,
+    \qquad
+    P_{\mathrm{stabilized}} = N_{\mathrm{out}} \sum_{i,o} \frac{\lambda_{i,o}}{\lvert K[0, 0, i, o]\rvert + \epsilon}
+    $$
 
     Exact: `-N_out * sum_{i,o} lam_{i,o} log|K[0, 0, i, o]|`.
     Stabilized: `N_out * sum_{i,o} lam_{i,o} / (|K[0, 0, i, o]| + eps)`.
@@ -327,10 +358,11 @@ def conv_entropy_penalty(kernel, *, lam=1.0, output_positions=1, stabilized=True
     Args:
         kernel: a rank-4 Conv2D kernel `(p, q, c_in, c_out)`.
         lam: the strength, a scalar or broadcasting to `(c_in, c_out)`
-            (default 1.0).
+            (default 1.0); the exact penalty is `lam` times an entropy in
+            nats.
         output_positions: `N_out`, the number of output positions (default 1).
         stabilized: the stabilized surrogate (default True) or the exact form.
-        epsilon: the surrogate's `eps` (default `DEFAULT_EPSILON`).
+        epsilon: the surrogate's `eps` (default `DEFAULT_EPSILON`, 1e-3).
 
     Returns:
         A float32 scalar.
@@ -347,7 +379,12 @@ def conv_entropy_penalty(kernel, *, lam=1.0, output_positions=1, stabilized=True
 
 @keyword_only("rho", "beta", "delta", "batch_mean")
 def kl_sparsity_penalty(activations, *, rho=0.05, beta=1.0, delta=1e-6, batch_mean=None):
-    """KL sparsity penalty of sigmoid activations (MATH.md section 7).
+    r"""KL sparsity penalty of sigmoid activations (MATH.md section 7).
+
+    $$
+    P = \beta \sum_j \Bigl[\rho \log\frac{\rho}{\hat{\rho}_j}
+    + (1 - \rho) \log\frac{1 - \rho}{1 - \hat{\rho}_j}\Bigr]
+    $$
 
     `rho_hat_j` is the batch mean of unit `j` (all axes but the last are
     averaged), clipped into `(delta, 1 - delta)` so that dead or saturated
@@ -364,8 +401,9 @@ def kl_sparsity_penalty(activations, *, rho=0.05, beta=1.0, delta=1e-6, batch_me
     Args:
         activations: sigmoid activations, `(..., n)`; every axis but the
             last is a batch axis.
-        rho: target mean activation (default 0.05).
-        beta: strength (default 1.0).
+        rho: target mean activation, in (0, 1) (default 0.05).
+        beta: strength (default 1.0); `P` is `beta` times a KL divergence
+            in nats.
         delta: clipping margin of `rho_hat` (default 1e-6).
         batch_mean: how "the batch" is averaged: a function mapping a
             `(samples, n)` float32 tensor to its `(n,)` mean over the
@@ -375,7 +413,7 @@ def kl_sparsity_penalty(activations, *, rho=0.05, beta=1.0, delta=1e-6, batch_me
             `activations` reshaped to `(-1, n)`.
 
     Returns:
-        A float32 scalar.
+        A float32 scalar, in nats (times `beta`).
     """
     a = as_float32(activations)
     if batch_mean is None:
@@ -390,7 +428,11 @@ def kl_sparsity_penalty(activations, *, rho=0.05, beta=1.0, delta=1e-6, batch_me
 
 @keyword_only("beta", "axis")
 def softmax_entropy(x, *, beta=1.0, axis=-1):
-    """Entropy `H(q)` of `q = softmax(-beta x)` along `axis` (MATH.md section 5).
+    r"""Entropy `H(q)` of `q = softmax(-beta x)` along `axis` (MATH.md section 5).
+
+    $$
+    H(q) = -\sum_i q_i \log q_i, \qquad q_i = \frac{\exp(-\beta x_i)}{\sum_j \exp(-\beta x_j)}
+    $$
 
     `H(q) = -sum_i q_i log q_i`; `log q` comes from log-sum-exp, so inputs of
     magnitude 1e4 stay finite.
@@ -406,7 +448,7 @@ def softmax_entropy(x, *, beta=1.0, axis=-1):
         axis: the axis of the distribution (default -1).
 
     Returns:
-        A float32 tensor: `x`'s shape without `axis`.
+        A float32 tensor, in nats: `x`'s shape without `axis`.
     """
     logits = -beta * as_float32(x)
     log_q = logits - ops.logsumexp(logits, axis=axis, keepdims=True)
@@ -415,7 +457,12 @@ def softmax_entropy(x, *, beta=1.0, axis=-1):
 
 @keyword_only("beta", "balance", "batch_mean")
 def softmax_entropy_clustering_loss(x, *, beta=1.0, balance=1.0, batch_mean=None):
-    """Unsupervised clustering loss of seed 000 (MATH.md section 5).
+    r"""Unsupervised clustering loss of seed 000 (MATH.md section 5).
+
+    $$
+    L = \operatorname*{mean}_{\text{batch}} H(q) + \mathrm{balance} \cdot \bigl(\log N - H(\langle q\rangle)\bigr),
+    \qquad q = \operatorname{softmax}(-\beta x), \quad H(q) = -\sum_i q_i \log q_i
+    $$
 
     `L = mean_batch H(q) + balance * (log N - H(<q>))` where `q` is the
     softmax of `-beta x` over the last axis (`N` units) and `<q>` the batch
@@ -432,7 +479,8 @@ def softmax_entropy_clustering_loss(x, *, beta=1.0, balance=1.0, batch_mean=None
 
     Args:
         x: outputs, `(..., N)`; every axis but the last is a batch axis.
-        beta: inverse temperature (default 1.0).
+        beta: inverse temperature (default 1.0), in the inverse units of
+            `x`.
         balance: weight of the uniform-marginal term (default 1.0).
         batch_mean: how "the batch" is averaged: a function mapping a
             `(samples, features)` float32 tensor to its `(features,)` mean
@@ -442,7 +490,7 @@ def softmax_entropy_clustering_loss(x, *, beta=1.0, balance=1.0, batch_mean=None
             once, on the per-sample entropies and distributions side by side.
 
     Returns:
-        A float32 scalar.
+        A float32 scalar, in nats.
     """
     logits = -beta * as_float32(x)
     log_q = logits - ops.logsumexp(logits, axis=-1, keepdims=True)

@@ -69,7 +69,13 @@ def _tall(kernel):
 
 @keyword_only("normalized")
 def dense_volume_change(kernel, *, form="volume"):
-    """Log-volume of a dense kernel: `sum_j log sigma_j(K)` (MATH.md section 8).
+    r"""Log-volume of a dense kernel: `sum_j log sigma_j(K)` (MATH.md section 8).
+
+    $$
+    \Delta H_{\mathrm{vol}}(K) = \sum_{j=1}^{k} \log \sigma_j(K) = \frac{1}{2} \log\det G,
+    \qquad
+    \Delta H_{\mathrm{norm}}(K) = \frac{1}{2} \log\det G - \frac{k}{2} \log\frac{\operatorname{tr} G}{k} \le 0
+    $$
 
     `dH_vol = 1/2 log det G`, `G = K^T K` if `n_in >= n_out` else `K K^T`
     (`k x k`, `k = min(n_in, n_out)`), computed as `sum_j log|r_jj|` over the
@@ -91,7 +97,7 @@ def dense_volume_change(kernel, *, form="volume"):
         form: `"volume"` (default) or `"normalized"`, as in `DenseEntropy`.
 
     Returns:
-        A float32 scalar.
+        A float32 scalar, in nats.
     """
     normalized = _is_normalized(form)
     x = _tall(kernel)
@@ -105,7 +111,12 @@ def dense_volume_change(kernel, *, form="volume"):
 
 @keyword_only("epsilon")
 def dense_volume_factors(kernel, *, epsilon=DEFAULT_EPSILON):
-    """The `k` factors of the stabilized dense volume penalty (MATH.md section 8).
+    r"""The `k` factors of the stabilized dense volume penalty (MATH.md section 8).
+
+    $$
+    r_j = \bigl(\operatorname{chol}(G + \delta I)\bigr)_{jj},
+    \qquad \delta = \epsilon^2 + k\, \epsilon_{\mathrm{f32}} \lVert G\rVert_F
+    $$
 
     `r_j = diag(chol(G + delta I))`, `G = K^T K` (or `K K^T`), the jitter
     `delta = epsilon**2 + k * float32_eps * ||G||_F` of `factor_jitter`
@@ -120,7 +131,7 @@ def dense_volume_factors(kernel, *, epsilon=DEFAULT_EPSILON):
 
     Args:
         kernel: a `(n_in, n_out)` Dense kernel.
-        epsilon: the floor of the jitter (default `DEFAULT_EPSILON`).
+        epsilon: the floor of the jitter (default `DEFAULT_EPSILON`, 1e-3).
 
     Returns:
         A float32 vector of shape `(k,)`, every entry >= `sqrt(delta)` > 0.
@@ -130,7 +141,17 @@ def dense_volume_factors(kernel, *, epsilon=DEFAULT_EPSILON):
 
 @keyword_only("lam", "stabilized", "normalized", "epsilon")
 def dense_volume_penalty(kernel, *, lam=1.0, stabilized=True, epsilon=DEFAULT_EPSILON, form="volume"):
-    """Volume penalty of a dense kernel (MATH.md sections 8 and 10).
+    r"""Volume penalty of a dense kernel (MATH.md sections 8 and 10).
+
+    $$
+    P_{\mathrm{exact}} = -\lambda\, \Delta H, \qquad
+    P_{\mathrm{stabilized}} = \lambda \sum_{j=1}^{k} \frac{1}{\lvert r_j\rvert + \epsilon}, \qquad
+    P_{\mathrm{stabilized}}^{\mathrm{norm}} = \lambda \sum_{j=1}^{k}
+    \Bigl(\frac{1}{\lvert n_j\rvert + \epsilon} - \frac{1}{1 + \epsilon}\Bigr)
+    $$
+
+    with `dH` the `dense_volume_change` of `form`, `r_j` the
+    `dense_volume_factors` and `n_j` their scale-free version (below).
 
     Exact: `-lam * dense_volume_change(kernel, form=form)`; normalized, it is
     `>= 0` (for `lam > 0`) and zero exactly at a scaled isometry.
@@ -155,9 +176,10 @@ def dense_volume_penalty(kernel, *, lam=1.0, stabilized=True, epsilon=DEFAULT_EP
     Args:
         kernel: a `(n_in, n_out)` Dense kernel.
         lam: a scalar strength (per-factor strengths are not defined here;
-            default 1.0).
+            default 1.0); the exact penalty is `lam` times an entropy in
+            nats.
         stabilized: the stabilized surrogate (default True) or the exact form.
-        epsilon: the surrogate's `eps` (default `DEFAULT_EPSILON`).
+        epsilon: the surrogate's `eps` (default `DEFAULT_EPSILON`, 1e-3).
         form: `"volume"` (default) or `"normalized"`, as in `DenseEntropy`.
 
     Returns:
@@ -249,7 +271,13 @@ def _mean_energy(real, imag, weights, h, w):
 
 @keyword_only("grid", "normalized")
 def conv_volume_change(kernel, *, form="volume", grid):
-    """Log-volume of a Conv2D kernel on a circular `h x w` grid (MATH.md section 9).
+    r"""Log-volume of a Conv2D kernel on a circular `h x w` grid (MATH.md section 9).
+
+    $$
+    \Delta H_{\mathrm{conv,vol}} = \sum_{u<h,\, v<w} \sum_{j=1}^{k} \log \sigma_j\bigl(P(u, v)\bigr),
+    \qquad
+    P(u, v) = \sum_{a,b} K[a, b]\, e^{-2\pi i (u a / h + v b / w)}
+    $$
 
     `dH_conv_vol = sum_{u<h, v<w} sum_{j<=k} log sigma_j(P(u, v))`,
     `P(u, v) = sum_{a,b} K[a, b] exp(-2 pi i (u a / h + v b / w))`, `k =
@@ -281,7 +309,7 @@ def conv_volume_change(kernel, *, form="volume", grid):
             exact for a circularly padded layer). Required.
 
     Returns:
-        A float32 scalar. `-inf` where some `P(u, v)` is singular.
+        A float32 scalar, in nats. `-inf` where some `P(u, v)` is singular.
     """
     normalized = _is_normalized(form)
     real, imag, weights = _transfer(kernel, grid)
@@ -306,7 +334,17 @@ def conv_volume_penalty(
     form="volume",
     grid,
 ):
-    """Volume penalty of a Conv2D kernel (MATH.md sections 9 and 10).
+    r"""Volume penalty of a Conv2D kernel (MATH.md sections 9 and 10).
+
+    $$
+    P_{\mathrm{exact}} = -\lambda\, \frac{N_{\mathrm{out}}}{h w}\, \Delta H, \qquad
+    P_{\mathrm{stabilized}} = \lambda N_{\mathrm{out}} \operatorname*{mean}_{u,v}
+    \sum_{j=1}^{k} \frac{1}{\lvert r_j(u, v)\rvert + \epsilon}
+    $$
+
+    with `dH` the `conv_volume_change` of `form`; the normalized
+    stabilized form takes the scale-free `n_j(u, v)` in place of `r_j(u, v)`
+    and subtracts `1 / (1 + eps)` from each term (below).
 
     `output_positions` (`N_out`) times the per-position mean over the grid's
     `h w` frequencies, as `conv_entropy_penalty` counts `N_out` times the
@@ -338,10 +376,11 @@ def conv_volume_penalty(
     Args:
         kernel: a `(p, q, c_in, c_out)` Conv2D kernel.
         lam: a scalar strength (per-filter strengths are not defined here;
-            default 1.0).
+            default 1.0); the exact penalty is `lam` times an entropy in
+            nats.
         output_positions: `N_out`, the number of output positions (default 1).
         stabilized: the stabilized surrogate (default True) or the exact form.
-        epsilon: the surrogate's `eps` (default `DEFAULT_EPSILON`).
+        epsilon: the surrogate's `eps` (default `DEFAULT_EPSILON`, 1e-3).
         form: `"volume"` (default) or `"normalized"`, as in `ConvEntropy`.
         grid: `(h, w)`, the frequency grid (see `conv_volume_change`).
             Required.

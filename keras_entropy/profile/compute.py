@@ -126,13 +126,22 @@ def layer_entropy(layer, index=0, path=None, output_shape=None, form="paper", gr
         path: the path to record (default: the layer's name).
         output_shape: `(height, width)` of a conv layer's output; found from
             the layer itself when None.
-        form, grid: as for `entropy_profile`.
+        form: as for `entropy_profile`.
+        grid: as for `entropy_profile`.
     """
     return compute_entries([(index, path, layer, output_shape)], form, grid)[0]
 
 
 def entropy_profile(model, kinds=("conv", "dense"), label=None, form="paper", grid=None):
-    """Entropy profile of a built Keras model, in one of the forms of the entropy change.
+    r"""Entropy profile of a built Keras model, in one of the forms of the entropy change.
+
+    $$
+    \Delta H_{\mathrm{conv}} = N_{\mathrm{out}} \sum_{i,o} \log\lvert K[0, 0, i, o]\rvert,
+    \qquad
+    \Delta H_{\mathrm{dense}} = \log\lvert\det K[{:}k, {:}k]\rvert
+    $$
+
+    in nats, for the default `form="paper"`.
 
     For every `Dense` and `Conv2D` layer (subclasses included) in forward
     order, evaluates on its kernel, with `form="paper"` (the default; MATH.md
@@ -172,12 +181,15 @@ def entropy_profile(model, kinds=("conv", "dense"), label=None, form="paper", gr
 
     Args:
         model: a built Keras model (or any built layer that owns layers).
-        kinds: which layer kinds to include: a subset of `("conv", "dense")`.
-        label: a name stored with the profile (used by `plot_profiles`).
+        kinds: which layer kinds to include: a subset of `("conv", "dense")`
+            (default both).
+        label: a name stored with the profile (used by `plot_profiles`;
+            default None).
         form: `"paper"` (default), `"volume"` or `"normalized"`; recorded as
             `EntropyProfile.form`.
         grid: `(h, w)`, the frequency grid of every conv layer in a volume
-            form, or None for each layer's default (ignored by `"paper"`).
+            form, or None (default) for each layer's default (ignored by
+            `"paper"`).
 
     Returns:
         An `EntropyProfile`.

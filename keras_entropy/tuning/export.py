@@ -128,10 +128,13 @@ def trial_records(
 
     Args:
         source: a tuner, an oracle or a KerasTuner project directory.
-        rename, fixed, drop: shape the config; see `trial_config`.
+        rename: shapes the config; see `trial_config`.
+        fixed: shapes the config; see `trial_config`.
+        drop: shapes the config; see `trial_config`.
         monitors: the early-stopping monitors to record, first = the run's
             own (default: the tuner's objective).
-        patience, min_delta: the stopping rule (None: no early stopping).
+        patience: the stopping rule's patience (None: no early stopping).
+        min_delta: the stopping rule's minimum improvement.
         default_seed: the seed of trials without a `"seed"` hyperparameter.
 
     Returns:

@@ -61,14 +61,17 @@ def grid_search(
     Args:
         hypermodel: a `keras_entropy.tuning.EntropyHyperModel`.
         objective: a `keras_tuner.Objective` (see `keras_entropy.tuning.objective`).
-        directory, project: the KerasTuner project (`directory/project`).
+        directory: the KerasTuner project's folder (`directory/project`).
+        project: the KerasTuner project's name.
         fit: the keyword arguments of the search (`x`, `y`,
             `validation_data`, `epochs`, `batch_size`, ...).
         deadline_s: the process CPU time (`keras_entropy.experiments.study.deadline`)
             after which no trial starts.
         export_to: the results file the trials are exported to (all of the
             project's trials, each once; see `export_trials`).
-        fixed, rename, drop: as for `export_trials`.
+        fixed: as for `export_trials`.
+        rename: as for `export_trials`.
+        drop: as for `export_trials`.
         seed: the oracle's seed.
         label: how the search is announced (default: `project`).
 

@@ -61,7 +61,8 @@ class EntropyHyperModel(keras_tuner.HyperModel):
             hyperparameters), or a list of ints: a `"seed"` hyperparameter,
             i.e. replications of each configuration (with a grid search,
             every configuration is run once per seed, as in a sweep).
-        name, tunable: as for `keras_tuner.HyperModel`.
+        name: as for `keras_tuner.HyperModel`.
+        tunable: as for `keras_tuner.HyperModel`.
     """
 
     def __init__(self, build, *, conv=None, dense=None, seeds=None, name=None, tunable=True):

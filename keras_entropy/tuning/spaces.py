@@ -54,7 +54,8 @@ class LogUniform:
     `[low, high]`; when it is off the model gets no penalty (lambda = 0).
 
     Args:
-        low, high: `0 < low < high`, finite.
+        low: the lower bound, `0 < low < high`, finite.
+        high: the upper bound, finite.
         baseline: include "no penalty" in the search.
     """
 
@@ -199,8 +200,9 @@ class EntropySearch:
         grid: the frequency grid of the conv volume forms (None: their
             default, `keras_entropy.regularizers.default_grid`).
         epsilon: the surrogate's epsilon.
-        reference, k, statistic: for the `"empirical"` strategy; see
-            `keras_entropy.select_layers`.
+        reference: for the `"empirical"` strategy; see `keras_entropy.select_layers`.
+        k: for the `"empirical"` strategy; see `keras_entropy.select_layers`.
+        statistic: for the `"empirical"` strategy; see `keras_entropy.select_layers`.
 
     The hyperparameters are named by `hp_names(kind)`. Placement,
     exact/stabilized and form only exist (are active) in trials where the
