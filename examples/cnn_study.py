@@ -225,7 +225,7 @@ def hypermodel(args, plan, depth, width, penalty):
     """One configuration's KerasTuner hypermodel: its learning rate; a penalty's strength and placement too."""
     from keras_entropy import tuning
 
-    placements = plan.placements(depth)  # "first", and "all" when there are several convolutions
+    placements = plan.placements((depth, width))  # "first", and "all" when there are several convolutions
 
     def build(hp):
         learning_rate = hp.Choice("learning_rate", args.learning_rates)
@@ -289,18 +289,18 @@ def experiment(args):
 
     command = study.study_command(__file__, None)
     try:
-        for depth, width in plan.archs() if not args.report_only else []:  # the narrow width first
+        for depth, width in plan.cells() if not args.report_only else []:  # the narrow width first
             for penalty in args.penalties:  # each searched once, resumed where it stopped
                 searched = tuning.grid_search(
                     hypermodel(args, plan, depth, width, penalty),
                     tuning.objective("val_accuracy"),
-                    **plan.grid_arguments(depth, width, penalty),
+                    **plan.grid_arguments((depth, width), penalty),
                 )
                 if not searched:  # the CPU budget ran out
                     raise study.TimeUp
             run.sweep(
                 plan.budgeted(train),
-                plan.final_configs(depth, width),
+                plan.final_configs((depth, width)),
                 args.seeds,
                 show=("val_accuracy", "final_test_accuracy"),
             )

@@ -27,7 +27,7 @@ import math
 import os
 
 from keras_entropy import validation
-from keras_entropy.experiments import analysis, figures, script_setup, study, sweeps
+from keras_entropy.experiments import analysis, figures, script_setup, study
 from keras_entropy.experiments.analysis import (
     BASELINE,
     MONITORS,
@@ -162,8 +162,8 @@ def study_run(config, seed, data, verbose=0):
 # The study: searches, final runs, report.
 
 
-class StudyPlan:
-    """The plan of examples/dense_autoencoder_study.py from its settings: grids, trials on disk, final runs.
+class StudyPlan(study.StudyPlan):
+    """The plan of examples/dense_autoencoder_study.py (see `study.StudyPlan`): a cell is a width.
 
     Resumable: the searches resume their KerasTuner projects, the final
     runs the sweep's results file.
@@ -178,121 +178,33 @@ class StudyPlan:
         deadline_s: the CPU-time budget's end (`study.deadline`).
     """
 
-    def __init__(self, run, settings, deadline_s=math.inf):
-        self.run, self.settings, self.deadline_s = run, settings, deadline_s
+    experiment = "dense_autoencoder_study"
+    measure = analysis.MSE
 
-    def grid_size(self, penalty):
-        """The trials of one configuration's grid."""
-        size = len(self.settings["learning_rates"])
-        if penalty == BASELINE:
-            return size
-        return size * len(PLACEMENTS) * len(self.settings["factors" if penalty == PEER else "lams"])
+    def cells(self):
+        """The widths, in the order they run."""
+        return list(self.settings["widths"])
 
-    def grid_arguments(self, width, penalty):
-        """The keyword arguments of `keras_entropy.tuning.grid_search` for one configuration.
+    def cell_config(self, width):
+        return {"latent_dim": width}
 
-        The script calls `tuning.grid_search(hypermodel, tuning.objective("val_mse"),
-        **plan.grid_arguments(width, penalty))`: its KerasTuner project under
-        tuner/ (resumed where it stopped), the trials exported to
-        trials.jsonl, the CPU budget. `hypermodel`'s hyperparameters are
-        `learning_rate`; for an entropy penalty `dense_lam` and
-        `dense_placement` (exported as `lam` and `placement`), for the peer
-        `factor` and `placement`.
-        """
-        settings = self.settings
-        fixed = {"latent_dim": width, "penalty": penalty, "trial_epochs": settings["trial_epochs"]}
-        if penalty == BASELINE:
-            fixed.update(lam=0.0, placement=NO_PLACEMENT)
-        elif penalty != PEER and len(settings["lams"]) == 1:  # a single lam is no hyperparameter
-            fixed["lam"] = settings["lams"][0]
+    def placements(self, width):
+        """The encoder's kernel or the decoder's."""
+        return list(PLACEMENTS)
+
+    def cell_names(self, width):
+        return f"width_{width}", f"width {width}"
+
+    def search_data(self):
         x_train, x_val, _ = self.run.arrays
-        return dict(
-            directory=self.run.path("tuner"),
-            project=f"width_{width}_{penalty}",
-            fit=dict(
-                x=x_train,
-                y=x_train,
-                validation_data=(x_val, x_val),
-                epochs=settings["trial_epochs"],
-                batch_size=settings["batch_size"],
-            ),
-            deadline_s=self.deadline_s,
-            export_to=self.run.path("trials.jsonl"),
-            fixed=fixed,
-            drop=("dense_form",),
-            rename={"dense_lam": "lam", "dense_placement": "placement", "factor": "lam"},
-            seed=settings["search_seed"],
-            label=f"width {width}, {penalty}",
-        )
-
-    def trials(self):
-        """The exported trials of this search space (its widths, penalties, grids and trial epochs)."""
-
-        settings = self.settings
-
-        def in_space(config):
-            penalty = config["penalty"]
-            grid = [0.0] if penalty == BASELINE else settings["factors" if penalty == PEER else "lams"]
-            return (
-                config["latent_dim"] in settings["widths"]
-                and config["penalty"] in settings["penalties"]
-                and config["trial_epochs"] == settings["trial_epochs"]
-                and config.get("lam", 0.0) in grid
-                and config["learning_rate"] in settings["learning_rates"]
-            )
-
-        return [r for r in sweeps.load_records(self.run.path("trials.jsonl")) if in_space(r["config"])]
-
-    def final_configs(self, width=None, trials=None):
-        """The final runs' configs: each configuration with a complete search, at its chosen hyperparameters."""
-
-        trials = self.trials() if trials is None else trials
-        run, settings = self.run, self.settings
-        chosen = chosen_hyperparameters(trials)
-        x_train, x_val, x_test = run.arrays
-        fixed = {
-            "experiment": "dense_autoencoder_study",
-            "dataset": run.data.name,
-            "data_source": "embedded" if run.data.is_embedded else "full",
-            "train_size": len(x_train),
-            "val_size": len(x_val),
-            "test_size": len(x_test),
-            **{k: settings[k] for k in ("epochs", "batch_size", "patience")},
-        }
-        counts = {}
-        for r in trials:
-            cell = (r["config"]["latent_dim"], r["config"]["penalty"])
-            counts[cell] = counts.get(cell, 0) + 1
-        widths = settings["widths"] if width is None else [width]
-        return [
-            {**fixed, "latent_dim": w, "penalty": p, **{k: chosen[w, p][k] for k in CHOSEN}}
-            for w in widths
-            for p in settings["penalties"]
-            if (w, p) in chosen and counts[w, p] >= self.grid_size(p)
-        ]
-
-    def budgeted(self, train):
-        """`train(config, seed)` that starts no run once the CPU budget is used up (`study.TimeUp`)."""
-
-        def budgeted_train(config, seed):
-            if study.time_is_up(self.deadline_s):
-                raise study.TimeUp
-            return train(config, seed)
-
-        return budgeted_train
-
-
-#: What the search chooses for each configuration.
-CHOSEN = ("learning_rate", "lam", "placement")
+        return dict(x=x_train, y=x_train, validation_data=(x_val, x_val))
 
 
 def write_report(plan, command):
     """summary.md, trials.csv and the figures from the records; returns `(summary path, verdict rows)`."""
 
-    run, settings, trials = plan.run, plan.settings, plan.trials()
-    configs = plan.final_configs(trials=trials)
-    keys = {p["key"] for p in sweeps.plan_runs(configs, settings["seeds"], run.args.seed)} if configs else set()
-    records = sweeps.load_records(run.results_path, keys)
+    run, trials = plan.run, plan.trials()
+    configs, planned, records = plan.final_records(trials)
     analysis.write_trials_csv(run.path("trials.csv"), trials, configs)
     figure_paths = []
     if records:
@@ -307,7 +219,7 @@ def write_report(plan, command):
                 )
             )
     verdicts = analysis.verdict_rows(records) if records else []
-    lines = _summary_lines(plan, trials, configs, records, verdicts, len(keys), command, figure_paths)
+    lines = _summary_lines(plan, trials, configs, records, verdicts, planned, command, figure_paths)
     return script_setup.write_summary(run.out, lines), verdicts
 
 
@@ -350,8 +262,7 @@ def _chosen_table(trials, configs, records):
 def _summary_lines(plan, trials, configs, records, verdicts, planned, command, figure_paths):
 
     run, settings = plan.run, plan.settings
-    n_trials = sum(plan.grid_size(p) for p in settings["penalties"])
-    n_runs = len(settings["widths"]) * len(settings["penalties"]) * settings["seeds"]
+    n_trials, n_runs = plan.trial_count(), plan.run_count()
     info = sorted({f"{r.get('backend')} on {', '.join(r.get('devices') or ['?'])}" for r in records + trials})
     x_train, x_val, x_test = run.arrays
     lines = script_setup.summary_header("Does an entropy penalty help a dense autoencoder on MNIST?", run.note, command)
@@ -368,7 +279,7 @@ def _summary_lines(plan, trials, configs, records, verdicts, planned, command, f
         "",
         f"**Status:** {len(records)} of {n_runs} final runs done ({planned} planned so far: {len(configs)} "
         "configurations have a finished search); "
-        f"{len(trials)} of {n_trials * len(settings['widths'])} search trials done. "
+        f"{len(trials)} of {n_trials} search trials done. "
         f"Backend/devices: {', '.join(info) or 'none yet'}.",
         "",
         "## Setup",

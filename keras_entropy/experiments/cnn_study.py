@@ -32,7 +32,7 @@ import math
 import keras
 
 from keras_entropy import validation
-from keras_entropy.experiments import analysis, figures, script_setup, study, sweeps
+from keras_entropy.experiments import analysis, figures, script_setup, study
 from keras_entropy.experiments.analysis import ACCURACY, BASELINE, PEER, PENALTIES
 from keras_entropy.experiments.classification import small_cnn
 from keras_entropy.experiments.paper import NO_PLACEMENT
@@ -148,8 +148,11 @@ def study_record(history, test_accuracy, patience):
 # The study: searches, final runs, report.
 
 
-class StudyPlan:
-    """The plan of examples/cnn_study.py from its settings: grids, trials on disk, final runs; resumable.
+class StudyPlan(study.StudyPlan):
+    """The plan of examples/cnn_study.py (see `study.StudyPlan`): a cell is an architecture `(depth, width)`.
+
+    Resumable: the searches resume their KerasTuner projects, the final
+    runs the sweep's results file.
 
     Args:
         run: the script's `script_setup.Run`, with `arrays` (see `study_cnn_run`).
@@ -159,129 +162,30 @@ class StudyPlan:
         deadline_s: the CPU-time budget's end (`study.deadline`).
     """
 
-    def __init__(self, run, settings, deadline_s=math.inf):
-        self.run, self.settings, self.deadline_s = run, settings, deadline_s
+    experiment = "cnn_study"
+    measure = ACCURACY
+    kernel = "conv"
 
-    def archs(self):
+    def cells(self):
         """`(depth, width)` in the order they run: the narrow width first, shallow first."""
         return [(d, w) for w in self.settings["widths"] for d in self.settings["depths"]]
 
-    def placements(self, depth):
+    def cell_config(self, cell):
+        depth, width = cell
+        return {"arch": arch_name(depth, width), "depth": depth, "width": width}
+
+    def placements(self, cell):
         """Where a penalty can go: "first", and "all" when there is more than one convolution."""
+        depth, _ = cell
         return list(PLACEMENTS) if depth > 1 else ["first"]
 
-    def grid_size(self, depth, penalty):
-        size = len(self.settings["learning_rates"])
-        if penalty == BASELINE:
-            return size
-        return size * len(self.placements(depth)) * len(self.settings["factors" if penalty == PEER else "lams"])
+    def cell_names(self, cell):
+        arch = arch_name(*cell)
+        return arch, arch
 
-    def grid_arguments(self, depth, width, penalty):
-        """The keyword arguments of `keras_entropy.tuning.grid_search` for one configuration.
-
-        The script calls `tuning.grid_search(hypermodel, tuning.objective("val_accuracy"),
-        **plan.grid_arguments(depth, width, penalty))`: its KerasTuner
-        project under tuner/ (resumed where it stopped), the trials exported
-        to trials.jsonl, the CPU budget. `hypermodel`'s hyperparameters are
-        `learning_rate`; for an entropy penalty `conv_lam` and
-        `conv_placement` (exported as `lam` and `placement`), for the peer
-        `factor` and `placement` (when `placements(depth)` offers more than one).
-        """
-        settings, arch = self.settings, arch_name(depth, width)
-        fixed = {
-            "arch": arch,
-            "depth": depth,
-            "width": width,
-            "penalty": penalty,
-            "trial_epochs": settings["trial_epochs"],
-        }
-        if penalty == BASELINE:
-            fixed.update(lam=0.0, placement=NO_PLACEMENT)
-        elif len(self.placements(depth)) == 1:
-            fixed["placement"] = self.placements(depth)[0]
-        if penalty in FORMS and len(settings["lams"]) == 1:  # a single lam is no hyperparameter
-            fixed["lam"] = settings["lams"][0]
+    def search_data(self):
         (x, y), validation_data, _ = self.run.arrays
-        return dict(
-            directory=self.run.path("tuner"),
-            project=f"{arch}_{penalty}",
-            fit=dict(
-                x=x,
-                y=y,
-                validation_data=validation_data,
-                epochs=settings["trial_epochs"],
-                batch_size=settings["batch_size"],
-            ),
-            deadline_s=self.deadline_s,
-            export_to=self.run.path("trials.jsonl"),
-            fixed=fixed,
-            drop=("conv_form",),
-            rename={"conv_lam": "lam", "conv_placement": "placement", "factor": "lam"},
-            seed=settings["search_seed"],
-            label=f"{arch}, {penalty}",
-        )
-
-    def trials(self):
-        """The exported trials of this search space (its architectures, penalties, grids and trial epochs)."""
-        settings = self.settings
-
-        def in_space(config):
-            grid = (
-                [0.0] if config["penalty"] == BASELINE else settings["factors" if config["penalty"] == PEER else "lams"]
-            )
-            return (
-                (config["depth"], config["width"]) in self.archs()
-                and config["penalty"] in settings["penalties"]
-                and config["trial_epochs"] == settings["trial_epochs"]
-                and config.get("lam", 0.0) in grid
-                and config["learning_rate"] in settings["learning_rates"]
-            )
-
-        return [r for r in sweeps.load_records(self.run.path("trials.jsonl")) if in_space(r["config"])]
-
-    def final_configs(self, depth=None, width=None, trials=None):
-        """The final runs' configs: each configuration with a complete search, at its chosen hyperparameters."""
-        trials = self.trials() if trials is None else trials
-        chosen, run, settings = analysis.chosen_hyperparameters(trials, ACCURACY), self.run, self.settings
-        (x_train, _), (x_val, _), (x_test, _) = run.arrays
-        fixed = {
-            "experiment": "cnn_study",
-            "dataset": run.data.name,
-            "data_source": "embedded" if run.data.is_embedded else "full",
-            "train_size": len(x_train),
-            "val_size": len(x_val),
-            "test_size": len(x_test),
-            **{k: settings[k] for k in ("epochs", "batch_size", "patience")},
-        }
-        counts = {}
-        for r in trials:
-            counts[r["config"]["arch"], r["config"]["penalty"]] = (
-                counts.get((r["config"]["arch"], r["config"]["penalty"]), 0) + 1
-            )
-        archs = [(depth, width)] if depth is not None else self.archs()
-        return [
-            {
-                **fixed,
-                "arch": arch_name(d, w),
-                "depth": d,
-                "width": w,
-                "penalty": p,
-                **{k: chosen[arch_name(d, w), p][k] for k in ("learning_rate", "lam", "placement")},
-            }
-            for d, w in archs
-            for p in settings["penalties"]
-            if (arch_name(d, w), p) in chosen and counts[arch_name(d, w), p] >= self.grid_size(d, p)
-        ]
-
-    def budgeted(self, train):
-        """`train(config, seed)` that starts no run once the CPU budget is used up (`study.TimeUp`)."""
-
-        def budgeted_train(config, seed):
-            if study.time_is_up(self.deadline_s):
-                raise study.TimeUp
-            return train(config, seed)
-
-        return budgeted_train
+        return dict(x=x, y=y, validation_data=validation_data)
 
     def train_final(self, verbose=0):
         """The sweep's training function with `study_cnn_run`, budgeted (see `budgeted`)."""
@@ -291,10 +195,8 @@ class StudyPlan:
 def write_report(plan, command):
     """summary.md, trials.csv and the figure from the records; returns `(summary path, verdict rows)`."""
 
-    run, settings, trials = plan.run, plan.settings, plan.trials()
-    configs = plan.final_configs(trials=trials)
-    keys = {p["key"] for p in sweeps.plan_runs(configs, settings["seeds"], run.args.seed)} if configs else set()
-    records = sweeps.load_records(run.results_path, keys)
+    run, trials = plan.run, plan.trials()
+    configs, planned, records = plan.final_records(trials)
     analysis.write_trials_csv(run.path("trials.csv"), trials, configs, ACCURACY)
     figure_paths = []
     if records:
@@ -311,7 +213,7 @@ def write_report(plan, command):
             )
         )
     verdicts = analysis.verdict_rows(records, ACCURACY) if records else []
-    lines = _summary_lines(plan, trials, configs, records, verdicts, len(keys), command, figure_paths)
+    lines = _summary_lines(plan, trials, configs, records, verdicts, planned, command, figure_paths)
     return script_setup.write_summary(run.out, lines), verdicts
 
 
@@ -370,9 +272,7 @@ def _grid(values):
 
 def _summary_lines(plan, trials, configs, records, verdicts, planned, command, figure_paths):
     run, settings = plan.run, plan.settings
-    archs = plan.archs()
-    n_trials = sum(plan.grid_size(d, p) for d, _ in archs for p in settings["penalties"])
-    n_runs = len(archs) * len(settings["penalties"]) * settings["seeds"]
+    n_trials, n_runs = plan.trial_count(), plan.run_count()
     info = sorted({f"{r.get('backend')} on {', '.join(r.get('devices') or ['?'])}" for r in records + trials})
     (x_train, _), (x_val, _), (x_test, _) = run.arrays
     data = run.data
