@@ -56,9 +56,18 @@ class BinaryIoU(keras.metrics.Metric):
     pixel the IoU is 1 (a perfect empty prediction).
 
     Args:
-        threshold: a float in (0, 1).
+        threshold: a float in (0, 1) (default 0.5).
         name: the metric's name (default `"iou"`).
         dtype: as for any `keras.metrics.Metric`.
+
+    Predicted foreground `[1, 0, 1, 0]` against `[1, 1, 0, 0]`: one pixel in
+    both, three in either.
+
+    >>> import numpy as np
+    >>> iou = BinaryIoU()
+    >>> iou.update_state(np.array([[1.0, 1.0, 0.0, 0.0]]), np.array([[0.9, 0.2, 0.8, 0.1]]))
+    >>> round(float(iou.result()), 4)
+    0.3333
     """
 
     def __init__(self, threshold=0.5, name="iou", dtype=None):

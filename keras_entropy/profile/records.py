@@ -79,6 +79,15 @@ class LayerEntropy:
         form: `"paper"` (default), `"volume"` or `"normalized"`.
         grid: the `(h, w)` frequency grid of a conv layer in a volume form,
             else None.
+
+    `entropy_profile` makes them; a dense layer's `total` is its one value:
+
+    >>> import keras
+    >>> from keras_entropy import entropy_profile
+    >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="hidden")])
+    >>> layer = entropy_profile(model, form="volume")["hidden"]
+    >>> layer.kind, layer.kernel_shape, layer.output_positions, bool(layer.total == layer.values[0])
+    ('dense', (8, 8), 8, True)
     """
 
     index: int
@@ -138,6 +147,17 @@ class EntropyProfile:
         form: the form of the layers' values (`"paper"`, `"volume"` or
             `"normalized"`); None takes the layers' form (`"paper"` when
             there are none). A layer of another form raises `ValueError`.
+
+    >>> import keras
+    >>> from keras_entropy import entropy_profile
+    >>> model = keras.Sequential(
+    ...     [keras.Input((8,)), keras.layers.Dense(8, name="hidden"), keras.layers.Dense(4, name="out")]
+    ... )
+    >>> profile = entropy_profile(model, form="volume")
+    >>> profile
+    <EntropyProfile label=None form='volume' layers=2>
+    >>> profile.names, profile[1].kernel_shape
+    (['hidden', 'out'], (8, 4))
     """
 
     def __init__(self, layers, label=None, form=None):

@@ -28,7 +28,15 @@ class GridOracle(Oracle):
 
     It gives the first grid point (in KerasTuner's grid order) that no trial
     of the project has taken; an interrupted trial is retried first. Every
-    hyperparameter must be a `Choice` or `Fixed` (a grid).
+    hyperparameter must be a `Choice` or `Fixed` (a grid). It takes
+    KerasTuner's `Oracle` arguments (`objective`, `hyperparameters`, ...);
+    `grid_search` uses it.
+
+    >>> import keras_tuner
+    >>> hp = keras_tuner.HyperParameters()
+    >>> _ = hp.Choice("learning_rate", [1e-3, 1e-2]), hp.Choice("lam", [0.0, 0.01])
+    >>> GridOracle(objective="val_loss", hyperparameters=hp).populate_space("0")["values"]
+    {'learning_rate': 0.001, 'lam': 0.0}
     """
 
     def populate_space(self, trial_id):

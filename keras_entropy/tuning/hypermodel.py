@@ -63,6 +63,21 @@ class EntropyHyperModel(keras_tuner.HyperModel):
             every configuration is run once per seed, as in a sweep).
         name: as for `keras_tuner.HyperModel`.
         tunable: as for `keras_tuner.HyperModel`.
+
+    A trial that chose `dense_lam` 1e-3 gets `DenseEntropy(1e-3)` on the
+    first Dense layer:
+
+    >>> import keras
+    >>> import keras_tuner
+    >>> def build():
+    ...     model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(8), keras.layers.Dense(16)])
+    ...     model.compile("adam", "mse")
+    ...     return model
+    >>> hypermodel = EntropyHyperModel(build, dense=EntropySearch(lam=[0.0, 1e-3], placement="first"))
+    >>> hp = keras_tuner.HyperParameters()
+    >>> _ = hp.Fixed("dense_lam", 1e-3)
+    >>> [type(layer.kernel_regularizer).__name__ for layer in hypermodel.build(hp).layers]
+    ['DenseEntropy', 'NoneType']
     """
 
     def __init__(self, build, *, conv=None, dense=None, seeds=None, name=None, tunable=True):

@@ -36,8 +36,17 @@ class FaultTolerantOracle:
     `__init__` takes the oracle's arguments plus `trial_timeout`.
 
     Attributes:
-        trial_timeout: the seconds of silence above.
+        trial_timeout: the seconds of silence above (default 600).
         reissued: the ids of the trials handed to another worker.
+
+    `run_search` makes the chief's oracle fault tolerant by itself; by hand:
+
+    >>> import keras_tuner
+    >>> from keras_entropy.tuning import fault_tolerant_class
+    >>> cls = fault_tolerant_class(keras_tuner.oracles.RandomSearchOracle)
+    >>> oracle = cls(objective="val_loss", max_trials=4, trial_timeout=60)
+    >>> cls.__name__, oracle.trial_timeout
+    ('FaultTolerantRandomSearchOracle', 60.0)
     """
 
     def __init__(self, *args, trial_timeout=DEFAULT_TRIAL_TIMEOUT, **kwargs):

@@ -86,7 +86,14 @@ class report_trials:
     Args:
         tuner: a KerasTuner tuner.
         total: the trials expected (None: unknown, e.g. Hyperband).
-        log: function for the lines (None: silent).
+        log: function for the lines (default `print`; None: silent).
+
+    `run_search` reports its trials so; around a search of your own:
+
+    ```python
+    with report_trials(tuner, total=12):
+        tuner.search(x, y, epochs=5, validation_data=(x_val, y_val))
+    ```
     """
 
     def __init__(self, tuner, total=None, log=print):

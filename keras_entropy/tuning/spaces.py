@@ -56,7 +56,12 @@ class LogUniform:
     Args:
         low: the lower bound, `0 < low < high`, finite.
         high: the upper bound, finite.
-        baseline: include "no penalty" in the search.
+        baseline: include "no penalty" in the search (default True).
+
+    A strength between 1e-4 and 0.1, or none: `EntropySearch(lam=LogUniform(1e-4, 1e-1))`.
+
+    >>> LogUniform(1e-4, 1e-1)
+    LogUniform(low=0.0001, high=0.1, baseline=True)
     """
 
     def __init__(self, low, high, baseline=True):

@@ -13,12 +13,26 @@ class HeartbeatClient:
     While a trial runs, a daemon thread calls the chief's `get_trial` every
     `interval` seconds, so the chief knows the worker is alive. When the
     chief answers IDLE, the worker waits `idle_interval` seconds before asking
-    again (KerasTuner would otherwise ask in a tight loop).
+    again (KerasTuner would otherwise ask in a tight loop). Every other call
+    goes to `client` unchanged.
+
+    Args:
+        client: the worker's KerasTuner `OracleClient` (`tuner.oracle` on a
+            worker).
+        interval: seconds between two heartbeats (default 10).
+        idle_interval: seconds to wait after an IDLE answer (default 1).
+
+    On a worker, `run_search` does this by itself (with its
+    `heartbeat_interval`):
+
+    ```python
+    tuner.oracle = HeartbeatClient(tuner.oracle, interval=10.0)
+    ```
     """
 
     def __init__(self, client, interval=10.0, idle_interval=1.0):
         self._client = client
-        self.interval = validation.validate_positive(interval, "heartbeat_interval")
+        self.interval = validation.validate_positive(interval, "interval")
         self.idle_interval = validation.validate_positive(idle_interval, "idle_interval")
         self._stop = None
         self._thread = None
