@@ -62,6 +62,12 @@ def iter_entropy_layers(model, kinds=("conv", "dense")):
     shared by several models or called several times is yielded once. `path`
     joins the names of the enclosing sub-models to the layer's name with `/`
     (the top-level model's name is not part of it).
+
+    >>> import keras
+    >>> inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name="inner_dense")], name="block")
+    >>> model = keras.Sequential([keras.Input((4,)), inner, keras.layers.Dense(2, name="head")])
+    >>> [path for path, layer in iter_entropy_layers(model)]
+    ['block/inner_dense', 'head']
     """
     classes = tuple(KINDS[k] for k in kinds)
     seen = set()
@@ -87,6 +93,11 @@ def output_spatial_shape(layer):
     layer called several times, from its first call; when the model has no
     symbolic graph, computed with `compute_output_shape` from the shape the
     layer was built with.
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3)])
+    >>> output_spatial_shape(model.layers[0])
+    (26, 26)
     """
     shape = None
     nodes = getattr(layer, "_inbound_nodes", None) or []

@@ -14,7 +14,9 @@ def objective(name, direction=None):
     "dice", ... are maximized. Pass `direction` ("min" or "max") for
     anything else.
 
-    Example: `objective("val_iou")` is `Objective("val_iou", "max")`.
+    >>> goal = objective("val_iou")
+    >>> goal.name, goal.direction
+    ('val_iou', 'max')
     """
     name = validation.validate_string(name, "name")
     if direction is None:

@@ -30,6 +30,9 @@ def hp_names(kind):
         on/off Boolean of a log-uniform range with a baseline), `placement`
         (`<kind>_placement`), `stabilized` (`<kind>_stabilized`) and `form`
         (`<kind>_form`: `"paper"`, `"volume"` or `"normalized"`).
+
+    >>> hp_names("conv")["lam"], hp_names("dense")["placement"]
+    ('conv_lam', 'dense_placement')
     """
     _check_kind(kind)
     return {
@@ -76,7 +79,11 @@ class LogUniform:
 
 
 def log_uniform(low, high, baseline=True):
-    """Shorthand for `LogUniform(low, high, baseline)`."""
+    """Shorthand for `LogUniform(low, high, baseline)`.
+
+    >>> log_uniform(1e-4, 1e-1, baseline=False)
+    LogUniform(low=0.0001, high=0.1, baseline=False)
+    """
     return LogUniform(low, high, baseline)
 
 
