@@ -18,18 +18,24 @@ dependency; these environments do not.
     python .ci/fresh_installs.py --only jax-tuning  # one of them
     python .ci/fresh_installs.py --list
     python .ci/fresh_installs.py --documented       # and every example's `--quick` (slower)
+    python .ci/fresh_installs.py --jobs 1           # one install at a time
 
-Stops at the first failure and prints the failing command, its environment
-and the end of its output; exit status 1. The temporary folder is removed
-unless --keep is given.
+`--jobs N` (default 2) checks N installs at once, in the order of INSTALLS (the longest first): an
+install waits mostly on pip's downloads, unpacking and byte-compiling, so two
+at a time share 2 CPUs well. Each install's lines are printed together when
+it ends. At the first failure no further install starts; the failing
+command, its environment and the end of its output are printed; exit status
+1. The temporary folder is removed unless --keep is given.
 """
 
 import argparse
+import concurrent.futures
 import glob
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 
 from steps import Failed, fresh_venv, run
@@ -72,7 +78,7 @@ def all_examples():
     return [(f"examples/{n}.py", ["--quick"]) for n in first + [n for n in names if n not in first]]
 
 
-def check_install(install, tmp, documented=False):
+def check_install(install, tmp, documented=False, echo=None):
     extras, backend, scripts = INSTALLS[install]
     if documented and install == "tensorflow-examples":
         scripts = [IMPORT_ALL, *all_examples()]
@@ -82,12 +88,13 @@ def check_install(install, tmp, documented=False):
     os.makedirs(work)
     os.makedirs(tfds_home)
     timings = {}
-    python, base, timings["venv"] = fresh_venv(venv)
+    python, base, timings["venv"] = fresh_venv(venv, echo=echo)
     timings["install"], _ = run(
         [python, "-m", "pip", "install", "-q", "-c", CONSTRAINTS, "-e", f".[{extras}]"],
         env=base,
         cwd=ROOT,
         label=f'(venv {install}) pip install -q -c .ci/constraints.txt -e ".[{extras}]"',
+        echo=echo,
     )
     env = dict(base, KERAS_BACKEND=backend, TFDS_DATA_DIR=tfds_home, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
     for script, args in scripts:
@@ -100,8 +107,42 @@ def check_install(install, tmp, documented=False):
             env=env,
             cwd=work,
             label=f"(venv {install}) KERAS_BACKEND={backend} python {script} " + " ".join(args),
+            echo=echo,
         )
     return timings
+
+
+def check_installs(names, tmp, *, jobs=2, documented=False):
+    """Check the installs `names`, `jobs` at a time; return [(name, timings)] in the order given.
+
+    Each install's lines are printed together when it ends. Raises Failed (the first failure's,
+    with the install's lines before it) once the installs already under way have ended; none
+    starts after a failure.
+    """
+    lock, failed, done = threading.Lock(), [], {}
+
+    def check(name):
+        if failed:
+            return
+        lines = [f"=== {name}"]
+        try:
+            done[name] = check_install(name, tmp, documented, echo=lines.append)
+        except Failed as error:
+            failed.append(Failed("\n".join(lines) + "\n" + str(error)))
+            raise
+        finally:
+            with lock:
+                print("\n".join(lines), flush=True)
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
+        for future in [pool.submit(check, name) for name in names]:
+            try:
+                future.result()
+            except Failed:
+                pass
+    if failed:
+        raise failed[0]
+    return [(name, done[name]) for name in names]
 
 
 def main(argv=None):
@@ -114,6 +155,7 @@ def main(argv=None):
         action="store_true",
         help="also run every example as its docstring says (`--quick` alone) in the examples install",
     )
+    parser.add_argument("--jobs", type=int, default=2, help="installs checked at once (default 2)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (its path is printed)")
     args = parser.parse_args(argv)
     names = args.only or list(INSTALLS)
@@ -125,16 +167,12 @@ def main(argv=None):
     tmp = tempfile.mkdtemp(prefix="keras-entropy-installs-", dir=args.tmp)
     print(f"fresh installs in {tmp}", flush=True)
     start = time.perf_counter()
-    summary = []
     try:
-        for name in names:
-            print(f"=== {name}", flush=True)
-            timings = check_install(name, tmp, args.documented)
-            summary.append((name, timings))
+        summary = check_installs(names, tmp, jobs=args.jobs, documented=args.documented)
     except Failed as error:
         print(error, file=sys.stderr, flush=True)
         print(
-            f"fresh installs: FAILED in {name} (temporary folder {tmp}{' kept' if args.keep else ' removed'})",
+            f"fresh installs: FAILED (temporary folder {tmp}{' kept' if args.keep else ' removed'})",
             file=sys.stderr,
             flush=True,
         )
@@ -144,7 +182,7 @@ def main(argv=None):
             shutil.rmtree(tmp, ignore_errors=True)
     for name, timings in summary:
         print(f"{name}: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
-    print(f"fresh installs: {len(summary)} ok in {time.perf_counter() - start:.0f} s")
+    print(f"fresh installs: {len(summary)} ok in {time.perf_counter() - start:.0f} s ({args.jobs} at a time)")
     return 0
 
 

@@ -14,13 +14,16 @@ class Failed(Exception):
     """A step failed; the message names the command and ends with its output."""
 
 
-def run(cmd, *, env=None, cwd=None, label):
+def run(cmd, *, env=None, cwd=None, label, echo=None):
     """Run one command, print its label and wall time; return (seconds, output).
 
-    Raises Failed with the command, its folder and the end of its output if it fails.
+    `echo` takes each line instead of `print` (a caller running several commands at once
+    keeps each one's lines together). Raises Failed with the command, its folder and the
+    end of its output if it fails.
     """
+    echo = echo or (lambda line: print(line, flush=True))
     start = time.perf_counter()
-    print(f"$ {label}", flush=True)
+    echo(f"$ {label}")
     proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
@@ -29,7 +32,7 @@ def run(cmd, *, env=None, cwd=None, label):
             f"  command: {' '.join(cmd)}\n  cwd: {cwd or os.getcwd()}\n"
             f"--- last lines of its output ---\n{proc.stdout[-6000:]}"
         )
-    print(f"  ok, {seconds:.0f} s", flush=True)
+    echo(f"  ok, {seconds:.0f} s")
     return seconds, proc.stdout
 
 
@@ -37,12 +40,12 @@ def venv_python(venv):
     return os.path.join(venv, "Scripts" if os.name == "nt" else "bin", "python.exe" if os.name == "nt" else "python")
 
 
-def fresh_venv(venv):
+def fresh_venv(venv, echo=None):
     """Create a virtual environment; return (its python, the environment variables of a fresh shell in it).
 
     Nothing of this process's virtual environment or PYTHONPATH leaks into the new one.
     """
-    seconds, _ = run([sys.executable, "-m", "venv", venv], label=f"python -m venv {venv}")
+    seconds, _ = run([sys.executable, "-m", "venv", venv], label=f"python -m venv {venv}", echo=echo)
     python = venv_python(venv)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     env["PATH"] = os.path.dirname(python) + os.pathsep + env.get("PATH", "")

@@ -252,7 +252,7 @@ def experiment(args):
     import keras
 
     from keras_entropy import tuning
-    from keras_entropy.experiments import cnn_study, study
+    from keras_entropy.experiments import budget, cnn_study, study
     from keras_entropy.experiments.images import prepare_images
 
     # The data: MNIST images (28, 28, 1) in [0, 1] and their labels; validation = the last --val-size
@@ -262,7 +262,7 @@ def experiment(args):
     run.arrays = (x_train, y_train), (x_val, y_val), (x_test, y_test) = [
         (prepare_images(x), y.astype("int32")) for x, y in splits
     ]
-    plan = cnn_study.StudyPlan(run, vars(args), study.deadline(args.cpu_minutes))
+    plan = cnn_study.StudyPlan(run, vars(args), budget.deadline(args.cpu_minutes))
 
     def train(config, seed):
         """One final run: the chosen configuration from `seed`, --epochs epochs, the test accuracy after the last."""
@@ -297,7 +297,7 @@ def experiment(args):
                     **plan.grid_arguments((depth, width), penalty),
                 )
                 if not searched:  # the CPU budget ran out
-                    raise study.TimeUp
+                    raise budget.TimeUp
             run.sweep(
                 plan.budgeted(train),
                 plan.final_configs((depth, width)),
@@ -305,8 +305,8 @@ def experiment(args):
                 show=("val_accuracy", "final_test_accuracy"),
             )
             cnn_study.write_report(plan, command)
-    except study.TimeUp:
-        print(study.TIME_UP_MESSAGE, flush=True)
+    except budget.TimeUp:
+        print(budget.TIME_UP_MESSAGE, flush=True)
 
     # The result: summary.md, trials.csv and the figure from the records; the verdict printed.
     summary, verdicts = cnn_study.write_report(plan, command)

@@ -245,14 +245,14 @@ def experiment(args):
     import keras
 
     from keras_entropy import tuning
-    from keras_entropy.experiments import autoencoder_study, study
+    from keras_entropy.experiments import autoencoder_study, budget, study
     from keras_entropy.experiments.autoencoder import flatten_images
 
     # The data: MNIST as vectors in [0, 1]; validation = the last --val-size training images.
     run = script_setup.start(args, "dense_autoencoder_study")
     splits = run.data.split(args.val_size, train_size=args.train_size, test_size=args.test_size)
     run.arrays = x_train, x_val, x_test = [flatten_images(x) for x, _ in splits]
-    plan = autoencoder_study.StudyPlan(run, vars(args), study.deadline(args.cpu_minutes))
+    plan = autoencoder_study.StudyPlan(run, vars(args), budget.deadline(args.cpu_minutes))
 
     def train(config, seed):
         """One final run: the chosen configuration from `seed`, --epochs epochs, the test MSE after each."""
@@ -281,11 +281,11 @@ def experiment(args):
                     hypermodel(args, width, penalty), tuning.objective("val_mse"), **plan.grid_arguments(width, penalty)
                 )
                 if not searched:  # the CPU budget ran out
-                    raise study.TimeUp
+                    raise budget.TimeUp
             run.sweep(plan.budgeted(train), plan.final_configs(width), args.seeds, show=("val_mse", "test_mse"))
             autoencoder_study.write_report(plan, command)
-    except study.TimeUp:
-        print(study.TIME_UP_MESSAGE, flush=True)
+    except budget.TimeUp:
+        print(budget.TIME_UP_MESSAGE, flush=True)
 
     # The result: summary.md, trials.csv and the figures from the records; the verdict printed.
     summary, verdicts = autoencoder_study.write_report(plan, command)

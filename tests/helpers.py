@@ -76,6 +76,37 @@ def assert_raises_naming(make, error, words):
 # --- the examples ----------------------------------------------------------
 
 
+def load_example(name):
+    """examples/<name>.py as a module: its functions and settings; its `main` does not run."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{name}_example", os.path.join(EXAMPLES_DIR, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_example_here(name, args):
+    """`examples/<name>.py args` in this process, on its backend: what it printed; asserts exit status 0.
+
+    For the runs of a test that start no training (a resume, `--report-only`, a used-up budget): they
+    need no fresh process, and Keras has started here already. The run that shows what a user sees
+    (start-up lines, quiet output) goes through `run_example`.
+    """
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    argv, sys.argv = sys.argv, [os.path.join(EXAMPLES_DIR, f"{name}.py"), *args]  # the summary's command line
+    try:
+        with contextlib.redirect_stdout(printed):
+            code = load_example(name).main(list(args))
+    finally:
+        sys.argv = argv
+    assert code == 0, printed.getvalue()[-3000:]
+    return printed.getvalue()
+
+
 def run_example(name, args, backend, **env):
     """`python examples/<name>.py args` from the repository root on `backend` (plus `env`); asserts exit status 0.
 

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import run_example
+from helpers import load_example, run_example, run_example_here
 from keras_entropy import ConvEntropy
 from keras_entropy.experiments import analysis, cnn_study, figures, peers
 
@@ -219,30 +219,20 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, backend):
         assert text in summary
     assert (out / "val_accuracy_curves.png").stat().st_size > 10_000
 
-    # Resume: nothing runs again, nothing is recorded twice; --report-only rewrites the same report.
-    proc = run_example("cnn_study", args, backend)
-    assert "sweep: 10 runs, 10 already in" in proc.stdout and "] trial " not in proc.stdout
+    # Resume: nothing runs again, nothing is recorded twice; --report-only rewrites the same report
+    # (both train nothing, so they run in this process).
+    printed = run_example_here("cnn_study", args)
+    assert "sweep: 10 runs, 10 already in" in printed and "] trial " not in printed
     assert len(read_jsonl(out / "trials.jsonl")) == 5 and len(read_jsonl(out / "results.jsonl")) == 10
     (out / "summary.md").unlink()
-    proc = run_example("cnn_study", args + ["--report-only"], backend)
-    assert "search:" not in proc.stdout and "sweep:" not in proc.stdout
+    printed = run_example_here("cnn_study", args + ["--report-only"])
+    assert "search:" not in printed and "sweep:" not in printed
     assert (out / "summary.md").read_text() == summary
-
-
-def load_example():
-    """examples/cnn_study.py as a module (its `main` does not run)."""
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "cnn_study.py")
-    spec = importlib.util.spec_from_file_location("cnn_study_example", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_scripts_cnn_is_the_searched_one():
     """The final runs' CNN (built in the script) carries the penalties the search placed (`study_cnn`)."""
-    example = load_example()
+    example = load_example("cnn_study")
     for penalty, lam, placement in (("volume", 0.01, "all"), ("orthogonal", 0.1, "first"), ("none", 0.0, "first")):
         mine = example.cnn(3, 4, penalty, lam, placement, 3e-3)
         theirs = cnn_study.study_cnn((28, 28, 1), 3, 4, penalty, lam, placement, 3e-3)
@@ -256,7 +246,7 @@ def test_the_scripts_cnn_is_the_searched_one():
 
 
 def test_the_scripts_arguments_fill_quick_and_defaults(capsys):
-    example = load_example()
+    example = load_example("cnn_study")
     quick = example.parse_args(["--quick", "--epochs", "3"])
     assert quick.widths == [4] and quick.epochs == 3 and quick.test_size == 200 and quick.patience == 3
     full = example.parse_args([])

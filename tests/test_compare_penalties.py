@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from helpers import ROOT, run_example
+from helpers import ROOT, run_example, run_example_here
 from keras_entropy import console
 from keras_entropy.experiments import analysis
 
@@ -84,8 +84,8 @@ def test_quick_runs_quietly_resumes_and_reports(tmp_path, backend):
         for name, values in expected["history"].items():
             assert record["history"][name] == pytest.approx(values, rel=1e-5), (record["key"], name)
         assert record["stopping"] == expected["stopping"], record["key"]
-    # The same command again: nothing reruns, the same verdict.
-    again = run_example("compare_penalties", ["--quick", "--out", str(out)], backend)
-    assert "0 to run" in again.stdout and again.stdout.splitlines()[-1] == lines[-1]
+    # The same command again (in this process: it trains nothing): nothing reruns, the same verdict.
+    again = run_example_here("compare_penalties", ["--quick", "--out", str(out)])
+    assert "0 to run" in again and again.splitlines()[-1] == lines[-1]
     with open(out / "results.jsonl", encoding="utf-8") as f:
         assert len(f.readlines()) == 8

@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from helpers import record, run_example
-from keras_entropy.experiments import analysis, autoencoder_study, figures
+from helpers import load_example, record, run_example, run_example_here
+from keras_entropy.experiments import analysis, autoencoder_study, figures, peers
 
 pytestmark = pytest.mark.one_backend
 
@@ -26,9 +26,9 @@ def known_records():
 def test_first_epoch_and_modes():
     assert analysis.first_epoch_at_or_below([0.3, None, 0.1, 0.05], 0.1) == 3
     assert analysis.first_epoch_at_or_below([0.3, 0.2], 0.1) is None
-    assert autoencoder_study.orthogonal_mode((784, 100)) == "columns"
-    assert autoencoder_study.orthogonal_mode((100, 784)) == "rows"
-    assert autoencoder_study.orthogonal_mode((100, 100)) == "columns"
+    assert peers.orthogonal_mode((784, 100)) == "columns"
+    assert peers.orthogonal_mode((100, 784)) == "rows"
+    assert peers.orthogonal_mode((100, 100)) == "columns"
 
 
 def test_cells_are_ordered_by_width_then_penalty():
@@ -201,9 +201,10 @@ def read_jsonl(path):
 def test_quick_study_runs_resumes_and_reports(tmp_path, backend):
     out = tmp_path / "study"
     args = ["--quick", "--out", str(out)]
-    # A CPU budget that Keras's start-up already used: nothing starts, and it says how to go on.
-    proc = run_example("dense_autoencoder_study", args + ["--cpu-minutes", "0.0001"], backend)
-    assert "--cpu-minutes reached" in proc.stdout and not (out / "results.jsonl").exists()
+    # A CPU budget that Keras's start-up already used (in this process: the runs that train
+    # nothing run here, `run_example_here`): nothing starts, and it says how to go on.
+    printed = run_example_here("dense_autoencoder_study", args + ["--cpu-minutes", "0.0001"])
+    assert "--cpu-minutes reached" in printed and not (out / "results.jsonl").exists()
     assert "No final runs yet." in (out / "summary.md").read_text()
 
     proc = run_example("dense_autoencoder_study", args, backend)
@@ -241,36 +242,23 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, backend):
     assert len((out / "trials.csv").read_text().splitlines()) == 10
 
     # Resume: nothing runs again, nothing is recorded twice.
-    proc = run_example("dense_autoencoder_study", args, backend)
-    assert "sweep: 10 runs, 10 already in" in proc.stdout and "] trial " not in proc.stdout
+    printed = run_example_here("dense_autoencoder_study", args)
+    assert "sweep: 10 runs, 10 already in" in printed and "] trial " not in printed
     assert len(read_jsonl(out / "trials.jsonl")) == 9 and len(read_jsonl(out / "results.jsonl")) == 10
 
     # --report-only: the report from the records alone.
     (out / "summary.md").unlink()
-    proc = run_example("dense_autoencoder_study", args + ["--report-only"], backend)
-    assert "search:" not in proc.stdout and "sweep:" not in proc.stdout
+    printed = run_example_here("dense_autoencoder_study", args + ["--report-only"])
+    assert "search:" not in printed and "sweep:" not in printed
     assert (out / "summary.md").read_text() == summary
-    assert math.isfinite(float(proc.stdout.split("| none | lr ")[1].split(" | ")[2].split()[0]))
-
-
-def load_example():
-    """examples/dense_autoencoder_study.py as a module (its `main` does not run)."""
-    import importlib.util
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location(
-        "dense_autoencoder_study_example", os.path.join(root, "examples", "dense_autoencoder_study.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    assert math.isfinite(float(printed.split("| none | lr ")[1].split(" | ")[2].split()[0]))
 
 
 def test_the_scripts_autoencoder_is_the_studied_one():
     """The script's model carries each configuration's penalty as `study_autoencoder` does."""
     import keras
 
-    example = load_example()
+    example = load_example("dense_autoencoder_study")
     for penalty, lam, kernel in (
         ("normalized", 0.01, "decoder"),
         ("orthogonal", 0.1, "encoder"),
@@ -287,7 +275,7 @@ def test_the_scripts_autoencoder_is_the_studied_one():
 
 
 def test_the_scripts_arguments_fill_quick_and_defaults(capsys):
-    example = load_example()
+    example = load_example("dense_autoencoder_study")
     quick = example.parse_args(["--quick", "--seeds", "3"])
     assert quick.widths == [8] and quick.seeds == 3 and quick.val_size == 200 and quick.patience == 7
     full = example.parse_args([])

@@ -1,7 +1,6 @@
 """examples/unsupervised_clustering.py (--quick), keras_entropy.experiments.clustering and clustering_scores."""
 
 import doctest
-import importlib.util
 import itertools
 import json
 import os
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
-from helpers import bh_by_hand, run_example
+from helpers import bh_by_hand, load_example, run_example
 from keras_entropy.experiments import clustering, clustering_scores
 
 pytestmark = pytest.mark.one_backend
@@ -155,20 +154,10 @@ def test_sweep_configs_hold_only_their_methods_settings():
     assert by["entropy"]["balance"] == 1.0 and "kmeans_iterations" not in by["entropy"]
 
 
-def load_example():
-    """examples/unsupervised_clustering.py as a module (importing it imports nothing but the standard library)."""
-    spec = importlib.util.spec_from_file_location(
-        "unsupervised_clustering_example", os.path.join(ROOT, "examples", "unsupervised_clustering.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_example_settings_are_the_papers():
     from keras_entropy.experiments import paper
 
-    example = load_example()
+    example = load_example("unsupervised_clustering")
     assert example.METHODS == clustering.METHODS
     assert {k: v for k, v in example.DEFAULTS.items() if k in paper.CLUSTERING_PAPER} == {
         k: v for k, v in paper.CLUSTERING_PAPER.items() if k in example.DEFAULTS

@@ -1,13 +1,12 @@
 """examples/sparse_autoencoder.py (--quick) and keras_entropy.experiments.sparse_coding."""
 
-import importlib.util
 import json
 import os
 
 import numpy as np
 import pytest
 
-from helpers import run_example
+from helpers import load_example, run_example
 from keras_entropy.experiments import sparse_coding
 
 pytestmark = pytest.mark.one_backend
@@ -38,18 +37,10 @@ def test_feature_grid_validates():
         sparse_coding.feature_grid(np.ones((784, 2)), padding=-1)
 
 
-def load_example():
-    """examples/sparse_autoencoder.py as a module (importing it imports nothing but the standard library)."""
-    spec = importlib.util.spec_from_file_location("sparse_autoencoder_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_example_defaults_are_the_papers_settings():
     from keras_entropy.experiments import paper
 
-    example = load_example()
+    example = load_example("sparse_autoencoder")
     assert {k: v for k, v in example.DEFAULTS.items() if k in paper.SPARSE_AUTOENCODER_PAPER} == (
         paper.SPARSE_AUTOENCODER_PAPER
     )
@@ -79,7 +70,7 @@ def test_sparsity_metrics_of_a_known_encoder(tmp_path):
 
 
 def test_bad_arguments_are_refused_before_keras_starts(capsys):
-    example = load_example()
+    example = load_example("sparse_autoencoder")
     for argv, message in (
         (["--rho", "1.5"], "--rho: must be in (0, 1), got 1.5"),
         (["--hidden-units", "0"], "--hidden-units: must be at least 1, got 0"),

@@ -8,7 +8,6 @@ tensorflow-datasets mock data (Imagenette, COCO); the test reads
 results.jsonl and summary.md.
 """
 
-import importlib.util
 import json
 import math
 import os
@@ -20,7 +19,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import bh_by_hand
+from helpers import bh_by_hand, load_example
 from keras_entropy import ConvEntropy, place_penalties, select_layers
 from keras_entropy.experiments import analysis, classification, paper, runs, segmentation
 from keras_entropy.experiments.datasets import DatasetNotFoundError
@@ -29,13 +28,6 @@ pytestmark = pytest.mark.one_backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def load_example(name):
-    spec = importlib.util.spec_from_file_location(f"{name}_example", os.path.join(ROOT, "examples", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_example(name, args, tmp_path):

@@ -1,12 +1,12 @@
 """keras_entropy.experiments.analysis on synthetic results, and examples/dense_autoencoder.py --quick."""
 
-import importlib.util
 import json
 import os
 
 import numpy as np
 import pytest
 
+from helpers import load_example
 from keras_entropy.experiments import analysis, figures, stats, survival, sweeps
 
 pytestmark = pytest.mark.one_backend
@@ -308,15 +308,6 @@ def test_write_report_errors(tmp_path):
         analysis.write_sweep_report(path, tmp_path)
 
 
-def load_example():
-    spec = importlib.util.spec_from_file_location(
-        "dense_autoencoder_example", os.path.join(ROOT, "examples", "dense_autoencoder.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def no_tfds_copy(tmp_path, monkeypatch):
     import tensorflow_datasets as tfds
@@ -327,7 +318,7 @@ def no_tfds_copy(tmp_path, monkeypatch):
 
 
 def test_dense_autoencoder_quick_on_embedded_data(tmp_path, no_tfds_copy, capsys):
-    example = load_example()
+    example = load_example("dense_autoencoder")
     out = tmp_path / "out"
     argv = [
         "--quick",
@@ -391,7 +382,7 @@ def test_dense_autoencoder_quick_on_embedded_data(tmp_path, no_tfds_copy, capsys
 def test_dense_autoencoder_full_mode_never_substitutes(tmp_path, no_tfds_copy, capsys):
     from keras_entropy.experiments.datasets import DatasetNotFoundError
 
-    example = load_example()
+    example = load_example("dense_autoencoder")
     with pytest.raises(DatasetNotFoundError, match="mnist"):
         example.experiment(example.parse_args(["--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]))
     with pytest.raises(DatasetNotFoundError, match="tfds_home"):
@@ -406,7 +397,7 @@ def test_dense_autoencoder_full_mode_never_substitutes(tmp_path, no_tfds_copy, c
 def test_dense_autoencoder_defaults_are_the_papers_settings(capsys):
     from keras_entropy.experiments import paper
 
-    example = load_example()
+    example = load_example("dense_autoencoder")
     assert {k: v for k, v in example.DEFAULTS.items() if k in paper.DENSE_AUTOENCODER_PAPER} == {
         k: v for k, v in paper.DENSE_AUTOENCODER_PAPER.items() if k in example.DEFAULTS
     }
@@ -418,7 +409,7 @@ def test_dense_autoencoder_defaults_are_the_papers_settings(capsys):
 
 
 def test_dense_autoencoder_mixed_precision(tmp_path, no_tfds_copy, capsys):
-    example = load_example()
+    example = load_example("dense_autoencoder")
     out = tmp_path / "mp"
     assert (
         example.main(
@@ -452,7 +443,7 @@ def test_dense_autoencoder_mixed_precision(tmp_path, no_tfds_copy, capsys):
 
 
 def test_dense_autoencoder_forms_side_by_side(tmp_path, no_tfds_copy, capsys):
-    example = load_example()
+    example = load_example("dense_autoencoder")
     out = tmp_path / "forms"
     argv = [
         "--quick",

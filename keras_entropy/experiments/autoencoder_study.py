@@ -18,8 +18,9 @@ hand:
   (the evidence and the verdict of `keras_entropy.experiments.analysis`).
 
 `study_autoencoder` and `study_run` are the same model and run in one call
-(examples/compare_penalties.py, the README's first command); `orthogonal_mode`
-and `penalty_regularizer` are a configuration's kernel regularizer.
+(examples/compare_penalties.py, the README's first command);
+`penalty_regularizer` is a configuration's kernel regularizer (the peer's
+mode from `keras_entropy.experiments.peers.orthogonal_mode`).
 Keras and numpy are imported lazily.
 """
 
@@ -43,19 +44,6 @@ from keras_entropy.experiments.paper import NO_PLACEMENT
 from keras_entropy.experiments.runs import run_record
 
 
-def orthogonal_mode(kernel_shape):
-    """The `OrthogonalRegularizer` mode a Dense kernel `(n_in, n_out)` can satisfy.
-
-    "columns" (its `n_out` columns, of length `n_in`) when `n_in >= n_out`,
-    else "rows": more vectors than dimensions cannot all be orthogonal.
-
-    >>> orthogonal_mode((784, 100)), orthogonal_mode((100, 784))
-    ('columns', 'rows')
-    """
-    n_in, n_out = kernel_shape
-    return "columns" if n_in >= n_out else "rows"
-
-
 def penalty_regularizer(penalty, lam, kernel_shape):
     """The kernel regularizer of a configuration (None for no penalty or `lam` 0)."""
     validation.validate_choice(penalty, "penalty", PENALTIES)
@@ -64,6 +52,8 @@ def penalty_regularizer(penalty, lam, kernel_shape):
     import keras
 
     if penalty == PEER:
+        from keras_entropy.experiments.peers import orthogonal_mode
+
         return keras.regularizers.OrthogonalRegularizer(float(lam), mode=orthogonal_mode(kernel_shape))
     from keras_entropy.regularizers import DenseEntropy
 
@@ -175,7 +165,7 @@ class StudyPlan(study.StudyPlan):
         settings: the script's settings (`widths`, `penalties`,
             `learning_rates`, `lams`, `factors`, `trial_epochs`, `epochs`,
             `seeds`, `patience`, `thresholds`, `batch_size`, `search_seed`).
-        deadline_s: the CPU-time budget's end (`study.deadline`).
+        deadline_s: the CPU-time budget's end (`budget.deadline`).
     """
 
     experiment = "dense_autoencoder_study"
@@ -363,7 +353,6 @@ def _grid(values):
 
 __all__ = [
     "StudyPlan",
-    "orthogonal_mode",
     "penalty_regularizer",
     "search_against_final",
     "study_autoencoder",

@@ -159,7 +159,7 @@ class StudyPlan(study.StudyPlan):
         settings: the script's settings (`depths`, `widths`, `penalties`,
             `learning_rates`, `lams`, `factors`, `trial_epochs`, `epochs`,
             `seeds`, `patience`, `thresholds`, `batch_size`, `search_seed`).
-        deadline_s: the CPU-time budget's end (`study.deadline`).
+        deadline_s: the CPU-time budget's end (`budget.deadline`).
     """
 
     experiment = "cnn_study"

@@ -4,9 +4,8 @@ The studies of issue 12 (examples/dense_autoencoder_study.py,
 examples/cnn_study.py) search each configuration's hyperparameters with a
 KerasTuner grid search (`keras_entropy.tuning.grid_search`), then train the
 chosen ones with several seeds. Both run for hours on a CPU, so they run in
-portions: a CPU-time budget (`--cpu-minutes`: `deadline`, `time_is_up`,
-`TimeUp`) stops them between two trials or runs,
-and the same command resumes, from KerasTuner's project directories and
+portions: a CPU-time budget (`--cpu-minutes`: `keras_entropy.experiments.budget`)
+stops them between two trials or runs, and the same command resumes, from KerasTuner's project directories and
 the sweep's results file. `StudyPlan` is what the two studies share: the
 grids, the trials on disk, the chosen configurations and the final runs'
 configs. `study_command` and `finish` are the summary's command and the
@@ -15,32 +14,11 @@ script's last words.
 
 import math
 import os
-import time
 
 from keras_entropy.experiments import analysis, sweeps
+from keras_entropy.experiments.budget import TimeUp, time_is_up
 from keras_entropy.experiments.paper import NO_PLACEMENT
 from keras_entropy.validation import FORMS
-
-
-class TimeUp(Exception):
-    """The CPU budget is used up: no new trial or run starts."""
-
-
-#: What a study prints when its budget stops it.
-TIME_UP_MESSAGE = "--cpu-minutes reached: finished trials and runs are saved; run the same command again to resume"
-
-
-def deadline(cpu_minutes):
-    """The process CPU time (seconds, all threads) at which a budget of `cpu_minutes` ends (None: never).
-
-    The budget is the whole process's, Keras's start-up included, as --cpu-minutes says.
-    """
-    return 60 * cpu_minutes if cpu_minutes else math.inf
-
-
-def time_is_up(deadline_s):
-    """True once the process's CPU time (all threads) passed `deadline_s` seconds."""
-    return time.process_time() > deadline_s
 
 
 def finish(run, summary, table, sentences):
@@ -84,7 +62,7 @@ class StudyPlan:
         settings: the script's settings (`penalties`, `learning_rates`,
             `lams`, `factors`, `trial_epochs`, `epochs`, `seeds`,
             `patience`, `batch_size`, `search_seed`, and the cells').
-        deadline_s: the CPU-time budget's end (`deadline`).
+        deadline_s: the CPU-time budget's end (`budget.deadline`).
     """
 
     experiment = None
@@ -254,10 +232,6 @@ def study_command(script, argv):
 __all__ = [
     "ENVIRONMENT",
     "StudyPlan",
-    "TIME_UP_MESSAGE",
-    "TimeUp",
-    "deadline",
     "finish",
     "study_command",
-    "time_is_up",
 ]

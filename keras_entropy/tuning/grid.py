@@ -17,7 +17,7 @@ import io
 import itertools
 import os
 
-from keras_entropy.experiments.study import time_is_up
+from keras_entropy.experiments.budget import time_is_up
 from keras_entropy.tuning._keras_tuner_compat import Oracle, keras_tuner
 from keras_entropy.tuning.export import export_trials
 from keras_entropy.tuning.search import run_search
@@ -73,7 +73,7 @@ def grid_search(
         project: the KerasTuner project's name.
         fit: the keyword arguments of the search (`x`, `y`,
             `validation_data`, `epochs`, `batch_size`, ...).
-        deadline_s: the process CPU time (`keras_entropy.experiments.study.deadline`)
+        deadline_s: the process CPU time (`keras_entropy.experiments.budget.deadline`)
             after which no trial starts.
         export_to: the results file the trials are exported to (all of the
             project's trials, each once; see `export_trials`).

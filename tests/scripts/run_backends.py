@@ -82,6 +82,23 @@ def count(report):
     return passed, failed, skipped
 
 
+def file_times(report, top=10):
+    """The `top` test files of a JUnit XML report by their summed test time: [(file, seconds, tests)].
+
+    With several workers a long file holds one worker while the others finish theirs, so the list says
+    where a backend's wall time goes better than the slowest single tests do.
+    """
+    files = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        name = case.get("classname", "?").replace(".", "/")
+        while "/" in name and not os.path.exists(os.path.join(ROOT, name + ".py")):
+            name = name.rsplit("/", 1)[0]  # a test class: tests.test_x.TestY
+        name += ".py"
+        seconds, tests = files.get(name, (0.0, 0))
+        files[name] = (seconds + float(case.get("time", 0) or 0), tests + 1)
+    return sorted(((f, s, n) for f, (s, n) in files.items()), key=lambda item: -item[1])[:top]
+
+
 def main(argv=None):
     args, pytest_args = parse_args(sys.argv[1:] if argv is None else argv)
     totals = [0, 0, 0]
@@ -116,6 +133,9 @@ def main(argv=None):
             counts = count(report)
             totals = [a + b for a, b in zip(totals, counts)]
             passed, failed, skipped = counts
+            print(f"{backend}: slowest test files (summed test time):", flush=True)
+            for name, file_seconds, tests in file_times(report):
+                print(f"  {file_seconds:7.1f} s  {tests:4d} tests  {name}", flush=True)
             print(f"{backend}: {passed} passed, {failed} failed, {skipped} skipped in {seconds:.0f} s", flush=True)
         if args.cov and coverage_files and not worst:
             combined = os.path.join(tmp, ".coverage")
