@@ -210,6 +210,10 @@ def _transfer(kernel, grid):
     Rows are `(u, v)` for `u < h`, `v <= w // 2` (`P(-u, -v) = conj P(u, v)`
     has the same singular values); the weight of a row is how many of the
     `h w` frequencies it stands for (1 for `v = 0` and `v = w / 2`, else 2).
+    Along an axis where the kernel has one tap (`p = 1` or `q = 1`), `P` is
+    the same at every frequency of that axis: one row (`u = 0` or `v = 0`)
+    with its weight times `h` (or `w`) stands for them all, so a 1x1
+    kernel is one `c_in x c_out` matrix of weight `h w`.
     Returns `A, B` of shape `(F, m, k)` with `m >= k` (`P` or `P^T`) and the
     `(F,)` weights, summing to `h w`.
     """
@@ -218,13 +222,17 @@ def _transfer(kernel, grid):
         raise ValueError(f"A Conv2D kernel has rank 4, got shape {tuple(kernel.shape)}.")
     h, w = _check_grid(grid)
     p, q, c_in, c_out = kernel.shape
-    u = np.arange(h)[:, None, None, None]
-    v = np.arange(w // 2 + 1)[None, :, None, None]
+    # Along an axis where the kernel has one tap, P does not change with that frequency: one row
+    # stands for all of them (its weight counts them), so a 1x1 kernel needs one factorisation.
+    rows_u = np.arange(h) if p > 1 else np.zeros(1, "int64")
+    rows_v = np.arange(w // 2 + 1) if q > 1 else np.zeros(1, "int64")
+    u = rows_u[:, None, None, None]
+    v = rows_v[None, :, None, None]
     a = np.arange(p)[None, None, :, None]
     b = np.arange(q)[None, None, None, :]
     # Exact integer phases mod h and w, then float64 angles: no large arguments.
     theta = 2.0 * math.pi * ((u * a % h) / h + (v * b % w) / w)
-    theta = theta.reshape(h * (w // 2 + 1), p * q)
+    theta = theta.reshape(len(rows_u) * len(rows_v), p * q)
     cos = ops.convert_to_tensor(np.cos(theta).astype("float32"))
     sin = ops.convert_to_tensor(np.sin(theta).astype("float32"))
     flat = ops.reshape(kernel, (p * q, c_in * c_out))
@@ -232,8 +240,9 @@ def _transfer(kernel, grid):
     imag = ops.reshape(-ops.matmul(sin, flat), (-1, c_in, c_out))
     if c_in < c_out:
         real, imag = ops.transpose(real, (0, 2, 1)), ops.transpose(imag, (0, 2, 1))
-    weights = np.where((np.arange(w // 2 + 1) == 0) | (2 * np.arange(w // 2 + 1) == w), 1.0, 2.0)
-    weights = ops.convert_to_tensor(np.tile(weights, h).astype("float32"))
+    weights_v = np.where((rows_v == 0) | (2 * rows_v == w), 1.0, 2.0) if q > 1 else np.array([float(w)])
+    weights_u = np.ones(h) if p > 1 else np.array([float(h)])
+    weights = ops.convert_to_tensor(np.outer(weights_u, weights_v).reshape(-1).astype("float32"))
     return real, imag, weights
 
 
