@@ -74,6 +74,12 @@ def examples():
     return sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, "examples")) if name.endswith(".py"))
 
 
+def takes_out(name):
+    """Whether examples/<name>.py has an --out option."""
+    with open(os.path.join(ROOT, "examples", f"{name}.py"), encoding="utf-8") as f:
+        return '"--out"' in f.read()
+
+
 def plan(backends, sections, small=False, example_names=None, models=None):
     """The units, in order: (section, key, backend, arguments of the unit's command).
 
@@ -138,6 +144,8 @@ def run_unit(unit, env, out, seconds_left, runs=None):
         name, *rest = args
         cmd = [sys.executable, os.path.join(ROOT, "examples", f"{name}.py"), *rest]
         where = ["--out", os.path.join(runs or os.path.join(out, "runs"), section, backend, name)]
+        if not takes_out(name):  # quickstart.py writes nothing
+            where = []
     else:
         cmd, where = [sys.executable, *args], ["--results", os.path.join(out, RESULTS_FILE)]
     # The command as a user types it (where it writes is gpu_check's --out / --runs).
