@@ -89,24 +89,22 @@ def plan(backends, sections, small=False, example_names=None, models=None):
     def measure(key, backend, *args):
         return (key, backend, [UNITS_SCRIPT, *args, "--key", key] + (["--small"] if small else []))
 
+    def ratios(section, model, backend, mode):
+        key = f"ratios/{model}/{backend}-{mode}"
+        return (section, *measure(key, backend, "ratios", "--model", model, "--mode", mode))
+
     units = []
     for backend in backends:
         units.append(("probe", *measure(f"probe/{backend}", backend, "probe")))
     for backend in backends:
         units.append(("ops", *measure(f"ops/{backend}", backend, "ops")))
     for model in ("autoencoder", "cnn", "resnet50"):
-        for backend in backends:
-            key = f"ratios/{model}/{backend}-{MODE[backend]}"
-            units.append(("ratios", *measure(key, backend, "ratios", "--model", model, "--mode", MODE[backend])))
+        units += [ratios("ratios", model, backend, MODE[backend]) for backend in backends]
     units.append(("first_command", f"first_command/{backends[0]}", backends[0], ["compare_penalties", "--quick"]))
     for model in ("vgg16", "unet"):
-        for backend in backends:
-            key = f"ratios/{model}/{backend}-{MODE[backend]}"
-            units.append(("large", *measure(key, backend, "ratios", "--model", model, "--mode", MODE[backend])))
+        units += [ratios("large", model, backend, MODE[backend]) for backend in backends]
     if "torch" in backends:
-        for model in ("autoencoder", "cnn"):
-            key = f"ratios/{model}/torch-compiled"
-            units.append(("large", *measure(key, "torch", "ratios", "--model", model, "--mode", "compiled")))
+        units += [ratios("large", model, "torch", "compiled") for model in ("autoencoder", "cnn")]
     for backend in backends:
         for name in example_names if example_names is not None else examples():
             units.append(("examples", f"examples/{name}/{backend}", backend, [name, "--quick"]))
@@ -186,9 +184,13 @@ def nvidia_smi():
         return None
 
 
+def is_results_dir(out):
+    return os.path.realpath(out) == os.path.realpath(RESULTS_DIR)
+
+
 def refuse(out, accelerator, small):
     """The reason not to write figures into `out`, or None."""
-    if os.path.realpath(out) != os.path.realpath(RESULTS_DIR):
+    if not is_results_dir(out):
         return None
     if small:
         return "--small figures are no GPU figures: not writing into docs/results (give --out DIR)"
@@ -337,7 +339,7 @@ def main(argv=None):
             return 2
         print(f"wrote {write_report(records, out)}")
         return 0
-    if os.path.realpath(out) == os.path.realpath(RESULTS_DIR):
+    if is_results_dir(out):
         print(
             "gpu_check.py: error: a run writes into --out DIR (the device's $OUT, a temporary folder); "
             "docs/results gets its figures from `--report DIR/gpu_check.jsonl --out docs/results`, "

@@ -161,9 +161,8 @@ def value_and_gradient(regularizer, kernel, device):
         return float(value), tape.gradient(value, x).numpy()
 
 
-def ops_unit(args, write):
+def ops_unit(args, write, device):
     full_precision()
-    device = accelerator()
     shapes = SMALL_OP_SHAPES if args.small else OP_SHAPES
     rng = np.random.default_rng(0)
     for kind, kind_shapes in shapes.items():
@@ -286,7 +285,7 @@ def main(argv=None):
     parser.add_argument("--small", action="store_true", help="tiny shapes: a CPU check that the code runs")
     args = parser.parse_args(argv)
     key = args.key or args.unit
-    device = None if args.unit == "probe" else accelerator()
+    device = accelerator()
 
     def write(record):
         record = {"key": key, "backend": backend(), "accelerator": device is not None, "small": args.small, **record}
@@ -295,9 +294,9 @@ def main(argv=None):
         print(json.dumps(record), flush=True)
 
     if args.unit == "probe":
-        write({"probe": probe(), "accelerator": accelerator() is not None})
+        write({"probe": probe()})
     elif args.unit == "ops":
-        ops_unit(args, write)
+        ops_unit(args, write, device)
     else:
         ratios_unit(args, write)
     return 0

@@ -5,8 +5,8 @@ examples/cnn_study.py) search each configuration's hyperparameters with a
 KerasTuner grid search (`keras_entropy.tuning.grid_search`), then train the
 chosen ones with several seeds. Both run for hours on a CPU, so they run in
 portions: a CPU-time budget (`--cpu-minutes`: `keras_entropy.experiments.budget`)
-stops them between two trials or runs, and the same command resumes, from KerasTuner's project directories and
-the sweep's results file. `StudyPlan` is what the two studies share: the
+stops them between two trials or runs, and the same command resumes, from
+KerasTuner's project directories and the sweep's results file. `StudyPlan` is what the two studies share: the
 grids, the trials on disk, the chosen configurations and the final runs'
 configs. `study_command` and `finish` are the summary's command and the
 script's last words.
